@@ -1,0 +1,77 @@
+"""Command-line set-up: `flask setup`, `flask seed`, `flask demo-users`."""
+import secrets
+import string
+
+import click
+from flask import Flask, current_app
+
+from app.extensions import db
+
+
+def strong_password() -> str:
+    """A random password that passes FAB's complexity rule."""
+    rng = secrets.SystemRandom()
+    parts = ([rng.choice(string.ascii_uppercase) for _ in range(3)]
+             + [rng.choice(string.ascii_lowercase) for _ in range(8)]
+             + [rng.choice(string.digits) for _ in range(3)] + [rng.choice("!#%*+-=?@")])
+    rng.shuffle(parts)
+    return "".join(parts)
+
+
+def ensure_user(username: str, role_name: str, password: str, reseller_id=None, email=None):
+    """Create a user if missing; returns (user, created)."""
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is not None:
+        return user, False
+    role = sm.find_role(role_name)
+    user = sm.add_user(username, username.capitalize(), "User", email or f"{username}@example.com",
+                       role, password=password)
+    if user and reseller_id is not None:
+        user.reseller_id = reseller_id
+        db.session.commit()
+    return user, True
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("setup")
+    @click.option("--admin-username", default="admin")
+    @click.option("--admin-password", default=None, help="Default: a random one, printed once.")
+    def setup(admin_username, admin_password):
+        """Create permissions and default roles, and the first admin if there are no users."""
+        sm = current_app.appbuilder.sm
+        created = sm.create_roles_and_permissions()
+        if created:
+            click.echo(f"Created roles: {', '.join(created)}")
+        if sm.count_users() == 0:
+            password = admin_password or strong_password()
+            ensure_user(admin_username, "Admin", password)
+            login_file = current_app.instance_path + "/admin-login.txt"
+            with open(login_file, "w") as f:
+                f.write(f"username: {admin_username}\npassword: {password}\n")
+            click.echo(f"Created admin user: username: {admin_username} password: {password}")
+
+    @app.cli.command("seed")
+    @click.option("--customers", default=300, show_default=True)
+    @click.option("--resellers", default=20, show_default=True)
+    @click.option("--tags", default=50, show_default=True)
+    @click.option("--seed", default=1, show_default=True, help="Random seed, for repeatable data.")
+    def seed(customers, resellers, tags, seed):
+        """Add realistic customers with contacts, addresses, tags and resellers (bulk, fast)."""
+        from app.services.demo_data import generate
+        counts = generate(db.session, customers, resellers=resellers, tags=tags, seed=seed)
+        click.echo("Added " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+    @app.cli.command("demo-users")
+    def demo_users():
+        """Create one user per default role (staff, finance-less read-only, reseller) for trying the app."""
+        from sqlalchemy import select
+
+        from app.models import Reseller
+        reseller_id = db.session.scalar(select(Reseller.id).order_by(Reseller.id).limit(1))
+        for username, role, reseller in (("staff", "Staff", None), ("readonly", "Read-only", None),
+                                         ("reseller", "Reseller", reseller_id)):
+            password = strong_password()
+            _, created = ensure_user(username, role, password, reseller_id=reseller)
+            if created:
+                click.echo(f"Created {role} user: username: {username} password: {password}")

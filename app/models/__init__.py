@@ -1,0 +1,24 @@
+"""All models, imported here so that metadata is complete for Alembic."""
+from app.models.audit import AuditEntry
+from app.models.customers import (
+    Address,
+    Contact,
+    ContactPhone,
+    Customer,
+    Tag,
+    customer_tag,
+)
+from app.models.resellers import Reseller
+from app.models.users import AppUser as User
+
+__all__ = [
+    "Address",
+    "AuditEntry",
+    "Contact",
+    "ContactPhone",
+    "Customer",
+    "Reseller",
+    "Tag",
+    "User",
+    "customer_tag",
+]

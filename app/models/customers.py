@@ -1,0 +1,240 @@
+"""Customers and what hangs off them: contacts, phones, addresses, tags.
+
+Rules about these live in app/services/customers/; the models hold shape and
+the database constraints that back those rules up against races.
+"""
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.resellers import Reseller, utcnow
+
+CUSTOMER_TYPES = ("private", "company")
+STATUSES = ("active", "disabled", "dormant", "blocked", "archived")
+TITLES = ("Mr", "Mrs", "Miss", "Ms", "Mx", "Dr", "Prof", "Rev")
+BUILDING_TYPES = ("House", "Flat", "Bungalow", "Office", "Shop", "Warehouse", "Industrial", "Other")
+CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
+PHONE_KINDS = ("mobile", "office", "home", "fax", "other")
+ADDRESS_KINDS = ("billing", "site")
+ACCESS_RELATIONSHIPS = ("tenant", "letting agent", "landlord", "key holder", "neighbour", "other")
+
+customer_tag = Table(
+    "customer_tag",
+    Model.metadata,
+    Column("customer_id", Integer, ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key serves lookups by customer; this one serves "customers with tag X".
+    Index("ix_customer_tag_tag_id_customer_id", "tag_id", "customer_id"),
+)
+
+
+class Tag(Model):
+    """A label that groups customers ("residential", "Groupon")."""
+
+    __tablename__ = "tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True, nullable=False)
+    colour: Mapped[str | None] = mapped_column(String(7))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Customer(Model):
+    """The entity that is invoiced: a private person or a company."""
+
+    __tablename__ = "customer"
+    __table_args__ = (
+        CheckConstraint("customer_type IN ('private', 'company')", name="ck_customer_type"),
+        CheckConstraint(
+            "status IN ('active', 'disabled', 'dormant', 'blocked', 'archived')",
+            name="ck_customer_status",
+        ),
+        # E-mail is unique among live (not archived) customers.
+        Index(
+            "ux_customer_email_live",
+            "email",
+            unique=True,
+            postgresql_where=text("email IS NOT NULL AND status <> 'archived'"),
+            sqlite_where=text("email IS NOT NULL AND status <> 'archived'"),
+        ),
+        Index("ix_customer_sort_name_id", "sort_name", "id"),
+        Index("ix_customer_joined_on_id", "joined_on", "id"),
+        Index("ix_customer_balance_id", "balance", "id"),
+        Index("ix_customer_status_id", "status", "id"),
+        Index("ix_customer_reseller_id_id", "reseller_id", "id"),
+        Index("ix_customer_email_id", "email", "id"),
+        Index("ix_customer_phone_id", "phone", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_type: Mapped[str] = mapped_column(String(10), nullable=False, default="private")
+    title: Mapped[str | None] = mapped_column(String(20))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    surname: Mapped[str | None] = mapped_column(String(80))
+    company_name: Mapped[str | None] = mapped_column(String(160))
+    # name and sort_name are derived from the fields above by the customer
+    # service; they exist so the list can show and sort a million rows by index.
+    name: Mapped[str] = mapped_column(String(250), nullable=False)
+    sort_name: Mapped[str] = mapped_column(String(250), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    joined_on: Mapped[date] = mapped_column(Date, nullable=False, default=date.today)
+    # Written only by the ledger service once billing exists.
+    balance: Mapped[Decimal] = mapped_column(
+        Numeric(14, 2), nullable=False, default=Decimal("0.00"), server_default="0"
+    )
+    reseller_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("reseller.id", ondelete="RESTRICT")
+    )
+    # Commusoft "other details"
+    advertising_source: Mapped[str | None] = mapped_column(String(80))
+    creditor_days: Mapped[int | None] = mapped_column(Integer)
+    building_type: Mapped[str | None] = mapped_column(String(20))
+    third_party_reference: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
+
+    reseller: Mapped[Reseller | None] = relationship(Reseller, lazy="joined", innerjoin=False)
+    tags: Mapped[list[Tag]] = relationship(
+        Tag, secondary=customer_tag, order_by=Tag.name, lazy="selectin"
+    )
+    contacts: Mapped[list["Contact"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="(Contact.is_primary.desc(), Contact.id)",
+    )
+    addresses: Mapped[list["Address"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="(Address.kind, Address.id)",
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.name} (#{self.id})"
+
+
+class Contact(Model):
+    """A person at a customer; one of them may be the primary contact."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index(
+            "ux_contact_primary",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("is_primary"),
+            sqlite_where=text("is_primary"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    title: Mapped[str | None] = mapped_column(String(20))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    surname: Mapped[str] = mapped_column(String(80), nullable=False)
+    position: Mapped[str | None] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(254))
+    is_primary: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    website_url: Mapped[str | None] = mapped_column(String(500))
+    twitter_url: Mapped[str | None] = mapped_column(String(500))
+    facebook_url: Mapped[str | None] = mapped_column(String(500))
+    linkedin_url: Mapped[str | None] = mapped_column(String(500))
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+    phones: Mapped[list["ContactPhone"]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="ContactPhone.id", lazy="selectin",
+    )
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.title, self.first_name, self.surname) if p)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class ContactPhone(Model):
+    """One typed phone number of a contact, stored in E.164."""
+
+    __tablename__ = "contact_phone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False, default="mobile")
+    number: Mapped[str] = mapped_column(String(20), nullable=False)
+
+    contact: Mapped[Contact] = relationship(back_populates="phones")
+
+    def __repr__(self) -> str:
+        return f"{self.kind}: {self.number}"
+
+
+class Address(Model):
+    """A customer's billing address (exactly one) or one of its site addresses."""
+
+    __tablename__ = "address"
+    __table_args__ = (
+        CheckConstraint("kind IN ('billing', 'site')", name="ck_address_kind"),
+        Index(
+            "ux_address_billing",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("kind = 'billing'"),
+            sqlite_where=text("kind = 'billing'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False, default="site")
+    line1: Mapped[str] = mapped_column(String(120), nullable=False)
+    line2: Mapped[str | None] = mapped_column(String(120))
+    line3: Mapped[str | None] = mapped_column(String(120))
+    town: Mapped[str | None] = mapped_column(String(80))
+    county: Mapped[str | None] = mapped_column(String(80))
+    postcode: Mapped[str] = mapped_column(String(12), nullable=False)
+    country: Mapped[str] = mapped_column(String(2), nullable=False, default="GB")
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    # The person who gives access to the property (a tenant, a letting agent...).
+    access_name: Mapped[str | None] = mapped_column(String(120))
+    access_phone: Mapped[str | None] = mapped_column(String(20))
+    access_relationship: Mapped[str | None] = mapped_column(String(20))
+
+    customer: Mapped[Customer] = relationship(back_populates="addresses")
+
+    @property
+    def one_line(self) -> str:
+        parts = (self.line1, self.line2, self.line3, self.town, self.county, self.postcode)
+        return ", ".join(p for p in parts if p)
+
+    def __repr__(self) -> str:
+        return self.one_line

@@ -1,0 +1,1 @@
+"""Customer operations, one module each: create, update, delete, contacts, addresses, tags, status."""

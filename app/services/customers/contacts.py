@@ -1,0 +1,161 @@
+"""A customer's contacts and their phone numbers.
+
+At most one contact per customer is primary; the first contact added becomes
+primary, and making another primary demotes the old one in the same commit.
+"""
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Contact, ContactPhone, Customer
+from app.models.customers import PHONE_KINDS, TITLES
+from app.services import fields
+from app.services.db import commit
+from app.services.errors import FieldErrors, NotFound
+from app.services.scope import customer_scope, get_customer
+from app.services.settings import settings
+
+CONTACT_FIELDS = ("title", "first_name", "surname", "position", "email", "is_primary",
+                  "website_url", "twitter_url", "facebook_url", "linkedin_url")
+
+
+def get_contact(session: Session, actor, contact_id) -> Contact:
+    """A contact whose customer is in `actor`'s scope, else NotFound."""
+    try:
+        contact_id = int(contact_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such contact.")
+    contact = session.scalars(
+        select(Contact).join(Customer).where(Contact.id == contact_id, customer_scope(actor))
+    ).first()
+    if contact is None:
+        raise NotFound("No such contact.")
+    return contact
+
+
+def _clean(data: dict, contact: Contact | None) -> dict:
+    errors = FieldErrors()
+    for key in data:
+        if key not in CONTACT_FIELDS:
+            errors.add(key, "Unknown field.")
+
+    def current(key):
+        return data[key] if key in data else (getattr(contact, key) if contact else None)
+
+    out = dict(
+        title=fields.choice(errors, "title", current("title"), TITLES),
+        first_name=fields.text(errors, "first_name", current("first_name"), 80, label="First name"),
+        surname=fields.text(errors, "surname", current("surname"), 80, required=True, label="Surname"),
+        position=fields.text(errors, "position", current("position"), 80),
+        email=fields.email(errors, "email", current("email")),
+        is_primary=fields.boolean(current("is_primary")),
+    )
+    for key in ("website_url", "twitter_url", "facebook_url", "linkedin_url"):
+        out[key] = fields.url(errors, key, current(key))
+    errors.raise_if_any()
+    return out
+
+
+def _make_primary(session: Session, contact: Contact) -> None:
+    session.execute(
+        update(Contact)
+        .where(Contact.customer_id == contact.customer_id, Contact.is_primary.is_(True),
+               Contact.id != contact.id)
+        .values(is_primary=False)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def create_contact(session: Session, actor, customer_id, data: dict) -> Contact:
+    customer = get_customer(session, actor, customer_id)
+    values = _clean(data, None)
+    has_primary = session.scalar(
+        select(Contact.id).where(Contact.customer_id == customer.id, Contact.is_primary.is_(True)).limit(1))
+    if has_primary is None:
+        values["is_primary"] = True
+    contact = Contact(customer=customer, **values)
+    session.add(contact)
+    session.flush()
+    if contact.is_primary:
+        _make_primary(session, contact)
+    commit(session)
+    return contact
+
+
+def update_contact(session: Session, actor, contact_id, data: dict) -> Contact:
+    contact = get_contact(session, actor, contact_id)
+    values = _clean(data, contact)
+    becomes_primary = values["is_primary"] and not contact.is_primary
+    if becomes_primary:
+        _make_primary(session, contact)
+        session.flush()
+    for key, value in values.items():
+        if getattr(contact, key) != value:
+            setattr(contact, key, value)
+    commit(session)
+    return contact
+
+
+def delete_contact(session: Session, actor, contact_id) -> None:
+    """Delete a contact; if it was primary, the oldest remaining contact becomes primary."""
+    contact = get_contact(session, actor, contact_id)
+    customer_id, was_primary = contact.customer_id, contact.is_primary
+    contact.phones
+    session.delete(contact)
+    session.flush()
+    if was_primary:
+        successor = session.scalars(
+            select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.id).limit(1)).first()
+        if successor is not None:
+            successor.is_primary = True
+    commit(session)
+
+
+def _clean_phone(data: dict) -> dict:
+    errors = FieldErrors()
+    for key in data:
+        if key not in ("kind", "number"):
+            errors.add(key, "Unknown field.")
+    out = dict(
+        kind=fields.choice(errors, "kind", data.get("kind") or "mobile", PHONE_KINDS, required=True,
+                           label="Type"),
+        number=fields.phone(errors, "number", data.get("number"), settings.phone_region, required=True),
+    )
+    errors.raise_if_any()
+    return out
+
+
+def get_phone(session: Session, actor, phone_id) -> ContactPhone:
+    try:
+        phone_id = int(phone_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such phone number.")
+    phone = session.scalars(
+        select(ContactPhone).join(Contact).join(Customer)
+        .where(ContactPhone.id == phone_id, customer_scope(actor))
+    ).first()
+    if phone is None:
+        raise NotFound("No such phone number.")
+    return phone
+
+
+def add_phone(session: Session, actor, contact_id, data: dict) -> ContactPhone:
+    contact = get_contact(session, actor, contact_id)
+    phone = ContactPhone(contact=contact, **_clean_phone(data))
+    session.add(phone)
+    commit(session)
+    return phone
+
+
+def update_phone(session: Session, actor, phone_id, data: dict) -> ContactPhone:
+    phone = get_phone(session, actor, phone_id)
+    merged = {"kind": phone.kind, "number": phone.number, **data}
+    for key, value in _clean_phone(merged).items():
+        if getattr(phone, key) != value:
+            setattr(phone, key, value)
+    commit(session)
+    return phone
+
+
+def delete_phone(session: Session, actor, phone_id) -> None:
+    session.delete(get_phone(session, actor, phone_id))
+    commit(session)

@@ -1,0 +1,18 @@
+from sqlalchemy.orm import Session
+
+from app.services.db import commit
+from app.services.scope import get_customer
+
+
+def delete_customer(session: Session, actor, customer_id) -> None:
+    """Delete a customer in `actor`'s scope for good, with its contacts and addresses.
+
+    Raises NotFound when it is missing or out of scope. The audit hook records it.
+    """
+    customer = get_customer(session, actor, customer_id)
+    # Load the children so that each one's deletion is audited too.
+    for contact in customer.contacts:
+        contact.phones
+    customer.addresses
+    session.delete(customer)
+    commit(session)

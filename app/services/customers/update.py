@@ -1,0 +1,26 @@
+from sqlalchemy.orm import Session
+
+from app.models import Customer
+from app.services.customers.status import check_transition
+from app.services.customers.validate import clean
+from app.services.db import commit
+from app.services.scope import get_customer
+
+
+def update_customer(session: Session, actor, customer_id, data: dict) -> Customer:
+    """Change the given fields of a customer in `actor`'s scope.
+
+    Raises NotFound (missing or out of scope) or Invalid with every field error.
+    """
+    customer = get_customer(session, actor, customer_id)
+    values, tags = clean(session, actor, data, customer)
+    check_transition(customer.status, values["status"])
+    if values["joined_on"] is None:
+        values.pop("joined_on")
+    for key, value in values.items():
+        if getattr(customer, key) != value:
+            setattr(customer, key, value)
+    if tags is not None and {t.id for t in tags} != {t.id for t in customer.tags}:
+        customer.tags = tags
+    commit(session)
+    return customer

@@ -1,0 +1,109 @@
+"""The rules for a customer's fields, shared by create and update."""
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Customer, Reseller, Tag
+from app.models.customers import BUILDING_TYPES, CREDITOR_DAYS, CUSTOMER_TYPES, STATUSES, TITLES
+from app.services import fields
+from app.services.errors import FieldErrors
+from app.services.scope import is_scoped, reseller_id_of
+from app.services.settings import settings
+
+EDITABLE = (
+    "customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
+    "mobile", "currency", "reseller_id", "tag_ids", "status", "joined_on",
+    "advertising_source", "creditor_days", "building_type", "third_party_reference",
+)
+
+
+def clean(session: Session, actor, data: dict, customer: Customer | None = None) -> tuple[dict, list[Tag]]:
+    """Validate `data` (for a new customer, or changes to `customer`) and return clean values.
+
+    Raises Invalid with every field error at once. Keys not in `data` keep the
+    customer's current value; unknown keys are an error.
+    """
+    errors = FieldErrors()
+    for key in data:
+        if key not in EDITABLE:
+            errors.add(key, "Unknown field.")
+
+    def current(key, default=None):
+        if key in data:
+            return data[key]
+        return getattr(customer, key) if customer is not None else default
+
+    out = {}
+    out["customer_type"] = fields.choice(
+        errors, "customer_type", current("customer_type", "private"), CUSTOMER_TYPES, required=True,
+        label="Customer type")
+    out["title"] = fields.choice(errors, "title", current("title"), TITLES)
+    out["first_name"] = fields.text(errors, "first_name", current("first_name"), 80, label="First name")
+    out["surname"] = fields.text(errors, "surname", current("surname"), 80, label="Surname")
+    out["company_name"] = fields.text(errors, "company_name", current("company_name"), 160,
+                                      label="Company name")
+    if out["customer_type"] == "private" and not out["surname"] and "surname" not in errors:
+        errors.add("surname", "Surname is required for a private customer.")
+    if out["customer_type"] == "company" and not out["company_name"] and "company_name" not in errors:
+        errors.add("company_name", "Company name is required for a company.")
+
+    out["email"] = fields.email(errors, "email", current("email"))
+    out["phone"] = fields.phone(errors, "phone", current("phone"), settings.phone_region)
+    out["mobile"] = fields.phone(errors, "mobile", current("mobile"), settings.phone_region)
+    out["currency"] = fields.currency(errors, "currency", current("currency"), settings.base_currency)
+    out["status"] = fields.choice(errors, "status", current("status", "active"), STATUSES, required=True)
+    out["joined_on"] = fields.a_date(errors, "joined_on", current("joined_on"))
+    out["advertising_source"] = fields.text(errors, "advertising_source", current("advertising_source"), 80)
+    out["creditor_days"] = fields.choice(errors, "creditor_days", current("creditor_days"), CREDITOR_DAYS)
+    out["building_type"] = fields.choice(errors, "building_type", current("building_type"), BUILDING_TYPES)
+    out["third_party_reference"] = fields.text(
+        errors, "third_party_reference", current("third_party_reference"), 80)
+
+    out["reseller_id"] = _reseller(session, actor, errors, data, customer)
+
+    tags = []
+    if "tag_ids" in data or customer is None:
+        tag_ids = fields.integer_list(errors, "tag_ids", data.get("tag_ids"))
+        if tag_ids:
+            tags = list(session.scalars(select(Tag).where(Tag.id.in_(tag_ids))))
+            if len(tags) != len(tag_ids):
+                errors.add("tag_ids", "One or more of the tags do not exist.")
+    else:
+        tags = None  # unchanged
+
+    if out["email"] and out["status"] != "archived" and "email" not in errors:
+        clash = select(Customer.id).where(
+            Customer.email == out["email"], Customer.status != "archived")
+        if customer is not None and customer.id is not None:
+            clash = clash.where(Customer.id != customer.id)
+        if session.scalar(clash.limit(1)) is not None:
+            errors.add("email", "Another customer already uses this e-mail address.")
+
+    errors.raise_if_any()
+    out["name"], out["sort_name"] = names(out)
+    return out, tags
+
+
+def _reseller(session, actor, errors, data, customer):
+    """Scoped users keep their own reseller and can never move a customer to another."""
+    own = reseller_id_of(actor)
+    requested = data.get("reseller_id", customer.reseller_id if customer else None)
+    if is_scoped(actor):
+        if "reseller_id" in data and fields.integer(errors, "reseller_id", requested) != (
+                customer.reseller_id if customer else own):
+            errors.add("reseller_id", "You cannot change a customer's reseller.")
+        return customer.reseller_id if customer else own
+    reseller_id = fields.integer(errors, "reseller_id", requested, label="Reseller")
+    if reseller_id is not None and session.get(Reseller, reseller_id) is None:
+        errors.add("reseller_id", "No such reseller.")
+    return reseller_id
+
+
+def names(values: dict) -> tuple[str, str]:
+    """The shown name and the sort key: company name for companies, else first name and surname."""
+    if values.get("customer_type") == "company":
+        name = values.get("company_name") or ""
+        sort_name = name
+    else:
+        name = " ".join(p for p in (values.get("first_name"), values.get("surname")) if p)
+        sort_name = " ".join(p for p in (values.get("surname"), values.get("first_name")) if p)
+    return name[:250], sort_name.lower()[:250]

@@ -1,0 +1,37 @@
+"""The commit at a service boundary, with database constraints mapped to field errors."""
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.services.errors import Invalid
+
+# Constraint name (as it appears in the driver's message) -> (field, message).
+CONSTRAINTS = {
+    "ux_customer_email_live": ("email", "Another customer already uses this e-mail address."),
+    "customer.email": ("email", "Another customer already uses this e-mail address."),
+    "ux_contact_primary": ("is_primary", "This customer already has a primary contact."),
+    "contact.customer_id": ("is_primary", "This customer already has a primary contact."),
+    "ux_address_billing": ("kind", "This customer already has a billing address."),
+    "address.customer_id": ("kind", "This customer already has a billing address."),
+    "tag.name": ("name", "A tag with this name already exists."),
+    "tag_name_key": ("name", "A tag with this name already exists."),
+    "reseller.name": ("name", "A reseller with this name already exists."),
+    "reseller_name_key": ("name", "A reseller with this name already exists."),
+    "reseller_id": ("reseller_id", "This reseller still has customers or users."),
+}
+
+
+def commit(session: Session) -> None:
+    """Commit, or roll back and raise Invalid naming the field a constraint protects."""
+    try:
+        session.commit()
+    except IntegrityError as e:
+        session.rollback()
+        raise invalid_from(e) from e
+
+
+def invalid_from(error: IntegrityError) -> Invalid:
+    message = str(error.orig)
+    for needle, (field, text) in CONSTRAINTS.items():
+        if needle in message:
+            return Invalid({field: text})
+    return Invalid({"_": "The change conflicts with existing data."})

@@ -1,0 +1,197 @@
+"""Realistic demo and benchmark data, loaded in bulk.
+
+PostgreSQL gets COPY; other databases get batched multi-row INSERTs. Neither
+goes through the ORM, so a million customers load in minutes, and the rows
+carry no audit entries (nobody edited them).
+"""
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from app.models import Address, Contact, ContactPhone, Customer, Reseller, Tag, customer_tag
+from app.services.customers.validate import names
+
+FIRST = ("Oliver George Harry Jack Jacob Noah Charlie Thomas Oscar William James Leo Alfie Henry "
+         "Amelia Olivia Isla Emily Poppy Ava Isabella Jessica Lily Sophie Grace Sophia Mia Evie "
+         "Ruby Ella Scarlett Chloe Aisha Mohammed Zoe Priya Wojciech Siobhan Dafydd Eilidh Chidi "
+         "Ana Lucas Marta Tomasz Fatima Yusuf Hannah Ewan Rhys Niamh Ciaran Freya Finley").split()
+SURNAMES = ("Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans "
+            "Walker White Roberts Green Hall Wood Jackson Clarke Patel Khan Lewis James Phillips "
+            "Mason Mitchell Rose Davis Rodriguez Cox Alexander Morgan Moore Mills King Baker Harris "
+            "Lee Hughes Edwards Hill Turner Ward Watson Scott Young Allen Cooper Parker Morris Bell "
+            "Murphy Kelly Price Bennett Griffiths Ali Begum Nowak Kowalski O'Brien McDonald Campbell "
+            "Stewart Anderson MacLeod Fraser Reid Ross Hamilton Graham Kerr Sutherland Byrne Doyle "
+            "Lynch Quinn Gallagher Okafor Adeyemi Mensah Singh Kaur Chen Wang Nguyen Silva Costa "
+            "Zieliński Müller Ó'Súilleabháin").split()
+COMPANY_WORDS = ("Acme Northern Southern Western Eastern Bright Clear Crystal Swift Prime Summit "
+                 "Harbour Riverside Oak Willow Granite Cedar Maple Phoenix Atlas Orbit Vertex "
+                 "Meridian Pioneer Heritage Castle Bridge Valley Coastal Highland").split()
+COMPANY_KINDS = ("Lettings Estates Property Services Facilities Homes Dental Surgery Motors Bakery "
+                 "Cafe Hotel Gym Garage Logistics Systems Networks Hosting Solutions").split()
+TOWNS = [("London", "Greater London", "SW1A"), ("Manchester", "Greater Manchester", "M1"),
+         ("Leeds", "West Yorkshire", "LS1"), ("Bristol", "Bristol", "BS1"),
+         ("Cardiff", "South Glamorgan", "CF10"), ("Glasgow", "Lanarkshire", "G1"),
+         ("Edinburgh", "Midlothian", "EH1"), ("Belfast", "County Antrim", "BT1"),
+         ("Norwich", "Norfolk", "NR1"), ("York", "North Yorkshire", "YO1"),
+         ("Brighton", "East Sussex", "BN1"), ("Oxford", "Oxfordshire", "OX1")]
+STREETS = "High Street|Station Road|Church Lane|Victoria Road|Mill Lane|Park Avenue|The Green|Kings Road|Queen Street|Manor Close".split("|")
+TAG_NAMES = ("residential commercial groupon vip late-payer fortnightly monthly weekly four-weekly "
+             "landlord tenant gold silver bronze fibre broadband hosting vps domain email-only "
+             "referral newsletter key-holder pets gate-code ladder-access pure-water conservatory "
+             "gutter solar-panels student care-home school office retail restaurant hotel "
+             "charity council nhs trial annual quarterly priority do-not-call paper-invoice "
+             "direct-debit card cash bacs").split()
+SOURCES = ("Google", "Facebook", "Referral", "Leaflet", "Van signage", "Groupon", "Yell", "Checkatrade")
+RESELLER_NAMES = ("Alpha Networks", "Beacon Telecom", "Cobalt Hosting", "Delta Broadband",
+                  "Echo Cleaning Co", "Foxglove Property", "Granite IT", "Harbour Connect",
+                  "Iris Web", "Juniper Services", "Kestrel Comms", "Lumen Fibre", "Mosaic Lettings",
+                  "Nimbus Cloud", "Orchard Facilities", "Pylon Power", "Quartz Digital",
+                  "Rowan Window Care", "Sable Systems", "Thistle Trades")
+
+
+DRAMA_PREFIXES = ("+44207946", "+44113496", "+44161496", "+44117496", "+44118496", "+44141496")
+
+
+def _phone(rng) -> str:
+    # Ofcom's drama ranges: valid numbers that reach nobody.
+    return f"{rng.choice(DRAMA_PREFIXES)}0{rng.randrange(1000):03d}"
+
+
+def generate(session: Session, customers: int, resellers: int = 20, tags: int = 50,
+             seed: int = 1, batch: int = 20_000) -> dict:
+    """Add `customers` customers (with contacts, addresses and tags) to the database.
+
+    Resellers and tags are created up to the numbers asked for, if fewer exist.
+    Returns the counts written. Commits.
+    """
+    rng = random.Random(seed)
+    reseller_ids = _ensure(session, Reseller, "name",
+                           [RESELLER_NAMES[i] if i < len(RESELLER_NAMES) else f"Reseller {i + 1}"
+                            for i in range(resellers)])
+    tag_ids = _ensure(session, Tag, "name",
+                      [TAG_NAMES[i] if i < len(TAG_NAMES) else f"tag-{i + 1}" for i in range(tags)])
+    session.commit()
+
+    start_customer = (session.scalar(select(func.max(Customer.id))) or 0) + 1
+    start_contact = (session.scalar(select(func.max(Contact.id))) or 0) + 1
+    start_address = (session.scalar(select(func.max(Address.id))) or 0) + 1
+    start_phone = (session.scalar(select(func.max(ContactPhone.id))) or 0) + 1
+    counters = {"customer": 0, "contact": 0, "address": 0, "contact_phone": 0, "customer_tag": 0}
+    tables = {
+        "customer": Customer.__table__, "contact": Contact.__table__,
+        "address": Address.__table__, "contact_phone": ContactPhone.__table__,
+        "customer_tag": customer_tag,
+    }
+    rows = {name: [] for name in tables}
+    ids = {"contact": start_contact, "address": start_address, "contact_phone": start_phone}
+    today = date.today()
+    for n in range(customers):
+        cid = start_customer + n
+        for table, row in _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today):
+            rows[table].append(row)
+        if (n + 1) % batch == 0:
+            _flush(session, tables, rows, counters)
+    _flush(session, tables, rows, counters)
+    _fix_sequences(session)
+    session.commit()
+    return counters
+
+
+def _ensure(session, model, column, wanted: list[str]) -> list[int]:
+    existing = dict(session.execute(select(getattr(model, column), model.id)).all())
+    for name in wanted:
+        if name not in existing:
+            obj = model(**{column: name})
+            session.add(obj)
+            session.flush()
+            existing[name] = obj.id
+    return [existing[name] for name in wanted]
+
+
+def _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today) -> Iterator[tuple[str, dict]]:
+    company = rng.random() < 0.15
+    first, surname = rng.choice(FIRST), rng.choice(SURNAMES)
+    values = dict(
+        customer_type="company" if company else "private",
+        title=None if company else rng.choice(("Mr", "Mrs", "Ms", "Miss", "Dr", None)),
+        first_name=None if company else first,
+        surname=None if company else surname,
+        company_name=(f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_KINDS)} Ltd" if company else None),
+    )
+    name, sort_name = names(values)
+    local = (values["company_name"] or f"{first}.{surname}").lower().replace(" ", ".").replace("'", "")
+    yield "customer", dict(
+        id=cid, **values, name=name, sort_name=sort_name,
+        email=f"{local}.{cid}@example.com",
+        phone=_phone(rng), mobile=_phone(rng) if rng.random() < 0.5 else None,
+        currency="GBP" if rng.random() < 0.9 else rng.choice(("EUR", "USD")),
+        status=rng.choices(("active", "disabled", "dormant", "blocked", "archived"), (85, 5, 5, 2, 3))[0],
+        joined_on=today - timedelta(days=rng.randrange(3650)),
+        balance=0, reseller_id=rng.choice(reseller_ids) if reseller_ids and rng.random() < 0.8 else None,
+        advertising_source=rng.choice(SOURCES) if rng.random() < 0.6 else None,
+        creditor_days=rng.choice((None, 0, 7, 14, 30)),
+        building_type=rng.choice((None, "House", "Flat", "Office", "Shop")),
+        third_party_reference=f"ACC{cid:07d}" if rng.random() < 0.3 else None,
+        created_at=today,
+    )
+    for tag_id in rng.sample(tag_ids, min(2, len(tag_ids))):
+        yield "customer_tag", dict(customer_id=cid, tag_id=tag_id)
+    for k in range(1 if rng.random() < 0.6 else 2):
+        contact_id = ids["contact"]
+        ids["contact"] += 1
+        cf, cs = (first, surname) if k == 0 else (rng.choice(FIRST), rng.choice(SURNAMES))
+        yield "contact", dict(id=contact_id, customer_id=cid, title=None, first_name=cf, surname=cs,
+                              position="Office manager" if company and k == 0 else None,
+                              email=f"{cf}.{cs}.{contact_id}@example.com".lower().replace("'", ""),
+                              is_primary=k == 0, website_url=None, twitter_url=None,
+                              facebook_url=None, linkedin_url=None)
+        yield "contact_phone", dict(id=ids["contact_phone"], contact_id=contact_id,
+                                    kind=rng.choice(("mobile", "office", "home")), number=_phone(rng))
+        ids["contact_phone"] += 1
+    for k in range(1 + (rng.random() < 0.3) + (rng.random() < 0.1)):
+        town, county, area = rng.choice(TOWNS)
+        relationship = rng.choice(("tenant", "letting agent", "key holder")) if k and rng.random() < 0.5 else None
+        yield "address", dict(
+            id=ids["address"], customer_id=cid, kind="billing" if k == 0 else "site",
+            line1=f"{rng.randrange(1, 300)} {rng.choice(STREETS)}", line2=None, line3=None,
+            town=town, county=county, postcode=f"{area} {rng.randrange(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
+            country="GB", latitude=None, longitude=None,
+            access_name=f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}" if relationship else None,
+            access_phone=_phone(rng) if relationship else None, access_relationship=relationship)
+        ids["address"] += 1
+
+
+def _flush(session, tables, rows, counters) -> None:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for name in ("customer", "customer_tag", "contact", "contact_phone", "address"):
+        batch = rows[name]
+        if not batch:
+            continue
+        if postgres:
+            _copy(session, tables[name], batch)
+        else:
+            session.execute(insert(tables[name]), batch)
+        counters[name] += len(batch)
+        batch.clear()
+    session.flush()
+
+
+def _copy(session, table, batch) -> None:
+    columns = list(batch[0].keys())
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row([row[c] for c in columns])
+
+
+def _fix_sequences(session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ("customer", "contact", "address", "contact_phone", "tag", "reseller"):
+        session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))

@@ -1,0 +1,167 @@
+"""Cleaning and validating single values: text, e-mail, phone, currency, URL, choices.
+
+Each cleaner takes the raw value and a FieldErrors collector, and returns the
+clean value (or None) after recording any error under the field's name.
+"""
+import re
+import unicodedata
+from datetime import date
+from urllib.parse import urlsplit
+
+import phonenumbers
+from babel.numbers import list_currencies
+from email_validator import EmailNotValidError, validate_email
+
+from app.services.errors import FieldErrors
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CURRENCIES = frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha() and c.isupper())
+
+
+def text(errors: FieldErrors, field: str, value, max_length: int, required: bool = False,
+         label: str | None = None) -> str | None:
+    """Trimmed single-line text; empty becomes None."""
+    label = label or field.replace("_", " ").capitalize()
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = unicodedata.normalize("NFC", value).strip()
+    if _CONTROL.search(value) or "\n" in value or "\r" in value:
+        errors.add(field, f"{label} must be one line of plain text.")
+        return None
+    if not value:
+        if required:
+            errors.add(field, f"{label} is required.")
+        return None
+    if len(value) > max_length:
+        errors.add(field, f"{label} must be at most {max_length} characters.")
+        return None
+    return value
+
+
+def email(errors: FieldErrors, field: str, value, required: bool = False) -> str | None:
+    """A syntactically valid address, normalised and lower-cased."""
+    value = text(errors, field, value, 254, required, label="E-mail")
+    if value is None:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as e:
+        errors.add(field, f"Enter a valid e-mail address ({e}).")
+        return None
+
+
+def phone(errors: FieldErrors, field: str, value, region: str, required: bool = False) -> str | None:
+    """A valid phone number, returned in E.164 (+441632960001)."""
+    value = text(errors, field, value, 40, required, label="Phone")
+    if value is None:
+        return None
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        errors.add(field, "Enter a valid phone number, e.g. 020 7946 0000 or +44 20 7946 0000.")
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_phone(e164: str | None, region: str) -> str:
+    """How a stored E.164 number is shown: national format at home, international abroad."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(number) == region
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, fmt)
+
+
+def currency(errors: FieldErrors, field: str, value, default: str) -> str | None:
+    value = text(errors, field, value, 3) or default
+    value = value.upper()
+    if value not in CURRENCIES:
+        errors.add(field, f"{value} is not an ISO 4217 currency code.")
+        return None
+    return value
+
+
+def choice(errors: FieldErrors, field: str, value, choices, required: bool = False,
+           label: str | None = None):
+    label = label or field.replace("_", " ").capitalize()
+    if value in (None, ""):
+        if required:
+            errors.add(field, f"{label} is required.")
+        return None
+    for c in choices:
+        if str(c) == str(value):
+            return c
+    errors.add(field, f"{label} must be one of: {', '.join(str(c) for c in choices)}.")
+    return None
+
+
+def integer(errors: FieldErrors, field: str, value, required: bool = False,
+            label: str | None = None) -> int | None:
+    label = label or field.replace("_", " ").capitalize()
+    if value in (None, ""):
+        if required:
+            errors.add(field, f"{label} is required.")
+        return None
+    if isinstance(value, bool):
+        errors.add(field, f"{label} must be a whole number.")
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        errors.add(field, f"{label} must be a whole number.")
+        return None
+
+
+def integer_list(errors: FieldErrors, field: str, value) -> list[int]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    out = []
+    for v in value:
+        n = integer(errors, field, v)
+        if n is None:
+            return []
+        out.append(n)
+    return sorted(set(out))
+
+
+def a_date(errors: FieldErrors, field: str, value, required: bool = False) -> date | None:
+    if value in (None, ""):
+        if required:
+            errors.add(field, "A date is required.")
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        errors.add(field, "Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def url(errors: FieldErrors, field: str, value) -> str | None:
+    value = text(errors, field, value, 500, label="URL")
+    if value is None:
+        return None
+    if "://" not in value:
+        value = "https://" + value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "." not in parts.netloc:
+        errors.add(field, "Enter a web address starting with http:// or https://.")
+        return None
+    return value
+
+
+def boolean(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "on")
+    return bool(value)

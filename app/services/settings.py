@@ -1,0 +1,16 @@
+"""Business settings the services need, set once from the app config at start-up."""
+from dataclasses import dataclass
+
+
+@dataclass
+class Settings:
+    base_currency: str = "GBP"
+    phone_region: str = "GB"
+
+
+settings = Settings()
+
+
+def configure(config: dict) -> None:
+    settings.base_currency = config.get("BASE_CURRENCY", settings.base_currency)
+    settings.phone_region = config.get("DEFAULT_PHONE_REGION", settings.phone_region)

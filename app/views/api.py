@@ -1,0 +1,166 @@
+"""REST API: FAB's ModelRestApi with our scope, our fast list, and writes through the services.
+
+Writes answer 422 with field errors (never 500), 404 for anything outside the
+caller's scope, exactly as for a missing id.
+"""
+from flask import g, request
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.extensions import db
+from app.models import Address, Contact, ContactPhone, Customer, Tag
+from app.services import tags
+from app.services.customers import addresses, contacts
+from app.services.customers.create import create_customer
+from app.services.customers.delete import delete_customer
+from app.services.customers.update import update_customer
+from app.services.errors import Invalid, NotFound
+from app.views.customers import CustomerView
+from app.views.datamodel import MAX_PAGE_SIZE, CustomerInterface
+from app.views.filters import ChildScopeFilter, CustomerScopeFilter, PhoneScopeFilter
+
+
+class ServiceApi(ModelRestApi):
+    """Subclasses define create(data), update(pk, data) and remove(pk), each one service call."""
+
+    allow_browser_login = True
+    max_page_size = MAX_PAGE_SIZE
+    show_schema = None
+
+    def _json_object(self):
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else None
+
+    def _call(self, fn, *args, status=200):
+        try:
+            item = fn(*args)
+        except NotFound:
+            db.session.rollback()
+            return self.response_404()
+        except Invalid as e:
+            db.session.rollback()
+            return self.response_422(message=e.errors)
+        if item is None:
+            return self.response(status, message="OK")
+        result = self.show_model_schema.dump(item, many=False)
+        return self.response(status, id=item.id, result=result)
+
+    def post_headless(self):
+        data = self._json_object()
+        if data is None:
+            return self.response_400(message="Send a JSON object.")
+        return self._call(self.create, data, status=201)
+
+    def put_headless(self, pk):
+        data = self._json_object()
+        if data is None:
+            return self.response_400(message="Send a JSON object.")
+        return self._call(self.update, pk, data)
+
+    def delete_headless(self, pk):
+        return self._call(self.remove, pk)
+
+
+class CustomerApi(ServiceApi):
+    resource_name = "customers"
+    datamodel = CustomerInterface(Customer)
+    base_filters = [["id", CustomerScopeFilter, None]]
+    base_order = ("name", "asc")
+    list_columns = ["id", "name", "customer_type", "first_name", "surname", "company_name", "email",
+                    "phone", "mobile", "joined_on", "balance", "currency", "status", "reseller_id",
+                    "reseller.name", "tags.id", "tags.name"]
+    show_columns = list_columns + ["title", "advertising_source", "creditor_days", "building_type",
+                                   "third_party_reference"]
+    add_columns = edit_columns = ["customer_type", "title", "first_name", "surname", "company_name",
+                                  "email", "phone", "mobile", "currency", "status", "joined_on",
+                                  "advertising_source", "creditor_days", "building_type",
+                                  "third_party_reference"]
+    order_columns = CustomerView.order_columns
+    search_columns = CustomerView.search_columns
+
+    def create(self, data):
+        return create_customer(db.session, g.user, data)
+
+    def update(self, pk, data):
+        return update_customer(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        delete_customer(db.session, g.user, pk)
+
+
+class ContactApi(ServiceApi):
+    resource_name = "contacts"
+    datamodel = SQLAInterface(Contact)
+    base_filters = [["id", ChildScopeFilter, None]]
+    _fields = ["title", "first_name", "surname", "position", "email", "is_primary",
+               "website_url", "twitter_url", "facebook_url", "linkedin_url"]
+    list_columns = show_columns = ["id", "customer_id"] + _fields + ["phones.id", "phones.kind", "phones.number"]
+    add_columns = ["customer_id"] + _fields
+    edit_columns = _fields
+    search_columns = ["customer_id", "surname", "first_name", "email"]
+
+    def create(self, data):
+        return contacts.create_contact(db.session, g.user, data.pop("customer_id", None), data)
+
+    def update(self, pk, data):
+        return contacts.update_contact(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        contacts.delete_contact(db.session, g.user, pk)
+
+
+class ContactPhoneApi(ServiceApi):
+    resource_name = "contact-phones"
+    datamodel = SQLAInterface(ContactPhone)
+    base_filters = [["id", PhoneScopeFilter, None]]
+    list_columns = show_columns = ["id", "contact_id", "kind", "number"]
+    add_columns = ["contact_id", "kind", "number"]
+    edit_columns = ["kind", "number"]
+    search_columns = ["contact_id", "kind", "number"]
+
+    def create(self, data):
+        return contacts.add_phone(db.session, g.user, data.pop("contact_id", None), data)
+
+    def update(self, pk, data):
+        return contacts.update_phone(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        contacts.delete_phone(db.session, g.user, pk)
+
+
+class AddressApi(ServiceApi):
+    resource_name = "addresses"
+    datamodel = SQLAInterface(Address)
+    base_filters = [["id", ChildScopeFilter, None]]
+    _fields = ["kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
+               "latitude", "longitude", "access_name", "access_phone", "access_relationship"]
+    list_columns = show_columns = ["id", "customer_id"] + _fields
+    add_columns = ["customer_id"] + _fields
+    edit_columns = _fields
+    search_columns = ["customer_id", "kind", "postcode", "town"]
+
+    def create(self, data):
+        return addresses.create_address(db.session, g.user, data.pop("customer_id", None), data)
+
+    def update(self, pk, data):
+        return addresses.update_address(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        addresses.delete_address(db.session, g.user, pk)
+
+
+class TagApi(ServiceApi):
+    resource_name = "tags"
+    datamodel = SQLAInterface(Tag)
+    list_columns = show_columns = ["id", "name", "colour"]
+    add_columns = edit_columns = ["name", "colour"]
+    search_columns = ["name"]
+
+    def create(self, data):
+        return tags.create_tag(db.session, data)
+
+    def update(self, pk, data):
+        return tags.update_tag(db.session, pk, data)
+
+    def remove(self, pk):
+        tags.delete_tag(db.session, pk)

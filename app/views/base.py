@@ -1,0 +1,126 @@
+"""What every model screen shares: forms that save through a service, typed errors shown
+next to their fields, and 404 for anything outside the user's scope."""
+from flask import abort, flash, g, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.models.sqla import Model
+
+from app.extensions import db
+from app.services.errors import Invalid, NotFound
+
+
+def plain(value):
+    """A form value as the services take it: objects become ids, dates stay dates."""
+    if isinstance(value, Model):
+        return value.id
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class ServiceModelView(ModelView):
+    """A ModelView whose add, edit and delete call service functions.
+
+    Subclasses set `create`, `update` and `delete` (plain functions, see below)
+    and `field_map` (form field -> service key, where they differ). FAB still
+    builds the forms, lists, show pages and permissions.
+    """
+
+    field_map: dict[str, str] = {}
+    page_size = 25
+
+    # Subclasses define:
+    #   create(self, data: dict, parent_id) -> the new item
+    #   update(self, pk, data: dict)
+    #   remove(self, pk)
+    # each calling one service and letting NotFound / Invalid propagate.
+
+    # ---- plumbing -------------------------------------------------------------
+    def form_data(self, form, columns) -> dict:
+        data = {}
+        for name in columns:
+            if name in form and name not in ("csrf_token",):
+                data[self.field_map.get(name, name)] = plain(form[name].data)
+        return data
+
+    def show_errors(self, form, error: Invalid) -> None:
+        reverse = {v: k for k, v in self.field_map.items()}
+        unplaced = []
+        for key, messages in error.errors.items():
+            name = reverse.get(key, key)
+            if name in form:
+                form[name].errors = list(form[name].errors or []) + messages
+            else:
+                unplaced.extend(messages)
+        flash(" ".join(unplaced) if unplaced else error.message, "danger")
+
+    parent_key = "customer"
+
+    def parent_id(self):
+        """The parent's id when adding from a related list (`_flt_0_customer=ID`)."""
+        for key, value in request.args.items():
+            if key.startswith("_flt_") and key.endswith("_" + self.parent_key):
+                return value
+        return None
+
+    def _add(self):
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            if form.validate():
+                try:
+                    item = self.create(self.form_data(form, self.add_columns), self.parent_id())
+                except NotFound:
+                    db.session.rollback()
+                    abort(404)
+                except Invalid as e:
+                    db.session.rollback()
+                    self.show_errors(form, e)
+                else:
+                    self.post_add(item)
+                    flash(self.add_row_message, "success")
+                    return None
+        self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=self.add_exclude_cols())
+
+    def add_exclude_cols(self) -> list[str]:
+        return []
+
+    def _edit(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            form._id = pk
+            if form.validate():
+                try:
+                    self.update(pk, self.form_data(form, self.edit_columns))
+                except NotFound:
+                    db.session.rollback()
+                    abort(404)
+                except Invalid as e:
+                    db.session.rollback()
+                    self.show_errors(form, e)
+                else:
+                    flash(self.edit_row_message, "success")
+                    return None
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+        widgets = self._get_edit_widget(form=form, exclude_cols=[])
+        widgets = self._get_related_views_widgets(item, filters={}, orders={}, pages={},
+                                                  page_sizes={}, widgets=widgets)
+        self.update_redirect()
+        return widgets
+
+    def _delete(self, pk):
+        try:
+            self.remove(pk)
+        except NotFound:
+            db.session.rollback()
+            abort(404)
+        except Invalid as e:
+            db.session.rollback()
+            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+        else:
+            flash(self.delete_row_message, "success")
+        self.update_redirect()

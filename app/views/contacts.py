@@ -1,0 +1,142 @@
+"""Contacts, their phone numbers, and addresses: FAB screens that save through the services."""
+from flask import g
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from wtforms import IntegerField
+from wtforms.validators import Optional
+
+from app.extensions import db
+from app.models import Address, Contact, ContactPhone
+from app.services.customers import addresses, contacts
+from app.views import formatters
+from app.views.base import ServiceModelView
+from app.views.filters import ChildScopeFilter, PhoneScopeFilter
+from app.views.forms import address_fields, contact_fields, phone_fields
+
+
+def customer_id_field():
+    return IntegerField("Customer ID", validators=[Optional()],
+                        description="The customer this belongs to.")
+
+
+class ChildView(ServiceModelView):
+    """A record that belongs to a parent: added from the parent's page, or by the parent's ID."""
+
+    parent_field = "customer_id"
+
+    def add_exclude_cols(self):
+        return [self.parent_field] if self.parent_id() else []
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        if self.parent_id() and self.parent_field in form:
+            form[self.parent_field].data = self.parent_id()
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    def split(self, data, parent_id):
+        return data.pop(self.parent_field, None) or parent_id, data
+
+
+class ContactPhoneView(ChildView):
+    datamodel = SQLAInterface(ContactPhone)
+    route_base = "/contact-phones"
+    list_title = "Phone numbers"
+    base_filters = [["id", PhoneScopeFilter, None]]
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+    list_columns = ["contact", "kind", "number"]
+    show_columns = list_columns
+    add_columns = ["contact_id", "kind", "number"]
+    edit_columns = ["kind", "number"]
+    search_columns = ["kind", "number"]
+    label_columns = {"contact": "Contact", "kind": "Type", "number": "Number", "contact_id": "Contact ID"}
+    formatters_columns = {"number": formatters.telephone}
+    add_form_extra_fields = {**phone_fields(), "contact_id": IntegerField("Contact ID", validators=[Optional()])}
+    edit_form_extra_fields = phone_fields()
+
+    parent_key, parent_field = "contact", "contact_id"
+
+    def create(self, data, parent_id):
+        contact_id, data = self.split(data, parent_id)
+        return contacts.add_phone(db.session, g.user, contact_id, data)
+
+    def update(self, pk, data):
+        return contacts.update_phone(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        contacts.delete_phone(db.session, g.user, pk)
+
+
+class ContactView(ChildView):
+    datamodel = SQLAInterface(Contact)
+    route_base = "/contacts"
+    list_title = "Contacts"
+    show_title = "Contact"
+    base_filters = [["id", ChildScopeFilter, None]]
+    base_order = ("surname", "asc")
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+    list_columns = ["customer", "is_primary", "title", "first_name", "surname", "position", "email", "phones"]
+    order_columns = ["is_primary", "title", "first_name", "surname", "position", "email"]
+    _fields = ["title", "first_name", "surname", "position", "email", "is_primary",
+               "website_url", "twitter_url", "facebook_url", "linkedin_url"]
+    show_columns = ["customer"] + _fields + ["phones"]
+    add_columns = ["customer_id"] + _fields
+    edit_columns = _fields
+    search_columns = ["first_name", "surname", "email", "position"]
+    label_columns = {
+        "customer": "Customer", "customer_id": "Customer ID", "is_primary": "Primary contact",
+        "first_name": "First name", "website_url": "Website", "twitter_url": "Twitter / X",
+        "facebook_url": "Facebook", "linkedin_url": "LinkedIn", "email": "E-mail", "phones": "Phones",
+    }
+    formatters_columns = {"email": formatters.email,
+                          "phones": lambda phones: ", ".join(f"{p.kind}: {formatters.phone(p.number)}"
+                                                             for p in phones or ())}
+    description_columns = {"is_primary": "Documents are addressed to the primary contact."}
+    add_form_extra_fields = {**contact_fields(), "customer_id": customer_id_field()}
+    edit_form_extra_fields = contact_fields()
+    related_views = [ContactPhoneView]
+    show_template = "appbuilder/general/model/show_cascade.html"
+
+    def create(self, data, parent_id):
+        customer_id, data = self.split(data, parent_id)
+        return contacts.create_contact(db.session, g.user, customer_id, data)
+
+    def update(self, pk, data):
+        return contacts.update_contact(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        contacts.delete_contact(db.session, g.user, pk)
+
+
+class AddressView(ChildView):
+    datamodel = SQLAInterface(Address)
+    route_base = "/addresses"
+    list_title = "Addresses"
+    show_title = "Address"
+    base_filters = [["id", ChildScopeFilter, None]]
+    base_order = ("kind", "asc")
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+    list_columns = ["customer", "kind", "line1", "town", "postcode", "country", "access_name"]
+    order_columns = ["kind", "line1", "town", "postcode", "country"]
+    _fields = ["kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
+               "latitude", "longitude", "access_name", "access_phone", "access_relationship"]
+    show_columns = ["customer"] + _fields
+    add_columns = ["customer_id"] + _fields
+    edit_columns = _fields
+    search_columns = ["line1", "town", "postcode", "kind"]
+    label_columns = {
+        "customer": "Customer", "customer_id": "Customer ID", "kind": "Type",
+        "line1": "Address line 1", "line2": "Address line 2", "line3": "Address line 3",
+        "access_name": "Access contact", "access_phone": "Access contact phone",
+        "access_relationship": "Access contact relationship",
+    }
+    formatters_columns = {"access_phone": formatters.telephone}
+    add_form_extra_fields = {**address_fields(), "customer_id": customer_id_field()}
+    edit_form_extra_fields = address_fields()
+
+    def create(self, data, parent_id):
+        customer_id, data = self.split(data, parent_id)
+        return addresses.create_address(db.session, g.user, customer_id, data)
+
+    def update(self, pk, data):
+        return addresses.update_address(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        addresses.delete_address(db.session, g.user, pk)

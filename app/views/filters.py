@@ -1,0 +1,211 @@
+"""List filters: scope (as FAB base filters) and the customer list's own filters.
+
+FAB's stock filters compare numbers as strings, load a related object per tag
+filter and have no free-text search; these replace them for the customer list
+and answer the REST API's rison filters under the same names (`opr`).
+"""
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import g
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import (
+    FilterContains,
+    FilterEqual,
+    FilterNotEqual,
+    FilterRelationOneToManyEqual,
+    FilterStartsWith,
+    SQLAFilterConverter,
+)
+from sqlalchemy import exists, false, or_, select
+
+from app.models import Contact, Customer, customer_tag
+from app.services.scope import customer_ids_in_scope, customer_scope
+
+
+class CustomerScopeFilter(BaseFilter):
+    """Base filter: the customers the logged-in user may see."""
+
+    name = "In scope"
+
+    def apply(self, query, value):
+        return query.filter(customer_scope(g.user))
+
+
+class ChildScopeFilter(BaseFilter):
+    """Base filter for rows that belong to a customer through `customer_id`."""
+
+    name = "In scope"
+
+    def apply(self, query, value):
+        return query.filter(self.model.customer_id.in_(customer_ids_in_scope(g.user)))
+
+
+class PhoneScopeFilter(BaseFilter):
+    name = "In scope"
+
+    def apply(self, query, value):
+        contacts = select(Contact.id).where(Contact.customer_id.in_(customer_ids_in_scope(g.user)))
+        return query.filter(self.model.contact_id.in_(contacts))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class FilterSearch(BaseFilter):
+    """Free text over name, e-mail, phone and customer ID."""
+
+    name = "Search"
+    arg_name = "search"
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        like = f"%{_escape_like(value.lower())}%"
+        clauses = [Customer.name.ilike(like, escape="\\"),
+                   Customer.email.like(like, escape="\\")]
+        digits = "".join(c for c in value if c.isdigit())
+        if digits and len(digits) >= 3:
+            clauses.append(Customer.phone.like(f"%{digits.lstrip('0')}%"))
+            clauses.append(Customer.mobile.like(f"%{digits.lstrip('0')}%"))
+        if value.isdigit() and len(value) < 10:
+            clauses.append(Customer.id == int(value))
+        return query.filter(or_(*clauses))
+
+
+class FilterTextContains(FilterContains):
+    """Contains, case-insensitive, with % and _ taken literally."""
+
+    arg_name = "text_ct"
+
+    def apply(self, query, value):
+        field = getattr(self.model, self.column_name)
+        return query.filter(field.ilike(f"%{_escape_like(value or '')}%", escape="\\"))
+
+
+class FilterTextStartsWith(FilterStartsWith):
+    arg_name = "text_sw"
+
+    def apply(self, query, value):
+        field = getattr(self.model, self.column_name)
+        return query.filter(field.ilike(f"{_escape_like(value or '')}%", escape="\\"))
+
+
+def _decimal(value):
+    try:
+        number = Decimal(str(value).strip())
+        return number if number.is_finite() else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _date(value):
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+
+
+class _Compare(BaseFilter):
+    """Compare a number or date column, parsing the value first; a bad value matches nothing."""
+
+    op = None
+
+    def apply(self, query, value):
+        field = getattr(self.model, self.column_name)
+        parse = _date if self.datamodel.is_date(self.column_name) else _decimal
+        parsed = parse(value)
+        if parsed is None:
+            return query.filter(false())
+        return query.filter(getattr(field, self.op)(parsed))
+
+
+class FilterValueEqual(_Compare):
+    name = "Equal to"
+    arg_name = "val_eq"
+    op = "__eq__"
+
+
+class FilterValueGreater(_Compare):
+    name = "From"
+    arg_name = "val_ge"
+    op = "__ge__"
+
+
+class FilterValueSmaller(_Compare):
+    name = "To"
+    arg_name = "val_le"
+    op = "__le__"
+
+
+class FilterHasTag(BaseFilter):
+    """Customers that carry the tag with this id (one indexed EXISTS, no join fan-out)."""
+
+    name = "Has tag"
+    arg_name = "tag"
+
+    def apply(self, query, value):
+        try:
+            tag_id = int(getattr(value, "id", value))
+        except (TypeError, ValueError):
+            return query.filter(false())
+        return query.filter(exists().where(customer_tag.c.customer_id == Customer.id,
+                                           customer_tag.c.tag_id == tag_id))
+
+
+class FilterHasNotTag(FilterHasTag):
+    name = "Has not tag"
+    arg_name = "no_tag"
+
+    def apply(self, query, value):
+        try:
+            tag_id = int(getattr(value, "id", value))
+        except (TypeError, ValueError):
+            return query
+        return query.filter(~exists().where(customer_tag.c.customer_id == Customer.id,
+                                            customer_tag.c.tag_id == tag_id))
+
+
+class FilterReseller(FilterRelationOneToManyEqual):
+    """Reseller is (by id), without loading the reseller row first."""
+
+    name = "Is"
+    arg_name = "reseller"
+
+    def apply(self, query, value):
+        try:
+            reseller_id = int(getattr(value, "id", value))
+        except (TypeError, ValueError):
+            return query.filter(false())
+        return query.filter(Customer.reseller_id == reseller_id)
+
+
+CUSTOMER_FILTERS = {
+    "name": [FilterSearch, FilterTextContains, FilterTextStartsWith],
+    "first_name": [FilterTextContains, FilterTextStartsWith, FilterEqual],
+    "surname": [FilterTextContains, FilterTextStartsWith, FilterEqual],
+    "company_name": [FilterTextContains, FilterTextStartsWith, FilterEqual],
+    "email": [FilterTextContains, FilterTextStartsWith, FilterEqual],
+    "phone": [FilterTextContains, FilterTextStartsWith],
+    "third_party_reference": [FilterTextContains, FilterEqual],
+    "advertising_source": [FilterTextContains, FilterEqual],
+    "id": [FilterValueEqual, FilterValueGreater, FilterValueSmaller],
+    "balance": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
+    "joined_on": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
+    "status": [FilterEqual, FilterNotEqual],
+    "customer_type": [FilterEqual, FilterNotEqual],
+    "currency": [FilterEqual, FilterNotEqual],
+    "tags": [FilterHasTag, FilterHasNotTag],
+    "reseller": [FilterReseller],
+}
+
+
+class CustomerFilterConverter(SQLAFilterConverter):
+    def convert(self, col_name):
+        if col_name in CUSTOMER_FILTERS:
+            return [f(col_name, self.datamodel) for f in CUSTOMER_FILTERS[col_name]]
+        return super().convert(col_name)

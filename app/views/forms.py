@@ -1,0 +1,60 @@
+"""Form fields for choices that are plain strings in the model."""
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DatePickerWidget, Select2Widget
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Optional
+
+from app.models.customers import (
+    ACCESS_RELATIONSHIPS,
+    ADDRESS_KINDS,
+    BUILDING_TYPES,
+    CREDITOR_DAYS,
+    CUSTOMER_TYPES,
+    PHONE_KINDS,
+    STATUSES,
+    TITLES,
+)
+from app.services.fields import CURRENCIES
+
+
+def choice(label, values, blank=True, description=""):
+    options = ([("", "")] if blank else []) + [(str(v), str(v).capitalize() if isinstance(v, str) and v.islower() else str(v)) for v in values]
+    return SelectField(label, choices=options, widget=Select2Widget(), validators=[Optional()],
+                       description=description)
+
+
+def text(label, description=""):
+    # Validation is the service's; the form only carries the text.
+    return StringField(label, widget=BS3TextFieldWidget(), validators=[Optional()], description=description)
+
+
+def customer_fields():
+    return {
+        "customer_type": choice("Customer type", CUSTOMER_TYPES, blank=False),
+        "title": choice("Title", TITLES),
+        "status": choice("Status", STATUSES, blank=False),
+        "currency": SelectField("Currency", choices=[(c, c) for c in sorted(CURRENCIES)],
+                                widget=Select2Widget(), validators=[Optional()]),
+        "creditor_days": choice("Creditor days", CREDITOR_DAYS),
+        "building_type": choice("Building type", BUILDING_TYPES),
+        "joined_on": DateField("Date joined", widget=DatePickerWidget(), validators=[Optional()]),
+        "email": text("E-mail"),
+        "phone": text("Phone", "Stored in international form; shown in national form."),
+        "mobile": text("Mobile"),
+    }
+
+
+def contact_fields():
+    return {"title": choice("Title", TITLES), "email": text("E-mail")}
+
+
+def phone_fields():
+    return {"kind": choice("Type", PHONE_KINDS, blank=False), "number": text("Number")}
+
+
+def address_fields():
+    return {
+        "kind": choice("Address type", ADDRESS_KINDS, blank=False,
+                       description="A customer has exactly one billing address; the rest are sites."),
+        "access_relationship": choice("Access contact relationship", ACCESS_RELATIONSHIPS),
+        "access_phone": text("Access contact phone"),
+    }

@@ -1,0 +1,91 @@
+"""Configuration from environment variables, with a safe development default.
+
+DATABASE_URL  SQLAlchemy URL; default: SQLite file under instance/
+REDIS_URL     Redis for jobs and rate limits; default: none (jobs run in-process)
+SECRET_KEY    required when APP_ENV=production; in development a random key is
+              generated once and kept in instance/secret_key
+MAIL_*        Flask-Mail settings
+"""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.security.manager import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """A setting the app cannot run without is missing or wrong."""
+
+
+def database_url(url: str | None) -> str:
+    """Normalise a DATABASE_URL to a SQLAlchemy URL with the psycopg 3 driver."""
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'app.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def secret_key(env: str) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        if len(key.encode()) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 bytes long")
+        return key
+    if env == "production":
+        raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
+    # Development: one random key per instance folder, so sessions survive restarts.
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load() -> dict:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ.get("APP_ENV", "development")
+    redis_url = os.environ.get("REDIS_URL") or None
+    return dict(
+        APP_ENV=env,
+        APP_NAME="Customer back office",
+        SECRET_KEY=secret_key(env),
+        SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL")),
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        REDIS_URL=redis_url,
+        # Flask-AppBuilder
+        AUTH_TYPE=AUTH_DB,
+        AUTH_ROLE_ADMIN="Admin",
+        AUTH_ROLE_PUBLIC="Public",
+        FAB_CREATE_DB=False,
+        FAB_UPDATE_PERMS=False,
+        FAB_ADD_SECURITY_API=True,
+        FAB_API_SWAGGER_UI=True,
+        FAB_SECURITY_MANAGER_CLASS="app.security.SecurityManager",
+        FAB_PASSWORD_COMPLEXITY_ENABLED=True,
+        AUTH_RATE_LIMITED=True,
+        AUTH_RATE_LIMIT="10 per 20 second",
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=redis_url or "memory://",
+        WTF_CSRF_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env == "production",
+        # The business
+        BASE_CURRENCY=os.environ.get("BASE_CURRENCY", "GBP"),
+        DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "GB"),
+        # Mail
+        MAIL_SERVER=os.environ.get("MAIL_SERVER", "localhost"),
+        MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
+        MAIL_USE_TLS=os.environ.get("MAIL_USE_TLS", "") == "1",
+        MAIL_USERNAME=os.environ.get("MAIL_USERNAME"),
+        MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD"),
+        MAIL_DEFAULT_SENDER=os.environ.get("MAIL_DEFAULT_SENDER", "backoffice@localhost"),
+    )
