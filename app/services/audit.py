@@ -82,8 +82,8 @@ def _changes(obj, action: str) -> dict:
             continue
         if action == "delete":
             continue
-        old = sorted(str(t) for t in (hist.unchanged or ()) + tuple(hist.deleted or ()))
-        new = sorted(str(t) for t in (hist.unchanged or ()) + tuple(hist.added or ()))
+        old = sorted(str(t) for t in [*(hist.unchanged or ()), *(hist.deleted or ())])
+        new = sorted(str(t) for t in [*(hist.unchanged or ()), *(hist.added or ())])
         if old != new:
             changes[rel.key] = [old, new]
     return changes

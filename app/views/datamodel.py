@@ -44,6 +44,10 @@ class CustomerInterface(SQLAInterface):
     def __init__(self, obj=Customer, session=None):
         super().__init__(obj, session)
 
+    def get_related_interface(self, col_name: str):
+        # FAB builds related interfaces from self.__class__; ours only knows customers.
+        return SQLAInterface(self.get_related_model(col_name), self.session)
+
     def sort_key(self, order_column: str):
         """The SQL expression a list column sorts by."""
         if order_column == "name":

@@ -55,11 +55,11 @@ def _clean(data: dict, contact: Contact | None) -> dict:
     return out
 
 
-def _make_primary(session: Session, contact: Contact) -> None:
+def _demote_primary(session: Session, customer_id: int) -> None:
+    """Clear the customer's primary contact, before another becomes primary (the unique index is checked per row)."""
     session.execute(
         update(Contact)
-        .where(Contact.customer_id == contact.customer_id, Contact.is_primary.is_(True),
-               Contact.id != contact.id)
+        .where(Contact.customer_id == customer_id, Contact.is_primary.is_(True))
         .values(is_primary=False)
         .execution_options(synchronize_session="fetch")
     )
@@ -72,11 +72,10 @@ def create_contact(session: Session, actor, customer_id, data: dict) -> Contact:
         select(Contact.id).where(Contact.customer_id == customer.id, Contact.is_primary.is_(True)).limit(1))
     if has_primary is None:
         values["is_primary"] = True
+    elif values["is_primary"]:
+        _demote_primary(session, customer.id)
     contact = Contact(customer=customer, **values)
     session.add(contact)
-    session.flush()
-    if contact.is_primary:
-        _make_primary(session, contact)
     commit(session)
     return contact
 
@@ -84,10 +83,8 @@ def create_contact(session: Session, actor, customer_id, data: dict) -> Contact:
 def update_contact(session: Session, actor, contact_id, data: dict) -> Contact:
     contact = get_contact(session, actor, contact_id)
     values = _clean(data, contact)
-    becomes_primary = values["is_primary"] and not contact.is_primary
-    if becomes_primary:
-        _make_primary(session, contact)
-        session.flush()
+    if values["is_primary"] and not contact.is_primary:
+        _demote_primary(session, contact.customer_id)
     for key, value in values.items():
         if getattr(contact, key) != value:
             setattr(contact, key, value)
