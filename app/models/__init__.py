@@ -1,5 +1,5 @@
 """All models, imported here so that metadata is complete for Alembic."""
-from app.models.audit import AuditEntry
+from app.models.audit import AuditEntry, SubmittedForm
 from app.models.customers import (
     Address,
     Contact,
@@ -14,6 +14,7 @@ from app.models.users import AppUser as User
 __all__ = [
     "Address",
     "AuditEntry",
+    "SubmittedForm",
     "Contact",
     "ContactPhone",
     "Customer",

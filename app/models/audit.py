@@ -30,3 +30,16 @@ class AuditEntry(Model):
     # The customer the record belongs to, so a profile can list its own history.
     customer_id: Mapped[int | None] = mapped_column(Integer)
     changes: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class SubmittedForm(Model):
+    """The one-time key of each add form that was saved: a double-clicked submit saves once.
+
+    The key is inserted in the same transaction as the record the form creates;
+    a second submit of the same form fails on the primary key and saves nothing.
+    """
+
+    __tablename__ = "submitted_form"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

@@ -6,6 +6,7 @@ from app.services.errors import Invalid
 
 # Constraint name (as it appears in the driver's message) -> (field, message).
 CONSTRAINTS = {
+    "submitted_form": ("form_key", "This form was already saved; it was not saved twice."),
     "ux_customer_email_live": ("email", "Another customer already uses this e-mail address."),
     "customer.email": ("email", "Another customer already uses this e-mail address."),
     "ux_contact_primary": ("is_primary", "This customer already has a primary contact."),

@@ -1,10 +1,16 @@
 """What every model screen shares: forms that save through a service, typed errors shown
 next to their fields, and 404 for anything outside the user's scope."""
-from flask import abort, flash, g, request
+import uuid
+
+from flask import abort, flash, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla import Model
+from wtforms import HiddenField
+from wtforms.fields.core import UnboundField
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.extensions import db
+from app.models import SubmittedForm
 from app.services.errors import Invalid, NotFound
 
 
@@ -62,17 +68,43 @@ class ServiceModelView(ModelView):
                 return value
         return None
 
+    def _init_forms(self):
+        super()._init_forms()
+        # The services own every field rule; FAB's generated Length and DataRequired
+        # checks would stop the form before the service could report all errors.
+        for form_class in (self.add_form, self.edit_form):
+            for name in dir(form_class):
+                field = getattr(form_class, name, None)
+                if isinstance(field, UnboundField) and "validators" in field.kwargs:
+                    field.kwargs["validators"] = [
+                        v for v in field.kwargs["validators"] if not isinstance(v, (Length, DataRequired, InputRequired))]
+        # A one-time key rendered by form.hidden_tag(): see SubmittedForm.
+        self.add_form = type(self.add_form.__name__, (self.add_form,), {"form_key": HiddenField()})
+
+    def _claim_form_key(self, form) -> None:
+        try:
+            key = str(uuid.UUID(form.form_key.data or ""))
+        except ValueError:
+            return
+        db.session.add(SubmittedForm(key=key))
+
     def _add(self):
         form = self.add_form.refresh()
+        if request.method == "GET":
+            form.form_key.data = str(uuid.uuid4())
         if request.method == "POST":
             if form.validate():
                 try:
+                    self._claim_form_key(form)
                     item = self.create(self.form_data(form, self.add_columns), self.parent_id())
                 except NotFound:
                     db.session.rollback()
                     abort(404)
                 except Invalid as e:
                     db.session.rollback()
+                    if "form_key" in e.errors:
+                        flash(" ".join(e.errors["form_key"]), "info")
+                        return None
                     self.show_errors(form, e)
                 else:
                     self.post_add(item)
