@@ -1,8 +1,9 @@
 """The customer list: FAB's ModelView on our fast datamodel, with CSV export."""
 from datetime import date
 
-from flask import Response, abort, g, request, stream_with_context
+from flask import Response, abort, current_app, g, request, stream_with_context
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.security.decorators import has_access
@@ -36,6 +37,12 @@ class ResellerChoiceFilter(BaseFilter):
         return query.filter(Reseller.id == own) if own is not None else query.filter(false())
 
 
+class CustomerListWidget(ListWidget):
+    """FAB's list with our header: an "about" on estimated counts, thousands separators."""
+
+    template = "widgets/customer_list.html"
+
+
 class CustomerView(ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
@@ -44,6 +51,7 @@ class CustomerView(ServiceModelView):
     add_title = "Add customer"
     edit_title = "Edit customer"
     list_template = "customers/list.html"
+    list_widget = CustomerListWidget
     base_filters = [["id", CustomerScopeFilter, None]]
     base_order = ("name", "asc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export"]
@@ -142,14 +150,8 @@ class CustomerView(ServiceModelView):
             value_columns=self.datamodel.get_values(items, self.list_columns),
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
             page=page, page_size=page_size, count=count, pks=self.datamodel.get_keys(items),
-            actions=actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
-        widgets["count"] = count
-        return widgets
-
-    def _list(self, **kwargs):
-        widgets = super()._list(**kwargs)
-        # The template says "about" when the count is the planner's estimate.
-        g.list_count = widgets.get("count")
+            actions=actions, filters=filters, modelview_name=self.__class__.__name__,
+            exact_limit=current_app.config.get("LIST_EXACT_COUNT_LIMIT", 10_000), **kwargs)
         return widgets
 
     @expose("/export.csv")

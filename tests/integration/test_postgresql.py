@@ -1,0 +1,128 @@
+"""What only a real PostgreSQL shows: migrations both ways, races, COPY export, estimated counts."""
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.extensions import db
+from app.models import Customer
+from app.services.errors import Invalid
+from tests import factories as f
+
+
+def test_migrations_build_and_remove_the_whole_schema(app):
+    from flask_migrate import downgrade, upgrade
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    server = url.rsplit("/", 1)[0]
+    name = f"migr_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        from tests.conftest import make_app
+        other = make_app(f"{server}/{name}")
+        with other.app_context():
+            upgrade()
+            tables = set(db.session.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+            assert {"customer", "contact", "address", "tag", "customer_tag", "reseller", "audit_entry",
+                    "ab_user", "ab_role", "ab_permission_view", "submitted_form"} <= tables
+            indexes = set(db.session.execute(text("SELECT indexname FROM pg_indexes")).scalars())
+            assert "ix_customer_surname_trgm" in indexes
+            db.session.remove()
+            downgrade(revision="base")
+            left = set(db.session.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+            assert left <= {"alembic_version"}
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_two_people_saving_the_same_email_at_once_get_one_customer_and_one_field_error(app):
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def save(surname):
+        with app.app_context():
+            from app.services.customers import validate
+            original = validate.clean
+
+            def clean_then_wait(*args, **kwargs):
+                result = original(*args, **kwargs)
+                barrier.wait(timeout=10)  # both have passed the uniqueness check
+                return result
+            try:
+                validate_clean = clean_then_wait
+                from app.services.customers import create
+                create.clean = validate_clean
+                f.customer(surname=surname, email="race@example.com")
+                outcomes.append("saved")
+            except Invalid as e:
+                outcomes.append(e.errors)
+            finally:
+                create.clean = original
+                db.session.remove()
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in ("One", "Two")]
+    [t.start() for t in threads]
+    [t.join(20) for t in threads]
+    assert sorted(map(str, outcomes)) == sorted(
+        ["saved", str({"email": ["Another customer already uses this e-mail address."]})])
+    with app.app_context():
+        assert db.session.query(Customer).filter_by(email="race@example.com").count() == 1
+
+
+def test_list_count_is_estimated_past_the_cap_and_the_last_page_is_read_backwards(app, login):
+    with app.app_context():
+        from app.services.demo_data import generate
+        generate(db.session, 160, resellers=2, tags=4, seed=7)
+        db.session.execute(text("ANALYZE customer"))
+        db.session.commit()
+        exact = db.session.query(Customer).filter(Customer.status != "archived").count()
+        last_names = [c.name for c in db.session.query(Customer).filter(Customer.status != "archived")
+                      .order_by(Customer.sort_name.desc(), Customer.id.desc()).limit(25)]
+    app.config["LIST_EXACT_COUNT_LIMIT"] = 50
+    try:
+        browser = login("admin")
+        html = browser.get("/customers/list/").get_data(as_text=True)
+        assert "about" in html
+        deep = browser.get("/customers/list/?page_CustomerView=99").get_data(as_text=True)
+        for name in last_names[:3]:
+            assert name.replace("'", "&#39;") in deep
+    finally:
+        app.config["LIST_EXACT_COUNT_LIMIT"] = 10_000
+    assert exact > 50
+
+
+def test_csv_export_streams_from_copy_with_the_same_rows_as_the_list(app, login):
+    with app.app_context():
+        f.customer(surname="=cmd", first_name="Zoë", email="z@example.com", phone="020 7946 0001")
+    body = login("admin").get("/customers/export.csv").get_data(as_text=True)
+    lines = body.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Customer ID,Type,Title")
+    assert "'=cmd" in lines[1] and "Zoë" in lines[1] and "'+442079460001" in lines[1]
+
+
+def test_rate_limited_login_counts_in_redis(app, redis_url):
+    import redis as redis_lib
+
+    from tests.conftest import PASSWORD, make_app
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    limited = make_app(app.config["SQLALCHEMY_DATABASE_URI"], RATELIMIT_ENABLED=True, AUTH_RATE_LIMITED=True,
+                       AUTH_RATE_LIMIT="3 per 1 minute", RATELIMIT_STORAGE_URI=redis_url)
+    from tests.conftest import csrf_from
+    client = limited.test_client()
+    token = csrf_from(client.get("/login/").get_data(as_text=True))
+    codes = [client.post("/login/", data={"username": "admin", "password": "wrong", "csrf_token": token}).status_code
+             for _ in range(4)]
+    assert codes[-1] == 429
+    assert codes[:3] == [302, 302, 302]  # back to the login page with "Invalid login"
+    assert redis_lib.Redis.from_url(redis_url).keys("*"), "the limiter kept its counts somewhere other than Redis"
+    # The right password is refused too while the limit lasts.
+    assert client.post("/login/", data={"username": "admin", "password": PASSWORD,
+                                        "csrf_token": token}).status_code == 429
