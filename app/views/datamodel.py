@@ -38,6 +38,17 @@ def _estimate(session, stmt) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+class LookupInterface(SQLAInterface):
+    """For the options of a select (tags, resellers): the rows, without counting them first."""
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        query = self.apply_all(self.session.query(self.obj), filters, order_column, order_direction,
+                               page, page_size)
+        rows = query.all()
+        return len(rows), rows
+
+
 class CustomerInterface(SQLAInterface):
     filter_converter_class = CustomerFilterConverter
 
@@ -46,7 +57,7 @@ class CustomerInterface(SQLAInterface):
 
     def get_related_interface(self, col_name: str):
         # FAB builds related interfaces from self.__class__; ours only knows customers.
-        return SQLAInterface(self.get_related_model(col_name), self.session)
+        return LookupInterface(self.get_related_model(col_name), self.session)
 
     def sort_key(self, order_column: str):
         """The SQL expression a list column sorts by."""
