@@ -71,6 +71,9 @@ class UserView(UserDBModelView):
 class SecurityManager(FabSecurityManager):
     user_model = User
     userdbmodelview = UserView
+    # FAB's user statistics chart loads Google Charts from the internet; we serve no
+    # third-party scripts, so the page is not registered.
+    userstatschartview = None
 
     # One query per request for all of a user's permissions, instead of one per
     # menu item and button (stock FAB makes some twenty on a list page).
