@@ -232,6 +232,11 @@ class Address(Model):
     customer: Mapped[Customer] = relationship(back_populates="addresses")
 
     @property
+    def access(self) -> "Address":
+        """The address itself, for list columns that show its access contact."""
+        return self
+
+    @property
     def one_line(self) -> str:
         parts = (self.line1, self.line2, self.line3, self.town, self.county, self.postcode)
         return ", ".join(p for p in parts if p)

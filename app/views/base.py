@@ -68,6 +68,15 @@ class ServiceModelView(ModelView):
                 return value
         return None
 
+    def _init_properties(self):
+        super()._init_properties()
+        # Show a missing value as blank rather than FAB's "None".
+        from app.views.formatters import text
+        shown = set(self.list_columns or []) | set(self.show_columns or [])
+        for fieldset in self.show_fieldsets or []:
+            shown |= set(fieldset[1].get("fields", []))
+        self.formatters_columns = {**{c: text for c in shown}, **(self.formatters_columns or {})}
+
     def _init_forms(self):
         super()._init_forms()
         # The services own every field rule; FAB's generated Length and DataRequired

@@ -70,7 +70,7 @@ class ContactView(ChildView):
     list_title = "Contacts"
     show_title = "Contact"
     base_filters = [["id", ChildScopeFilter, None]]
-    base_order = ("surname", "asc")
+    base_order = ("is_primary", "desc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
     list_columns = ["customer", "is_primary", "title", "first_name", "surname", "position", "email", "phones"]
     order_columns = ["is_primary", "title", "first_name", "surname", "position", "email"]
@@ -85,7 +85,7 @@ class ContactView(ChildView):
         "first_name": "First name", "website_url": "Website", "twitter_url": "Twitter / X",
         "facebook_url": "Facebook", "linkedin_url": "LinkedIn", "email": "E-mail", "phones": "Phones",
     }
-    formatters_columns = {"email": formatters.email,
+    formatters_columns = {"email": formatters.email, "is_primary": formatters.yes,
                           "phones": lambda phones: ", ".join(f"{p.kind}: {formatters.phone(p.number)}"
                                                              for p in phones or ())}
     description_columns = {"is_primary": "Documents are addressed to the primary contact."}
@@ -113,7 +113,7 @@ class AddressView(ChildView):
     base_filters = [["id", ChildScopeFilter, None]]
     base_order = ("kind", "asc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
-    list_columns = ["customer", "kind", "line1", "town", "postcode", "country", "access_name"]
+    list_columns = ["customer", "kind", "line1", "town", "postcode", "country", "access"]
     order_columns = ["kind", "line1", "town", "postcode", "country"]
     _fields = ["kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
                "latitude", "longitude", "access_name", "access_phone", "access_relationship"]
@@ -125,9 +125,9 @@ class AddressView(ChildView):
         "customer": "Customer", "customer_id": "Customer ID", "kind": "Type",
         "line1": "Address line 1", "line2": "Address line 2", "line3": "Address line 3",
         "access_name": "Access contact", "access_phone": "Access contact phone",
-        "access_relationship": "Access contact relationship",
+        "access_relationship": "Access contact relationship", "access": "Access",
     }
-    formatters_columns = {"access_phone": formatters.telephone}
+    formatters_columns = {"access_phone": formatters.telephone, "access": formatters.access_contact}
     add_form_extra_fields = {**address_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = address_fields()
 

@@ -72,6 +72,7 @@ class CustomerView(ServiceModelView):
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,
         "balance": formatters.money, "status": formatters.status, "tags": formatters.tags,
+        "joined_on": formatters.day,
     }
     _details = ["customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
                 "mobile", "currency", "reseller", "tags", "status", "joined_on"]

@@ -47,8 +47,26 @@ def email(value) -> Markup:
 def telephone(value) -> Markup:
     if not value:
         return Markup("")
-    return Markup('<a href="tel:{}">{}</a>').format(value, phone(value))
+    return Markup('<a class="nowrap" href="tel:{}">{}</a>').format(value, phone(value))
+
+
+def day(value) -> Markup:
+    return Markup('<span class="nowrap">{}</span>').format(value.isoformat()) if value else Markup("")
+
+
+def yes(value) -> Markup:
+    return Markup('<i class="fa fa-check" title="Yes"></i>') if value else Markup("")
+
+
+def access_contact(address) -> Markup:
+    """The key icon of Payaca's address list: who gives access to the property."""
+    if not address.access_name:
+        return Markup("")
+    details = " · ".join(p for p in (address.access_relationship, phone(address.access_phone)) if p)
+    return Markup('<span class="nowrap" title="{}"><i class="fa fa-key"></i> {}</span>').format(
+        details, address.access_name)
 
 
 def text(value):
+    """Anything else: empty for a missing value, never the word None."""
     return escape(value) if value is not None else ""
