@@ -106,7 +106,7 @@ class CustomerView(ServiceModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
     field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
     related_views = [ContactView, AddressView]
-    show_template = "appbuilder/general/model/show_cascade.html"
+    show_template = "customers/show.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
 
     def create(self, data, parent_id):
