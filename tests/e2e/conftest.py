@@ -7,6 +7,7 @@ request the `app` fixture, so the autouse `clean_data` fixture leaves this data 
 Chromium is Debian's /usr/bin/chromium (nothing is downloaded). Without it the
 tests are skipped, unless REQUIRE_E2E=1, in which case they fail.
 """
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tests.conftest import PASSWORD, _create_users, make_app
 CHROMIUM = "/usr/bin/chromium"
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE / "screenshots"
+TIMEOUT_MS = 10_000  # a local server answers in milliseconds; fail fast, not after 30 s
 
 
 def pytest_collection_modifyitems(config, items):
@@ -85,7 +87,8 @@ def live_server(tmp_path_factory, _chromium_available):
     from app.services.demo_data import generate
 
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
-    app = make_app(url, WTF_CSRF_ENABLED=True)
+    # Static files cached for the length of a test: pages load without ~20 revalidations each.
+    app = make_app(url, WTF_CSRF_ENABLED=True, SEND_FILE_MAX_AGE_DEFAULT=600)
     with app.app_context():
         from flask_migrate import upgrade
         upgrade()
@@ -102,6 +105,7 @@ def live_server(tmp_path_factory, _chromium_available):
         db.session.commit()
         db.session.remove()
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
@@ -154,8 +158,16 @@ def page_as(new_context, _storage_states):
     """page_as("reseller_a"): a new page in a context logged in as that user."""
     def _page(username):
         context = new_context(storage_state=_storage_states(username))
+        context.set_default_timeout(TIMEOUT_MS)
         return context.new_page()
     return _page
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page (logged out), with the shorter timeout."""
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
 
 
 @pytest.fixture

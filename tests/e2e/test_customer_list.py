@@ -1,0 +1,307 @@
+"""The customer list in a real browser: login, columns, search, show page, CSV export,
+sorting and the reseller's scope.
+
+What a page should show is worked out from the database with plain Python (not with
+the app's own queries), so a wrong filter or sort in the app shows up as a difference.
+"""
+import csv
+import io
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import login
+
+pytestmark = pytest.mark.e2e
+
+LIST = "/customers/list/"
+COLUMNS = ["Customer ID", "Name", "Phone", "E-mail", "Date joined", "Balance", "Tags", "Status", "Reseller"]
+SEARCH_PLACEHOLDER = "Search name, e-mail, phone or customer ID"
+PAGE_SIZE = 25
+# The list's own table (FAB's filter form has a table-hover table too, without the wrapper).
+LIST_TABLE = "div.table-responsive > table.table-hover"
+
+
+# ---- reading the page ---------------------------------------------------------------
+
+def headers(page, table=LIST_TABLE):
+    return [t.strip() for t in page.locator(f"{table} thead th").all_inner_texts()]
+
+
+def column(page, label, table=LIST_TABLE):
+    """The texts of one column, top to bottom (the first, unlabelled column holds the buttons)."""
+    index = headers(page, table).index(label) + 1
+    return [t.strip() for t in page.locator(f"{table} tbody tr td:nth-child({index})").all_inner_texts()]
+
+
+def shown_ids(page):
+    if not page.locator(LIST_TABLE).count():  # FAB shows no table when nothing matches
+        return []
+    return [int(i) for i in column(page, "Customer ID")]
+
+
+def record_count(page, scope=None):
+    """The count above a list: the customer list's own (#record-count, "1,234"), or FAB's
+    "Record Count: N" in a related list on a show page (scope: that panel)."""
+    if scope is None:
+        return int(page.locator("#record-count").inner_text().replace(",", ""))
+    text = page.locator(scope).inner_text()
+    return int(re.search(r"Record Count:\s*([\d,]+)", text).group(1).replace(",", ""))
+
+
+def search(page, text):
+    box = page.get_by_placeholder(SEARCH_PLACEHOLDER)
+    box.fill(text)
+    with page.expect_navigation():
+        box.press("Enter")
+
+
+def read_download(download):
+    raw = open(download.path(), "rb").read()
+    text = raw.decode("utf-8-sig")  # the export starts with a BOM for spreadsheets
+    return raw, list(csv.reader(io.StringIO(text)))
+
+
+# ---- what the page should show, from the database -----------------------------------
+
+def customers(live_server):
+    """Every customer as a plain dict."""
+    def rows(session):
+        from app.models import Customer
+        return [dict(id=c.id, name=c.name, email=c.email, status=c.status, sort_name=c.sort_name,
+                     reseller=c.reseller.name if c.reseller else None)
+                for c in session.query(Customer)]
+    return live_server.query(rows)
+
+
+def listed(rows):
+    """The list hides archived customers unless asked for."""
+    return [r for r in rows if r["status"] != "archived"]
+
+
+def by_name(rows, descending=False):
+    return sorted(rows, key=lambda r: (r["sort_name"], r["id"]), reverse=descending)
+
+
+def matching(rows, text):
+    needle = text.lower()
+    return [r for r in rows if needle in r["name"].lower() or needle in r["email"].lower()]
+
+
+def customer_with_most_children(live_server):
+    """A listed customer with two contacts and two addresses, with what its page should show."""
+    def pick(session):
+        from app.models import Address, Contact, Customer
+        for c in session.query(Customer).filter(Customer.status != "archived").order_by(Customer.id):
+            contacts = session.query(Contact).filter_by(customer_id=c.id).order_by(Contact.id).all()
+            addresses = session.query(Address).filter_by(customer_id=c.id).order_by(Address.id).all()
+            if len(contacts) >= 2 and len(addresses) >= 2:
+                return dict(id=c.id, name=c.name,
+                            contacts=[(k.first_name, k.surname, k.email) for k in contacts],
+                            addresses=[(a.kind, a.line1, a.town, a.postcode) for a in addresses])
+        raise AssertionError("the demo data has no customer with two contacts and two addresses")
+    return live_server.query(pick)
+
+
+# ---- the tests ------------------------------------------------------------------------
+
+def test_an_admin_logs_in_through_the_login_form(page):
+    page.goto("/login/")
+    page.get_by_label("Username:").fill("admin")
+    page.get_by_label("Password:").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign In").click()
+
+    assert "/login" not in page.url
+    expect(page.get_by_text("Signed in as")).to_contain_text("admin")
+    expect(page.locator(".navbar-right")).to_contain_text("admin Test")
+    page.goto(LIST)
+    expect(page.locator(".panel-title").first).to_have_text("Customers")
+
+
+def test_a_wrong_password_keeps_the_user_on_the_login_page(page):
+    login(page, "admin", password="not-the-password")
+    assert "/login/" in page.url
+    expect(page.get_by_text("Invalid login. Please try again.")).to_be_visible()
+    page.goto(LIST)
+    assert "/login/" in page.url  # still not allowed in
+
+
+def test_the_customer_list_shows_customers_with_the_agreed_columns(admin_page, live_server, screenshots):
+    page = admin_page
+    page.goto(LIST)
+
+    assert [h for h in headers(page) if h] == COLUMNS
+    expected = listed(customers(live_server))
+    assert record_count(page) == len(expected)
+    assert len(shown_ids(page)) == PAGE_SIZE
+    # The default order is by name (surname, then first name).
+    assert shown_ids(page) == [r["id"] for r in by_name(expected)[:PAGE_SIZE]]
+    assert all(column(page, "Name")), "every row has a name"
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in column(page, "Date joined"))
+    assert all(re.fullmatch(r"-?[\d,]+\.\d\d", b) for b in column(page, "Balance"))
+    assert set(column(page, "Status")) <= {"active", "disabled", "dormant", "blocked"}
+    page.screenshot(path=str(screenshots / "customer-list.png"), full_page=True)
+
+
+@pytest.mark.parametrize("surname", ["Doyle", "O'Brien"])
+def test_searching_a_surname_shows_only_the_customers_with_that_name(admin_page, live_server, surname):
+    page = admin_page
+    page.goto(LIST)
+    expected = matching(listed(customers(live_server)), surname)
+    assert 0 < len(expected) < PAGE_SIZE, "pick a surname with a handful of customers"
+
+    search(page, surname)
+
+    assert sorted(shown_ids(page)) == sorted(r["id"] for r in expected)
+    assert all(surname.lower() in n.lower() for n in column(page, "Name"))
+    assert record_count(page) == len(expected)
+    expect(page.get_by_placeholder(SEARCH_PLACEHOLDER)).to_have_value(surname)
+
+
+def test_opening_a_customer_shows_its_contacts_and_addresses(admin_page, live_server, screenshots):
+    page = admin_page
+    customer = customer_with_most_children(live_server)
+    page.goto(LIST)
+    search(page, str(customer["id"]))
+    assert customer["id"] in shown_ids(page)
+
+    with page.expect_navigation():
+        page.locator(f'{LIST_TABLE} a[href="/customers/show/{customer["id"]}"]').click()
+
+    assert page.url.endswith(f"/customers/show/{customer['id']}")
+    details = page.locator("[id='1_href']")
+    expect(details).to_contain_text(customer["name"])
+
+    contacts, addresses = page.locator("#ContactView"), page.locator("#AddressView")
+    for panel in (contacts, addresses):  # open without a click
+        expect(panel.locator(".panel-collapse")).to_be_visible()
+    assert record_count(page, "#ContactView") == len(customer["contacts"])
+    assert record_count(page, "#AddressView") == len(customer["addresses"])
+    contact_table = "#ContactView div.table-responsive > table"
+    assert sorted(zip(column(page, "First name", contact_table), column(page, "Surname", contact_table))) == \
+        sorted((first, last) for first, last, _ in customer["contacts"])
+    for _, _, email in customer["contacts"]:
+        expect(contacts.get_by_role("link", name=email)).to_be_visible()
+    address_table = "#AddressView div.table-responsive > table"
+    assert sorted(zip(column(page, "Address line 1", address_table), column(page, "Postcode", address_table))) == \
+        sorted((line1, postcode) for _, line1, _, postcode in customer["addresses"])
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
+    page.screenshot(path=str(screenshots / "customer-show.png"), full_page=True)
+
+
+def test_export_csv_downloads_the_rows_of_the_current_search_in_the_list_order(admin_page, live_server):
+    page = admin_page
+    surname = "Doyle"
+    page.goto(LIST)
+    search(page, surname)
+    for direction in ("asc", "desc"):
+        with page.expect_navigation():
+            page.locator(f"{LIST_TABLE} thead").get_by_role("link", name="Name").click()
+        assert f"_od_CustomerView={direction}" in page.url
+    assert f"_flt_0_name={surname}" in page.url  # sorting kept the search
+    listed_ids = shown_ids(page)
+    assert len(listed_ids) > 1
+
+    with page.expect_download() as info:
+        page.locator("#export-csv").click()
+    download = info.value
+
+    assert download.suggested_filename.endswith(".csv")
+    raw, rows = read_download(download)
+    assert raw.decode("utf-8-sig").startswith("Customer ID")
+    header, body = rows[0], rows[1:]
+    assert header[0] == "Customer ID"
+    assert [int(r[header.index("Customer ID")]) for r in body] == listed_ids
+    assert all(surname in r[header.index("Name")] for r in body)
+    assert all(r[header.index("Status")] != "archived" for r in body)
+
+
+def test_export_csv_without_a_search_holds_every_listed_customer(admin_page, live_server):
+    page = admin_page
+    page.goto(LIST)
+    with page.expect_download() as info:
+        page.locator("#export-csv").click()
+    _, rows = read_download(info.value)
+
+    header, body = rows[0], rows[1:]
+    expected = by_name(listed(customers(live_server)))
+    assert [int(r[0]) for r in body] == [r["id"] for r in expected]
+    assert len(body) == record_count(page)
+
+
+def test_clicking_the_name_header_sorts_by_name_and_again_reverses_it(admin_page, live_server):
+    page = admin_page
+    rows = listed(customers(live_server))
+    page.goto(LIST + "?_oc_CustomerView=id&_od_CustomerView=desc")  # start from another order
+    assert shown_ids(page) == sorted((r["id"] for r in rows), reverse=True)[:PAGE_SIZE]
+
+    name_header = page.locator(f"{LIST_TABLE} thead").get_by_role("link", name="Name")
+    with page.expect_navigation():
+        name_header.click()
+    assert "_oc_CustomerView=name" in page.url
+    direction = re.search(r"_od_CustomerView=(asc|desc)", page.url).group(1)
+    assert shown_ids(page) == [r["id"] for r in by_name(rows, direction == "desc")[:PAGE_SIZE]]
+
+    with page.expect_navigation():
+        name_header.click()
+    again = re.search(r"_od_CustomerView=(asc|desc)", page.url).group(1)
+    assert again != direction
+    assert shown_ids(page) == [r["id"] for r in by_name(rows, again == "desc")[:PAGE_SIZE]]
+
+
+def test_a_reseller_sees_only_the_customers_of_their_own_reseller(page_as, live_server):
+    page = page_as("reseller_a")
+    page.goto(LIST + "?psize_CustomerView=100")
+    own = listed([r for r in customers(live_server) if r["reseller"] == "Reseller A"])
+    assert own, "the fixture gives Reseller A some customers"
+
+    assert sorted(shown_ids(page)) == sorted(r["id"] for r in own)
+    assert set(column(page, "Reseller")) == {"Reseller A"}
+    assert record_count(page) == len(own)
+
+    with page.expect_download() as info:
+        page.locator("#export-csv").click()
+    _, rows = read_download(info.value)
+    header, body = rows[0], rows[1:]
+    assert sorted(int(r[0]) for r in body) == sorted(r["id"] for r in own)
+    assert {r[header.index("Reseller")] for r in body} == {"Reseller A"}
+
+
+def test_a_reseller_gets_404_for_a_customer_of_another_reseller(page_as, live_server):
+    page = page_as("reseller_a")
+    rows = listed(customers(live_server))
+    own = next(r for r in rows if r["reseller"] == "Reseller A")
+    others = [next(r for r in rows if r["reseller"] == "Reseller B"),
+              next(r for r in rows if r["reseller"] not in ("Reseller A", "Reseller B", None)),
+              next(r for r in rows if r["reseller"] is None)]
+
+    assert page.goto(f"/customers/show/{own['id']}").status == 200
+    expect(page.locator("[id='1_href']")).to_contain_text(own["name"])
+    for other in others:
+        response = page.goto(f"/customers/show/{other['id']}")
+        assert response.status == 404, (other, response.status)
+        assert other["name"] not in page.content()
+
+
+# Last in the file: it fails today (see the docstring), and -x should not hide the others.
+def test_searching_a_surname_with_an_accented_capital_finds_the_customer(admin_page, live_server):
+    """On SQLite, the search box finds nobody called Ó'Súilleabháin, even typed as shown.
+
+    app/views/filters.py, FilterSearch.apply, lowercases the search text in Python
+    (value.lower(): "ó'súilleabháin") and compares it with ilike, which SQLite runs as
+    lower(name) LIKE lower(:value); SQLite's lower() folds ASCII only, so the stored
+    name stays "Ó'súilleabháin" and never matches. (The e-mail drops the apostrophe.)
+    PostgreSQL's ILIKE folds Unicode, so this is SQLite only: ./run and the tests.
+    """
+    page = admin_page
+    surname = "Ó'Súilleabháin"
+    expected = matching(listed(customers(live_server)), surname)
+    assert expected, "the demo data (seed 3) has customers with this surname"
+    page.goto(LIST)
+
+    search(page, surname)
+
+    assert sorted(shown_ids(page)) == sorted(r["id"] for r in expected)
