@@ -19,7 +19,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
-    Text,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship

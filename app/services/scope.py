@@ -45,15 +45,25 @@ def customer_ids_in_scope(user):
     return select(Customer.id).where(customer_scope(user))
 
 
+def load_in_scope(session: Session, user, model, record_id, through=(), message="Not found."):
+    """One record of `model` whose customer (reached by joining `through`) `user` may see.
+
+    Raises NotFound for a missing id, a malformed one, or one outside the scope:
+    the three are indistinguishable to the caller on purpose.
+    """
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        raise NotFound(message) from None
+    stmt = select(model)
+    for target in through:
+        stmt = stmt.join(target)
+    record = session.scalars(stmt.where(model.id == record_id, customer_scope(user))).first()
+    if record is None:
+        raise NotFound(message)
+    return record
+
+
 def get_customer(session: Session, user, customer_id) -> Customer:
     """Load one customer in `user`'s scope; raise NotFound otherwise (missing or not theirs)."""
-    try:
-        customer_id = int(customer_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such customer.")
-    customer = session.scalars(
-        select(Customer).where(Customer.id == customer_id, customer_scope(user))
-    ).first()
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
+    return load_in_scope(session, user, Customer, customer_id, message="No such customer.")

@@ -2,7 +2,6 @@
 import threading
 import uuid
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from app.extensions import db

@@ -1,7 +1,7 @@
 """The customer list: columns, sorting, filtering, search, page size, archived hidden, CSV."""
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest

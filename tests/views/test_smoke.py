@@ -1,4 +1,3 @@
-from tests.conftest import csrf_from
 
 
 def test_pages_render_for_admin(app, login):

@@ -4,6 +4,8 @@ The first address added becomes the billing address. Making a site the billing
 address turns the old billing address into a site. The billing address cannot
 be deleted while site addresses remain: make another one billing first.
 """
+from decimal import Decimal, InvalidOperation
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -11,8 +13,8 @@ from app.models import Address, Customer
 from app.models.customers import ACCESS_RELATIONSHIPS, ADDRESS_KINDS
 from app.services import fields
 from app.services.db import commit
-from app.services.errors import FieldErrors, Invalid, NotFound
-from app.services.scope import customer_scope, get_customer
+from app.services.errors import FieldErrors, Invalid
+from app.services.scope import get_customer, load_in_scope
 from app.services.settings import settings
 
 ADDRESS_FIELDS = ("kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
@@ -20,20 +22,10 @@ ADDRESS_FIELDS = ("kind", "line1", "line2", "line3", "town", "county", "postcode
 
 
 def get_address(session: Session, actor, address_id) -> Address:
-    try:
-        address_id = int(address_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such address.")
-    address = session.scalars(
-        select(Address).join(Customer).where(Address.id == address_id, customer_scope(actor))
-    ).first()
-    if address is None:
-        raise NotFound("No such address.")
-    return address
+    return load_in_scope(session, actor, Address, address_id, (Customer,), "No such address.")
 
 
 def _coordinate(errors, field, value, limit):
-    from decimal import Decimal, InvalidOperation
     if value in (None, ""):
         return None
     try:

@@ -10,8 +10,8 @@ from app.models import Contact, ContactPhone, Customer
 from app.models.customers import PHONE_KINDS, TITLES
 from app.services import fields
 from app.services.db import commit
-from app.services.errors import FieldErrors, NotFound
-from app.services.scope import customer_scope, get_customer
+from app.services.errors import FieldErrors
+from app.services.scope import get_customer, load_in_scope
 from app.services.settings import settings
 
 CONTACT_FIELDS = ("title", "first_name", "surname", "position", "email", "is_primary",
@@ -20,16 +20,7 @@ CONTACT_FIELDS = ("title", "first_name", "surname", "position", "email", "is_pri
 
 def get_contact(session: Session, actor, contact_id) -> Contact:
     """A contact whose customer is in `actor`'s scope, else NotFound."""
-    try:
-        contact_id = int(contact_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such contact.")
-    contact = session.scalars(
-        select(Contact).join(Customer).where(Contact.id == contact_id, customer_scope(actor))
-    ).first()
-    if contact is None:
-        raise NotFound("No such contact.")
-    return contact
+    return load_in_scope(session, actor, Contact, contact_id, (Customer,), "No such contact.")
 
 
 def _clean(data: dict, contact: Contact | None) -> dict:
@@ -96,7 +87,7 @@ def delete_contact(session: Session, actor, contact_id) -> None:
     """Delete a contact; if it was primary, the oldest remaining contact becomes primary."""
     contact = get_contact(session, actor, contact_id)
     customer_id, was_primary = contact.customer_id, contact.is_primary
-    contact.phones
+    session.refresh(contact, ["phones"])  # so each phone's deletion is audited
     session.delete(contact)
     session.flush()
     if was_primary:
@@ -122,17 +113,7 @@ def _clean_phone(data: dict) -> dict:
 
 
 def get_phone(session: Session, actor, phone_id) -> ContactPhone:
-    try:
-        phone_id = int(phone_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such phone number.")
-    phone = session.scalars(
-        select(ContactPhone).join(Contact).join(Customer)
-        .where(ContactPhone.id == phone_id, customer_scope(actor))
-    ).first()
-    if phone is None:
-        raise NotFound("No such phone number.")
-    return phone
+    return load_in_scope(session, actor, ContactPhone, phone_id, (Contact, Customer), "No such phone number.")
 
 
 def add_phone(session: Session, actor, contact_id, data: dict) -> ContactPhone:

@@ -11,8 +11,8 @@ def delete_customer(session: Session, actor, customer_id) -> None:
     """
     customer = get_customer(session, actor, customer_id)
     # Load the children so that each one's deletion is audited too.
+    session.refresh(customer, ["contacts", "addresses"])
     for contact in customer.contacts:
-        contact.phones
-    customer.addresses
+        session.refresh(contact, ["phones"])
     session.delete(customer)
     commit(session)
