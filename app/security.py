@@ -114,6 +114,15 @@ class SecurityManager(FabSecurityManager):
         perms = self._permission_set(user)
         return {v for p, v in perms if p == permission_name and (view_menus_name is None or v in view_menus_name)}
 
+    def register_views(self):
+        super().register_views()
+        # FAB limits only the HTML login; without this, passwords could be guessed
+        # through the REST login at full speed.
+        if self.is_auth_limited:
+            for view in self.appbuilder.baseviews:
+                if isinstance(view, self.security_api):
+                    self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
+
     # ---- set-up -------------------------------------------------------------
     def create_roles_and_permissions(self) -> list[str]:
         """Create FAB's permissions, the Admin and Public roles, and our default roles.

@@ -103,6 +103,10 @@ def choice(errors: FieldErrors, field: str, value, choices, required: bool = Fal
     return None
 
 
+# Ids and counts are 32-bit INTEGER columns; a bigger number can match nothing.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
 def integer(errors: FieldErrors, field: str, value, required: bool = False,
             label: str | None = None) -> int | None:
     label = label or field.replace("_", " ").capitalize()
@@ -114,10 +118,14 @@ def integer(errors: FieldErrors, field: str, value, required: bool = False,
         errors.add(field, f"{label} must be a whole number.")
         return None
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         errors.add(field, f"{label} must be a whole number.")
         return None
+    if not INT_MIN <= number <= INT_MAX:
+        errors.add(field, f"{label} is out of range.")
+        return None
+    return number
 
 
 def integer_list(errors: FieldErrors, field: str, value) -> list[int]:

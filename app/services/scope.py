@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer
 from app.services.errors import NotFound
+from app.services.fields import INT_MAX, INT_MIN
 
 RESELLER_ROLE = "Reseller"
 
@@ -55,6 +56,8 @@ def load_in_scope(session: Session, user, model, record_id, through=(), message=
         record_id = int(record_id)
     except (TypeError, ValueError):
         raise NotFound(message) from None
+    if not INT_MIN <= record_id <= INT_MAX:
+        raise NotFound(message)
     stmt = select(model)
     for target in through:
         stmt = stmt.join(target)

@@ -5,7 +5,26 @@ from app.views.contacts import AddressView, ContactPhoneView, ContactView
 from app.views.customers import CustomerView
 
 
+def _refuse_malformed_requests():
+    """404 before FAB sees them: ids no INTEGER column can hold (FAB's pk lookups would
+    raise), and action names a view does not have (FAB looks them up unchecked)."""
+    from flask import abort, current_app, request
+
+    from app.services.fields import INT_MAX, INT_MIN
+    pk = str((request.view_args or {}).get("pk", ""))
+    if pk.lstrip("-").isdigit() and not INT_MIN <= int(pk) <= INT_MAX:
+        abort(404)
+    endpoint = request.endpoint or ""
+    if endpoint.endswith((".action", ".action_post")):
+        blueprint = endpoint.rsplit(".", 1)[0]
+        view = next((v for v in current_app.appbuilder.baseviews if v.endpoint == blueprint), None)
+        name = (request.view_args or {}).get("name") or request.form.get("action")
+        if view is None or name not in (getattr(view, "actions", None) or {}):
+            abort(404)
+
+
 def register(appbuilder) -> None:
+    appbuilder.app.before_request(_refuse_malformed_requests)
     appbuilder.add_view(CustomerView, "Customers", icon="fa-users", category="Customers")
     appbuilder.add_view(ContactView, "Contacts", icon="fa-address-book", category="Customers")
     appbuilder.add_view(AddressView, "Addresses", icon="fa-map-marker", category="Customers")

@@ -23,7 +23,8 @@ from app.views.filters import ChildScopeFilter, CustomerScopeFilter, PhoneScopeF
 class ServiceApi(ModelRestApi):
     """Subclasses define create(data), update(pk, data) and remove(pk), each one service call."""
 
-    allow_browser_login = True
+    # Bearer tokens only: a browser session cookie would let a page write without a CSRF token.
+    allow_browser_login = False
     max_page_size = MAX_PAGE_SIZE
     show_schema = None
 

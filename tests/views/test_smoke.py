@@ -11,6 +11,6 @@ def test_pages_render_for_admin(app, login):
     assert "Ada Lovelace" in html
     for url in ("/customers/show/1", "/customers/edit/1", "/contacts/list/", "/addresses/list/", "/tags/list/",
                 "/resellers/list/", "/audit/list/", "/customers/export.csv", "/contacts/add?_flt_0_customer=1",
-                "/api/v1/customers/", "/api/v1/_openapi"):
+                ):
         r = browser.get(url)
         assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[-2000:])

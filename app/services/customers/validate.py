@@ -88,10 +88,11 @@ def _reseller(session, actor, errors, data, customer):
     own = reseller_id_of(actor)
     requested = data.get("reseller_id", customer.reseller_id if customer else None)
     if is_scoped(actor):
-        if "reseller_id" in data and fields.integer(errors, "reseller_id", requested) != (
-                customer.reseller_id if customer else own):
+        keep = customer.reseller_id if customer else own
+        # A blank choice means "not given"; any other reseller is a move, which they may not make.
+        if requested not in (None, "") and fields.integer(errors, "reseller_id", requested) != keep:
             errors.add("reseller_id", "You cannot change a customer's reseller.")
-        return customer.reseller_id if customer else own
+        return keep
     reseller_id = fields.integer(errors, "reseller_id", requested, label="Reseller")
     if reseller_id is not None and session.get(Reseller, reseller_id) is None:
         errors.add("reseller_id", "No such reseller.")
