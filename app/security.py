@@ -17,6 +17,7 @@ from flask_appbuilder.security.sqla.models import (
 )
 from flask_appbuilder.security.views import UserDBModelView
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.models import User
 
@@ -101,6 +102,18 @@ class SecurityManager(FabSecurityManager):
             names.update((p, v) for p, v in rows)
         cache[key] = frozenset(names)
         return cache[key]
+
+    def load_user(self, pk):
+        """The logged-in user with roles and groups in one query (FAB lazy-loads each)."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        user = self.session.scalars(
+            select(User).where(User.id == pk)
+            .options(joinedload(User.roles), joinedload(User.groups))
+        ).unique().first()
+        return user if user and user.is_active else None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         if any(r.name in self.builtin_roles and self._has_access_builtin_roles(r, permission_name, view_name)

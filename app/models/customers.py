@@ -75,11 +75,15 @@ class Customer(Model):
             postgresql_where=text("email IS NOT NULL AND status <> 'archived'"),
             sqlite_where=text("email IS NOT NULL AND status <> 'archived'"),
         ),
-        Index("ix_customer_sort_name_id", "sort_name", "id"),
+        # The list's default order. On PostgreSQL it also carries status and reseller,
+        # so a page deep in the list is found from the index alone.
+        Index("ix_customer_sort_name_id", "sort_name", "id",
+              postgresql_include=["status", "reseller_id"]),
         Index("ix_customer_joined_on_id", "joined_on", "id"),
         Index("ix_customer_balance_id", "balance", "id"),
         Index("ix_customer_status_id", "status", "id"),
-        Index("ix_customer_reseller_id_id", "reseller_id", "id"),
+        # A reseller's own list, in the default order.
+        Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", postgresql_include=["status"]),
         Index("ix_customer_email_id", "email", "id"),
         Index("ix_customer_phone_id", "phone", "id"),
     )

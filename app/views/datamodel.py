@@ -7,7 +7,11 @@ tags one customer at a time. Here:
 - a page is found as ids first (an index-only walk of the sort index), then
   those rows are loaded with their reseller joined and their tags in one query;
 - the last page, or any page past the end of an estimated count, is read
-  backwards from the end instead of skipping everything before it.
+  backwards from the end instead of skipping everything before it;
+- on PostgreSQL, when the filter matches few rows (an exact count, or an
+  estimate under MATERIALIZE_BELOW), the matches are collected first and sorted
+  in memory: walking the sort index and testing each row would be a full scan
+  when the matches cluster (every "Smith" sorts together).
 """
 import json
 
@@ -20,6 +24,7 @@ from app.models import Customer, Reseller, Tag, customer_tag
 from app.views.filters import CustomerFilterConverter
 
 MAX_PAGE_SIZE = 100
+MATERIALIZE_BELOW = 50_000
 
 
 class Count(int):
@@ -107,10 +112,24 @@ class CustomerInterface(SQLAInterface):
         last_page = max((count - 1) // page_size, 0)
         if count.approximate and page >= last_page and page > 0:
             ids = self._last_page_ids(ids_query, order_column, order_direction, page_size)
+        elif self._few_matches(count):
+            ids = self._page_of_matches(ids_query, order_column, order_direction, page, page_size)
         else:
             ids = [row[0] for row in self.ordered(ids_query, order_column, order_direction)
                    .offset(page * page_size).limit(page_size)]
         return count, self.load(ids)
+
+    def _few_matches(self, count: Count) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql" and count < MATERIALIZE_BELOW
+
+    def _page_of_matches(self, ids_query, order_column, order_direction, page, page_size):
+        key = self.sort_key(order_column)
+        columns = [Customer.id] + ([key.label("sort_key")] if key is not None else [])
+        cte = ids_query.with_entities(*columns).order_by(None).cte("matches").prefix_with("MATERIALIZED")
+        direction = desc if order_direction == "desc" else asc
+        keys = ([direction(cte.c.sort_key)] if key is not None else []) + [direction(cte.c.id)]
+        rows = self.session.execute(select(cte.c.id).order_by(*keys).offset(page * page_size).limit(page_size))
+        return [row[0] for row in rows]
 
     def _last_page_ids(self, ids_query, order_column, order_direction, page_size):
         # Read the end of the list backwards: no OFFSET past a million rows.

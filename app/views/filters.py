@@ -20,6 +20,7 @@ from flask_appbuilder.models.sqla.filters import (
 from sqlalchemy import exists, false, or_, select
 
 from app.models import Contact, Customer, customer_tag
+from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_ids_in_scope, customer_scope
 
 
@@ -101,6 +102,13 @@ def _decimal(value):
         return None
 
 
+def _int(value):
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
 def _date(value):
     if isinstance(value, date):
         return value
@@ -117,9 +125,14 @@ class _Compare(BaseFilter):
 
     def apply(self, query, value):
         field = getattr(self.model, self.column_name)
-        parse = _date if self.datamodel.is_date(self.column_name) else _decimal
+        if self.datamodel.is_date(self.column_name):
+            parse = _date
+        elif self.datamodel.is_integer(self.column_name):
+            parse = _int  # compared as integer, so the index on the column is used
+        else:
+            parse = _decimal
         parsed = parse(value)
-        if parsed is None:
+        if parsed is None or (parse is _int and not INT_MIN <= parsed <= INT_MAX):
             return query.filter(false())
         return query.filter(getattr(field, self.op)(parsed))
 
