@@ -286,16 +286,8 @@ def test_a_reseller_gets_404_for_a_customer_of_another_reseller(page_as, live_se
         assert other["name"] not in page.content()
 
 
-# Last in the file: it fails today (see the docstring), and -x should not hide the others.
 def test_searching_a_surname_with_an_accented_capital_finds_the_customer(admin_page, live_server):
-    """On SQLite, the search box finds nobody called Ó'Súilleabháin, even typed as shown.
-
-    app/views/filters.py, FilterSearch.apply, lowercases the search text in Python
-    (value.lower(): "ó'súilleabháin") and compares it with ilike, which SQLite runs as
-    lower(name) LIKE lower(:value); SQLite's lower() folds ASCII only, so the stored
-    name stays "Ó'súilleabháin" and never matches. (The e-mail drops the apostrophe.)
-    PostgreSQL's ILIKE folds Unicode, so this is SQLite only: ./run and the tests.
-    """
+    """SQLite's own lower() folds A-Z only; the app replaces it so "Ó'Súilleabháin" is found."""
     page = admin_page
     surname = "Ó'Súilleabháin"
     expected = matching(listed(customers(live_server)), surname)
@@ -305,3 +297,21 @@ def test_searching_a_surname_with_an_accented_capital_finds_the_customer(admin_p
     search(page, surname)
 
     assert sorted(shown_ids(page)) == sorted(r["id"] for r in expected)
+
+
+def test_the_trash_button_asks_then_deletes_the_customer(admin_page, live_server):
+    def add(session):
+        from app.models import User
+        from app.services.customers.create import create_customer
+        admin = session.query(User).filter_by(username="admin").one()
+        return create_customer(session, admin, {"surname": "Deleteme", "first_name": "Please"}).id
+    cid = live_server.query(add)
+    page = admin_page
+    page.goto(LIST)
+    search(page, str(cid))
+    assert shown_ids(page) == [cid]
+    page.locator(f'a.row-delete[data-delete$="/customers/delete/{cid}"]').click()
+    with page.expect_navigation():
+        page.locator("#modal-confirm-ok").click()
+    search(page, str(cid))
+    assert shown_ids(page) == []
