@@ -23,8 +23,9 @@ AUDITED: dict[type, Callable] = {
     Tag: lambda o: None,
     Reseller: lambda o: None,
 }
-# Columns that are derived from others and would only repeat them.
-SKIPPED = {"sort_name", "name", "created_at"}
+# Columns that are derived from others (or set by the database) and would only repeat them.
+SKIPPED = {Customer: {"name", "sort_name", "created_at"}}
+SKIPPED_ALWAYS = {"id", "created_at"}
 
 Actor = tuple[int | None, str | None]
 _actor_provider: Callable[[], Actor] = lambda: (None, None)
@@ -55,9 +56,10 @@ def _plain(value):
 def _changes(obj, action: str) -> dict:
     state = inspect(obj)
     changes = {}
+    skipped = SKIPPED_ALWAYS | SKIPPED.get(type(obj), set())
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED or key == "id":
+        if key in skipped:
             continue
         hist = state.attrs[key].history
         if action == "create":
@@ -103,7 +105,8 @@ def _entry(session, obj, action: str) -> dict | None:
         username=username,
         action=action,
         entity=type(obj).__tablename__,
-        entity_id=inspect(obj).identity[0] if inspect(obj).identity else None,
+        # New rows have their id by now but no identity key until the flush ends.
+        entity_id=inspect(obj).mapper.primary_key_from_instance(obj)[0],
         customer_id=customer_of(obj),
         changes=changes,
     )

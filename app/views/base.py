@@ -87,6 +87,8 @@ class ServiceModelView(ModelView):
                 if isinstance(field, UnboundField) and "validators" in field.kwargs:
                     field.kwargs["validators"] = [
                         v for v in field.kwargs["validators"] if not isinstance(v, (Length, DataRequired, InputRequired))]
+                if isinstance(field, UnboundField) and field.kwargs.get("allow_blank"):
+                    field.kwargs["blank_text"] = "(none)"  # FAB's empty text shows as "__None"
         # A one-time key rendered by form.hidden_tag(): see SubmittedForm.
         self.add_form = type(self.add_form.__name__, (self.add_form,), {"form_key": HiddenField()})
 

@@ -20,6 +20,7 @@ def test_create_change_and_tags_are_recorded_with_old_and_new_values(ctx):
         ctx.info.pop("actor")
     created, changed = entries(ctx, entity="customer", customer_id=c.id)
     assert created.action == "create" and created.username == "auditor" and created.user_id == 42
+    assert created.entity_id == c.id and changed.entity_id == c.id
     assert created.changes["surname"] == [None, "Lovelace"]
     assert changed.action == "update"
     assert changed.changes == {"email": ["ada@example.com", "ada@byron.example"], "tags": [[], ["vip"]]}
@@ -43,3 +44,10 @@ def test_web_changes_record_the_logged_in_user(app, login):
         entry = db.session.query(AuditEntry).filter_by(entity="customer").one()
         assert entry.username == "staff"
         assert entry.changes["company_name"] == [None, "Acme Ltd"]
+
+
+def test_tags_and_resellers_are_audited_with_their_names(ctx):
+    vip = f.tag("vip", "#ff0000")
+    entry = entries(ctx, entity="tag")[-1]
+    assert (entry.action, entry.entity_id) == ("create", vip.id)
+    assert entry.changes == {"name": [None, "vip"], "colour": [None, "#ff0000"]}
