@@ -75,15 +75,14 @@ class Customer(Model):
             postgresql_where=text("email IS NOT NULL AND status <> 'archived'"),
             sqlite_where=text("email IS NOT NULL AND status <> 'archived'"),
         ),
-        # The list's default order. On PostgreSQL it also carries status and reseller,
-        # so a page deep in the list is found from the index alone.
-        Index("ix_customer_sort_name_id", "sort_name", "id",
-              postgresql_include=["status", "reseller_id"]),
+        # The list's default order, carrying status and reseller so that a page deep
+        # in the list is found from the index alone (PostgreSQL and SQLite alike).
+        Index("ix_customer_sort_name_id", "sort_name", "id", "status", "reseller_id"),
         Index("ix_customer_joined_on_id", "joined_on", "id"),
         Index("ix_customer_balance_id", "balance", "id"),
         Index("ix_customer_status_id", "status", "id"),
         # A reseller's own list, in the default order.
-        Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", postgresql_include=["status"]),
+        Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", "status"),
         Index("ix_customer_email_id", "email", "id"),
         Index("ix_customer_phone_id", "phone", "id"),
     )

@@ -8,20 +8,21 @@ tags one customer at a time. Here:
   those rows are loaded with their reseller joined and their tags in one query;
 - the last page, or any page past the end of an estimated count, is read
   backwards from the end instead of skipping everything before it;
-- on PostgreSQL, when the filter matches few rows (an exact count, or an
-  estimate under MATERIALIZE_BELOW), the matches are collected first and sorted
-  in memory: walking the sort index and testing each row would be a full scan
-  when the matches cluster (every "Smith" sorts together).
+- when a filter leaves few rows (under MATERIALIZE_BELOW), the matches are
+  collected first and sorted after: walking the sort index and testing each row
+  would be a full scan when the matches cluster (every "Smith" sorts together);
+- a page in the back half of an exactly counted list is read backwards.
 """
 import json
 
 from flask import current_app
+from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import asc, desc, func, select
 from sqlalchemy.orm import selectinload
 
 from app.models import Customer, Reseller, Tag, customer_tag
-from app.views.filters import CustomerFilterConverter
+from app.views.filters import CustomerFilterConverter, CustomerScopeFilter
 
 MAX_PAGE_SIZE = 100
 MATERIALIZE_BELOW = 50_000
@@ -111,18 +112,34 @@ class CustomerInterface(SQLAInterface):
         count = self.count(ids_query)
         last_page = max((count - 1) // page_size, 0)
         if count.approximate and page >= last_page and page > 0:
-            ids = self._last_page_ids(ids_query, order_column, order_direction, page_size)
-        elif self._few_matches(count):
+            # Past the end of an estimate: the true last page, read backwards.
+            ids = self._page(ids_query, order_column, order_direction, 0, page_size, reverse=True)
+        elif self._few_matches(count, filters):
             ids = self._page_of_matches(ids_query, order_column, order_direction, page, page_size)
+        elif not count.approximate and page * page_size > count // 2:
+            # The back half of the list is nearer its end: skip fewer rows, backwards.
+            start = page * page_size
+            size = max(min(page_size, count - start), 0)
+            ids = self._page(ids_query, order_column, order_direction, count - start - size, size,
+                             reverse=True) if size else []
         else:
-            ids = [row[0] for row in self.ordered(ids_query, order_column, order_direction)
-                   .offset(page * page_size).limit(page_size)]
+            ids = self._page(ids_query, order_column, order_direction, page * page_size, page_size)
         return count, self.load(ids)
 
-    def _few_matches(self, count: Count) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql" and count < MATERIALIZE_BELOW
+    def _page(self, ids_query, order_column, order_direction, offset, limit, reverse=False):
+        rows = self.ordered(ids_query, order_column, order_direction, reverse=reverse).offset(offset).limit(limit)
+        ids = [row[0] for row in rows]
+        return ids[::-1] if reverse else ids
+
+    @staticmethod
+    def _few_matches(count: Count, filters) -> bool:
+        """A narrowing filter (not just scope and the archived default) left few rows."""
+        narrowing = [f for f in (filters.filters if filters is not None else [])
+                     if not isinstance(f, (CustomerScopeFilter, FilterNotEqual))]
+        return bool(narrowing) and count < MATERIALIZE_BELOW
 
     def _page_of_matches(self, ids_query, order_column, order_direction, page, page_size):
+        """Collect the matches, then sort them: never walk the sort index testing each row."""
         key = self.sort_key(order_column)
         columns = [Customer.id] + ([key.label("sort_key")] if key is not None else [])
         cte = ids_query.with_entities(*columns).order_by(None).cte("matches").prefix_with("MATERIALIZED")
@@ -130,11 +147,6 @@ class CustomerInterface(SQLAInterface):
         keys = ([direction(cte.c.sort_key)] if key is not None else []) + [direction(cte.c.id)]
         rows = self.session.execute(select(cte.c.id).order_by(*keys).offset(page * page_size).limit(page_size))
         return [row[0] for row in rows]
-
-    def _last_page_ids(self, ids_query, order_column, order_direction, page_size):
-        # Read the end of the list backwards: no OFFSET past a million rows.
-        rows = self.ordered(ids_query, order_column, order_direction, reverse=True).limit(page_size)
-        return [row[0] for row in rows][::-1]
 
     def load(self, ids: list[int]) -> list[Customer]:
         """Customers by id, in the given order, with reseller and tags loaded in one round trip each."""

@@ -145,3 +145,29 @@ def test_csv_export_of_no_rows_is_just_the_header(app, login):
 
 def test_csv_export_refuses_an_unknown_sort_column(app, login):
     assert login("admin").get("/customers/export.csv?_oc_CustomerView=password&_od_CustomerView=asc").status_code == 400
+
+
+def shown_ids(html):
+    import re
+    return [int(i) for i in re.findall(r'href="/customers/show/(\d+)"', html)]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_every_page_shows_the_right_rows_front_half_back_half_and_filtered(app, login, order):
+    with app.app_context():
+        from app.services.demo_data import generate
+        generate(db.session, 140, resellers=2, tags=3, seed=11)
+        live = db.session.query(Customer).filter(Customer.status != "archived")
+        key = (Customer.sort_name.desc(), Customer.id.desc()) if order == "desc" else (Customer.sort_name, Customer.id)
+        expected = [c.id for c in live.order_by(*key)]
+        with_a = [c.id for c in live.filter(Customer.surname.ilike("%a%")).order_by(*key)]
+    browser = login("admin")
+    base = f"/customers/list/?_oc_CustomerView=name&_od_CustomerView={order}&psize_CustomerView=25"
+    got = []
+    for page in range(0, (len(expected) + 24) // 25):
+        got += shown_ids(browser.get(f"{base}&page_CustomerView={page}").get_data(as_text=True))
+    assert got == expected
+    got = []
+    for page in range(0, (len(with_a) + 24) // 25):
+        got += shown_ids(browser.get(f"{base}&_flt_0_surname=a&page_CustomerView={page}").get_data(as_text=True))
+    assert got == with_a
