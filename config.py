@@ -78,6 +78,9 @@ def load() -> dict:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env == "production",
+        # The customer list counts exactly up to this many rows on PostgreSQL, then
+        # shows the planner's estimate ("about 1,000,000").
+        LIST_EXACT_COUNT_LIMIT=int(os.environ.get("LIST_EXACT_COUNT_LIMIT", "1000")),
         # The business
         BASE_CURRENCY=os.environ.get("BASE_CURRENCY", "GBP"),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "GB"),

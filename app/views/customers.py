@@ -152,7 +152,7 @@ class CustomerView(ServiceModelView):
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
             page=page, page_size=page_size, count=count, pks=self.datamodel.get_keys(items),
             actions=actions, filters=filters, modelview_name=self.__class__.__name__,
-            exact_limit=current_app.config.get("LIST_EXACT_COUNT_LIMIT", 10_000), **kwargs)
+            exact_limit=current_app.config["LIST_EXACT_COUNT_LIMIT"], **kwargs)
         return widgets
 
     @expose("/export.csv")

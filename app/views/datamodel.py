@@ -8,7 +8,7 @@ tags one customer at a time. Here:
   those rows are loaded with their reseller joined and their tags in one query;
 - the last page, or any page past the end of an estimated count, is read
   backwards from the end instead of skipping everything before it;
-- when a filter leaves few rows (under MATERIALIZE_BELOW), the matches are
+- when a text search leaves few rows (under MATERIALIZE_BELOW), the matches are
   collected first and sorted after: walking the sort index and testing each row
   would be a full scan when the matches cluster (every "Smith" sorts together);
 - a page in the back half of an exactly counted list is read backwards.
@@ -16,16 +16,16 @@ tags one customer at a time. Here:
 import json
 
 from flask import current_app
-from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import asc, desc, func, select
 from sqlalchemy.orm import selectinload
 
 from app.models import Customer, Reseller, Tag, customer_tag
-from app.views.filters import CustomerFilterConverter, CustomerScopeFilter
+from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
 
 MAX_PAGE_SIZE = 100
-MATERIALIZE_BELOW = 50_000
+TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
+MATERIALIZE_BELOW = 20_000
 
 
 class Count(int):
@@ -93,7 +93,7 @@ class CustomerInterface(SQLAInterface):
         return query.order_by(*keys, direction(Customer.id))
 
     def count(self, ids_query) -> Count:
-        cap = current_app.config.get("LIST_EXACT_COUNT_LIMIT", 10_000)
+        cap = current_app.config["LIST_EXACT_COUNT_LIMIT"]
         stmt = ids_query.order_by(None).statement
         if self.session.get_bind().dialect.name != "postgresql" or not cap:
             return Count(self.session.scalar(select(func.count()).select_from(stmt.subquery())))
@@ -133,10 +133,11 @@ class CustomerInterface(SQLAInterface):
 
     @staticmethod
     def _few_matches(count: Count, filters) -> bool:
-        """A narrowing filter (not just scope and the archived default) left few rows."""
-        narrowing = [f for f in (filters.filters if filters is not None else [])
-                     if not isinstance(f, (CustomerScopeFilter, FilterNotEqual))]
-        return bool(narrowing) and count < MATERIALIZE_BELOW
+        """A text search left few rows. Its matches bunch together in name order (every
+        "Smith" sorts together), where walking the sort index would scan to find them;
+        other filters (a tag, a date) match evenly along it, and the walk stops early."""
+        text = [f for f in (filters.filters if filters is not None else []) if isinstance(f, TEXT_FILTERS)]
+        return bool(text) and count < MATERIALIZE_BELOW
 
     def _page_of_matches(self, ids_query, order_column, order_direction, page, page_size):
         """Collect the matches, then sort them: never walk the sort index testing each row."""
