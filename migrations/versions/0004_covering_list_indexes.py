@@ -1,9 +1,12 @@
-"""covering indexes for the customer list's default order, and a reseller's list
+"""list indexes that cover status and reseller, and one for a reseller's own list
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 
+The default order (sort_name, id) now carries status and reseller_id as key
+columns, so a page deep in the list is found from the index alone on PostgreSQL
+and SQLite alike.
 """
 from alembic import op
 
@@ -17,10 +20,8 @@ def upgrade():
     with op.batch_alter_table("customer") as batch_op:
         batch_op.drop_index("ix_customer_reseller_id_id")
         batch_op.drop_index("ix_customer_sort_name_id")
-        batch_op.create_index("ix_customer_sort_name_id", ["sort_name", "id"],
-                              postgresql_include=["status", "reseller_id"])
-        batch_op.create_index("ix_customer_reseller_sort", ["reseller_id", "sort_name", "id"],
-                              postgresql_include=["status"])
+        batch_op.create_index("ix_customer_sort_name_id", ["sort_name", "id", "status", "reseller_id"])
+        batch_op.create_index("ix_customer_reseller_sort", ["reseller_id", "sort_name", "id", "status"])
 
 
 def downgrade():
