@@ -24,12 +24,18 @@ def safe(expr):
     return case((func.substr(expr, 1, 1).in_(FORMULA_STARTS), literal("'") + expr), else_=expr)
 
 
-def _tags_of_customer():
-    """A customer's tag names joined by "; " (alphabetical on PostgreSQL, by tag id elsewhere)."""
-    return (select(func.aggregate_strings(Tag.name, "; "))
-            .join(customer_tag, customer_tag.c.tag_id == Tag.id)
-            .where(customer_tag.c.customer_id == Customer.id)
-            .scalar_subquery())
+# A customer's tag names joined by "; ". A large export aggregates every customer's
+# tags once and joins them (a subquery per row made a million-row export four times
+# slower than the plain SELECT); a small one looks up its few customers' tags.
+TAGS = (select(customer_tag.c.customer_id, func.aggregate_strings(Tag.name, "; ").label("names"))
+        .join(Tag, Tag.id == customer_tag.c.tag_id)
+        .group_by(customer_tag.c.customer_id)
+        .subquery("customer_tags"))
+TAGS_OF_ONE = (select(func.aggregate_strings(Tag.name, "; "))
+               .join(customer_tag, customer_tag.c.tag_id == Tag.id)
+               .where(customer_tag.c.customer_id == Customer.id)
+               .scalar_subquery())
+LARGE_EXPORT = 20_000
 
 
 # (header, SQL expression); text that users typed goes through safe().
@@ -48,8 +54,8 @@ CUSTOMER_COLUMNS = [
     ("Balance", Customer.balance),
     ("Currency", Customer.currency),
     ("Status", Customer.status),
-    ("Tags", safe(_tags_of_customer())),
-    ("Reseller", safe(select(Reseller.name).where(Reseller.id == Customer.reseller_id).scalar_subquery())),
+    ("Tags", None),  # see customers_statement
+    ("Reseller", safe(Reseller.name)),
     ("Advertising source", safe(Customer.advertising_source)),
     ("Creditor days", Customer.creditor_days),
     ("Building type", Customer.building_type),
@@ -57,11 +63,17 @@ CUSTOMER_COLUMNS = [
 ]
 
 
-def customers_statement(customer_select):
+def customers_statement(customer_select, rows_expected: int):
     """The export columns for the customers that `customer_select` (a Select over Customer,
     with the user's scope, filters and order) returns, in its order."""
-    return customer_select.with_only_columns(
-        *[expr.label(f"c{i}") for i, (_, expr) in enumerate(CUSTOMER_COLUMNS)])
+    large = rows_expected > LARGE_EXPORT
+    tags = safe(TAGS.c.names if large else TAGS_OF_ONE)
+    columns = [(tags if header == "Tags" else expr).label(f"c{i}")
+               for i, (header, expr) in enumerate(CUSTOMER_COLUMNS)]
+    joined = Customer.__table__.outerjoin(Reseller.__table__, Reseller.id == Customer.reseller_id)
+    if large:
+        joined = joined.outerjoin(TAGS, TAGS.c.customer_id == Customer.id)
+    return customer_select.with_only_columns(*columns).select_from(joined)
 
 
 def headers() -> list[str]:

@@ -166,7 +166,8 @@ class CustomerView(ServiceModelView):
             abort(400)
         ids = self.datamodel.filtered_ids(self.active_filters(self._filters))
         stmt = csv_export.customers_statement(
-            self.datamodel.ordered(ids, order_column, order_direction).statement)
+            self.datamodel.ordered(ids, order_column, order_direction).statement,
+            rows_expected=self.datamodel.count(ids))
         filename = f"customers-{date.today().isoformat()}.csv"
         return Response(
             stream_with_context(csv_export.stream_csv(db.session, stmt, csv_export.headers())),
