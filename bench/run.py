@@ -717,7 +717,8 @@ def explain(app, statements, top=2) -> list[tuple[float, str, str]]:
     with app.app_context():
         dialect = db.engine.dialect.name
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if dialect == "postgresql" else "EXPLAIN QUERY PLAN "
-        for sql, params, seconds in sorted(statements, key=lambda s: -s[2])[:top]:
+        candidates = [st for st in statements if not st[0].lstrip().upper().startswith("EXPLAIN")]
+        for sql, params, seconds in sorted(candidates, key=lambda s: -s[2])[:top]:
             try:
                 with db.engine.connect() as conn:
                     rows = conn.exec_driver_sql(prefix + sql, params).all()
