@@ -8,7 +8,7 @@ customers only; a user in the Reseller role without one sees none.
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
-from app.models import Customer
+from app.models import Customer, Reseller
 from app.services.errors import NotFound
 from app.services.fields import INT_MAX, INT_MIN
 
@@ -39,6 +39,14 @@ def customer_scope(user) -> ColumnElement[bool]:
         # In the Reseller role but not linked to a reseller: fail closed.
         return false()
     return true()
+
+
+def reseller_choice_scope(user) -> ColumnElement[bool]:
+    """A WHERE clause on Reseller: the resellers `user` may pick (all, or only their own)."""
+    if not is_scoped(user):
+        return true()
+    own = reseller_id_of(user)
+    return Reseller.id == own if own is not None else false()
 
 
 def customer_ids_in_scope(user):

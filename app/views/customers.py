@@ -8,15 +8,15 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from sqlalchemy import false
 
 from app.extensions import db
-from app.models import Customer, Reseller
+from app.models import Customer
 from app.services import csv_export
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
-from app.services.scope import is_scoped, reseller_id_of
+from app.services.scope import reseller_choice_scope
+from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.contacts import AddressView, ContactView
@@ -31,10 +31,7 @@ class ResellerChoiceFilter(BaseFilter):
     name = "Selectable"
 
     def apply(self, query, value):
-        if not is_scoped(g.user):
-            return query
-        own = reseller_id_of(g.user)
-        return query.filter(Reseller.id == own) if own is not None else query.filter(false())
+        return query.filter(reseller_choice_scope(g.user))
 
 
 class CustomerListWidget(ListWidget):
@@ -124,7 +121,6 @@ class CustomerView(ServiceModelView):
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         if request.method == "GET":
-            from app.services.settings import settings
             form.currency.data = form.currency.data or settings.base_currency
             form.customer_type.data = form.customer_type.data or "private"
         return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
