@@ -3,9 +3,18 @@
 Writes answer 422 with field errors (never 500), 404 for anything outside the
 caller's scope, exactly as for a missing id.
 """
+import functools
+
+import jsonschema
 from flask import g, request
-from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api import ModelRestApi, expose, merge_response_func, rison, safe
+from flask_appbuilder.api.schemas import get_item_schema, get_list_schema
+from flask_appbuilder.const import (
+    API_DESCRIPTION_COLUMNS_RIS_KEY, API_LABEL_COLUMNS_RIS_KEY, API_LIST_COLUMNS_RIS_KEY,
+    API_LIST_TITLE_RIS_KEY, API_ORDER_COLUMNS_RIS_KEY, API_SHOW_COLUMNS_RIS_KEY, API_SHOW_TITLE_RIS_KEY,
+)
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name, protect
 
 from app.extensions import db
 from app.models import Address, Contact, ContactPhone, Customer, Tag
@@ -20,6 +29,25 @@ from app.views.datamodel import MAX_PAGE_SIZE, CustomerInterface
 from app.views.filters import ChildScopeFilter, CustomerScopeFilter, PhoneScopeFilter
 
 
+def checked_rison(schema: dict):
+    """FAB's @rison(schema), with the schema checked once at import.
+
+    FAB calls jsonschema.validate(), which first validates the schema itself against
+    the JSON-Schema meta-schema: half the time of a REST list request."""
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    validator.check_schema(schema)
+
+    def decorate(f):
+        @functools.wraps(f)
+        def checked(self, *args, **kwargs):
+            error = jsonschema.exceptions.best_match(validator.iter_errors(kwargs["rison"]))
+            if error is not None:
+                return self.response_400(message=f"Not a valid rison schema {str(error).splitlines()[0]}")
+            return f(self, *args, **kwargs)
+        return rison()(checked)
+    return decorate
+
+
 class ServiceApi(ModelRestApi):
     """Subclasses define create(data), update(pk, data) and remove(pk), each one service call."""
 
@@ -27,6 +55,32 @@ class ServiceApi(ModelRestApi):
     allow_browser_login = False
     max_page_size = MAX_PAGE_SIZE
     show_schema = None
+
+    # FAB's get and get_list, decorated alike but for checked_rison.
+    @expose("/<int:pk>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    @checked_rison(get_item_schema)
+    @merge_response_func(ModelRestApi.merge_show_label_columns, API_LABEL_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_show_columns, API_SHOW_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_description_columns, API_DESCRIPTION_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_show_title, API_SHOW_TITLE_RIS_KEY)
+    def get(self, pk, **kwargs):
+        return self.get_headless(pk, **kwargs)
+
+    @expose("/", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    @checked_rison(get_list_schema)
+    @merge_response_func(ModelRestApi.merge_order_columns, API_ORDER_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_list_label_columns, API_LABEL_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_description_columns, API_DESCRIPTION_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_list_columns, API_LIST_COLUMNS_RIS_KEY)
+    @merge_response_func(ModelRestApi.merge_list_title, API_LIST_TITLE_RIS_KEY)
+    def get_list(self, **kwargs):
+        return self.get_list_headless(**kwargs)
 
     def _json_object(self):
         data = request.get_json(silent=True)

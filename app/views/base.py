@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from app.extensions import db
 from app.models import SubmittedForm
 from app.services.errors import Invalid, NotFound
+from app.views.widgets import CachedSearchWidget
 
 
 def plain(value):
@@ -33,6 +34,7 @@ class ServiceModelView(ModelView):
 
     field_map: dict[str, str] = {}
     page_size = 25
+    search_widget = CachedSearchWidget
 
     # Subclasses define:
     #   create(self, data: dict, parent_id) -> the new item

@@ -8,6 +8,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from markupsafe import Markup, escape
 
 from app.extensions import db
 from app.models import Customer
@@ -23,6 +24,7 @@ from app.views.contacts import AddressView, ContactView
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter
 from app.views.forms import customer_fields
+from app.views.formatters import text as formatters_text
 
 
 class ResellerChoiceFilter(BaseFilter):
@@ -35,9 +37,47 @@ class ResellerChoiceFilter(BaseFilter):
 
 
 class CustomerListWidget(ListWidget):
-    """FAB's list with our header: an "about" on estimated counts, thousands separators."""
+    """FAB's list with our header ("about" on estimated counts, thousands separators)
+    and its rows built in Python: FAB's Jinja rows were a third of a page's time."""
 
     template = "widgets/customer_list.html"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.template_args["table_rows"] = self.table_rows
+
+    def table_rows(self, show_url: str, edit_url: str, delete_url: str, checkboxes: bool,
+                   labels: tuple[str, str, str]) -> Markup:
+        """The <tr>s: a checkbox, the show/edit/delete buttons, then each column formatted.
+
+        The URLs are built once for pk 0 and end in "0", replaced by each row's pk."""
+        args = self.template_args
+        formatters = args["formatters_columns"]
+        columns = [(column, formatters.get(column) or formatters_text) for column in args["include_columns"]]
+        show_label, edit_label, delete_label = (escape(label) for label in labels)
+        show_url, edit_url, delete_url = (escape(url[:-1]) for url in (show_url, edit_url, delete_url))
+        rows = []
+        for pk, item in zip(args["pks"], args["value_columns"]):
+            pk = escape(pk)
+            cells = []
+            if checkboxes:
+                cells.append(f'<td><input id="{pk}" class="action_check" name="rowid" value="{pk}" type="checkbox"></td>')
+            if show_url or edit_url or delete_url:
+                cells.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
+                if show_url:
+                    cells.append(f'<a href="{show_url}{pk}" class="btn btn-sm btn-default" title="{show_label}">'
+                                 '<span class="sr-only">Show</span><i class="fa fa-search"></i></a>')
+                if edit_url:
+                    cells.append(f'<a href="{edit_url}{pk}" class="btn btn-sm btn-default" title="{edit_label}">'
+                                 '<span class="sr-only">Edit</span><i class="fa fa-edit"></i></a>')
+                if delete_url:
+                    cells.append(f'<a href="#" data-delete="{delete_url}{pk}" class="btn btn-sm btn-default confirm '
+                                 f'row-delete" title="{delete_label}"><span class="sr-only">Delete</span>'
+                                 '<i class="fa fa-trash"></i></a>')
+                cells.append("</div></td>")
+            cells.extend(f"<td>{escape(formatter(item[column]))}</td>" for column, formatter in columns)
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+        return Markup("\n".join(rows))
 
 
 class CustomerView(ServiceModelView):

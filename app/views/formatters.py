@@ -1,7 +1,11 @@
-"""How values are shown in lists and show pages. Presentation only."""
-from decimal import Decimal
+"""How values are shown in lists and show pages. Presentation only.
 
-from babel.numbers import format_decimal
+A list page calls these a few hundred times, so they build their HTML with
+f-strings over escape() rather than Markup.format (several times slower).
+"""
+from decimal import Decimal
+from functools import lru_cache
+
 from markupsafe import Markup, escape
 
 from app.services.fields import national_phone
@@ -13,45 +17,51 @@ STATUS_LABELS = {
 }
 
 
+@lru_cache(maxsize=8192)
+def _national(value: str, region: str) -> str:
+    return national_phone(value, region)
+
+
 def phone(value) -> str:
-    return national_phone(value, settings.phone_region)
+    return _national(value, settings.phone_region) if value else ""
 
 
 def money(value) -> str:
+    """1234.5 -> 1,234.50 (grouped by thousands, two decimals, as en_GB writes it)."""
     if value is None:
         return ""
-    return format_decimal(Decimal(value), format="#,##0.00", locale="en_GB")
+    return f"{Decimal(value):,.2f}"
 
 
 def status(value) -> Markup:
     if not value:
         return Markup("")
-    return Markup('<span class="label label-{}">{}</span>').format(STATUS_LABELS.get(value, "default"), value)
+    return Markup(f'<span class="label label-{STATUS_LABELS.get(value, "default")}">{escape(value)}</span>')
 
 
 def tags(value) -> Markup:
     parts = []
     for tag in value or ():
         colour = tag.colour or "#777777"
-        parts.append(Markup('<span class="label tag" style="background-color:{}">{}</span>')
-                     .format(colour, tag.name))
-    return Markup(" ").join(parts)
+        parts.append(f'<span class="label tag" style="background-color:{escape(colour)}">{escape(tag.name)}</span>')
+    return Markup(" ".join(parts))
 
 
 def email(value) -> Markup:
     if not value:
         return Markup("")
-    return Markup('<a href="mailto:{0}">{0}</a>').format(value)
+    value = escape(value)
+    return Markup(f'<a href="mailto:{value}">{value}</a>')
 
 
 def telephone(value) -> Markup:
     if not value:
         return Markup("")
-    return Markup('<a class="nowrap" href="tel:{}">{}</a>').format(value, phone(value))
+    return Markup(f'<a class="nowrap" href="tel:{escape(value)}">{escape(phone(value))}</a>')
 
 
 def day(value) -> Markup:
-    return Markup('<span class="nowrap">{}</span>').format(value.isoformat()) if value else Markup("")
+    return Markup(f'<span class="nowrap">{value.isoformat()}</span>') if value else Markup("")
 
 
 def yes(value) -> Markup:

@@ -1,5 +1,6 @@
 """The REST API: FAB's ModelRestApi with our scope, list, and service-backed writes."""
 import prison
+import pytest
 
 from app.extensions import db
 from app.models import Customer
@@ -87,3 +88,22 @@ def test_contacts_addresses_and_tags_through_the_api(app, api):
     assert r.status_code == 201
     r = client.post("/api/v1/tags/", json={"name": "VIP"})
     assert r.status_code == 422 and "name" in r.json["message"]
+
+
+@pytest.mark.parametrize("q", ["(page:x)", "(order_direction:sideways)", "(filters:!((col:name)))",
+                               "(filters:x)"])
+def test_a_list_query_outside_the_schema_answers_400_with_the_reason(app, api, q):
+    r = api("admin").get(f"/api/v1/customers/?q={q}")
+    assert r.status_code == 400
+    assert r.json["message"].startswith("Not a valid rison schema")
+
+
+def test_a_show_query_outside_the_schema_answers_400(app, api):
+    with app.app_context():
+        customer_id = f.customer(surname="Shown").id
+    client = api("admin")
+    assert client.get(f"/api/v1/customers/{customer_id}?q=(columns:!(surname))").json["result"] == {
+        "surname": "Shown"}
+    r = client.get(f"/api/v1/customers/{customer_id}?q=(columns:x)")
+    assert r.status_code == 400
+    assert r.json["message"].startswith("Not a valid rison schema")

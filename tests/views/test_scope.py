@@ -6,6 +6,7 @@ contact, phone and address on every screen and API endpoint, and expect the
 same 404 as for an id that does not exist, with nothing written.
 """
 import csv
+import json
 import io
 import re
 from types import SimpleNamespace
@@ -493,3 +494,30 @@ def test_the_reseller_dropdown_offers_admin_every_reseller(app, login, world):
     html = login("admin").get("/customers/add").get_data(as_text=True)
     offered = [text for value, text in _select_options(html, "reseller") if value not in ("", "__None")]
     assert offered == ["Reseller A", "Reseller B"]
+
+
+def _filter_bar_fields(html):
+    """The form fields FAB's filter bar is built from: the third argument of new AdminFilters(...)."""
+    start = html.index("new AdminFilters(")
+    decoder, position = json.JSONDecoder(), html.index("{", start)
+    _, end = decoder.raw_decode(html, position)  # the labels; the next object is the fields
+    position = html.index("{", end)
+    return decoder.raw_decode(html, position)[0]
+
+
+def test_the_filter_bar_offers_a_reseller_only_their_own_reseller_after_an_admin_saw_them_all(app, login, world):
+    admin_fields = _filter_bar_fields(login("admin").get("/customers/list/").get_data(as_text=True))
+    assert [t for v, t in _select_options(admin_fields["reseller"], "reseller") if v not in ("", "__None")] == ["Reseller A", "Reseller B"]
+    reseller_fields = _filter_bar_fields(login("reseller_a").get("/customers/list/").get_data(as_text=True))
+    assert [t for v, t in _select_options(reseller_fields["reseller"], "reseller") if v not in ("", "__None")] == ["Reseller A"]
+
+
+def test_a_new_tag_is_offered_in_the_filter_bar_at_once(app, login, world):
+    client = login("admin")
+    before = _filter_bar_fields(client.get("/customers/list/").get_data(as_text=True))
+    with app.app_context():
+        db.session.add(Tag(name="Brand <new>"))
+        db.session.commit()
+    after = _filter_bar_fields(client.get("/customers/list/").get_data(as_text=True))
+    assert "Brand &lt;new&gt;" not in before["tags"]
+    assert "Brand &lt;new&gt;" in after["tags"]
