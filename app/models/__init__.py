@@ -5,6 +5,7 @@ from app.models.customers import (
     Contact,
     ContactPhone,
     Customer,
+    CustomerSurname,
     Tag,
     customer_tag,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Contact",
     "ContactPhone",
     "Customer",
+    "CustomerSurname",
     "Reseller",
     "Tag",
     "User",

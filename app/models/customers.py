@@ -85,6 +85,10 @@ class Customer(Model):
         Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", "status"),
         Index("ix_customer_email_id", "email", "id"),
         Index("ix_customer_phone_id", "phone", "id"),
+        # A surname's customers in name order, from the index alone (see CustomerSurname).
+        Index("ix_customer_surname_sort", "surname", "sort_name", "id", "status", "reseller_id"),
+        # Live and in scope? For customers found by id (a tag's), from the index alone.
+        Index("ix_customer_id_status_reseller", "id", "status", "reseller_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +138,18 @@ class Customer(Model):
 
     def __repr__(self) -> str:
         return f"{self.name} (#{self.id})"
+
+
+class CustomerSurname(Model):
+    """Every surname a customer has, once: a contains-search on surname looks up the
+    few matching surnames here, then their customers through ix_customer_surname_sort.
+
+    Kept complete by triggers on customer (migration 0005), never by the app; a
+    surname nobody has any more stays, and matches no customer."""
+
+    __tablename__ = "customer_surname"
+
+    surname: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
 class Contact(Model):

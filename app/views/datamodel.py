@@ -143,10 +143,12 @@ class CustomerInterface(SQLAInterface):
         """Collect the matches, then sort them: never walk the sort index testing each row."""
         key = self.sort_key(order_column)
         columns = [Customer.id] + ([key.label("sort_key")] if key is not None else [])
-        cte = ids_query.with_entities(*columns).order_by(None).cte("matches").prefix_with("MATERIALIZED")
+        # OFFSET 0 keeps the planner from merging the two queries back into the walk
+        # (a MATERIALIZED CTE does the same, and writes every match out first).
+        matches = ids_query.with_entities(*columns).order_by(None).offset(0).subquery("matches")
         direction = desc if order_direction == "desc" else asc
-        keys = ([direction(cte.c.sort_key)] if key is not None else []) + [direction(cte.c.id)]
-        rows = self.session.execute(select(cte.c.id).order_by(*keys).offset(page * page_size).limit(page_size))
+        keys = ([direction(matches.c.sort_key)] if key is not None else []) + [direction(matches.c.id)]
+        rows = self.session.execute(select(matches.c.id).order_by(*keys).offset(page * page_size).limit(page_size))
         return [row[0] for row in rows]
 
     def load(self, ids: list[int]) -> list[Customer]:

@@ -19,7 +19,7 @@ from flask_appbuilder.models.sqla.filters import (
 )
 from sqlalchemy import false, or_, select
 
-from app.models import Contact, Customer, customer_tag
+from app.models import Contact, Customer, CustomerSurname, customer_tag
 from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_ids_in_scope, customer_scope
 
@@ -90,12 +90,22 @@ class FilterSearch(BaseFilter):
 
 
 class FilterTextContains(FilterContains):
-    """Contains, case-insensitive, with % and _ taken literally."""
+    """Contains, case-insensitive, with % and _ taken literally.
+
+    On surname, the matching surnames are found first in their lexicon (each surname
+    once), and their customers through an index: the same rows, without visiting
+    every matching row of the table to sort them."""
 
     arg_name = "text_ct"
+    LEXICONS = {"surname": CustomerSurname.surname}
 
     def apply(self, query, value):
-        return query.filter(contains(self.datamodel, getattr(self.model, self.column_name), value or ""))
+        column = getattr(self.model, self.column_name)
+        lexicon = self.LEXICONS.get(self.column_name) if self.model is Customer else None
+        if lexicon is not None:
+            words = select(lexicon).where(contains(self.datamodel, lexicon, value or ""))
+            return query.filter(column.in_(words))
+        return query.filter(contains(self.datamodel, column, value or ""))
 
 
 class FilterTextStartsWith(FilterStartsWith):

@@ -86,6 +86,20 @@ def test_filters_by_tag_reseller_status_date_and_balance(app, login, people):
     assert names_in(browser.get("/customers/list/?_flt_0_surname=ovel")) == ["Ada Lovelace"]
 
 
+def test_surname_contains_follows_renames_and_takes_percent_and_underscore_literally(app, login, people):
+    browser = login("admin")
+    with app.app_context():
+        from app.services.customers.update import update_customer
+        update_customer(db.session, f.user("admin"), people["ada"], {"surname": "Żółć_100%"})
+        f.customer(first_name="Other", surname="Zolcx100")
+    assert names_in(browser.get("/customers/list/?_flt_0_surname=ovel")) == []
+    for term in ("ŻÓŁĆ", "_100%", "ć_1"):
+        html = browser.get(f"/customers/list/?_flt_0_surname={term}").get_data(as_text=True)
+        assert "Żółć_100%" in html and "Zolcx100" not in html, term
+    html = browser.get("/customers/list/?_flt_0_surname=c_1").get_data(as_text=True)
+    assert "Zolcx100" not in html  # "_" is a character, not a wildcard
+
+
 def f_reseller(app):
     with app.app_context():
         return f.reseller_id("Reseller A")
