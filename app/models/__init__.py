@@ -1,14 +1,17 @@
 """All models, imported here so that metadata is complete for Alembic."""
 from app.models.audit import AuditEntry, SubmittedForm
+from app.models.comms import Message, MessageAttempt
 from app.models.customers import (
     Address,
     Contact,
     ContactPhone,
     Customer,
+    CustomerService,
     CustomerSurname,
     Tag,
     customer_tag,
 )
+from app.models.jobs import Job, job_customer
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
@@ -19,9 +22,14 @@ __all__ = [
     "Contact",
     "ContactPhone",
     "Customer",
+    "CustomerService",
+    "Job",
+    "Message",
+    "MessageAttempt",
     "CustomerSurname",
     "Reseller",
     "Tag",
     "User",
     "customer_tag",
+    "job_customer",
 ]

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +35,11 @@ CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
 PHONE_KINDS = ("mobile", "office", "home", "fax", "other")
 ADDRESS_KINDS = ("billing", "site")
 ACCESS_RELATIONSHIPS = ("tenant", "letting agent", "landlord", "key holder", "neighbour", "other")
+BILLING_CYCLES = ("monthly", "quarterly", "annually", "one-off")
+SERVICE_STATUSES = ("active", "suspended", "cancelled")
+# Communication preferences: a channel, for service messages or for marketing.
+CHANNELS = ("email", "sms", "letter", "phone")
+PURPOSES = ("service", "marketing")
 
 customer_tag = Table(
     "customer_tag",
@@ -42,6 +49,28 @@ customer_tag = Table(
     # The primary key serves lookups by customer; this one serves "customers with tag X".
     Index("ix_customer_tag_tag_id_customer_id", "tag_id", "customer_id"),
 )
+
+
+class Preferences:
+    """Opt-ins per channel, for service messages and separately for marketing.
+
+    Service messages (reminders, notices) are on until someone opts out; marketing
+    is off until the customer opts in. Rules: app/services/messages/preferences.py.
+    """
+
+    service_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
+    service_sms: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
+    service_letter: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
+    service_phone: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
+    marketing_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    marketing_sms: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    marketing_letter: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    marketing_phone: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # When the unsubscribe link of a marketing e-mail was last used.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def allows(self, channel: str, purpose: str) -> bool:
+        return bool(getattr(self, f"{purpose}_{channel}"))
 
 
 class Tag(Model):
@@ -57,7 +86,7 @@ class Tag(Model):
         return self.name
 
 
-class Customer(Model):
+class Customer(Preferences, Model):
     """The entity that is invoiced: a private person or a company."""
 
     __tablename__ = "customer"
@@ -135,6 +164,10 @@ class Customer(Model):
         back_populates="customer", cascade="all, delete-orphan", passive_deletes=True,
         order_by="(Address.kind, Address.id)",
     )
+    services: Mapped[list["CustomerService"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="CustomerService.id",
+    )
 
     def __repr__(self) -> str:
         return f"{self.name} (#{self.id})"
@@ -152,7 +185,7 @@ class CustomerSurname(Model):
     surname: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
-class Contact(Model):
+class Contact(Preferences, Model):
     """A person at a customer; one of them may be the primary contact."""
 
     __tablename__ = "contact"
@@ -261,3 +294,37 @@ class Address(Model):
 
     def __repr__(self) -> str:
         return self.one_line
+
+
+class CustomerService(Model):
+    """Something a customer is billed for (iBill): broadband, hosting, a cleaning round.
+
+    Disabling a customer suspends its active services and marks them, so that
+    enabling restores those and leaves alone what was suspended for another reason.
+    """
+
+    __tablename__ = "service"
+    __table_args__ = (
+        CheckConstraint("billing_cycle IN ('monthly', 'quarterly', 'annually', 'one-off')",
+                        name="ck_service_billing_cycle"),
+        CheckConstraint("status IN ('active', 'suspended', 'cancelled')", name="ck_service_status"),
+        CheckConstraint("price >= 0", name="ck_service_price"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0.00"))
+    billing_cycle: Mapped[str] = mapped_column(String(10), nullable=False, default="monthly")
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    suspended_by_disable: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false())
+    started_on: Mapped[date] = mapped_column(Date, nullable=False, default=date.today)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="services")
+
+    def __repr__(self) -> str:
+        return self.name

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, Reseller, Tag
+from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag
 from app.models.resellers import utcnow
 
 # What is audited, and how to find the customer each record belongs to.
@@ -19,6 +19,7 @@ AUDITED: dict[type, Callable] = {
     Customer: lambda o: o.id,
     Contact: lambda o: o.customer_id,
     Address: lambda o: o.customer_id,
+    CustomerService: lambda o: o.customer_id,
     ContactPhone: lambda o: o.contact.customer_id if o.contact is not None else None,
     Tag: lambda o: None,
     Reseller: lambda o: None,

@@ -1,7 +1,8 @@
 from sqlalchemy.orm import Session
 
 from app.models import Customer
-from app.services.customers.status import check_transition
+from app.services import audit
+from app.services.customers.status import cascade, check_transition
 from app.services.customers.validate import clean
 from app.services.db import commit
 from app.services.scope import get_customer
@@ -15,6 +16,7 @@ def update_customer(session: Session, actor, customer_id, data: dict) -> Custome
     customer = get_customer(session, actor, customer_id)
     values, tags = clean(session, actor, data, customer)
     check_transition(customer.status, values["status"])
+    status_changed = values["status"] != customer.status
     if values["joined_on"] is None:
         values.pop("joined_on")
     for key, value in values.items():
@@ -22,5 +24,8 @@ def update_customer(session: Session, actor, customer_id, data: dict) -> Custome
             setattr(customer, key, value)
     if tags is not None and {t.id for t in tags} != {t.id for t in customer.tags}:
         customer.tags = tags
+    if status_changed:
+        audit.record(session, "service", "update", cascade(session, [customer.id], customer.status))
+        session.expire(customer, ["services"])
     commit(session)
     return customer

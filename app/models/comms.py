@@ -1,0 +1,85 @@
+"""Messages to and from customers: the outbox, and every delivery attempt.
+
+A message is written here in the same transaction as the request that causes it;
+a job delivers it by id (app/services/messages/delivery.py).
+"""
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.customers import Contact, Customer
+from app.models.resellers import utcnow
+
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+MESSAGE_CHANNELS = ("email", "sms")
+MESSAGE_KINDS = ("message", "notification")
+
+
+class Message(Model):
+    """One e-mail or text to one recipient (or received from one).
+
+    kind: "message" is written by a person (compose, reply); "notification" is sent by the
+    system (reminders, notices): getSoapy's notification logs.
+    status: queued -> sending -> sent | failed; or skipped (preferences, status), with the reason.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'skipped')", name="ck_message_status"),
+        CheckConstraint("channel IN ('email', 'sms')", name="ck_message_channel"),
+        CheckConstraint("purpose IN ('service', 'marketing')", name="ck_message_purpose"),
+        CheckConstraint("kind IN ('message', 'notification')", name="ck_message_kind"),
+        CheckConstraint("direction IN ('out', 'in')", name="ck_message_direction"),
+        Index("ix_message_customer_id_id", "customer_id", "id"),
+        Index("ix_message_status_id", "status", "id"),
+        Index("ix_message_batch_id", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
+    contact_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("contact.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(5), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(10), nullable=False, default="service")
+    kind: Mapped[str] = mapped_column(String(12), nullable=False, default="message")
+    direction: Mapped[str] = mapped_column(String(3), nullable=False, default="out")
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    recipient_name: Mapped[str | None] = mapped_column(String(250))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
+    skip_reason: Mapped[str | None] = mapped_column(String(60))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    transport: Mapped[str | None] = mapped_column(String(20))
+    batch_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("job.id", ondelete="SET NULL"))
+    resend_of_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    customer: Mapped[Customer] = relationship(Customer)
+    contact: Mapped[Contact | None] = relationship(Contact)
+    attempt_log: Mapped[list["MessageAttempt"]] = relationship(
+        back_populates="message", order_by="MessageAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"{self.channel} to {self.recipient or '-'}"
+
+
+class MessageAttempt(Model):
+    """One try at delivering a message, and what came of it."""
+
+    __tablename__ = "message_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("message.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    # sent, retry (a transient failure; tried again later), failed (given up), interrupted
+    outcome: Mapped[str] = mapped_column(String(12), nullable=False)
+    transport: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    message: Mapped[Message] = relationship(back_populates="attempt_log")

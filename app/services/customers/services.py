@@ -1,0 +1,89 @@
+"""A customer's services (iBill): what it is billed for, at what price and how often.
+
+A service's status is set here by hand (active, suspended, cancelled); disabling
+or enabling the customer suspends or restores services through the status
+machine (app/services/customers/status.py).
+"""
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.orm import Session
+
+from app.models import Customer, CustomerService
+from app.models.customers import BILLING_CYCLES, SERVICE_STATUSES
+from app.services import fields
+from app.services.db import commit
+from app.services.errors import FieldErrors
+from app.services.scope import get_customer, load_in_scope
+
+SERVICE_FIELDS = ("name", "price", "billing_cycle", "status", "started_on")
+MAX_PRICE = Decimal("9999999999.99")
+
+
+def get_service(session: Session, actor, service_id) -> CustomerService:
+    return load_in_scope(session, actor, CustomerService, service_id, (Customer,), "No such service.")
+
+
+def _price(errors: FieldErrors, value) -> Decimal | None:
+    if value in (None, ""):
+        errors.add("price", "Price is required.")
+        return None
+    try:
+        price = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        errors.add("price", "Enter an amount, e.g. 25.00.")
+        return None
+    if not price.is_finite() or price < 0:
+        errors.add("price", "The price cannot be negative.")
+        return None
+    if price > MAX_PRICE or price != price.quantize(Decimal("0.01")):
+        errors.add("price", "Enter an amount with at most two decimals, up to 9,999,999,999.99.")
+        return None
+    return price
+
+
+def _clean(data: dict, service: CustomerService | None) -> dict:
+    errors = FieldErrors()
+    for key in data:
+        if key not in SERVICE_FIELDS:
+            errors.add(key, "Unknown field.")
+
+    def current(key, default=None):
+        return data[key] if key in data else (getattr(service, key) if service else default)
+
+    out = dict(
+        name=fields.text(errors, "name", current("name"), 120, required=True),
+        price=_price(errors, current("price")),
+        billing_cycle=fields.choice(errors, "billing_cycle", current("billing_cycle", "monthly"), BILLING_CYCLES,
+                                    required=True, label="Billing cycle"),
+        status=fields.choice(errors, "status", current("status", "active"), SERVICE_STATUSES, required=True),
+        started_on=fields.a_date(errors, "started_on", current("started_on")),
+    )
+    errors.raise_if_any()
+    if out["started_on"] is None:
+        out.pop("started_on")
+    return out
+
+
+def create_service(session: Session, actor, customer_id, data: dict) -> CustomerService:
+    customer = get_customer(session, actor, customer_id)
+    service = CustomerService(customer=customer, **_clean(data, None))
+    session.add(service)
+    commit(session)
+    return service
+
+
+def update_service(session: Session, actor, service_id, data: dict) -> CustomerService:
+    service = get_service(session, actor, service_id)
+    values = _clean(data, service)
+    if values["status"] != service.status:
+        # Set by hand: no longer the disable's to restore.
+        values["suspended_by_disable"] = False
+    for key, value in values.items():
+        setattr(service, key, value)
+    commit(session)
+    return service
+
+
+def delete_service(session: Session, actor, service_id) -> None:
+    session.delete(get_service(session, actor, service_id))
+    commit(session)
