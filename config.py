@@ -81,6 +81,8 @@ def load() -> dict:
         # The customer list counts exactly up to this many rows on PostgreSQL, then
         # shows the planner's estimate ("about 1,000,000").
         LIST_EXACT_COUNT_LIMIT=int(os.environ.get("LIST_EXACT_COUNT_LIMIT", "1000")),
+        # A bulk action on more customers than this runs as a background job with a progress bar.
+        BULK_SYNC_LIMIT=int(os.environ.get("BULK_SYNC_LIMIT", "500")),
         # The business
         BASE_CURRENCY=os.environ.get("BASE_CURRENCY", "GBP"),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "GB"),

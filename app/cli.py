@@ -1,4 +1,4 @@
-"""Command-line set-up: `flask setup`, `flask seed`, `flask demo-users`."""
+"""Command-line set-up and operations: `flask setup`, `flask seed`, `flask demo-users`, `flask worker`."""
 import secrets
 import string
 
@@ -34,6 +34,17 @@ def ensure_user(username: str, role_name: str, password: str, reseller_id=None, 
 
 
 def register(app: Flask) -> None:
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    def worker(burst):
+        """Run background jobs from Redis (bulk actions, message delivery)."""
+        from app.jobs import get_queue
+        from app.jobs.worker import AppWorker
+        queue = get_queue()
+        if queue is None:
+            raise click.ClickException("Set REDIS_URL to run a worker; without it, jobs run in-process.")
+        AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+
     @app.cli.command("setup")
     @click.option("--admin-username", default="admin")
     @click.option("--admin-password", default=None, help="Default: a random one, printed once.")

@@ -32,6 +32,10 @@ _SELF_SERVICE = [
     (r"(UserView|ResetMyPasswordView|UserInfoEditView)", r"(resetmypassword|userinfoedit)"),
 ]
 _CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses)", r"menu_access")
+# Bulk actions on the customer list (their permission is the action's name), and the
+# page that follows a job. Delete (bulk_delete, can_delete) is the Admin's alone.
+_BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|bulk_edit|send_email|send_text"),
+         (r"JobView", r"can_show")]
 
 # Role -> list of (view name regex, permission regex), matched in full.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -39,14 +43,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
-        *_SELF_SERVICE,
+        *_BULK, *_SELF_SERVICE,
     ],
     READ_ONLY: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_SELF_SERVICE,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
-        _CUSTOMER_MENUS, *_SELF_SERVICE,
+        _CUSTOMER_MENUS, *_BULK, *_SELF_SERVICE,
     ],
 }
 

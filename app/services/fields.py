@@ -82,6 +82,8 @@ def national_phone(e164: str | None, region: str) -> str:
 
 def currency(errors: FieldErrors, field: str, value, default: str) -> str | None:
     value = text(errors, field, value, 3) or default
+    if not value:
+        return None
     value = value.upper()
     if value not in CURRENCIES:
         errors.add(field, f"{value} is not an ISO 4217 currency code.")

@@ -2,6 +2,7 @@
 from app.views.admin import AuditView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.contacts import AddressView, ContactPhoneView, ContactView
+from app.views.bulk import JobView
 from app.views.customers import CustomerView
 
 
@@ -29,6 +30,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(ContactView, "Contacts", icon="fa-address-book", category="Customers")
     appbuilder.add_view(AddressView, "Addresses", icon="fa-map-marker", category="Customers")
     appbuilder.add_view_no_menu(ContactPhoneView)
+    appbuilder.add_view_no_menu(JobView)
     appbuilder.add_view(TagView, "Tags", icon="fa-tags", category="Customers")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")

@@ -1,7 +1,7 @@
 """The customer list: FAB's ModelView on our fast datamodel, with CSV export."""
 from datetime import date
 
-from flask import Response, abort, current_app, g, request, stream_with_context
+from flask import Response, abort, current_app, g, request, stream_with_context, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.models.filters import BaseFilter
@@ -20,6 +20,7 @@ from app.services.scope import reseller_choice_scope
 from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
+from app.views.bulk import BulkActionsMixin
 from app.views.contacts import AddressView, ContactView
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter
@@ -47,8 +48,9 @@ class CustomerListWidget(ListWidget):
         self.template_args["table_rows"] = self.table_rows
 
     def table_rows(self, show_url: str, edit_url: str, delete_url: str, checkboxes: bool,
-                   labels: tuple[str, str, str]) -> Markup:
-        """The <tr>s: a checkbox, the show/edit/delete buttons, then each column formatted.
+                   labels: tuple[str, str, str], row_actions=()) -> Markup:
+        """The <tr>s: a checkbox, the show/edit/delete buttons and a menu of the row's
+        actions (enable, disable...), then each column formatted.
 
         The URLs are built once for pk 0 and end in "0", replaced by each row's pk."""
         args = self.template_args
@@ -56,6 +58,9 @@ class CustomerListWidget(ListWidget):
         columns = [(column, formatters.get(column) or formatters_text) for column in args["include_columns"]]
         show_label, edit_label, delete_label = (escape(label) for label in labels)
         show_url, edit_url, delete_url = (escape(url[:-1]) for url in (show_url, edit_url, delete_url))
+        view = args["modelview_name"]
+        menu = [(escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
+                for a in row_actions]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
             pk = escape(pk)
@@ -74,13 +79,20 @@ class CustomerListWidget(ListWidget):
                     cells.append(f'<a href="#" data-delete="{delete_url}{pk}" class="btn btn-sm btn-default confirm '
                                  f'row-delete" title="{delete_label}"><span class="sr-only">Delete</span>'
                                  '<i class="fa fa-trash"></i></a>')
+                if menu:
+                    items = "".join(f'<li><a href="{url}{pk}"><i class="fa {icon}"></i> {text}</a></li>'
+                                    for text, icon, url in menu)
+                    cells.append('<div class="btn-group"><button type="button" class="btn btn-sm btn-default '
+                                 'dropdown-toggle row-actions" data-toggle="dropdown" title="Actions">'
+                                 '<span class="sr-only">Actions</span><i class="fa fa-ellipsis-v"></i></button>'
+                                 f'<ul class="dropdown-menu">{items}</ul></div>')
                 cells.append("</div></td>")
             cells.extend(f"<td>{escape(formatter(item[column]))}</td>" for column, formatter in columns)
             rows.append(f"<tr>{''.join(cells)}</tr>")
         return Markup("\n".join(rows))
 
 
-class CustomerView(ServiceModelView):
+class CustomerView(BulkActionsMixin, ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
     list_title = "Customers"
