@@ -4,7 +4,10 @@ DATABASE_URL  SQLAlchemy URL; default: SQLite file under instance/
 REDIS_URL     Redis for jobs and rate limits; default: none (jobs run in-process)
 SECRET_KEY    required when APP_ENV=production; in development a random key is
               generated once and kept in instance/secret_key
-MAIL_*        Flask-Mail settings
+MAIL_*        Flask-Mail settings; with MAIL_SERVER set, e-mail goes out by SMTP, else
+              it is only kept in the outbox (shown in the app)
+SMS_GATEWAY_URL  an HTTP SMS gateway (JSON POST); without it texts are kept in the outbox
+PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
 """
 import os
 import secrets
@@ -93,4 +96,13 @@ def load() -> dict:
         MAIL_USERNAME=os.environ.get("MAIL_USERNAME"),
         MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD"),
         MAIL_DEFAULT_SENDER=os.environ.get("MAIL_DEFAULT_SENDER", "backoffice@localhost"),
+        MAIL_TRANSPORT=os.environ.get("MAIL_TRANSPORT") or ("smtp" if os.environ.get("MAIL_SERVER") else "outbox"),
+        MAIL_TIMEOUT=int(os.environ.get("MAIL_TIMEOUT", "10")),
+        # Texts
+        SMS_GATEWAY_URL=os.environ.get("SMS_GATEWAY_URL") or None,
+        SMS_GATEWAY_TOKEN=os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        SMS_SENDER=os.environ.get("SMS_SENDER", "Backoffice"),
+        # Delivery: seconds before each retry after a transient failure (then: failed).
+        MESSAGE_RETRY_DELAYS=[int(s) for s in os.environ.get("MESSAGE_RETRY_DELAYS", "30,120,600").split(",") if s],
+        PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
     )

@@ -23,7 +23,7 @@ from app.models import User
 
 ADMIN, STAFF, READ_ONLY, RESELLER = "Admin", "Staff", "Read-only", "Reseller"
 
-_CUSTOMER_DATA = r"(Customer|Contact|ContactPhone|Address)(View|Api)"
+_CUSTOMER_DATA = r"(Customer|Contact|ContactPhone|Address|Service)(View|Api)"
 _READ = r"can_(list|show|get|info|export)"
 _WRITE = r"can_(add|edit|post|put)"
 _SELF_SERVICE = [
@@ -36,6 +36,8 @@ _CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses)", r"menu_acces
 # page that follows a job. Delete (bulk_delete, can_delete) is the Admin's alone.
 _BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|bulk_edit|send_email|send_text"),
          (r"JobView", r"can_show")]
+# Messages and notification logs, to read (resending a failed message is the Admin's).
+_MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]
 
 # Role -> list of (view name regex, permission regex), matched in full.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -43,14 +45,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
-        *_BULK, *_SELF_SERVICE,
+        *_BULK, *_MESSAGES, *_SELF_SERVICE,
     ],
     READ_ONLY: [
-        (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_SELF_SERVICE,
+        (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
-        _CUSTOMER_MENUS, *_BULK, *_SELF_SERVICE,
+        _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE,
     ],
 }
 

@@ -19,7 +19,22 @@ def run_bulk_action(job_id: int) -> None:
         raise
 
 
-def deliver_messages(message_ids: list[int]) -> None:
-    """Deliver queued messages by id (app/services/messages/delivery.py)."""
+def deliver_messages(message_ids: list[int]) -> dict:
+    """Deliver queued messages by id (app/services/messages/delivery.py); a transient
+    failure is tried again later, by a job of its own."""
+    from flask import current_app
+
+    from app.jobs import enqueue
     from app.services.messages import delivery
-    delivery.deliver(db.session, message_ids)
+    return delivery.deliver(db.session, message_ids, current_app.config,
+                            retry=lambda ids, delay: enqueue(deliver_messages, ids, delay=delay))
+
+
+DELIVERY_BATCH = 100
+
+
+def queue_delivery(message_ids: list[int]) -> int:
+    """Jobs that deliver these messages, DELIVERY_BATCH a job; returns how many jobs."""
+    from app.jobs import enqueue_many
+    batches = [(message_ids[i:i + DELIVERY_BATCH],) for i in range(0, len(message_ids), DELIVERY_BATCH)]
+    return enqueue_many(deliver_messages, batches) if batches else 0

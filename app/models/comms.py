@@ -6,7 +6,15 @@ a job delivers it by id (app/services/messages/delivery.py).
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.customers import Contact, Customer
@@ -64,6 +72,11 @@ class Message(Model):
     attempt_log: Mapped[list["MessageAttempt"]] = relationship(
         back_populates="message", order_by="MessageAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
 
+    @property
+    def reason(self) -> str | None:
+        """Why it was not sent: the skip reason, or the last error."""
+        return self.skip_reason or self.error
+
     def __repr__(self) -> str:
         return f"{self.channel} to {self.recipient or '-'}"
 
@@ -83,3 +96,6 @@ class MessageAttempt(Model):
     error: Mapped[str | None] = mapped_column(Text)
 
     message: Mapped[Message] = relationship(back_populates="attempt_log")
+
+    def __repr__(self) -> str:
+        return f"{self.outcome}"

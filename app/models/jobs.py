@@ -2,7 +2,17 @@
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.resellers import utcnow

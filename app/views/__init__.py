@@ -1,9 +1,10 @@
 """Registers every screen and API with FAB. Thin: parse, call a service, render."""
 from app.views.admin import AuditView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
-from app.views.contacts import AddressView, ContactPhoneView, ContactView
+from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.bulk import JobView
 from app.views.customers import CustomerView
+from app.views.messages import CustomerMessagesView, MessageView, NotificationLogView, UnsubscribeView
 
 
 def _refuse_malformed_requests():
@@ -31,6 +32,11 @@ def register(appbuilder) -> None:
     appbuilder.add_view(AddressView, "Addresses", icon="fa-map-marker", category="Customers")
     appbuilder.add_view_no_menu(ContactPhoneView)
     appbuilder.add_view_no_menu(JobView)
+    appbuilder.add_view_no_menu(ServiceView)
+    appbuilder.add_view(MessageView, "Messages", icon="fa-envelope", category="Customers")
+    appbuilder.add_view_no_menu(CustomerMessagesView)
+    appbuilder.add_view_no_menu(NotificationLogView)
+    appbuilder.add_view_no_menu(UnsubscribeView)
     appbuilder.add_view(TagView, "Tags", icon="fa-tags", category="Customers")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.jobs import enqueue, tasks
-from app.models import Customer, Job, Reseller, SubmittedForm, Tag
+from app.models import Customer, Job, Message, Reseller, SubmittedForm, Tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.services.customers import bulk
 from app.services.db import commit
@@ -220,6 +220,29 @@ def job_for_user(pk: int) -> Job:
     return job
 
 
+def message_counts(job: Job) -> dict[str, int]:
+    """A messages job's messages by status (queued, sending, sent, failed, skipped)."""
+    return dict(db.session.execute(select(Message.status, func.count()).where(Message.batch_id == job.id)
+                                   .group_by(Message.status)).all())
+
+
+def progress_of(job: Job) -> dict:
+    """Where a job is: for a bulk action, customers done; for messages, messages delivered."""
+    out = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent,
+           "result": job.result, "error": job.error}
+    if job.action in MESSAGE_JOBS and job.status == "done":
+        counts = message_counts(job)
+        total = sum(counts.values())
+        pending = counts.get("queued", 0) + counts.get("sending", 0)
+        out.update(messages=counts, total=total, done=total - pending,
+                   percent=100 if not total else int(100 * (total - pending) / total),
+                   status="done" if not pending else "running")
+    return out
+
+
+MESSAGE_JOBS = {"email": "Send an e-mail", "sms": "Send a text"}
+
+
 class JobView(BaseView):
     """A bulk action or a batch of messages: its progress, then its result."""
 
@@ -231,15 +254,14 @@ class JobView(BaseView):
     @has_access
     def show(self, pk):
         job = job_for_user(pk)
-        return self.render_template("jobs/show.html", job=job, label=bulk.LABELS.get(job.action, job.action))
+        return self.render_template("jobs/show.html", job=job, progress=progress_of(job),
+                                    label={**bulk.LABELS, **MESSAGE_JOBS}.get(job.action, job.action))
 
     @expose("/<int:pk>/progress")
     @has_access
     @permission_name("show")
     def progress(self, pk):
-        job = job_for_user(pk)
-        return jsonify(status=job.status, done=job.done, total=job.total, percent=job.percent,
-                       result=job.result, error=job.error)
+        return jsonify(progress_of(job_for_user(pk)))
 
     @expose("/mine")
     @has_access

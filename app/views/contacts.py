@@ -5,12 +5,13 @@ from wtforms import IntegerField
 from wtforms.validators import Optional
 
 from app.extensions import db
-from app.models import Address, Contact, ContactPhone
-from app.services.customers import addresses, contacts
+from app.models import Address, Contact, ContactPhone, CustomerService
+from app.models.customers import CHANNELS, PURPOSES
+from app.services.customers import addresses, contacts, services
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.filters import ChildScopeFilter, PhoneScopeFilter
-from app.views.forms import address_fields, contact_fields, phone_fields
+from app.views.forms import address_fields, contact_fields, phone_fields, service_fields
 
 
 def customer_id_field():
@@ -74,13 +75,24 @@ class ContactView(ChildView):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
     list_columns = ["customer", "is_primary", "title", "first_name", "surname", "position", "email", "phones"]
     order_columns = ["is_primary", "title", "first_name", "surname", "position", "email"]
+    _preferences = [f"{purpose}_{channel}" for purpose in PURPOSES for channel in CHANNELS]
     _fields = ["title", "first_name", "surname", "position", "email", "is_primary",
                "website_url", "twitter_url", "facebook_url", "linkedin_url"]
-    show_columns = ["customer"] + _fields + ["phones"]
-    add_columns = ["customer_id"] + _fields
-    edit_columns = _fields
+    show_columns = ["customer"] + _fields + ["phones"] + _preferences + ["unsubscribed_at"]
+    add_columns = ["customer_id"] + _fields + _preferences
+    edit_columns = _fields + _preferences
     search_columns = ["first_name", "surname", "email", "position"]
+    add_fieldsets = [("Contact", {"fields": ["customer_id"] + _fields}),
+                     ("Communication preferences", {"fields": _preferences, "expanded": True})]
+    edit_fieldsets = [("Contact", {"fields": _fields}),
+                      ("Communication preferences", {"fields": _preferences, "expanded": True})]
+    show_fieldsets = [("Contact", {"fields": ["customer"] + _fields + ["phones"]}),
+                      ("Communication preferences", {"fields": _preferences + ["unsubscribed_at"]})]
     label_columns = {
+        **{f"{purpose}_{channel}": f"{'Service' if purpose == 'service' else 'Marketing'} by "
+           f"{ {'email': 'e-mail', 'sms': 'text', 'letter': 'letter', 'phone': 'phone'}[channel]}"
+           for purpose in PURPOSES for channel in CHANNELS},
+        "unsubscribed_at": "Unsubscribed (link) at",
         "customer": "Customer", "customer_id": "Customer ID", "is_primary": "Primary contact",
         "first_name": "First name", "website_url": "Website", "twitter_url": "Twitter / X",
         "facebook_url": "Facebook", "linkedin_url": "LinkedIn", "email": "E-mail", "phones": "Phones",
@@ -88,7 +100,9 @@ class ContactView(ChildView):
     formatters_columns = {"email": formatters.email, "is_primary": formatters.yes,
                           "phones": lambda phones: ", ".join(f"{p.kind}: {formatters.phone(p.number)}"
                                                              for p in phones or ())}
-    description_columns = {"is_primary": "Documents are addressed to the primary contact."}
+    description_columns = {"is_primary": "Documents are addressed to the primary contact.",
+                           "marketing_email": "Off until the contact opts in; the unsubscribe link turns it off.",
+                           "service_email": "Reminders, notices and account messages."}
     add_form_extra_fields = {**contact_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = contact_fields()
     related_views = [ContactPhoneView]
@@ -140,3 +154,36 @@ class AddressView(ChildView):
 
     def remove(self, pk):
         addresses.delete_address(db.session, g.user, pk)
+
+
+class ServiceView(ChildView):
+    """A customer's services (iBill): what it is billed for; suspended when it is disabled."""
+
+    datamodel = SQLAInterface(CustomerService)
+    route_base = "/services"
+    list_title = "Services"
+    show_title = "Service"
+    base_filters = [["id", ChildScopeFilter, None]]
+    base_order = ("id", "asc")
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+    list_columns = ["customer", "name", "price", "billing_cycle", "status", "started_on"]
+    _fields = ["name", "price", "billing_cycle", "status", "started_on"]
+    show_columns = ["customer"] + _fields + ["suspended_by_disable"]
+    add_columns = ["customer_id"] + _fields
+    edit_columns = _fields
+    search_columns = ["name", "status", "billing_cycle"]
+    label_columns = {"customer": "Customer", "customer_id": "Customer ID", "billing_cycle": "Billing cycle",
+                     "started_on": "Started on", "suspended_by_disable": "Suspended by the customer's disable"}
+    formatters_columns = {"price": formatters.money, "started_on": formatters.day}
+    add_form_extra_fields = {**service_fields(), "customer_id": customer_id_field()}
+    edit_form_extra_fields = service_fields()
+
+    def create(self, data, parent_id):
+        customer_id, data = self.split(data, parent_id)
+        return services.create_service(db.session, g.user, customer_id, data)
+
+    def update(self, pk, data):
+        return services.update_service(db.session, g.user, pk, data)
+
+    def remove(self, pk):
+        services.delete_service(db.session, g.user, pk)

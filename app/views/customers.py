@@ -21,7 +21,8 @@ from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.bulk import BulkActionsMixin
-from app.views.contacts import AddressView, ContactView
+from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
+from app.views.contacts import AddressView, ContactView, ServiceView
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter
 from app.views.forms import customer_fields
@@ -92,7 +93,7 @@ class CustomerListWidget(ListWidget):
         return Markup("\n".join(rows))
 
 
-class CustomerView(BulkActionsMixin, ServiceModelView):
+class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
     list_title = "Customers"
@@ -154,7 +155,7 @@ class CustomerView(BulkActionsMixin, ServiceModelView):
     edit_form_query_rel_fields = add_form_query_rel_fields
     search_form_query_rel_fields = add_form_query_rel_fields
     field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
-    related_views = [ContactView, AddressView]
+    related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
     show_template = "customers/show.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
 

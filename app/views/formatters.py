@@ -11,6 +11,8 @@ from markupsafe import Markup, escape
 from app.services.fields import national_phone
 from app.services.settings import settings
 
+MESSAGE_LABELS = {"queued": "info", "sending": "info", "sent": "success", "failed": "danger", "skipped": "default"}
+CHANNEL_NAMES = {"email": "E-mail", "sms": "Text"}
 STATUS_LABELS = {
     "active": "success", "disabled": "warning", "dormant": "default",
     "blocked": "danger", "archived": "default",
@@ -80,3 +82,33 @@ def access_contact(address) -> Markup:
 def text(value):
     """Anything else: empty for a missing value, never the word None."""
     return escape(value) if value is not None else ""
+
+
+def message_status(value) -> Markup:
+    if not value:
+        return Markup("")
+    return Markup(f'<span class="label label-{MESSAGE_LABELS.get(value, "default")} message-status">'
+                  f'{escape(value)}</span>')
+
+
+def channel(value) -> str:
+    return CHANNEL_NAMES.get(value, value or "")
+
+
+def moment(value) -> Markup:
+    """A timestamp to the minute, in UTC."""
+    return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M")}</span>') if value else Markup("")
+
+
+def multiline(value) -> Markup:
+    """Text as written, line breaks kept, nothing interpreted as HTML."""
+    return Markup(f'<div class="message-body">{escape(value or "")}</div>')
+
+
+def attempts(value) -> Markup:
+    """A message's delivery attempts: when, through what, what came of it."""
+    rows = "".join(
+        f"<li>{a.at.strftime('%Y-%m-%d %H:%M:%S')}: {escape(a.outcome)}"
+        f"{' via ' + str(escape(a.transport)) if a.transport else ''}"
+        f"{': ' + str(escape(a.error)) if a.error else ''}</li>" for a in value or ())
+    return Markup(f'<ul class="list-unstyled attempts">{rows}</ul>') if rows else Markup("none yet")

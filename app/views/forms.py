@@ -6,10 +6,12 @@ from wtforms.validators import Optional
 from app.models.customers import (
     ACCESS_RELATIONSHIPS,
     ADDRESS_KINDS,
+    BILLING_CYCLES,
     BUILDING_TYPES,
     CREDITOR_DAYS,
     CUSTOMER_TYPES,
     PHONE_KINDS,
+    SERVICE_STATUSES,
     STATUSES,
     TITLES,
 )
@@ -57,4 +59,13 @@ def address_fields():
                        description="A customer has exactly one billing address; the rest are sites."),
         "access_relationship": choice("Access contact relationship", ACCESS_RELATIONSHIPS),
         "access_phone": text("Access contact phone"),
+    }
+
+
+def service_fields():
+    return {
+        "price": text("Price", "Per billing cycle, in the customer's currency."),
+        "billing_cycle": choice("Billing cycle", BILLING_CYCLES, blank=False),
+        "status": choice("Status", SERVICE_STATUSES, blank=False),
+        "started_on": DateField("Started on", widget=DatePickerWidget(), validators=[Optional()]),
     }

@@ -4,7 +4,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEntry, Contact, Customer, CustomerService, Message, Tag, customer_tag, job_customer
+from app.models import (
+    AuditEntry,
+    Contact,
+    Customer,
+    CustomerService,
+    Message,
+    Tag,
+    customer_tag,
+    job_customer,
+)
 from app.services.customers import bulk
 from app.services.customers.update import update_customer
 from app.services.errors import Forbidden, Invalid

@@ -5,7 +5,11 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEntry, CustomerService
-from app.services.customers.services import create_service, delete_service, update_service
+from app.services.customers.services import (
+    create_service,
+    delete_service,
+    update_service,
+)
 from app.services.errors import Invalid, NotFound
 from tests import factories as f
 

@@ -77,6 +77,7 @@ PUBLIC = {
     "/back": "FAB's 'back' button: redirects to the previous page in the session history (or home)",
     "/api/v1/security/login": "the REST login: exchanges a username and password for a JWT",
     "/api/v1/security/refresh": "the REST token refresh: needs a refresh JWT (answers 401 without one)",
+    "/unsubscribe/<string:token>": "the unsubscribe link of marketing e-mail: a signed token, or 404",
 }
 STATIC = ("/static/<path:filename>", "/static/appbuilder/<path:filename>")  # CSS, JS, images
 

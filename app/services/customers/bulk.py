@@ -14,8 +14,18 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Address, Contact, ContactPhone, Customer, CustomerService, Job, Message, MessageAttempt, Reseller,
-    Tag, customer_tag, job_customer,
+    Address,
+    Contact,
+    ContactPhone,
+    Customer,
+    CustomerService,
+    Job,
+    Message,
+    MessageAttempt,
+    Reseller,
+    Tag,
+    customer_tag,
+    job_customer,
 )
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
@@ -44,9 +54,8 @@ def clean_params(session: Session, actor, action: str, params: dict) -> dict:
         raise Invalid({"action": "Unknown action."})
     errors = FieldErrors()
     out = {}
-    if action == "delete":
-        if (params.get("confirm") or "").strip().lower() != "delete":
-            errors.add("confirm", 'Type the word "delete" to confirm.')
+    if action == "delete" and (params.get("confirm") or "").strip().lower() != "delete":
+        errors.add("confirm", 'Type the word "delete" to confirm.')
     if action == "edit":
         tag_mode = fields.choice(errors, "tag_mode", params.get("tag_mode") or "keep",
                                  ("keep", "add", "remove", "set", "clear"), label="Tags")
@@ -87,7 +96,12 @@ def prepare(session: Session, actor, action: str, params: dict, *, ids: Iterable
     """
     if action == "delete" and is_scoped(actor):
         raise Forbidden("Only an administrator may delete customers.")
-    values = clean_params(session, actor, action, params)
+    return new_job(session, actor, action, clean_params(session, actor, action, params), ids=ids, matching=matching)
+
+
+def new_job(session: Session, actor, action: str, values: dict, *, ids: Iterable | None = None,
+            matching=None) -> Job:
+    """A job for `action` on the chosen customers (see prepare), flushed; Invalid when none is left."""
     job = Job(action=action, params=values, user_id=getattr(actor, "id", None),
               username=getattr(actor, "username", None), status="queued", result={})
     session.add(job)
@@ -113,6 +127,20 @@ def prepare(session: Session, actor, action: str, params: dict, *, ids: Iterable
     return job
 
 
+def job_customer_chunks(session: Session, job: Job, chunk: int):
+    """The job's customer ids, in chunks, in id order."""
+    last = 0
+    while True:
+        ids = list(session.scalars(
+            select(job_customer.c.customer_id).where(job_customer.c.job_id == job.id,
+                                                     job_customer.c.customer_id > last)
+            .order_by(job_customer.c.customer_id).limit(chunk)))
+        if not ids:
+            return
+        last = ids[-1]
+        yield ids
+
+
 # ---- running ---------------------------------------------------------------------------------
 def run(session: Session, job: Job, chunk: int = CHUNK) -> Job:
     """Do the job's action on its customers, a chunk per transaction; return the job, done.
@@ -132,15 +160,7 @@ def _run(session: Session, job: Job, chunk: int) -> Job:
     job.result = dict(result)
     session.commit()
     skipped = Counter()
-    last = 0
-    while True:
-        ids = list(session.scalars(
-            select(job_customer.c.customer_id).where(job_customer.c.job_id == job.id,
-                                                     job_customer.c.customer_id > last)
-            .order_by(job_customer.c.customer_id).limit(chunk)))
-        if not ids:
-            break
-        last = ids[-1]
+    for ids in job_customer_chunks(session, job, chunk):
         changed, reasons = ACT[job.action](session, job.params, ids)
         result["changed"] += changed
         skipped.update(reasons)

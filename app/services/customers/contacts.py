@@ -7,15 +7,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Contact, ContactPhone, Customer
-from app.models.customers import PHONE_KINDS, TITLES
+from app.models.customers import CHANNELS, PHONE_KINDS, PURPOSES, TITLES
 from app.services import fields
 from app.services.db import commit
 from app.services.errors import FieldErrors
 from app.services.scope import get_customer, load_in_scope
 from app.services.settings import settings
 
+PREFERENCE_FIELDS = tuple(f"{purpose}_{channel}" for purpose in PURPOSES for channel in CHANNELS)
 CONTACT_FIELDS = ("title", "first_name", "surname", "position", "email", "is_primary",
-                  "website_url", "twitter_url", "facebook_url", "linkedin_url")
+                  "website_url", "twitter_url", "facebook_url", "linkedin_url", *PREFERENCE_FIELDS)
 
 
 def get_contact(session: Session, actor, contact_id) -> Contact:
@@ -29,8 +30,8 @@ def _clean(data: dict, contact: Contact | None) -> dict:
         if key not in CONTACT_FIELDS:
             errors.add(key, "Unknown field.")
 
-    def current(key):
-        return data[key] if key in data else (getattr(contact, key) if contact else None)
+    def current(key, default=None):
+        return data[key] if key in data else (getattr(contact, key) if contact else default)
 
     out = dict(
         title=fields.choice(errors, "title", current("title"), TITLES),
@@ -42,6 +43,9 @@ def _clean(data: dict, contact: Contact | None) -> dict:
     )
     for key in ("website_url", "twitter_url", "facebook_url", "linkedin_url"):
         out[key] = fields.url(errors, key, current(key))
+    # Communication preferences: service messages on, marketing off, until the contact says otherwise.
+    for key in PREFERENCE_FIELDS:
+        out[key] = fields.boolean(current(key, key.startswith("service_")))
     errors.raise_if_any()
     return out
 

@@ -1,0 +1,1 @@
+"""Messages to customers: compose (placeholders, SMS segments), preferences, the outbox, delivery."""

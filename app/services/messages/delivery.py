@@ -1,0 +1,106 @@
+"""Delivering messages from the outbox, by id: at most once, retried with backoff, every attempt logged.
+
+A message is claimed (queued -> sending) in its own committed transaction before it
+is handed to the transport, and marked sent or failed after. A second run of the same
+job finds nothing queued and sends nothing; a worker killed between the claim and the
+mark leaves the message "sending", never sent twice (recover() later marks it failed,
+for an admin to resend). A transient failure puts the message back in the queue for
+a later try, until the attempts run out.
+"""
+from collections.abc import Callable, Iterable
+from datetime import UTC, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Message, MessageAttempt
+from app.models.resellers import utcnow
+from app.services.messages import transports, unsubscribe
+
+DEFAULT_RETRY_DELAYS = (30, 120, 600)  # seconds before the 2nd, 3rd and 4th attempts
+
+
+def headers_for(message: Message, config: dict) -> dict:
+    """A Message-ID made from the message's id (so a receiving server can spot a repeat),
+    and RFC 8058 one-click unsubscribe headers on marketing e-mail."""
+    domain = (config.get("MAIL_DEFAULT_SENDER") or "localhost").rsplit("@", 1)[-1].strip("> ")
+    headers = {"Message-ID": f"<message-{message.id}@{domain}>"}
+    if message.purpose == "marketing" and message.channel == "email":
+        headers["List-Unsubscribe"] = f"<{unsubscribe.url(config, message.customer_id, message.contact_id)}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def deliver(session: Session, message_ids: Iterable[int], config: dict,
+            retry: Callable[[list[int], float], None]) -> dict:
+    """Try each queued message once; returns counts by outcome. `retry(ids, delay)` schedules a later try."""
+    delays = tuple(config.get("MESSAGE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": 0}
+    open_transports = {}
+    try:
+        for message_id in message_ids:
+            claimed = session.execute(
+                update(Message).where(Message.id == message_id, Message.status == "queued")
+                .values(status="sending", attempts=Message.attempts + 1)
+                .execution_options(synchronize_session=False)).rowcount
+            session.commit()
+            if not claimed:
+                outcomes["not queued"] += 1
+                continue
+            message = session.get(Message, message_id)
+            if message.channel not in open_transports:
+                open_transports[message.channel] = transports.for_channel(message.channel, config)
+            transport = open_transports[message.channel]
+            headers = headers_for(message, config)
+            try:
+                transport.send(message, headers)
+            except transports.Transient as e:
+                again = message.attempts <= len(delays)
+                _finish(session, message, "queued" if again else "failed", "retry" if again else "failed",
+                        transport.name, str(e))
+                outcomes["retry" if again else "failed"] += 1
+                if again:
+                    retry([message.id], delays[message.attempts - 1])
+            except transports.Permanent as e:
+                _finish(session, message, "failed", "failed", transport.name, str(e))
+                outcomes["failed"] += 1
+            else:
+                _finish(session, message, "sent", "sent", transport.name, None)
+                outcomes["sent"] += 1
+    finally:
+        for transport in open_transports.values():
+            transport.close()
+    return outcomes
+
+
+def _finish(session: Session, message: Message, status: str, outcome: str, transport: str, error: str | None):
+    message.status, message.transport = status, transport
+    message.error = error[:2000] if error else None
+    if status == "sent":
+        message.sent_at = utcnow()
+    session.add(MessageAttempt(message_id=message.id, outcome=outcome, transport=transport,
+                               error=error[:2000] if error else None))
+    session.commit()
+
+
+def recover(session: Session, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Messages left "sending" by a worker that died: failed, for an admin to resend
+    (they may or may not have gone out, and sending again could send twice)."""
+    cutoff = utcnow() - older_than
+    stuck = list(session.scalars(select(Message.id).where(Message.status == "sending")))
+    if not stuck:
+        return 0
+    last = dict(session.execute(
+        select(MessageAttempt.message_id, MessageAttempt.at).where(MessageAttempt.message_id.in_(stuck))
+        .order_by(MessageAttempt.at)).all())
+    created = dict(session.execute(select(Message.id, Message.created_at).where(Message.id.in_(stuck))).all())
+    ids = [i for i in stuck if _aware(last.get(i) or created[i]) < cutoff]
+    for message_id in ids:
+        message = session.get(Message, message_id)
+        _finish(session, message, "failed", "interrupted", message.transport or "-",
+                "Interrupted while sending: it may or may not have gone out. Resend it if it did not arrive.")
+    return len(ids)
+
+
+def _aware(moment):
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,183 @@
+"""Writing messages to the outbox: one row per recipient, queued or skipped with its reason.
+
+The rows are written in the transaction of the request that sends them; delivery
+(app/services/messages/delivery.py) picks them up by id afterwards.
+"""
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from app.models import Contact, ContactPhone, Customer, Job, Message
+from app.models.resellers import utcnow
+from app.services import fields
+from app.services.customers.bulk import job_customer_chunks, new_job
+from app.services.errors import FieldErrors, Invalid
+from app.services.messages import placeholders, sms, unsubscribe
+from app.services.messages.preferences import skip_reason
+
+CHANNELS = {"email": "E-mail", "sms": "Text"}
+PURPOSES = {"service": "Service (reminders, notices, account)", "marketing": "Marketing (offers, news)"}
+RECIPIENTS = {"primary": "The primary contact", "all": "Every contact"}
+MAX_SUBJECT, MAX_EMAIL_BODY = 200, 50_000
+CHUNK = 2000
+CUSTOMER_COLUMNS = ("id", "name", "title", "first_name", "surname", "company_name", "email", "mobile", "balance",
+                    "currency", "status")
+CONTACT_COLUMNS = ("id", "customer_id", "title", "first_name", "surname", "email", "is_primary")
+
+
+def clean(channel: str, data: dict) -> dict:
+    """The compose form's values, checked; raises Invalid with every field error."""
+    errors = FieldErrors()
+    if channel not in CHANNELS:
+        raise Invalid({"channel": "Choose e-mail or text."})
+    out = {
+        "channel": channel,
+        "purpose": fields.choice(errors, "purpose", data.get("purpose") or "service", PURPOSES, required=True),
+        "recipients": fields.choice(errors, "recipients", data.get("recipients") or "primary", RECIPIENTS,
+                                    required=True),
+        "subject": None,
+    }
+    body = (data.get("body") or "").replace("\r\n", "\n")
+    if not body.strip():
+        errors.add("body", "Write the message.")
+    elif channel == "email" and len(body) > MAX_EMAIL_BODY:
+        errors.add("body", f"An e-mail can be at most {MAX_EMAIL_BODY:,} characters.")
+    elif channel == "sms":
+        counted = sms.count(body)
+        if counted.segments > sms.MAX_SEGMENTS:
+            errors.add("body", f"This text would take {counted.segments} messages; at most {sms.MAX_SEGMENTS} "
+                               f"({sms.MAX_SEGMENTS * counted.per_segment if counted.segments > 1 else 160:,} "
+                               f"{counted.encoding} characters) can be sent.")
+    placeholders.check(errors, "body", body)
+    if channel == "email":
+        subject = (data.get("subject") or "").strip()
+        if not subject:
+            errors.add("subject", "Write a subject.")
+        elif len(subject) > MAX_SUBJECT or "\n" in subject or "\r" in subject:
+            errors.add("subject", f"The subject must be one line of at most {MAX_SUBJECT} characters.")
+        placeholders.check(errors, "subject", subject)
+        out["subject"] = subject
+    out["body"] = body
+    errors.raise_if_any()
+    return out
+
+
+@dataclass
+class Draft:
+    """One message as it would be written: to whom, what, or why not."""
+
+    customer_id: int
+    contact_id: int | None
+    recipient: str | None
+    recipient_name: str
+    subject: str | None
+    body: str
+    skip: str | None
+
+
+def _recipients(session: Session, customer_ids: list[int], values: dict):
+    """(customer, contact or None, address, opted-in) for each recipient of these customers, in order."""
+    channel, purpose = values["channel"], values["purpose"]
+    pref = f"{purpose}_{channel}"
+    customers = {row.id: row._asdict() | {"allows": getattr(row, pref)} for row in session.execute(
+        select(*[Customer.__table__.c[c] for c in CUSTOMER_COLUMNS], Customer.__table__.c[pref])
+        .where(Customer.id.in_(customer_ids)))}
+    stmt = select(*[Contact.__table__.c[c] for c in CONTACT_COLUMNS], Contact.__table__.c[pref]).where(
+        Contact.customer_id.in_(customer_ids))
+    if values["recipients"] == "primary":
+        stmt = stmt.where(Contact.is_primary.is_(True))
+    contacts: dict[int, list[dict]] = {}
+    for row in session.execute(stmt.order_by(Contact.customer_id, Contact.id)):
+        contacts.setdefault(row.customer_id, []).append(row._asdict() | {"allows": getattr(row, pref)})
+    mobiles = {}
+    if channel == "sms" and contacts:
+        contact_ids = [c["id"] for cs in contacts.values() for c in cs]
+        for contact_id, number in session.execute(
+                select(ContactPhone.contact_id, func.min(ContactPhone.number))
+                .where(ContactPhone.contact_id.in_(contact_ids), ContactPhone.kind == "mobile")
+                .group_by(ContactPhone.contact_id)):
+            mobiles[contact_id] = number
+    for customer_id in customer_ids:
+        customer = customers.get(customer_id)
+        if customer is None:
+            continue
+        people = contacts.get(customer_id)
+        if not people:
+            address = customer["email"] if channel == "email" else customer["mobile"]
+            yield customer, None, address, customer["allows"]
+            continue
+        for contact in people:
+            address = contact["email"] if channel == "email" else mobiles.get(contact["id"])
+            yield customer, contact, address, contact["allows"]
+
+
+def drafts(session: Session, customer_ids: list[int], values: dict, config: dict):
+    """The messages these customers would get (or the reason each is skipped)."""
+    channel, purpose = values["channel"], values["purpose"]
+    for customer, contact, address, allows in _recipients(session, customer_ids, values):
+        person = contact or customer
+        name = " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer["name"]
+        reason = skip_reason(customer["status"], allows, channel, purpose, address)
+        filled = placeholders.values_for(customer, contact, address)
+        body = placeholders.render(values["body"], filled)
+        if channel == "email" and purpose == "marketing":
+            link = unsubscribe.url(config, customer["id"], contact["id"] if contact else None)
+            body += f"\n\n--\nTo stop receiving these e-mails, unsubscribe: {link}"
+        subject = placeholders.render(values["subject"], filled) if values["subject"] else None
+        yield Draft(customer["id"], contact["id"] if contact else None, address, name[:250],
+                    subject[:MAX_SUBJECT] if subject else None, body, reason)
+
+
+def preview(session: Session, customer_id: int, values: dict, config: dict) -> Draft | None:
+    """The first recipient's message, as it will be sent."""
+    return next(iter(drafts(session, [customer_id], values, config)), None)
+
+
+def start(session: Session, actor, values: dict, *, ids=None, matching=None) -> Job:
+    """A messages job for the chosen customers (see bulk.new_job); flushed, not committed."""
+    return new_job(session, actor, "email" if values["channel"] == "email" else "sms", values,
+                   ids=ids, matching=matching)
+
+
+def write(session: Session, job: Job, config: dict) -> list[int]:
+    """Write the job's messages to the outbox (not committed); returns the ids queued for delivery."""
+    values = job.params
+    skipped, queued_count = Counter(), 0
+    now = utcnow()
+    for customer_ids in job_customer_chunks(session, job, CHUNK):
+        rows = []
+        for draft in drafts(session, customer_ids, values, config):
+            rows.append({
+                "customer_id": draft.customer_id, "contact_id": draft.contact_id, "channel": values["channel"],
+                "purpose": values["purpose"], "kind": "message", "direction": "out", "recipient": draft.recipient,
+                "recipient_name": draft.recipient_name, "subject": draft.subject, "body": draft.body,
+                "status": "skipped" if draft.skip else "queued", "skip_reason": draft.skip, "attempts": 0,
+                "batch_id": job.id, "created_by": job.username, "created_at": now,
+            })
+            if draft.skip:
+                skipped[draft.skip] += 1
+            else:
+                queued_count += 1
+        if rows:
+            session.execute(insert(Message), rows)
+        job.done += len(customer_ids)
+    job.status, job.finished_at = "done", utcnow()
+    job.result = {**(job.result or {}), "queued": queued_count, "skipped": dict(skipped)}
+    return list(session.scalars(select(Message.id).where(Message.batch_id == job.id, Message.status == "queued")
+                                .order_by(Message.id)))
+
+
+def resend(session: Session, actor, message: Message) -> Message:
+    """A failed message, queued again as a new message (the failed one stays, with its log)."""
+    if message.status != "failed" or message.direction != "out":
+        raise Invalid({"status": "Only a failed message can be sent again."})
+    copy = Message(customer_id=message.customer_id, contact_id=message.contact_id, channel=message.channel,
+                   purpose=message.purpose, kind=message.kind, direction="out", recipient=message.recipient,
+                   recipient_name=message.recipient_name, subject=message.subject, body=message.body,
+                   status="queued", attempts=0, resend_of_id=message.id,
+                   created_by=getattr(actor, "username", None))
+    session.add(copy)
+    session.flush()
+    return copy

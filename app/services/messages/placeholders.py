@@ -1,0 +1,75 @@
+"""Placeholders in a message: "Dear {first_name}, your balance is {balance}."
+
+Only the names below are known; anything else in braces is an error the user
+sees before sending, never a KeyError at delivery. Write {{ and }} for braces.
+"""
+from decimal import Decimal
+from string import Formatter
+
+from babel.numbers import format_currency
+
+from app.services.errors import FieldErrors
+
+PLACEHOLDERS = {
+    "title": "Title",
+    "first_name": "First name (of the contact written to)",
+    "surname": "Surname (of the contact written to)",
+    "name": "Full name (of the contact written to)",
+    "company_name": "Company name",
+    "customer_name": "The customer's name",
+    "customer_id": "Customer ID",
+    "email": "E-mail address written to",
+    "balance": "Balance, with its currency",
+}
+
+
+def problems(template: str) -> list[str]:
+    """What is wrong with a template's placeholders (empty when it is fine)."""
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as e:
+        return [f"Braces do not match ({e}). Write {{{{ and }}}} for a brace itself."]
+    out = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS:
+            shown = "{}" if name == "" else "{" + name + "}"
+            out.append(f"Unknown placeholder {shown}. Known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ".")
+        elif spec or conversion:
+            out.append(f"Write the placeholder as {{{name}}}, without a format.")
+    return out
+
+
+def check(errors: FieldErrors, field: str, template: str) -> None:
+    for problem in problems(template):
+        errors.add(field, problem)
+
+
+def render(template: str, values: dict) -> str:
+    """The template with each placeholder filled (a missing value is blank). Check it first."""
+    out = []
+    for literal, name, _, _ in Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            value = values.get(name)
+            out.append("" if value is None else str(value))
+    return "".join(out)
+
+
+def values_for(customer: dict, contact: dict | None, address: str | None) -> dict:
+    """Placeholder values for one recipient: the contact written to, else the customer."""
+    person = contact or customer
+    balance = customer.get("balance")
+    return {
+        "title": person.get("title"),
+        "first_name": person.get("first_name"),
+        "surname": person.get("surname"),
+        "name": " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer.get("name"),
+        "company_name": customer.get("company_name"),
+        "customer_name": customer.get("name"),
+        "customer_id": customer.get("id"),
+        "email": address if address and "@" in address else person.get("email"),
+        "balance": format_currency(Decimal(balance), customer.get("currency") or "GBP", locale="en_GB")
+        if balance is not None else None,
+    }

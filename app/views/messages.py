@@ -1,0 +1,208 @@
+"""E-mail and text messages: compose and send from the customer list, the messages and
+notification logs of a customer, resending a failed message, and the public unsubscribe page."""
+import uuid
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from app.extensions import csrf, db
+from app.jobs import tasks
+from app.models import Customer, Message, SubmittedForm
+from app.services.db import commit
+from app.services.errors import Invalid
+from app.services.messages import outbox, placeholders, sms, unsubscribe
+from app.services.scope import customer_scope
+from app.views import formatters
+from app.views.base import ServiceModelView
+from app.views.bulk import Selection, matching_ids
+from app.views.filters import ChildScopeFilter
+
+MESSAGE_ACTIONS = {"send_email": "email", "send_text": "sms"}
+
+
+class MessagesMixin:
+    """For CustomerView: "Send an e-mail" and "Send a text" on ticked customers (iBill)."""
+
+    message_actions = MESSAGE_ACTIONS
+
+    @action("send_email", "Send an e-mail", icon="fa-envelope")
+    def action_send_email(self, items):
+        abort(404)
+
+    @action("send_text", "Send a text", icon="fa-commenting")
+    def action_send_text(self, items):
+        abort(404)
+
+    def _first_customer(self, selection: Selection) -> int | None:
+        if selection.all_matching:
+            stmt = matching_ids(self, selection.query)
+            return db.session.scalar(select(stmt.subquery().c[0]).order_by(stmt.subquery().c[0]).limit(1))
+        ids = [int(i) for i in selection.ids if str(i).isdigit() and int(i) < 2**31]
+        if not ids:
+            return None
+        return db.session.scalar(select(Customer.id).where(Customer.id.in_(ids), customer_scope(g.user))
+                                 .order_by(Customer.id).limit(1))
+
+    def compose_for(self, name: str, selection: Selection, values=None, errors=None, preview=None, status=200):
+        count, asked = self._count(selection)
+        if count == 0:
+            flash("None of these customers can be found.", "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        channel = MESSAGE_ACTIONS[name]
+        values = values or MultiDict({"purpose": "service", "recipients": "primary"})
+        return self.render_template(
+            "messages/compose.html", view=self, name=name, channel=channel, count=count,
+            not_found=max(asked - count, 0), selection=selection, values=values, errors=errors or {},
+            preview=preview, form_key=str(uuid.uuid4()), placeholders=placeholders.PLACEHOLDERS,
+            purposes=outbox.PURPOSES, recipients=outbox.RECIPIENTS, max_segments=sms.MAX_SEGMENTS,
+            counted=sms.count(values.get("body", "")) if channel == "sms" else None,
+            back=url_for(f"{self.endpoint}.list") + ("?" + selection.query.lstrip("?") if selection.query else ""),
+        ), status
+
+    @expose("/compose/<string:name>", methods=["POST"])
+    def compose(self, name):
+        """Preview the message for the first recipient, or send it to every selected customer."""
+        if not current_user.is_authenticated:
+            return self._refuse()
+        if name not in MESSAGE_ACTIONS:
+            abort(404)
+        if not self._may(name):
+            return self._refuse()
+        selection = Selection.from_form(request.form)
+        form = request.form
+        channel = MESSAGE_ACTIONS[name]
+        try:
+            values = outbox.clean(channel, form)
+        except Invalid as e:
+            return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
+        if form.get("send") != "1":
+            first = self._first_customer(selection)
+            draft = outbox.preview(db.session, first, values, current_app.config) if first else None
+            return self.compose_for(name, selection, values=form, preview=draft)
+        try:
+            key = str(uuid.UUID(form.get("form_key", "")))
+        except ValueError:
+            abort(400)
+        try:
+            db.session.add(SubmittedForm(key=key))
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            flash("This message was already sent.", "info")
+            return redirect(url_for("JobView.mine"))
+        try:
+            job = outbox.start(db.session, g.user, values,
+                               ids=None if selection.all_matching else selection.ids,
+                               matching=matching_ids(self, selection.query) if selection.all_matching else None)
+            queued = outbox.write(db.session, job, current_app.config)
+            commit(db.session)
+        except Invalid as e:
+            db.session.rollback()
+            return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
+        job_id = job.id
+        tasks.queue_delivery(queued)
+        return redirect(url_for("JobView.show", pk=job_id))
+
+
+class MessageView(ServiceModelView):
+    """Every message, newest first, within the user's scope; failed ones can be resent (admins)."""
+
+    datamodel = SQLAInterface(Message)
+    route_base = "/messages"
+    list_title = "Messages"
+    show_title = "Message"
+    base_filters = [["id", ChildScopeFilter, None]]
+    base_order = ("id", "desc")
+    base_permissions = ["can_list", "can_show", "can_resend"]
+    list_columns = ["created_at", "customer", "recipient_name", "recipient", "channel", "purpose", "subject",
+                    "status", "reason"]
+    show_columns = ["created_at", "customer", "contact", "recipient_name", "recipient", "channel", "purpose", "kind",
+                    "direction", "subject", "body", "status", "skip_reason", "error", "attempts", "transport",
+                    "sent_at", "created_by", "attempt_log"]
+    search_columns = ["status", "channel", "purpose", "kind", "recipient", "subject", "created_at"]
+    label_columns = {"created_at": "When", "recipient_name": "To", "recipient": "Address", "channel": "Channel",
+                     "status": "Status", "reason": "Reason / error", "skip_reason": "Skipped because",
+                     "error": "Error", "attempt_log": "Attempts", "transport": "Sent through",
+                     "created_by": "Sent by", "sent_at": "Sent at"}
+    formatters_columns = {"status": formatters.message_status, "created_at": formatters.moment,
+                          "sent_at": formatters.moment, "body": formatters.multiline,
+                          "attempt_log": formatters.attempts, "channel": formatters.channel}
+    page_size = 25
+    show_template = "messages/show.html"
+
+    def _show(self, pk):
+        widgets = super()._show(pk)
+        # The "Send again" button: a failed message, for who may resend.
+        g.may_resend = (db.session.scalar(select(Message.status).where(Message.id == pk)) == "failed"
+                        and self.appbuilder.sm.has_access("can_resend", "MessageView"))
+        return widgets
+
+    @expose("/resend/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("resend")
+    def resend(self, pk):
+        message = db.session.scalar(select(Message).where(
+            Message.id == pk, Message.customer_id.in_(select(Customer.id).where(customer_scope(g.user)))))
+        if message is None:
+            abort(404)
+        try:
+            copy = outbox.resend(db.session, g.user, message)
+            copy_id = copy.id
+            commit(db.session)
+        except Invalid as e:
+            db.session.rollback()
+            flash(" ".join(m for ms in e.errors.values() for m in ms), "warning")
+            return redirect(url_for("MessageView.show", pk=pk))
+        tasks.queue_delivery([copy_id])
+        flash("Sent again as a new message.", "success")
+        return redirect(url_for("MessageView.show", pk=copy_id))
+
+
+class CustomerMessagesView(MessageView):
+    """A customer's messages (sent and received), on its page."""
+
+    route_base = "/customer-messages"
+    list_title = "Messages"
+    base_filters = [["id", ChildScopeFilter, None], ["kind", FilterEqual, "message"]]
+    list_columns = ["created_at", "recipient_name", "recipient", "channel", "subject", "status", "reason"]
+
+
+class NotificationLogView(MessageView):
+    """The automatic messages a customer was sent (getSoapy's notification logs)."""
+
+    route_base = "/notification-logs"
+    list_title = "Notification logs"
+    base_filters = [["id", ChildScopeFilter, None], ["kind", FilterEqual, "notification"]]
+    list_columns = ["created_at", "recipient", "channel", "subject", "status", "reason"]
+
+
+class UnsubscribeView(BaseView):
+    """The public page behind every marketing e-mail's unsubscribe link: one click, no login."""
+
+    route_base = "/unsubscribe"
+    default_view = "page"
+
+    @expose("/<string:token>", methods=["GET", "POST"])
+    def page(self, token):
+        who = unsubscribe.recipient(db.session, current_app.config, token)
+        if who is None:
+            return self.render_template("messages/unsubscribe.html", state="invalid"), 404
+        if request.method == "POST":
+            unsubscribe.unsubscribe(db.session, who)
+            return self.render_template("messages/unsubscribe.html", state="done",
+                                        address=unsubscribe.display_address(who))
+        return self.render_template("messages/unsubscribe.html", state="ask", token=token,
+                                    address=unsubscribe.display_address(who))
+
+
+# Mail clients POST the one-click unsubscribe (RFC 8058) without a CSRF token; the signed
+# token in the URL is what authorises it, and it can only ever turn marketing e-mail off.
+csrf.exempt(f"{__name__}.page")
