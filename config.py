@@ -62,6 +62,7 @@ def load() -> dict:
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL")),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         REDIS_URL=redis_url,
+        RQ_QUEUE=os.environ.get("RQ_QUEUE", "default"),
         # Flask-AppBuilder
         AUTH_TYPE=AUTH_DB,
         AUTH_ROLE_ADMIN="Admin",

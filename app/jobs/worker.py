@@ -7,8 +7,8 @@ from app.extensions import db
 class AppWorker(SimpleWorker):
     """An RQ worker that runs each job in the app context it was started in, with a fresh session."""
 
-    def perform_job(self, job, queue):
+    def execute_job(self, job, queue):
         try:
-            return super().perform_job(job, queue)
+            return super().execute_job(job, queue)
         finally:
             db.session.remove()

@@ -1,0 +1,220 @@
+"""Background work for real: Redis, an RQ worker and an SMTP server (aiosmtpd) in this process.
+
+Delivery is by id and at most once: a job run twice sends once; a worker killed mid-send and
+replaced sends nothing twice; a failing server gets retries, then "failed" with its reply.
+"""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from app.extensions import db
+from app.jobs import get_queue, tasks
+from app.jobs.worker import AppWorker
+from app.models import Customer, Message, MessageAttempt
+from app.services.messages import delivery, outbox
+from tests import factories as f
+from tests.conftest import PASSWORD, csrf_from, make_app
+
+
+class Sink:
+    """An SMTP server's handler: keeps what it receives; can refuse, or hold a message."""
+
+    def __init__(self):
+        self.received = []
+        self.reply = "250 OK"
+        self.hold = threading.Event()
+        self.holding = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.hold.is_set():
+            self.holding.set()
+            while self.hold.is_set():
+                await asyncio.sleep(0.05)
+        if self.reply.startswith("250"):
+            self.received.append((envelope.rcpt_tos[0], envelope.content.decode(errors="replace")))
+        return self.reply
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    with socket.socket() as probe:  # a free port (the controller checks its port by connecting)
+        probe.bind(("127.0.0.1", 0))
+        sink.port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    sink.hold.clear()
+    controller.stop()
+
+
+@pytest.fixture
+def worker_app(app, redis_url, smtp):
+    """The app as a worker sees it: Redis for jobs, SMTP for mail, retries without waiting."""
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url, RQ_QUEUE=queue_name,
+                     MAIL_TRANSPORT="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
+                     MAIL_DEFAULT_SENDER="office@example.com", MESSAGE_RETRY_DELAYS=[0, 0], BULK_SYNC_LIMIT=2)
+    yield other
+    with other.app_context():
+        get_queue().empty()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def customers_with_email(n, prefix="r"):
+    return [f.customer(email=f"{prefix}{i}@example.com").id for i in range(n)]
+
+
+def queue_email(app, ids, body="Hello {first_name}"):
+    """Write e-mails to the outbox as the compose screen does; returns the queued message ids."""
+    job = outbox.start(db.session, f.user("admin"), outbox.clean("email", {"subject": "Hi", "body": body}), ids=ids)
+    queued = outbox.write(db.session, job, app.config)
+    db.session.commit()
+    return queued
+
+
+def drain(app):
+    queue = get_queue()
+    AppWorker([queue], connection=queue.connection).work(burst=True)
+    failed = [queue.fetch_job(i) for i in queue.failed_job_registry.get_job_ids()]
+    assert not failed, [job.latest_result().exc_string for job in failed if job]
+
+
+def test_a_worker_delivers_queued_e_mail_by_smtp_and_logs_each_attempt(worker_app, smtp):
+    with worker_app.app_context():
+        ids = customers_with_email(3)
+        queued = queue_email(worker_app, ids)
+        assert tasks.queue_delivery(queued) == 1 and get_queue().count == 1
+        assert {m.status for m in db.session.scalars(select(Message))} == {"queued"}
+        drain(worker_app)
+        db.session.expire_all()
+        messages = db.session.scalars(select(Message).order_by(Message.id)).all()
+        assert [(m.status, m.transport, m.attempts) for m in messages] == [("sent", "smtp", 1)] * 3
+        assert sorted(r for r, _ in smtp.received) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+        assert f"Message-ID: <message-{messages[0].id}@example.com>" in dict(smtp.received)["r0@example.com"]
+        assert db.session.scalar(select(MessageAttempt.outcome).where(MessageAttempt.message_id == messages[0].id)) \
+            == "sent"
+
+
+def test_the_same_delivery_job_run_twice_sends_once(worker_app, smtp):
+    with worker_app.app_context():
+        queued = queue_email(worker_app, customers_with_email(2, "twice"))
+        tasks.queue_delivery(queued)
+        tasks.queue_delivery(queued)
+        drain(worker_app)
+        assert sorted(r for r, _ in smtp.received) == ["twice0@example.com", "twice1@example.com"]
+
+
+def test_a_failing_server_gets_retries_then_the_message_fails_with_its_reply(worker_app, smtp):
+    smtp.reply = "451 4.3.0 Mailbox busy, try later"
+    with worker_app.app_context():
+        queued = queue_email(worker_app, customers_with_email(1, "busy"))
+        tasks.queue_delivery(queued)
+        drain(worker_app)
+        db.session.expire_all()
+        message = db.session.get(Message, queued[0])
+        assert (message.status, message.attempts) == ("failed", 3)
+        assert "451" in message.error and "Mailbox busy" in message.error
+        outcomes = db.session.scalars(select(MessageAttempt.outcome).where(MessageAttempt.message_id == message.id)
+                                      .order_by(MessageAttempt.id)).all()
+        assert outcomes == ["retry", "retry", "failed"]
+
+
+def test_a_permanent_refusal_fails_at_once(worker_app, smtp):
+    smtp.reply = "550 5.1.1 No such user"
+    with worker_app.app_context():
+        queued = queue_email(worker_app, customers_with_email(1, "nouser"))
+        tasks.queue_delivery(queued)
+        drain(worker_app)
+        db.session.expire_all()
+        message = db.session.get(Message, queued[0])
+        assert (message.status, message.attempts) == ("failed", 1) and "550" in message.error
+
+
+def test_a_worker_killed_mid_send_and_restarted_sends_nothing_twice(worker_app, smtp, redis_url):
+    with worker_app.app_context():
+        queued = queue_email(worker_app, customers_with_email(3, "killed"))
+        tasks.queue_delivery(queued)
+        url = worker_app.config["SQLALCHEMY_DATABASE_URI"]
+        queue_name = worker_app.config["RQ_QUEUE"]
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "RQ_QUEUE": queue_name,
+           "SECRET_KEY": "test-secret-key-that-is-long-enough-for-jwt", "FLASK_APP": "app:create_app",
+           "MAIL_TRANSPORT": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port),
+           "MAIL_DEFAULT_SENDER": "office@example.com", "MESSAGE_RETRY_DELAYS": "0,0"}
+    smtp.hold.set()  # the first message's DATA is held: the worker is mid-send
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--burst"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert smtp.holding.wait(60), "the worker never reached the SMTP server"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        smtp.hold.clear()
+    with worker_app.app_context():
+        db.session.expire_all()
+        assert [db.session.get(Message, i).status for i in queued] == ["sending", "queued", "queued"]
+        # The killed worker's job is gone with it; the job is queued again (as RQ would, or an admin).
+        tasks.queue_delivery(queued)
+        drain(worker_app)
+        time.sleep(0.2)
+        db.session.expire_all()
+        assert [db.session.get(Message, i).status for i in queued] == ["sending", "sent", "sent"]
+        received = [r for r, _ in smtp.received]
+        assert sorted(received) == ["killed1@example.com", "killed2@example.com"]  # none twice, the held one never
+        assert delivery.recover(db.session, older_than=timedelta(0)) == 1
+        stuck = db.session.get(Message, queued[0])
+        assert stuck.status == "failed" and stuck.error.startswith("Interrupted while sending")
+
+
+def test_a_large_bulk_action_runs_in_the_worker_and_its_page_shows_the_progress(worker_app, redis_url):
+    with worker_app.app_context():
+        ids = [f.customer().id for _ in range(5)]
+    client = worker_app.test_client()
+    token = csrf_from(client.get("/login/").get_data(as_text=True))
+    client.post("/login/", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    page = client.post("/customers/action_post", data={"action": "disable", "rowid": [str(i) for i in ids],
+                                                       "csrf_token": token}).get_data(as_text=True)
+    import re
+    key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+    r = client.post("/customers/bulk/disable", data={"rowid": [str(i) for i in ids], "form_key": key,
+                                                     "csrf_token": token})
+    progress_url = r.headers["Location"] + "/progress"
+    assert client.get(progress_url).get_json()["status"] == "queued"  # over BULK_SYNC_LIMIT: a job
+    assert "Waiting for a worker" in client.get(r.headers["Location"]).get_data(as_text=True)
+    with worker_app.app_context():
+        assert [db.session.get(Customer, i).status for i in ids] == ["active"] * 5
+        drain(worker_app)
+        db.session.expire_all()
+        assert [db.session.get(Customer, i).status for i in ids] == ["disabled"] * 5
+    done = client.get(progress_url).get_json()
+    assert done["status"] == "done" and done["result"]["changed"] == 5 and done["percent"] == 100
+
+
+def test_the_worker_command_refuses_to_start_without_redis(app):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(FLASK_APP="app:create_app", SECRET_KEY="test-secret-key-that-is-long-enough-for-jwt",
+               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+    r = subprocess.run([sys.executable, "-m", "flask", "worker", "--burst"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0 and "Set REDIS_URL" in r.stderr
+
+
+def test_redis_is_the_queue(worker_app, redis_url):
+    with worker_app.app_context():
+        assert get_queue().connection.ping()
+        assert isinstance(get_queue().connection, redis.Redis)
