@@ -43,6 +43,9 @@ class Message(Model):
         Index("ix_message_customer_id_id", "customer_id", "id"),
         Index("ix_message_status_id", "status", "id"),
         Index("ix_message_batch_id", "batch_id"),
+        # For the foreign keys that point here: deleting a contact or a message checks them.
+        Index("ix_message_contact_id", "contact_id"),
+        Index("ix_message_resend_of_id", "resend_of_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -169,6 +169,12 @@ class Customer(Preferences, Model):
         order_by="CustomerService.id",
     )
 
+    @property
+    def services_summary(self) -> str | None:
+        """"Broadband 40, Hosting (suspended)": set by the customer list's query, which reads
+        it in the same statement as the customer (see CustomerInterface.load)."""
+        return self.__dict__.get("_services_summary")
+
     def __repr__(self) -> str:
         return f"{self.name} (#{self.id})"
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag
 from app.models.resellers import utcnow
+from app.services.db import insert_rows
 
 # What is audited, and how to find the customer each record belongs to.
 AUDITED: dict[type, Callable] = {
@@ -132,14 +133,11 @@ def record(session: Session, entity: str, action: str, entries: list[tuple[int, 
         return
     user_id, username = _actor(session)
     now = utcnow()
-    session.execute(
-        insert(AuditEntry.__table__),
-        [
-            dict(at=now, user_id=user_id, username=username, action=action, entity=entity,
-                 entity_id=eid, customer_id=cid, changes=changes)
-            for eid, cid, changes in entries
-        ],
-    )
+    insert_rows(session, AuditEntry.__table__, [
+        dict(at=now, user_id=user_id, username=username, action=action, entity=entity,
+             entity_id=eid, customer_id=cid, changes=changes)
+        for eid, cid, changes in entries
+    ])
 
 
 def install(session_class) -> None:

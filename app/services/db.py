@@ -1,4 +1,8 @@
-"""The commit at a service boundary, with database constraints mapped to field errors."""
+"""The commit at a service boundary, with database constraints mapped to field errors;
+and inserting many rows at once."""
+import json
+
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,3 +40,21 @@ def invalid_from(error: IntegrityError) -> Invalid:
         if needle in message:
             return Invalid({field: text})
     return Invalid({"_": "The change conflicts with existing data."})
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (several times
+    faster than INSERT for thousands of rows), batched INSERTs elsewhere. Every row has
+    the same keys; triggers and constraints apply as for INSERT."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0].keys())
+    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Address, Contact, ContactPhone, Customer, Reseller, Tag, customer_tag
 from app.services.customers.validate import names
+from app.services.db import insert_rows
 
 FIRST = ("Oliver George Harry Jack Jacob Noah Charlie Thomas Oscar William James Leo Alfie Henry "
          "Amelia Olivia Isla Emily Poppy Ava Isabella Jessica Lily Sophie Grace Sophia Mia Evie "
@@ -165,27 +166,14 @@ def _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today) -> Iterator[tupl
 
 
 def _flush(session, tables, rows, counters) -> None:
-    postgres = session.get_bind().dialect.name == "postgresql"
     for name in ("customer", "customer_tag", "contact", "contact_phone", "address"):
         batch = rows[name]
         if not batch:
             continue
-        if postgres:
-            _copy(session, tables[name], batch)
-        else:
-            session.execute(insert(tables[name]), batch)
+        insert_rows(session, tables[name], batch)
         counters[name] += len(batch)
         batch.clear()
     session.flush()
-
-
-def _copy(session, table, batch) -> None:
-    columns = list(batch[0].keys())
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row([row[c] for c in columns])
 
 
 def _fix_sequences(session) -> None:

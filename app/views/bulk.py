@@ -101,7 +101,7 @@ class BulkActionsMixin:
     def action_unarchive(self, items):
         abort(404)
 
-    @action("bulk_edit", "Edit", icon="fa-pencil")
+    @action("bulk_edit", "Bulk edit", icon="fa-pencil")
     def action_bulk_edit(self, items):
         abort(404)
 
@@ -130,9 +130,10 @@ class BulkActionsMixin:
             return self.compose_for(name, selection)
         return self._confirm(name, selection)
 
-    @expose("/action/<string:name>/<pk>", methods=["GET"])
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
-        """One customer's action from its row: the same confirmation, for one."""
+        """One customer's action from its row or its page: the same confirmation, for one.
+        (FAB's show page POSTs here; either way nothing changes before the confirmation.)"""
         if name not in self.actions:
             abort(404)
         if not self._may(name):

@@ -36,6 +36,11 @@ class ChildView(ServiceModelView):
         return data.pop(self.parent_field, None) or parent_id, data
 
 
+CHANNEL_WORDS = {"email": "e-mail", "sms": "text", "letter": "letter", "phone": "phone"}
+PREFERENCE_LABELS = {f"{purpose}_{channel}": f"{purpose.capitalize()} by {CHANNEL_WORDS[channel]}"
+                     for purpose in PURPOSES for channel in CHANNELS}
+
+
 class ContactPhoneView(ChildView):
     datamodel = SQLAInterface(ContactPhone)
     route_base = "/contact-phones"
@@ -89,9 +94,7 @@ class ContactView(ChildView):
     show_fieldsets = [("Contact", {"fields": ["customer"] + _fields + ["phones"]}),
                       ("Communication preferences", {"fields": _preferences + ["unsubscribed_at"]})]
     label_columns = {
-        **{f"{purpose}_{channel}": f"{'Service' if purpose == 'service' else 'Marketing'} by "
-           f"{ {'email': 'e-mail', 'sms': 'text', 'letter': 'letter', 'phone': 'phone'}[channel]}"
-           for purpose in PURPOSES for channel in CHANNELS},
+        **PREFERENCE_LABELS,
         "unsubscribed_at": "Unsubscribed (link) at",
         "customer": "Customer", "customer_id": "Customer ID", "is_primary": "Primary contact",
         "first_name": "First name", "website_url": "Website", "twitter_url": "Twitter / X",

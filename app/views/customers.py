@@ -16,13 +16,14 @@ from app.services import csv_export
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
+from app.services.customers.validate import PREFERENCE_FIELDS
 from app.services.scope import reseller_choice_scope
 from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.bulk import BulkActionsMixin
 from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
-from app.views.contacts import AddressView, ContactView, ServiceView
+from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, ServiceView
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter
 from app.views.forms import customer_fields
@@ -106,7 +107,8 @@ class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
     base_order = ("name", "asc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export"]
 
-    list_columns = ["id", "name", "phone", "email", "joined_on", "balance", "tags", "status", "reseller"]
+    list_columns = ["id", "name", "phone", "email", "joined_on", "balance", "services_summary", "tags", "status",
+                    "reseller"]
     order_columns = list_columns
     search_columns = ["name", "surname", "first_name", "company_name", "email", "phone", "id",
                       "status", "tags", "reseller", "joined_on", "balance", "customer_type",
@@ -114,10 +116,12 @@ class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
     label_columns = {
         "id": "Customer ID", "name": "Name", "phone": "Phone", "email": "E-mail",
         "joined_on": "Date joined", "balance": "Balance", "tags": "Tags", "status": "Status",
-        "reseller": "Reseller", "customer_type": "Customer type", "first_name": "First name",
+        "reseller": "Reseller", "services_summary": "Services", "customer_type": "Customer type",
+        "first_name": "First name",
         "company_name": "Company name", "advertising_source": "Advertising source",
         "creditor_days": "Creditor days", "building_type": "Building type",
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
+        "unsubscribed_at": "Unsubscribed (link) at", **PREFERENCE_LABELS,
     }
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,
@@ -127,22 +131,26 @@ class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
     _details = ["customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
                 "mobile", "currency", "reseller", "tags", "status", "joined_on"]
     _other = ["advertising_source", "creditor_days", "building_type", "third_party_reference"]
-    add_columns = [c for c in _details if c != "status"] + _other
-    edit_columns = _details + _other
+    _preferences = list(PREFERENCE_FIELDS)
+    add_columns = [c for c in _details if c != "status"] + _other + _preferences
+    edit_columns = _details + _other + _preferences
     show_fieldsets = [
         ("Customer", {"fields": ["id", "name", "customer_type", "title", "first_name", "surname",
                                  "company_name", "status", "joined_on", "reseller", "tags"]}),
         ("Contact details", {"fields": ["email", "phone", "mobile"]}),
         ("Money", {"fields": ["currency", "balance"]}),
         ("Other details", {"fields": _other}),
+        ("Communication preferences", {"fields": _preferences + ["unsubscribed_at"], "expanded": False}),
     ]
     add_fieldsets = [
         ("Customer", {"fields": [c for c in _details if c != "status"]}),
         ("Other details", {"fields": _other, "expanded": True}),
+        ("Communication preferences", {"fields": _preferences, "expanded": False}),
     ]
     edit_fieldsets = [
         ("Customer", {"fields": _details}),
         ("Other details", {"fields": _other, "expanded": True}),
+        ("Communication preferences", {"fields": _preferences, "expanded": False}),
     ]
     description_columns = {
         "surname": "Required for a private customer.",

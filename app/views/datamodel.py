@@ -17,15 +17,23 @@ import json
 
 from flask import current_app
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import asc, desc, func, select
+from sqlalchemy import asc, case, desc, func, select
 from sqlalchemy.orm import selectinload
 
-from app.models import Customer, Reseller, Tag, customer_tag
+from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
 
 MAX_PAGE_SIZE = 100
 TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
 MATERIALIZE_BELOW = 20_000
+
+
+def services_summary():
+    """A customer's services that are not cancelled, as one line ("Fibre 900, Hosting (suspended)")."""
+    label = CustomerService.name + case((CustomerService.status == "suspended", " (suspended)"), else_="")
+    return (select(func.aggregate_strings(label, ", "))
+            .where(CustomerService.customer_id == Customer.id, CustomerService.status != "cancelled")
+            .scalar_subquery())
 
 
 class Count(int):
@@ -71,6 +79,10 @@ class CustomerInterface(SQLAInterface):
             return Customer.sort_name
         if order_column == "reseller":
             return select(Reseller.name).where(Reseller.id == Customer.reseller_id).scalar_subquery()
+        if order_column == "services_summary":
+            return (select(func.min(CustomerService.name)).where(CustomerService.customer_id == Customer.id,
+                                                                  CustomerService.status != "cancelled")
+                    .scalar_subquery())
         if order_column == "tags":
             return (select(func.min(Tag.name)).join(customer_tag, customer_tag.c.tag_id == Tag.id)
                     .where(customer_tag.c.customer_id == Customer.id).scalar_subquery())
@@ -152,11 +164,15 @@ class CustomerInterface(SQLAInterface):
         return [row[0] for row in rows]
 
     def load(self, ids: list[int]) -> list[Customer]:
-        """Customers by id, in the given order, with reseller and tags loaded in one round trip each."""
+        """Customers by id, in the given order, with reseller and tags loaded in one round trip each,
+        and a summary of their services from a subquery of the same statement."""
         if not ids:
             return []
-        rows = self.session.scalars(
-            select(Customer).where(Customer.id.in_(ids)).options(selectinload(Customer.tags))
+        rows = self.session.execute(
+            select(Customer, services_summary()).where(Customer.id.in_(ids)).options(selectinload(Customer.tags))
         ).all()
-        by_id = {c.id: c for c in rows}
+        by_id = {}
+        for customer, summary in rows:
+            customer.__dict__["_services_summary"] = summary
+            by_id[customer.id] = customer
         return [by_id[i] for i in ids if i in by_id]

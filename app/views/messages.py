@@ -43,8 +43,8 @@ class MessagesMixin:
 
     def _first_customer(self, selection: Selection) -> int | None:
         if selection.all_matching:
-            stmt = matching_ids(self, selection.query)
-            return db.session.scalar(select(stmt.subquery().c[0]).order_by(stmt.subquery().c[0]).limit(1))
+            matches = matching_ids(self, selection.query).subquery()
+            return db.session.scalar(select(matches.c[0]).order_by(matches.c[0]).limit(1))
         ids = [int(i) for i in selection.ids if str(i).isdigit() and int(i) < 2**31]
         if not ids:
             return None
@@ -141,7 +141,7 @@ class MessageView(ServiceModelView):
     def _show(self, pk):
         widgets = super()._show(pk)
         # The "Send again" button: a failed message, for who may resend.
-        g.may_resend = (db.session.scalar(select(Message.status).where(Message.id == pk)) == "failed"
+        g.may_resend = (db.session.scalar(select(Message.status).where(Message.id == int(pk))) == "failed"
                         and self.appbuilder.sm.has_access("can_resend", "MessageView"))
         return widgets
 

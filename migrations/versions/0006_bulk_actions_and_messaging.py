@@ -102,6 +102,8 @@ def upgrade():
     op.create_index("ix_message_batch_id", "message", ["batch_id"])
     op.create_index("ix_message_customer_id_id", "message", ["customer_id", "id"])
     op.create_index("ix_message_status_id", "message", ["status", "id"])
+    op.create_index("ix_message_contact_id", "message", ["contact_id"])
+    op.create_index("ix_message_resend_of_id", "message", ["resend_of_id"])
     op.create_table(
         "message_attempt",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -17,7 +17,8 @@ from tests.e2e.conftest import login
 pytestmark = pytest.mark.e2e
 
 LIST = "/customers/list/"
-COLUMNS = ["Customer ID", "Name", "Phone", "E-mail", "Date joined", "Balance", "Tags", "Status", "Reseller"]
+COLUMNS = ["Customer ID", "Name", "Phone", "E-mail", "Date joined", "Balance", "Services", "Tags", "Status",
+           "Reseller"]
 SEARCH_PLACEHOLDER = "Search name, e-mail, phone or customer ID"
 PAGE_SIZE = 25
 # The list's own table (FAB's filter form has a table-hover table too, without the wrapper).

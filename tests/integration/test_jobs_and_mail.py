@@ -218,3 +218,23 @@ def test_redis_is_the_queue(worker_app, redis_url):
     with worker_app.app_context():
         assert get_queue().connection.ping()
         assert isinstance(get_queue().connection, redis.Redis)
+
+
+def test_a_mailbox_with_accents_gets_its_mail_and_one_that_cannot_be_built_fails_alone(worker_app, smtp):
+    with worker_app.app_context():
+        ids = [f.customer(email="zoë.ó'súilleabháin@example.com").id, f.customer(email="plain@example.com").id]
+        queued = queue_email(worker_app, ids)
+        broken = db.session.get(Message, queued[0])
+        broken.recipient = "not an address\r\nBcc: victim@example.com"
+        copy = Message(customer_id=ids[0], channel="email", subject="S", body="B", status="queued",
+                       recipient="zoë.ó'súilleabháin@example.com")
+        db.session.add(copy)
+        db.session.commit()
+        ids = [*queued, copy.id]
+        tasks.queue_delivery(ids)
+        drain(worker_app)
+        db.session.expire_all()
+        statuses = [db.session.get(Message, i).status for i in ids]
+        assert statuses == ["failed", "sent", "sent"]
+        assert sorted(r for r, _ in smtp.received) == ["plain@example.com", "zoë.ó'súilleabháin@example.com"]
+        assert "victim" not in " ".join(content for _, content in smtp.received)

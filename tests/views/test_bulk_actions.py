@@ -156,6 +156,8 @@ def test_a_row_action_asks_first_and_a_reseller_cannot_see_anothers_job(app, log
     admin = login("admin")
     page = admin.get(f"/customers/action/disable/{ids[0]}")
     assert page.status_code == 200 and "<strong>1</strong>" in page.get_data(as_text=True)
+    from_show_page = admin.post(f"/customers/action/disable/{ids[0]}")  # FAB's show page posts its actions
+    assert from_show_page.status_code == 200 and "This will disable" in from_show_page.get_data(as_text=True)
     assert statuses(app, ids) == ["active"]
     r = run(admin, "disable", {"rowid": [str(ids[0])]})
     job_url = r.headers["Location"]

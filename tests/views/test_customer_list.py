@@ -185,3 +185,20 @@ def test_every_page_shows_the_right_rows_front_half_back_half_and_filtered(app, 
     for page in range(0, (len(with_a) + 24) // 25):
         got += shown_ids(browser.get(f"{base}&_flt_0_surname=a&page_CustomerView={page}").get_data(as_text=True))
     assert got == with_a
+
+
+def test_the_list_shows_each_customers_services_and_sorts_by_them(app, login):
+    from app.models import CustomerService
+    with app.app_context():
+        a, b = f.customer(surname="Alpha").id, f.customer(surname="Beta").id
+        db.session.add_all([CustomerService(customer_id=a, name="Zeta hosting", price=Decimal("5")),
+                            CustomerService(customer_id=b, name="Fibre 900", price=Decimal("30"), status="suspended"),
+                            CustomerService(customer_id=b, name="Old line", price=Decimal("1"), status="cancelled")])
+        db.session.commit()
+    browser = login("admin")
+    html = browser.get("/customers/list/").get_data(as_text=True)
+    assert ">Services" in html and "Zeta hosting" in html and "Fibre 900 (suspended)" in html
+    assert "Old line" not in html
+    by_service = browser.get("/customers/list/?_oc_CustomerView=services_summary&_od_CustomerView=asc")
+    page = by_service.get_data(as_text=True)
+    assert page.index("Fibre 900") < page.index("Zeta hosting")

@@ -52,6 +52,20 @@ def test_preview_fills_the_placeholders_for_the_first_recipient(app, login, thre
     assert messages_of(app, ada) == []  # a preview writes nothing
 
 
+def test_all_customers_matching_a_filter_get_it_and_the_preview_is_the_first_of_them(app, login, three):
+    ada, bob, gone = three
+    browser = login("admin")
+    data = {"all_matching": "1", "query": "_flt_0_surname=l", "rowid": [str(ada)]}  # Lovelace, Builder
+    page = browser.post("/customers/action_post", {"action": "send_email", **data}).get_data(as_text=True)
+    assert "To <strong>2</strong> customers" in page
+    preview = browser.post("/customers/compose/send_email", {**data, "form_key": form_key(page), "subject": "S",
+                                                             "body": "Hi {first_name}", "send": "0"})
+    assert "Hi Ada" in preview.get_data(as_text=True)
+    browser.post("/customers/compose/send_email", {**data, "form_key": form_key(page), "subject": "S",
+                                                   "body": "Hi {first_name}", "send": "1"})
+    assert [len(messages_of(app, i)) for i in (ada, bob, gone)] == [1, 1, 0]
+
+
 def test_send_writes_one_message_per_customer_and_each_shows_on_the_customer(app, login, three):
     ada, bob, gone = three
     browser = login("staff")

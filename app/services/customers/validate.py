@@ -3,16 +3,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Reseller, Tag
-from app.models.customers import BUILDING_TYPES, CREDITOR_DAYS, CUSTOMER_TYPES, STATUSES, TITLES
+from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOMER_TYPES, PURPOSES, STATUSES, TITLES
 from app.services import fields
 from app.services.errors import FieldErrors
 from app.services.scope import is_scoped, reseller_id_of
 from app.services.settings import settings
 
+# Communication preferences of the customer itself (used when it has no contacts).
+PREFERENCE_FIELDS = tuple(f"{purpose}_{channel}" for purpose in PURPOSES for channel in CHANNELS)
 EDITABLE = (
     "customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
     "mobile", "currency", "reseller_id", "tag_ids", "status", "joined_on",
-    "advertising_source", "creditor_days", "building_type", "third_party_reference",
+    "advertising_source", "creditor_days", "building_type", "third_party_reference", *PREFERENCE_FIELDS,
 )
 
 
@@ -57,6 +59,8 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
     out["building_type"] = fields.choice(errors, "building_type", current("building_type"), BUILDING_TYPES)
     out["third_party_reference"] = fields.text(
         errors, "third_party_reference", current("third_party_reference"), 80)
+    for key in PREFERENCE_FIELDS:  # service messages on, marketing off, until said otherwise
+        out[key] = fields.boolean(current(key, key.startswith("service_")))
 
     out["reseller_id"] = _reseller(session, actor, errors, data, customer)
 

@@ -64,6 +64,11 @@ def deliver(session: Session, message_ids: Iterable[int], config: dict,
             except transports.Permanent as e:
                 _finish(session, message, "failed", "failed", transport.name, str(e))
                 outcomes["failed"] += 1
+            except Exception as e:  # noqa: BLE001  a message that cannot be built: fail it, go on
+                session.rollback()
+                message = session.get(Message, message_id)
+                _finish(session, message, "failed", "failed", transport.name, f"{type(e).__name__}: {e}")
+                outcomes["failed"] += 1
             else:
                 _finish(session, message, "sent", "sent", transport.name, None)
                 outcomes["sent"] += 1

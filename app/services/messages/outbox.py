@@ -6,13 +6,14 @@ The rows are written in the transaction of the request that sends them; delivery
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Contact, ContactPhone, Customer, Job, Message
 from app.models.resellers import utcnow
 from app.services import fields
 from app.services.customers.bulk import job_customer_chunks, new_job
+from app.services.db import insert_rows
 from app.services.errors import FieldErrors, Invalid
 from app.services.messages import placeholders, sms, unsubscribe
 from app.services.messages.preferences import skip_reason
@@ -116,11 +117,12 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
 def drafts(session: Session, customer_ids: list[int], values: dict, config: dict):
     """The messages these customers would get (or the reason each is skipped)."""
     channel, purpose = values["channel"], values["purpose"]
+    used = placeholders.names(values["body"]) | placeholders.names(values["subject"] or "")
     for customer, contact, address, allows in _recipients(session, customer_ids, values):
         person = contact or customer
         name = " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer["name"]
         reason = skip_reason(customer["status"], allows, channel, purpose, address)
-        filled = placeholders.values_for(customer, contact, address)
+        filled = placeholders.values_for(customer, contact, address, used)
         body = placeholders.render(values["body"], filled)
         if channel == "email" and purpose == "marketing":
             link = unsubscribe.url(config, customer["id"], contact["id"] if contact else None)
@@ -160,8 +162,7 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
                 skipped[draft.skip] += 1
             else:
                 queued_count += 1
-        if rows:
-            session.execute(insert(Message), rows)
+        insert_rows(session, Message.__table__, rows)
         job.done += len(customer_ids)
     job.status, job.finished_at = "done", utcnow()
     job.result = {**(job.result or {}), "queued": queued_count, "skipped": dict(skipped)}

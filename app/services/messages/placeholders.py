@@ -4,6 +4,7 @@ Only the names below are known; anything else in braces is an error the user
 sees before sending, never a KeyError at delivery. Write {{ and }} for braces.
 """
 from decimal import Decimal
+from functools import lru_cache
 from string import Formatter
 
 from babel.numbers import format_currency
@@ -57,10 +58,21 @@ def render(template: str, values: dict) -> str:
     return "".join(out)
 
 
-def values_for(customer: dict, contact: dict | None, address: str | None) -> dict:
-    """Placeholder values for one recipient: the contact written to, else the customer."""
+def names(template: str) -> set[str]:
+    """The placeholders a (checked) template uses."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+@lru_cache(maxsize=4096)
+def _money(amount: str, currency: str) -> str:
+    return format_currency(Decimal(amount), currency, locale="en_GB")
+
+
+def values_for(customer: dict, contact: dict | None, address: str | None, used: set[str] | None = None) -> dict:
+    """Placeholder values for one recipient: the contact written to, else the customer.
+    (`used`: the placeholders wanted; the balance is formatted only when asked for.)"""
     person = contact or customer
-    balance = customer.get("balance")
+    balance = customer.get("balance") if used is None or "balance" in used else None
     return {
         "title": person.get("title"),
         "first_name": person.get("first_name"),
@@ -70,6 +82,5 @@ def values_for(customer: dict, contact: dict | None, address: str | None) -> dic
         "customer_name": customer.get("name"),
         "customer_id": customer.get("id"),
         "email": address if address and "@" in address else person.get("email"),
-        "balance": format_currency(Decimal(balance), customer.get("currency") or "GBP", locale="en_GB")
-        if balance is not None else None,
+        "balance": _money(str(balance), customer.get("currency") or "GBP") if balance is not None else None,
     }

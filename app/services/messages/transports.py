@@ -1,5 +1,10 @@
-"""How a message leaves: SMTP (Flask-Mail's message format), an SMS gateway over HTTP,
-or nowhere ("outbox only": the message is kept in the app, for a machine with no mail server).
+"""How a message leaves: SMTP with the MAIL_* settings (Flask-Mail's names), an SMS gateway
+over HTTP, or nowhere ("outbox only": the message is kept in the app, for a machine with no
+mail server).
+
+The e-mail itself is built with the standard library's EmailMessage: Flask-Mail's Message
+cannot address a mailbox with non-ASCII characters ("zoë@example.com", which our e-mail
+validation accepts), and its connection has no timeout. Such mail goes out with SMTPUTF8.
 
 A transport raises Transient for a failure worth retrying (a connection refused, a 4xx
 reply) and Permanent for one that is not (a 5xx reply, a refused address).
@@ -9,7 +14,8 @@ import smtplib
 import urllib.error
 import urllib.request
 
-from flask_mail import Message as MailMessage
+from email.message import EmailMessage
+from email.utils import formatdate
 
 
 class Transient(Exception):
@@ -51,13 +57,26 @@ class Smtp:
             server.login(c["MAIL_USERNAME"], c["MAIL_PASSWORD"])
         return server
 
+    def build(self, message, headers: dict) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self.config["MAIL_DEFAULT_SENDER"]
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject or ""
+        mail["Date"] = formatdate(localtime=False)
+        for name, value in headers.items():
+            mail[name] = value
+        mail.set_content(message.body)
+        return mail
+
     def send(self, message, headers: dict) -> None:
-        mail = MailMessage(subject=message.subject or "", recipients=[message.recipient], body=message.body,
-                           sender=self.config["MAIL_DEFAULT_SENDER"], extra_headers=headers)
+        mail = self.build(message, headers)
+        options = [] if message.recipient.isascii() else ["SMTPUTF8"]
         try:
             if self.server is None:
                 self.server = self._connect()
-            refused = self.server.sendmail(mail.sender, [message.recipient], mail.as_bytes())
+            refused = self.server.send_message(mail, mail_options=options)
+        except smtplib.SMTPNotSupportedError as e:
+            raise Permanent(f"The mail server cannot deliver to this address ({e}).") from e
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
             raise (Permanent if code >= 500 else Transient)(f"{code} {reply.decode(errors='replace')}") from e

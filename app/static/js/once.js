@@ -1,8 +1,15 @@
-// A form whose submit button has data-once submits once: a double click sends one request.
+// A submit button with data-once sends its form once: a double click makes one request.
+// (Disabled only after this event, so the button's own name=value still goes with the form.)
 document.addEventListener("submit", function (event) {
-  var button = event.target.querySelector("[data-once]");
-  if (!button) { return; }
-  if (event.target.dataset.sent) { event.preventDefault(); return; }
-  event.target.dataset.sent = "1";
-  button.disabled = true;
+  var button = event.submitter;
+  if (!button || !button.hasAttribute("data-once")) { return; }
+  var form = event.target;
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  if (button.name) {
+    var keep = document.createElement("input");
+    keep.type = "hidden"; keep.name = button.name; keep.value = button.value;
+    form.appendChild(keep);
+  }
+  setTimeout(function () { button.disabled = true; }, 0);
 });
