@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from app.models import Address, Contact, ContactPhone, Customer, Reseller, Tag, customer_tag
+from app.models import Address, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers.validate import names
 from app.services.db import insert_rows
 
@@ -80,12 +80,14 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
     start_contact = (session.scalar(select(func.max(Contact.id))) or 0) + 1
     start_address = (session.scalar(select(func.max(Address.id))) or 0) + 1
     start_phone = (session.scalar(select(func.max(ContactPhone.id))) or 0) + 1
-    counters = {"customer": 0, "contact": 0, "address": 0, "contact_phone": 0, "customer_tag": 0}
+    counters = {"customer": 0, "contact": 0, "address": 0, "contact_phone": 0, "customer_tag": 0, "service": 0}
     tables = {
         "customer": Customer.__table__, "contact": Contact.__table__,
         "address": Address.__table__, "contact_phone": ContactPhone.__table__,
-        "customer_tag": customer_tag,
+        "customer_tag": customer_tag, "service": CustomerService.__table__,
     }
+    # Services come from a stream of their own, so the customers are the same with or without them.
+    service_rng = random.Random(seed + 1)
     rows = {name: [] for name in tables}
     ids = {"contact": start_contact, "address": start_address, "contact_phone": start_phone}
     today = date.today()
@@ -93,6 +95,7 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
         cid = start_customer + n
         for table, row in _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today):
             rows[table].append(row)
+        rows["service"].extend(_service_rows(service_rng, cid, rows["customer"][-1]["status"], today))
         if (n + 1) % batch == 0:
             _flush(session, tables, rows, counters)
     _flush(session, tables, rows, counters)
@@ -165,8 +168,23 @@ def _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today) -> Iterator[tupl
         ids["address"] += 1
 
 
+SERVICES = [("Broadband 40", "25.00", "monthly"), ("Fibre 900", "45.00", "monthly"),
+            ("Web hosting", "120.00", "annually"), ("Domain name", "12.00", "annually"),
+            ("Window cleaning", "18.00", "monthly"), ("Gutter clearing", "60.00", "quarterly"),
+            ("Boiler service", "85.00", "annually"), ("Office cleaning", "240.00", "monthly")]
+
+
+def _service_rows(rng, cid, status, today) -> list[dict]:
+    """None, one or two services; a disabled customer's are suspended by its disable."""
+    picked = rng.sample(SERVICES, rng.choices((0, 1, 2), (30, 50, 20))[0])
+    return [dict(customer_id=cid, name=name, price=price, billing_cycle=cycle,
+                 status="suspended" if status == "disabled" else rng.choices(("active", "cancelled"), (9, 1))[0],
+                 suspended_by_disable=status == "disabled", started_on=today - timedelta(days=rng.randrange(1500)),
+                 created_at=today) for name, price, cycle in picked]
+
+
 def _flush(session, tables, rows, counters) -> None:
-    for name in ("customer", "customer_tag", "contact", "contact_phone", "address"):
+    for name in ("customer", "customer_tag", "contact", "contact_phone", "address", "service"):
         batch = rows[name]
         if not batch:
             continue
