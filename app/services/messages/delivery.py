@@ -10,7 +10,7 @@ a later try, until the attempts run out.
 from collections.abc import Callable, Iterable
 from datetime import UTC, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Message, MessageAttempt
@@ -32,57 +32,81 @@ def headers_for(message: Message, config: dict) -> dict:
 
 
 def deliver(session: Session, message_ids: Iterable[int], config: dict,
-            retry: Callable[[list[int], float], None]) -> dict:
-    """Try each queued message once; returns counts by outcome. `retry(ids, delay)` schedules a later try."""
+            retry: Callable[[list[int], float], None], commit_every: int = 20) -> dict:
+    """Try each queued message of `message_ids` once; returns counts by outcome.
+
+    The batch is claimed (queued -> sending) in one committed statement; outcomes are
+    committed every `commit_every` messages. A crash in between leaves the claimed
+    messages "sending": never sent again by themselves (see recover()).
+    `retry(ids, delay)` schedules a later try of messages put back in the queue."""
     delays = tuple(config.get("MESSAGE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
-    outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": 0}
-    open_transports = {}
+    ids = list(message_ids)
+    claimed = session.scalars(
+        update(Message).where(Message.id.in_(ids), Message.status == "queued")
+        .values(status="sending", attempts=Message.attempts + 1).returning(Message.id)
+        .execution_options(synchronize_session=False)).all()
+    session.commit()
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": len(ids) - len(claimed)}
+    columns = [Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
+               Message.recipient, Message.subject, Message.body, Message.attempts]
+    messages = session.execute(select(*columns).where(Message.id.in_(claimed)).order_by(Message.id)).all()
+    open_transports, retries, pending = {}, {}, []
     try:
-        for message_id in message_ids:
-            claimed = session.execute(
-                update(Message).where(Message.id == message_id, Message.status == "queued")
-                .values(status="sending", attempts=Message.attempts + 1)
-                .execution_options(synchronize_session=False)).rowcount
-            session.commit()
-            if not claimed:
-                outcomes["not queued"] += 1
-                continue
-            message = session.get(Message, message_id)
+        for message in messages:
             if message.channel not in open_transports:
                 open_transports[message.channel] = transports.for_channel(message.channel, config)
             transport = open_transports[message.channel]
-            headers = headers_for(message, config)
             try:
-                transport.send(message, headers)
+                transport.send(message, headers_for(message, config))
             except transports.Transient as e:
                 again = message.attempts <= len(delays)
-                _finish(session, message, "queued" if again else "failed", "retry" if again else "failed",
-                        transport.name, str(e))
+                pending.append((message.id, "queued" if again else "failed", "retry" if again else "failed",
+                                transport.name, str(e)))
                 outcomes["retry" if again else "failed"] += 1
                 if again:
-                    retry([message.id], delays[message.attempts - 1])
+                    retries.setdefault(delays[message.attempts - 1], []).append(message.id)
             except transports.Permanent as e:
-                _finish(session, message, "failed", "failed", transport.name, str(e))
+                pending.append((message.id, "failed", "failed", transport.name, str(e)))
                 outcomes["failed"] += 1
             except Exception as e:  # noqa: BLE001  a message that cannot be built: fail it, go on
-                session.rollback()
-                message = session.get(Message, message_id)
-                _finish(session, message, "failed", "failed", transport.name, f"{type(e).__name__}: {e}")
+                pending.append((message.id, "failed", "failed", transport.name, f"{type(e).__name__}: {e}"))
                 outcomes["failed"] += 1
             else:
-                _finish(session, message, "sent", "sent", transport.name, None)
+                pending.append((message.id, "sent", "sent", transport.name, None))
                 outcomes["sent"] += 1
+            if len(pending) >= commit_every:
+                _record(session, pending)
     finally:
+        _record(session, pending)
         for transport in open_transports.values():
             transport.close()
+    for delay, retry_ids in retries.items():
+        retry(retry_ids, delay)
     return outcomes
+
+
+def _record(session: Session, outcomes: list[tuple]) -> None:
+    """Write and commit what came of each message, and its attempt; empties `outcomes`."""
+    if not outcomes:
+        return
+    now = utcnow()
+    for message_id, status, _, transport, error in outcomes:
+        values = {"status": status, "transport": transport, "error": error[:2000] if error else None}
+        if status == "sent":
+            values["sent_at"] = now
+        session.execute(update(Message).where(Message.id == message_id).values(**values)
+                        .execution_options(synchronize_session=False))
+    session.execute(insert(MessageAttempt), [
+        {"message_id": message_id, "at": now, "outcome": outcome, "transport": transport,
+         "error": error[:2000] if error else None}
+        for message_id, _, outcome, transport, error in outcomes])
+    session.commit()
+    outcomes.clear()
 
 
 def _finish(session: Session, message: Message, status: str, outcome: str, transport: str, error: str | None):
     message.status, message.transport = status, transport
     message.error = error[:2000] if error else None
-    if status == "sent":
-        message.sent_at = utcnow()
     session.add(MessageAttempt(message_id=message.id, outcome=outcome, transport=transport,
                                error=error[:2000] if error else None))
     session.commit()
