@@ -4,7 +4,6 @@ import sqlite3
 from flask_appbuilder import Model
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -14,7 +13,6 @@ from flask_wtf.csrf import CSRFProtect
 db = SQLAlchemy(metadata=Model.metadata)
 migrate = Migrate()
 csrf = CSRFProtect()
-mail = Mail()
 
 
 @event.listens_for(Engine, "connect")

@@ -53,10 +53,32 @@ class Selection:
     all_matching: bool = False
     query: str = ""
 
+    def chosen(self, view) -> dict:
+        """The service's arguments: ids=... (ticked) or matching=... (the list's filter)."""
+        if self.all_matching:
+            return {"ids": None, "matching": matching_ids(view, self.query)}
+        return {"ids": self.ids, "matching": None}
+
     @classmethod
     def from_form(cls, form) -> "Selection":
         return cls(ids=form.getlist("rowid")[:10_000], all_matching=form.get("all_matching") == "1",
                    query=(form.get("query") or "")[:4000])
+
+
+def claim_form_key(form) -> bool:
+    """Record the form's one-time key (in the transaction that acts on it); False when this
+    form was submitted before (a double click), so that it acts once. A malformed key: 400."""
+    try:
+        key = str(uuid.UUID(form.get("form_key", "")))
+    except ValueError:
+        abort(400)
+    try:
+        db.session.add(SubmittedForm(key=key))
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
 
 
 def matching_ids(view, query: str):
@@ -182,22 +204,11 @@ class BulkActionsMixin:
                   "tag_ids": form.getlist("tag_ids"), "status": form.get("status"),
                   "reseller_id": form.get("reseller_id"), "currency": form.get("currency"),
                   "creditor_days": form.get("creditor_days")}
-        try:
-            key = str(uuid.UUID(form.get("form_key", "")))
-        except ValueError:
-            abort(400)
-        try:
-            # The form's one-time key, first: a second submit of the same form stops here.
-            db.session.add(SubmittedForm(key=key))
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
+        if not claim_form_key(form):
             flash("This action was already started.", "info")
             return redirect(url_for("JobView.mine"))
         try:
-            job = bulk.prepare(db.session, g.user, SERVICE_ACTION[name], params,
-                               ids=None if selection.all_matching else selection.ids,
-                               matching=matching_ids(self, selection.query) if selection.all_matching else None)
+            job = bulk.prepare(db.session, g.user, SERVICE_ACTION[name], params, **selection.chosen(self))
             commit(db.session)
         except Forbidden:
             db.session.rollback()

@@ -10,19 +10,18 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import csrf, db
 from app.jobs import tasks
-from app.models import Customer, Message, SubmittedForm
+from app.models import Customer, Message
 from app.services.db import commit
 from app.services.errors import Invalid
 from app.services.messages import outbox, placeholders, sms, unsubscribe
 from app.services.scope import customer_scope
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import Selection, matching_ids
+from app.views.bulk import Selection, claim_form_key, matching_ids
 from app.views.filters import ChildScopeFilter
 
 MESSAGE_ACTIONS = {"send_email": "email", "send_text": "sms"}
@@ -87,21 +86,11 @@ class MessagesMixin:
             first = self._first_customer(selection)
             draft = outbox.preview(db.session, first, values, current_app.config) if first else None
             return self.compose_for(name, selection, values=form, preview=draft)
-        try:
-            key = str(uuid.UUID(form.get("form_key", "")))
-        except ValueError:
-            abort(400)
-        try:
-            db.session.add(SubmittedForm(key=key))
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
+        if not claim_form_key(form):
             flash("This message was already sent.", "info")
             return redirect(url_for("JobView.mine"))
         try:
-            job = outbox.start(db.session, g.user, values,
-                               ids=None if selection.all_matching else selection.ids,
-                               matching=matching_ids(self, selection.query) if selection.all_matching else None)
+            job = outbox.start(db.session, g.user, values, **selection.chosen(self))
             queued = outbox.write(db.session, job, current_app.config)
             commit(db.session)
         except Invalid as e:
