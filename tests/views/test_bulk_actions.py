@@ -173,3 +173,24 @@ def test_the_list_offers_each_user_only_the_actions_their_role_allows(app, login
     assert "bulk_delete_menu_item" in admin and "bulk_delete_menu_item" not in staff
     assert "disable_menu_item" in staff and "/customers/action/disable/" in staff
     assert "action_check" not in readonly and "disable_menu_item" not in readonly
+
+
+def test_another_resellers_services_are_not_found_on_any_service_route(app, login, resellers):
+    from decimal import Decimal
+
+    from app.models import CustomerService
+    with app.app_context():
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+        service = CustomerService(customer_id=theirs, name="Secret fibre", price=Decimal("9"))
+        db.session.add(service)
+        db.session.commit()
+        sid = service.id
+    browser = login("reseller_a")
+    assert browser.get(f"/services/show/{sid}").status_code == 404
+    assert browser.get(f"/services/edit/{sid}").status_code == 404
+    assert "Secret fibre" not in browser.get("/services/list/").get_data(as_text=True)
+    r = browser.post(f"/services/edit/{sid}", {"name": "Taken", "price": "1", "billing_cycle": "monthly",
+                                               "status": "active"})
+    assert r.status_code == 404
+    with app.app_context():
+        assert db.session.get(CustomerService, sid).name == "Secret fibre"
