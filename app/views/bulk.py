@@ -22,13 +22,12 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.jobs import enqueue, tasks
-from app.models import Customer, Job, Message, Reseller, SubmittedForm, Tag
+from app.models import Job, Message, Reseller, SubmittedForm, Tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.services.customers import bulk
 from app.services.db import commit
-from app.services.errors import Forbidden, Invalid
-from app.services.fields import INT_MAX, INT_MIN
-from app.services.scope import customer_scope, is_scoped, reseller_choice_scope
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.scope import is_scoped, reseller_choice_scope
 
 # Each action's permission is its name on CustomerView (FAB's convention for actions);
 # the default roles grant them in app/security.py.
@@ -91,16 +90,6 @@ def matching_ids(view, query: str):
         if m and m.group(2) in available and int(m.group(1)) < len(available[m.group(2)]):
             filters.add_filter_index(m.group(2), int(m.group(1)), args.getlist(arg))
     return view.datamodel.filtered_ids(view.active_filters(filters)).statement
-
-
-def ticked_in_scope(ids: list[str]) -> tuple[int, int]:
-    """(customers among the ticked ids the user may act on, ids asked for)."""
-    wanted = {int(i) for i in ids if str(i).lstrip("-").isdigit() and INT_MIN <= int(i) <= INT_MAX}
-    if not wanted:
-        return 0, len(ids)
-    found = db.session.scalar(select(func.count()).select_from(Customer)
-                              .where(Customer.id.in_(wanted), customer_scope(g.user)))
-    return found, len(set(ids))
 
 
 class BulkActionsMixin:
@@ -166,11 +155,7 @@ class BulkActionsMixin:
         return self._confirm(name, selection)
 
     def _count(self, selection: Selection) -> tuple[int, int]:
-        if selection.all_matching:
-            count = db.session.scalar(select(func.count()).select_from(
-                matching_ids(self, selection.query).subquery()))
-            return count, count
-        return ticked_in_scope(selection.ids)
+        return bulk.count_chosen(db.session, g.user, **selection.chosen(self))
 
     def _confirm(self, name: str, selection: Selection, errors: dict | None = None, values=None, status=200):
         count, asked = self._count(selection)
@@ -225,11 +210,10 @@ class BulkActionsMixin:
 
 
 def job_for_user(pk: int) -> Job:
-    """A job the user started (any job, for an unscoped user); 404 otherwise."""
-    job = db.session.get(Job, pk)
-    if job is None or (is_scoped(g.user) and job.user_id != g.user.id):
+    try:
+        return bulk.get_job(db.session, g.user, pk)
+    except NotFound:
         abort(404)
-    return job
 
 
 def message_counts(job: Job) -> dict[str, int]:

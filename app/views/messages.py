@@ -14,14 +14,14 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import csrf, db
 from app.jobs import tasks
-from app.models import Customer, Message
+from app.models import Message
+from app.services.customers import bulk
 from app.services.db import commit
-from app.services.errors import Invalid
+from app.services.errors import Invalid, NotFound
 from app.services.messages import outbox, placeholders, sms, unsubscribe
-from app.services.scope import customer_scope
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import Selection, claim_form_key, matching_ids
+from app.views.bulk import Selection, claim_form_key
 from app.views.filters import ChildScopeFilter
 
 MESSAGE_ACTIONS = {"send_email": "email", "send_text": "sms"}
@@ -39,16 +39,6 @@ class MessagesMixin:
     @action("send_text", "Send a text", icon="fa-commenting")
     def action_send_text(self, items):
         abort(404)
-
-    def _first_customer(self, selection: Selection) -> int | None:
-        if selection.all_matching:
-            matches = matching_ids(self, selection.query).subquery()
-            return db.session.scalar(select(matches.c[0]).order_by(matches.c[0]).limit(1))
-        ids = [int(i) for i in selection.ids if str(i).isdigit() and int(i) < 2**31]
-        if not ids:
-            return None
-        return db.session.scalar(select(Customer.id).where(Customer.id.in_(ids), customer_scope(g.user))
-                                 .order_by(Customer.id).limit(1))
 
     def compose_for(self, name: str, selection: Selection, values=None, errors=None, preview=None, status=200):
         count, asked = self._count(selection)
@@ -83,7 +73,7 @@ class MessagesMixin:
         except Invalid as e:
             return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
         if form.get("send") != "1":
-            first = self._first_customer(selection)
+            first = bulk.first_chosen(db.session, g.user, **selection.chosen(self))
             draft = outbox.preview(db.session, first, values, current_app.config) if first else None
             return self.compose_for(name, selection, values=form, preview=draft)
         if not claim_form_key(form):
@@ -138,14 +128,10 @@ class MessageView(ServiceModelView):
     @has_access
     @permission_name("resend")
     def resend(self, pk):
-        message = db.session.scalar(select(Message).where(
-            Message.id == pk, Message.customer_id.in_(select(Customer.id).where(customer_scope(g.user)))))
-        if message is None:
-            abort(404)
         try:
-            copy = outbox.resend(db.session, g.user, message)
-            copy_id = copy.id
-            commit(db.session)
+            copy_id = outbox.resend(db.session, g.user, pk).id
+        except NotFound:
+            abort(404)
         except Invalid as e:
             db.session.rollback()
             flash(" ".join(m for ms in e.errors.values() for m in ms), "warning")

@@ -31,7 +31,8 @@ from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
 from app.services import audit, fields
 from app.services.customers.status import cascade, sources
-from app.services.errors import FieldErrors, Forbidden, Invalid
+from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
+from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_scope, is_scoped
 
 CHUNK = 5000
@@ -106,25 +107,43 @@ def new_job(session: Session, actor, action: str, values: dict, *, ids: Iterable
               username=getattr(actor, "username", None), status="queued", result={})
     session.add(job)
     session.flush()
-    if matching is not None:
-        chosen = matching
-        asked = None
-    else:
+    asked = None
+    if matching is None:
         errors = FieldErrors()
-        wanted = fields.integer_list(errors, "rowid", list(ids or []))
+        ids = fields.integer_list(errors, "rowid", list(ids or []))
         errors.raise_if_any()
-        if not wanted:
+        if not ids:
             raise Invalid({"rowid": "Tick one or more customers."})
-        chosen = select(Customer.id).where(Customer.id.in_(wanted), customer_scope(actor))
-        asked = len(wanted)
+        asked = len(ids)
     session.execute(insert(job_customer).from_select(
-        ["job_id", "customer_id"], select(job.id, chosen.subquery().c[0]).distinct()))
+        ["job_id", "customer_id"], select(job.id, chosen(actor, ids, matching).subquery().c[0]).distinct()))
     job.total = session.scalar(select(func.count()).select_from(job_customer).where(job_customer.c.job_id == job.id))
     if asked is not None and asked > job.total:
         job.result = {"not_found": asked - job.total}
     if job.total == 0:
         raise Invalid({"rowid": "None of these customers can be found."})
     return job
+
+
+def chosen(actor, ids=None, matching=None):
+    """A select of the customer ids an action is for: the ticked ids within the actor's
+    scope (ids that are not numbers, or out of range, match nothing), or the list's filter."""
+    if matching is not None:
+        return matching
+    wanted = {int(i) for i in ids or () if str(i).lstrip("-").isdigit() and INT_MIN <= int(i) <= INT_MAX}
+    return select(Customer.id).where(Customer.id.in_(wanted), customer_scope(actor))
+
+
+def count_chosen(session: Session, actor, ids=None, matching=None) -> tuple[int, int]:
+    """(customers the action would change, customers asked for): the confirmation's count."""
+    found = session.scalar(select(func.count()).select_from(chosen(actor, ids, matching).subquery()))
+    return found, found if matching is not None else len({str(i) for i in ids or ()})
+
+
+def first_chosen(session: Session, actor, ids=None, matching=None) -> int | None:
+    """The first of the chosen customers (the one a message preview is for)."""
+    rows = chosen(actor, ids, matching).subquery()
+    return session.scalar(select(rows.c[0]).order_by(rows.c[0]).limit(1))
 
 
 def job_customer_chunks(session: Session, job: Job, chunk: int):
@@ -139,6 +158,14 @@ def job_customer_chunks(session: Session, job: Job, chunk: int):
             return
         last = ids[-1]
         yield ids
+
+
+def get_job(session: Session, actor, job_id) -> Job:
+    """A job the actor started (any job, for an unscoped user); NotFound otherwise."""
+    job = session.get(Job, job_id)
+    if job is None or (is_scoped(actor) and job.user_id != getattr(actor, "id", None)):
+        raise NotFound("No such job.")
+    return job
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -295,12 +322,6 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
 
 
 ACT = {**{action: _status_action(action) for action in STATUS_ACTIONS}, "edit": _edit, "delete": _delete}
-
-
-def describe(job: Job) -> str:
-    """One line for the confirmation and the result: "Disable 1,234 customers"."""
-    noun = "customer" if job.total == 1 else "customers"
-    return f"{LABELS.get(job.action, job.action)} {job.total:,} {noun}"
 
 
 def transitions_note(action: str) -> str:

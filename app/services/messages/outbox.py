@@ -13,10 +13,11 @@ from app.models import Contact, ContactPhone, Customer, Job, Message
 from app.models.resellers import utcnow
 from app.services import fields
 from app.services.customers.bulk import job_customer_chunks, new_job
-from app.services.db import insert_rows
+from app.services.db import commit, insert_rows
 from app.services.errors import FieldErrors, Invalid
 from app.services.messages import placeholders, sms, unsubscribe
 from app.services.messages.preferences import skip_reason
+from app.services.scope import load_in_scope
 
 CHANNELS = {"email": "E-mail", "sms": "Text"}
 PURPOSES = {"service": "Service (reminders, notices, account)", "marketing": "Marketing (offers, news)"}
@@ -170,8 +171,10 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
                                 .order_by(Message.id)))
 
 
-def resend(session: Session, actor, message: Message) -> Message:
-    """A failed message, queued again as a new message (the failed one stays, with its log)."""
+def resend(session: Session, actor, message_id) -> Message:
+    """A failed message in the actor's scope, queued again as a new message (the failed one
+    stays, with its log). Committed; NotFound outside the scope."""
+    message = load_in_scope(session, actor, Message, message_id, (Customer,), "No such message.")
     if message.status != "failed" or message.direction != "out":
         raise Invalid({"status": "Only a failed message can be sent again."})
     copy = Message(customer_id=message.customer_id, contact_id=message.contact_id, channel=message.channel,
@@ -180,5 +183,5 @@ def resend(session: Session, actor, message: Message) -> Message:
                    status="queued", attempts=0, resend_of_id=message.id,
                    created_by=getattr(actor, "username", None))
     session.add(copy)
-    session.flush()
+    commit(session)
     return copy
