@@ -14,6 +14,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Reseller, Tag, customer_tag
+from app.services.customers import services
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
@@ -53,8 +54,9 @@ CUSTOMER_COLUMNS = [
     ("Date joined", Customer.joined_on),
     ("Balance", Customer.balance),
     ("Currency", Customer.currency),
+    ("Services", None),  # these two: see customers_statement
     ("Status", Customer.status),
-    ("Tags", None),  # see customers_statement
+    ("Tags", None),
     ("Reseller", safe(Reseller.name)),
     ("Advertising source", safe(Customer.advertising_source)),
     ("Creditor days", Customer.creditor_days),
@@ -67,12 +69,14 @@ def customers_statement(customer_select, rows_expected: int):
     """The export columns for the customers that `customer_select` (a Select over Customer,
     with the user's scope, filters and order) returns, in its order."""
     large = rows_expected > LARGE_EXPORT
-    tags = safe(TAGS.c.names if large else TAGS_OF_ONE)
-    columns = [(tags if header == "Tags" else expr).label(f"c{i}")
-               for i, (header, expr) in enumerate(CUSTOMER_COLUMNS)]
+    services_of = services.summaries() if large else None
+    aggregated = {"Tags": safe(TAGS.c.names if large else TAGS_OF_ONE),
+                  "Services": safe(services_of.c.summary if large else services.summary_of_one())}
+    columns = [aggregated.get(header, expr).label(f"c{i}") for i, (header, expr) in enumerate(CUSTOMER_COLUMNS)]
     joined = Customer.__table__.outerjoin(Reseller.__table__, Reseller.id == Customer.reseller_id)
     if large:
-        joined = joined.outerjoin(TAGS, TAGS.c.customer_id == Customer.id)
+        joined = (joined.outerjoin(TAGS, TAGS.c.customer_id == Customer.id)
+                  .outerjoin(services_of, services_of.c.customer_id == Customer.id))
     return customer_select.with_only_columns(*columns).select_from(joined)
 
 

@@ -17,23 +17,16 @@ import json
 
 from flask import current_app
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import asc, case, desc, func, select
+from sqlalchemy import asc, desc, func, select
 from sqlalchemy.orm import selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
+from app.services.customers import services
 from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
 
 MAX_PAGE_SIZE = 100
 TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
 MATERIALIZE_BELOW = 20_000
-
-
-def services_summary():
-    """A customer's services that are not cancelled, as one line ("Fibre 900, Hosting (suspended)")."""
-    label = CustomerService.name + case((CustomerService.status == "suspended", " (suspended)"), else_="")
-    return (select(func.aggregate_strings(label, ", "))
-            .where(CustomerService.customer_id == Customer.id, CustomerService.status != "cancelled")
-            .scalar_subquery())
 
 
 class Count(int):
@@ -169,7 +162,7 @@ class CustomerInterface(SQLAInterface):
         if not ids:
             return []
         rows = self.session.execute(
-            select(Customer, services_summary()).where(Customer.id.in_(ids)).options(selectinload(Customer.tags))
+            select(Customer, services.summary_of_one()).where(Customer.id.in_(ids)).options(selectinload(Customer.tags))
         ).all()
         by_id = {}
         for customer, summary in rows:

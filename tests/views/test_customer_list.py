@@ -133,6 +133,7 @@ def test_csv_export_has_the_current_filter_and_sort_and_is_safe_in_a_spreadsheet
     assert names == ["Ada Lovelace", "'=HYPERLINK(\"http://evil\")"]  # "lovelace" sorts after "=hyperlink"
     ada = dict(zip(rows[0], rows[1]))
     assert ada["Tags"] == "vip" and ada["Reseller"] == "Reseller A" and ada["Phone"] == "'+442079460001"
+    assert "Services" in ada  # the list's column is in the export too (values: tests/unit/test_csv_export.py)
     assert ada["Balance"] in ("0.00", "0")
 
 

@@ -6,6 +6,7 @@ machine (app/services/customers/status.py).
 """
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, CustomerService
@@ -17,6 +18,27 @@ from app.services.scope import get_customer, load_in_scope
 
 SERVICE_FIELDS = ("name", "price", "billing_cycle", "status", "started_on")
 MAX_PRICE = Decimal("9999999999.99")
+
+
+def _label():
+    return CustomerService.name + case((CustomerService.status == "suspended", " (suspended)"), else_="")
+
+
+def summary_of_one():
+    """A customer's services that are not cancelled, as one line ("Fibre 900, Hosting (suspended)"):
+    a subquery per customer row, for a page of the list or a small export."""
+    return (select(func.aggregate_strings(_label(), ", "))
+            .where(CustomerService.customer_id == Customer.id, CustomerService.status != "cancelled")
+            .scalar_subquery())
+
+
+def summaries():
+    """The same line for every customer with a service, aggregated once (columns customer_id,
+    summary): for a large export, joined instead of a subquery per row."""
+    return (select(CustomerService.customer_id, func.aggregate_strings(_label(), ", ").label("summary"))
+            .where(CustomerService.status != "cancelled")
+            .group_by(CustomerService.customer_id)
+            .subquery("customer_services"))
 
 
 def get_service(session: Session, actor, service_id) -> CustomerService:
