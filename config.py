@@ -8,6 +8,8 @@ MAIL_*        Flask-Mail settings; with MAIL_SERVER set, e-mail goes out by SMTP
               it is only kept in the outbox (shown in the app)
 SMS_GATEWAY_URL  an HTTP SMS gateway (JSON POST); without it texts are kept in the outbox
 PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
+INBOUND_MESSAGE_TOKEN  the secret an SMS gateway or mail hook sends with each received message
+              (POST /messages/inbound/sms or /email); without it nothing is received
 """
 import os
 import secrets
@@ -106,4 +108,5 @@ def load() -> dict:
         # Delivery: seconds before each retry after a transient failure (then: failed).
         MESSAGE_RETRY_DELAYS=[int(s) for s in os.environ.get("MESSAGE_RETRY_DELAYS", "30,120,600").split(",") if s],
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        INBOUND_MESSAGE_TOKEN=os.environ.get("INBOUND_MESSAGE_TOKEN") or None,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.customers import Contact, Customer
 from app.models.resellers import utcnow
 
-MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "received")
 MESSAGE_CHANNELS = ("email", "sms")
 MESSAGE_KINDS = ("message", "notification")
 
@@ -30,12 +30,14 @@ class Message(Model):
 
     kind: "message" is written by a person (compose, reply); "notification" is sent by the
     system (reminders, notices): getSoapy's notification logs.
-    status: queued -> sending -> sent | failed; or skipped (preferences, status), with the reason.
+    status: queued -> sending -> sent | failed; or skipped (preferences, status), with the reason;
+    a message from the customer (direction "in") is received.
     """
 
     __tablename__ = "message"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'skipped')", name="ck_message_status"),
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'skipped', 'received')",
+                        name="ck_message_status"),
         CheckConstraint("channel IN ('email', 'sms')", name="ck_message_channel"),
         CheckConstraint("purpose IN ('service', 'marketing')", name="ck_message_purpose"),
         CheckConstraint("kind IN ('message', 'notification')", name="ck_message_kind"),
@@ -46,6 +48,7 @@ class Message(Model):
         # For the foreign keys that point here: deleting a contact or a message checks them.
         Index("ix_message_contact_id", "contact_id"),
         Index("ix_message_resend_of_id", "resend_of_id"),
+        Index("ix_message_recipient_id", "recipient", "id"),  # a reply: the last message to its sender
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,12 +71,21 @@ class Message(Model):
     resend_of_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # taken by a worker to send
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     customer: Mapped[Customer] = relationship(Customer)
     contact: Mapped[Contact | None] = relationship(Contact)
     attempt_log: Mapped[list["MessageAttempt"]] = relationship(
         back_populates="message", order_by="MessageAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def summary(self) -> str:
+        """The subject, or for a text the start of it: what a list of messages shows."""
+        if self.subject:
+            return self.subject
+        body = " ".join(self.body.split())
+        return body if len(body) <= 80 else body[:79] + "…"
 
     @property
     def reason(self) -> str | None:

@@ -203,6 +203,7 @@ class Contact(Preferences, Model):
             postgresql_where=text("is_primary"),
             sqlite_where=text("is_primary"),
         ),
+        Index("ix_contact_email", "email"),  # who sent a received e-mail
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -238,6 +239,7 @@ class ContactPhone(Model):
     """One typed phone number of a contact, stored in E.164."""
 
     __tablename__ = "contact_phone"
+    __table_args__ = (Index("ix_contact_phone_number", "number"),)  # who sent a received text
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(

@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Address, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag, customer_tag

@@ -52,8 +52,10 @@ def email(errors: FieldErrors, field: str, value, required: bool = False) -> str
         return None
 
 
-def phone(errors: FieldErrors, field: str, value, region: str, required: bool = False) -> str | None:
-    """A valid phone number, returned in E.164 (+441632960001)."""
+def phone(errors: FieldErrors, field: str, value, region: str, required: bool = False,
+          possible: bool = False) -> str | None:
+    """A valid phone number, returned in E.164 (+441632960001). With `possible`, a number of
+    a possible length for its country is enough (what a gateway reports it received from)."""
     value = text(errors, field, value, 40, required, label="Phone")
     if value is None:
         return None
@@ -61,7 +63,8 @@ def phone(errors: FieldErrors, field: str, value, region: str, required: bool = 
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    check = phonenumbers.is_possible_number if possible else phonenumbers.is_valid_number
+    if number is None or not check(number):
         errors.add(field, "Enter a valid phone number, e.g. 020 7946 0000 or +44 20 7946 0000.")
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -4,7 +4,13 @@ from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, 
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.bulk import JobView
 from app.views.customers import CustomerView
-from app.views.messages import CustomerMessagesView, MessageView, NotificationLogView, UnsubscribeView
+from app.views.messages import (
+    CustomerMessagesView,
+    InboundMessageView,
+    MessageView,
+    NotificationLogView,
+    UnsubscribeView,
+)
 
 
 def _refuse_malformed_requests():
@@ -37,6 +43,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(CustomerMessagesView)
     appbuilder.add_view_no_menu(NotificationLogView)
     appbuilder.add_view_no_menu(UnsubscribeView)
+    appbuilder.add_view_no_menu(InboundMessageView)
     appbuilder.add_view(TagView, "Tags", icon="fa-tags", category="Customers")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")

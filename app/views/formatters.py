@@ -11,8 +11,11 @@ from markupsafe import Markup, escape
 from app.services.fields import national_phone
 from app.services.settings import settings
 
-MESSAGE_LABELS = {"queued": "info", "sending": "info", "sent": "success", "failed": "danger", "skipped": "default"}
+MESSAGE_LABELS = {"queued": "info", "sending": "info", "sent": "success", "failed": "danger", "skipped": "default",
+                  "received": "primary"}
 CHANNEL_NAMES = {"email": "E-mail", "sms": "Text"}
+DIRECTIONS = {"in": Markup('<span class="nowrap"><i class="fa fa-reply"></i> from them</span>'),
+              "out": Markup('<span class="nowrap"><i class="fa fa-share"></i> to them</span>')}
 STATUS_LABELS = {
     "active": "success", "disabled": "warning", "dormant": "default",
     "blocked": "danger", "archived": "default",
@@ -93,6 +96,11 @@ def message_status(value) -> Markup:
 
 def channel(value) -> str:
     return CHANNEL_NAMES.get(value, value or "")
+
+
+def direction(value) -> Markup:
+    """A received message ("from them") or one we sent ("to them")."""
+    return DIRECTIONS.get(value, Markup(""))
 
 
 def moment(value) -> Markup:

@@ -1,8 +1,9 @@
 """E-mail and text messages: compose and send from the customer list, the messages and
 notification logs of a customer, resending a failed message, and the public unsubscribe page."""
+import hmac
 import uuid
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -18,7 +19,7 @@ from app.models import Message
 from app.services.customers import bulk
 from app.services.db import commit
 from app.services.errors import Invalid, NotFound
-from app.services.messages import outbox, placeholders, sms, unsubscribe
+from app.services.messages import inbound, outbox, placeholders, sms, unsubscribe
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.bulk import Selection, claim_form_key
@@ -101,27 +102,36 @@ class MessageView(ServiceModelView):
     base_filters = [["id", ChildScopeFilter, None]]
     base_order = ("id", "desc")
     base_permissions = ["can_list", "can_show", "can_resend"]
-    list_columns = ["created_at", "customer", "recipient_name", "recipient", "channel", "purpose", "subject",
-                    "status", "reason"]
+    list_columns = ["created_at", "customer", "direction", "recipient_name", "recipient", "channel", "purpose",
+                    "summary", "status", "reason"]
     show_columns = ["created_at", "customer", "contact", "recipient_name", "recipient", "channel", "purpose", "kind",
                     "direction", "subject", "body", "status", "skip_reason", "error", "attempts", "transport",
                     "sent_at", "created_by", "attempt_log"]
-    search_columns = ["status", "channel", "purpose", "kind", "recipient", "subject", "created_at"]
-    label_columns = {"created_at": "When", "recipient_name": "To", "recipient": "Address", "channel": "Channel",
+    search_columns = ["status", "channel", "direction", "purpose", "kind", "recipient", "subject", "created_at"]
+    label_columns = {"created_at": "When", "recipient_name": "Contact", "recipient": "Address", "channel": "Channel",
                      "status": "Status", "reason": "Reason / error", "skip_reason": "Skipped because",
                      "error": "Error", "attempt_log": "Attempts", "transport": "Sent through",
-                     "created_by": "Sent by", "sent_at": "Sent at"}
+                     "created_by": "Sent by", "sent_at": "Sent at",
+                     "summary": "Message"}
     formatters_columns = {"status": formatters.message_status, "created_at": formatters.moment,
                           "sent_at": formatters.moment, "body": formatters.multiline,
-                          "attempt_log": formatters.attempts, "channel": formatters.channel}
+                          "attempt_log": formatters.attempts, "channel": formatters.channel,
+                          "direction": formatters.direction}
     page_size = 25
     show_template = "messages/show.html"
 
     def _show(self, pk):
         widgets = super()._show(pk)
         # The "Send again" button: a failed message, for who may resend.
-        g.may_resend = (db.session.scalar(select(Message.status).where(Message.id == int(pk))) == "failed"
+        message = db.session.execute(select(Message.status, Message.direction, Message.channel, Message.customer_id)
+                                     .where(Message.id == int(pk))).first()
+        g.may_resend = (message.status == "failed"
                         and self.appbuilder.sm.has_access("can_resend", "MessageView"))
+        # "Reply": the compose screen for the customer who sent it, if the user may send.
+        reply = {"email": "send_email", "sms": "send_text"}[message.channel]
+        g.reply_url = (url_for("CustomerView.action", name=reply, pk=message.customer_id)
+                       if message.direction == "in" and self.appbuilder.sm.has_access(reply, "CustomerView")
+                       else None)
         return widgets
 
     @expose("/resend/<int:pk>", methods=["POST"])
@@ -147,7 +157,8 @@ class CustomerMessagesView(MessageView):
     route_base = "/customer-messages"
     list_title = "Messages"
     base_filters = [["id", ChildScopeFilter, None], ["kind", FilterEqual, "message"]]
-    list_columns = ["created_at", "recipient_name", "recipient", "channel", "subject", "status", "reason"]
+    list_columns = ["created_at", "direction", "recipient_name", "recipient", "channel", "summary", "status",
+                    "reason"]
 
 
 class NotificationLogView(MessageView):
@@ -156,7 +167,7 @@ class NotificationLogView(MessageView):
     route_base = "/notification-logs"
     list_title = "Notification logs"
     base_filters = [["id", ChildScopeFilter, None], ["kind", FilterEqual, "notification"]]
-    list_columns = ["created_at", "recipient", "channel", "subject", "status", "reason"]
+    list_columns = ["created_at", "recipient", "channel", "summary", "status", "reason"]
 
 
 class UnsubscribeView(BaseView):
@@ -178,6 +189,41 @@ class UnsubscribeView(BaseView):
                                     address=unsubscribe.display_address(who))
 
 
+class InboundMessageView(BaseView):
+    """Where an SMS gateway or a mail hook posts a message a customer sent us (no login: the
+    shared secret INBOUND_MESSAGE_TOKEN authorises it; without one set, this answers 404).
+
+    POST /messages/inbound/sms or /email, as a form or JSON: from, body (and subject for
+    e-mail); Twilio's From and Body are understood too. Answers 201 with the message id,
+    202 when no customer has that address, 422 naming the bad fields, 403 for a wrong token.
+    """
+
+    route_base = "/messages/inbound"
+    default_view = "receive"
+
+    @expose("/<string:channel>", methods=["POST"])
+    def receive(self, channel):
+        expected = current_app.config.get("INBOUND_MESSAGE_TOKEN")
+        if not expected or channel not in outbox.CHANNELS:
+            abort(404)
+        data = request.get_json(silent=True) if request.is_json else request.form
+        data = data if isinstance(data, dict) else {}
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or data.get("token") or ""
+        if not hmac.compare_digest(str(given).encode(), expected.encode()):
+            return jsonify(error="Wrong or missing token."), 403
+        fields = {key: data.get(key) or data.get(key.capitalize()) for key in ("from", "body", "subject")}
+        try:
+            message = inbound.receive(db.session, channel, fields)
+        except Invalid as e:
+            db.session.rollback()
+            return jsonify(errors=e.errors), 422
+        if message is None:
+            return jsonify(matched=False, error="No customer has this address."), 202
+        return jsonify(matched=True, id=message.id, customer_id=message.customer_id), 201
+
+
 # Mail clients POST the one-click unsubscribe (RFC 8058) without a CSRF token; the signed
 # token in the URL is what authorises it, and it can only ever turn marketing e-mail off.
+# A gateway posting a received message has no session either: its shared token authorises it.
 csrf.exempt(f"{__name__}.page")
+csrf.exempt(f"{__name__}.receive")

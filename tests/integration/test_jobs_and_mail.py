@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs import get_queue, tasks
-from app.jobs.worker import AppWorker
+from app.jobs.worker import STUCK_AFTER, AppWorker
 from app.models import Customer, Message, MessageAttempt
+from app.models.resellers import utcnow
 from app.services.messages import delivery, outbox
 from tests import factories as f
 from tests.conftest import PASSWORD, csrf_from, make_app
@@ -243,3 +244,17 @@ def test_a_mailbox_with_accents_gets_its_mail_and_one_that_cannot_be_built_fails
         assert statuses == ["failed", "sent", "sent"]
         assert sorted(r for r, _ in smtp.received) == ["plain@example.com", "zoë.ó'súilleabháin@example.com"]
         assert "victim" not in " ".join(content for _, content in smtp.received)
+
+
+def test_the_worker_marks_messages_a_dead_worker_left_sending_as_failed(worker_app):
+    with worker_app.app_context():
+        [customer_id] = customers_with_email(1)
+        stuck = Message(customer_id=customer_id, channel="email", subject="S", body="B", status="sending",
+                        recipient="stuck@example.com", attempts=1,
+                        claimed_at=utcnow() - STUCK_AFTER - timedelta(minutes=1))
+        db.session.add(stuck)
+        db.session.commit()
+        stuck_id = stuck.id
+        drain(worker_app)  # a worker's maintenance runs when it starts, then every 10 minutes
+        db.session.expire_all()
+        assert db.session.get(Message, stuck_id).status == "failed"

@@ -231,3 +231,79 @@ def test_the_customer_page_lists_messages_and_notification_logs(app, login, thre
         db.session.commit()
     html = login("admin").get(f"/customers/show/{ada}").get_data(as_text=True)
     assert "Notification logs" in html and "Manual one" in html and "gateway answered 503" in html
+
+
+# ---- received messages (getSoapy: "messages exchanged with the customer") ----------------
+
+TOKEN = "inbound-secret"
+
+
+@pytest.fixture
+def inbound(app, monkeypatch):
+    monkeypatch.setitem(app.config, "INBOUND_MESSAGE_TOKEN", TOKEN)
+    client = app.test_client()
+
+    def post(channel, token=TOKEN, **data):
+        return client.post(f"/messages/inbound/{channel}", data=data,
+                           headers={"Authorization": f"Bearer {token}"} if token else {})
+    return post
+
+
+def test_a_reply_to_a_text_is_kept_on_the_customer_it_was_sent_to_and_can_be_answered(app, login, three, inbound):
+    ada, bob, _ = three
+    with app.app_context():
+        db.session.add(Message(customer_id=bob, channel="sms", body="Your window clean is due", status="sent",
+                               recipient="+447700900123"))
+        db.session.commit()
+    r = inbound("sms", From="07700 900123", Body="Yes please, <b>Tuesday</b>")  # Twilio's names
+    assert r.status_code == 201 and r.json["customer_id"] == bob
+    received = messages_of(app, bob)[-1]
+    assert (received.direction, received.status, received.recipient, received.body) == (
+        "in", "received", "+447700900123", "Yes please, <b>Tuesday</b>")
+    page = login("staff").get(f"/customers/show/{bob}").get_data(as_text=True)
+    assert "from them" in page and "Yes please, &lt;b&gt;Tuesday&lt;/b&gt;" in page
+    shown = login("staff").get(f"/messages/show/{received.id}").get_data(as_text=True)
+    assert f'href="/customers/action/send_text/{bob}"' in shown and "Reply" in shown
+    assert login("staff").get(f"/customers/action/send_text/{bob}").status_code == 200  # the compose screen
+    assert "Reply" not in login("readonly").get(f"/messages/show/{received.id}").get_data(as_text=True)
+
+
+def test_an_e_mail_is_matched_to_a_contact_or_else_the_customer(app, three, inbound):
+    ada, bob, _ = three
+    r = inbound("email", **{"from": "Wendy@Example.com", "subject": "Invoice\r\nquestion", "body": "Hi"})
+    assert r.status_code == 201 and r.json["customer_id"] == bob
+    to_bob = messages_of(app, bob)[-1]
+    assert (to_bob.recipient_name, to_bob.subject) == ("Wendy Works", "Invoice question")
+    assert inbound("email", **{"from": "ada@example.com", "body": "Hello"}).json["customer_id"] == ada
+
+
+def test_a_message_from_an_unknown_address_is_not_kept(app, three, inbound):
+    r = inbound("email", **{"from": "stranger@example.com", "body": "Hello"})
+    assert r.status_code == 202 and r.json["matched"] is False
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+@pytest.mark.parametrize("channel, data, field", [
+    ("email", {"from": "not an address", "body": "Hi"}, "from"),
+    ("sms", {"from": "=HYPERLINK(1)", "body": "Hi"}, "from"),
+    ("sms", {"from": "+447700900123", "body": "   "}, "body"),
+    ("email", {"body": "Hi"}, "from"),
+    ("email", {"from": "ada@example.com", "body": "x" * 50_001}, "body"),
+])
+def test_bad_received_messages_are_refused_naming_the_field(app, three, inbound, channel, data, field):
+    r = inbound(channel, **data)
+    assert r.status_code == 422 and field in r.json["errors"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_receiving_needs_the_shared_token(app, three, inbound, monkeypatch):
+    data = {"from": "ada@example.com", "body": "Hi"}
+    assert inbound("email", token=None, **data).status_code == 403
+    assert inbound("email", token="guess", **data).status_code == 403
+    assert inbound("fax", **data).status_code == 404
+    monkeypatch.setitem(app.config, "INBOUND_MESSAGE_TOKEN", None)
+    assert inbound("email", **data).status_code == 404  # switched off unless a token is set
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0

@@ -78,6 +78,8 @@ PUBLIC = {
     "/api/v1/security/login": "the REST login: exchanges a username and password for a JWT",
     "/api/v1/security/refresh": "the REST token refresh: needs a refresh JWT (answers 401 without one)",
     "/unsubscribe/<string:token>": "the unsubscribe link of marketing e-mail: a signed token, or 404",
+    "/messages/inbound/<string:channel>": "received messages from an SMS gateway or mail hook: a shared token, "
+                                          "or 403 (404 when no token is set)",
 }
 STATIC = ("/static/<path:filename>", "/static/appbuilder/<path:filename>")  # CSS, JS, images
 

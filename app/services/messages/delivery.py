@@ -8,9 +8,9 @@ for an admin to resend). A transient failure puts the message back in the queue 
 a later try, until the attempts run out.
 """
 from collections.abc import Callable, Iterable
-from datetime import UTC, timedelta
+from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Message, MessageAttempt
@@ -43,7 +43,7 @@ def deliver(session: Session, message_ids: Iterable[int], config: dict,
     ids = list(message_ids)
     claimed = session.scalars(
         update(Message).where(Message.id.in_(ids), Message.status == "queued")
-        .values(status="sending", attempts=Message.attempts + 1).returning(Message.id)
+        .values(status="sending", attempts=Message.attempts + 1, claimed_at=utcnow()).returning(Message.id)
         .execution_options(synchronize_session=False)).all()
     session.commit()
     outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": len(ids) - len(claimed)}
@@ -116,20 +116,11 @@ def recover(session: Session, older_than: timedelta = timedelta(minutes=10)) -> 
     """Messages left "sending" by a worker that died: failed, for an admin to resend
     (they may or may not have gone out, and sending again could send twice)."""
     cutoff = utcnow() - older_than
-    stuck = list(session.scalars(select(Message.id).where(Message.status == "sending")))
-    if not stuck:
-        return 0
-    last = dict(session.execute(
-        select(MessageAttempt.message_id, MessageAttempt.at).where(MessageAttempt.message_id.in_(stuck))
-        .order_by(MessageAttempt.at)).all())
-    created = dict(session.execute(select(Message.id, Message.created_at).where(Message.id.in_(stuck))).all())
-    ids = [i for i in stuck if _aware(last.get(i) or created[i]) < cutoff]
+    ids = list(session.scalars(select(Message.id).where(
+        Message.status == "sending", func.coalesce(Message.claimed_at, Message.created_at) < cutoff)))
     for message_id in ids:
         message = session.get(Message, message_id)
         _finish(session, message, "failed", "interrupted", message.transport or "-",
                 "Interrupted while sending: it may or may not have gone out. Resend it if it did not arrive.")
     return len(ids)
 
-
-def _aware(moment):
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
