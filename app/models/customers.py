@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -29,6 +30,8 @@ from app.models.resellers import Reseller, utcnow
 
 CUSTOMER_TYPES = ("private", "company")
 STATUSES = ("active", "disabled", "dormant", "blocked", "archived")
+IN_SERVICE = ("active", "disabled")  # one value in status_index
+STATUS_INDEX = "CASE WHEN status IN ('active', 'disabled') THEN 'in_service' ELSE status END"
 TITLES = ("Mr", "Mrs", "Miss", "Ms", "Mx", "Dr", "Prof", "Rev")
 BUILDING_TYPES = ("House", "Flat", "Bungalow", "Office", "Shop", "Warehouse", "Industrial", "Other")
 CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
@@ -96,28 +99,30 @@ class Customer(Preferences, Model):
             "status IN ('active', 'disabled', 'dormant', 'blocked', 'archived')",
             name="ck_customer_status",
         ),
+        # Indexes carry status_index, not status (see the column): enabling or disabling a
+        # customer then writes no index entry (a HOT update on PostgreSQL, migration 0008).
         # E-mail is unique among live (not archived) customers.
         Index(
             "ux_customer_email_live",
             "email",
             unique=True,
-            postgresql_where=text("email IS NOT NULL AND status <> 'archived'"),
-            sqlite_where=text("email IS NOT NULL AND status <> 'archived'"),
+            postgresql_where=text("email IS NOT NULL AND status_index <> 'archived'"),
+            sqlite_where=text("email IS NOT NULL AND status_index <> 'archived'"),
         ),
         # The list's default order, carrying status and reseller so that a page deep
         # in the list is found from the index alone (PostgreSQL and SQLite alike).
-        Index("ix_customer_sort_name_id", "sort_name", "id", "status", "reseller_id"),
+        Index("ix_customer_sort_name_id", "sort_name", "id", "status_index", "reseller_id"),
         Index("ix_customer_joined_on_id", "joined_on", "id"),
         Index("ix_customer_balance_id", "balance", "id"),
-        Index("ix_customer_status_id", "status", "id"),
+        Index("ix_customer_status_id", "status_index", "id"),
         # A reseller's own list, in the default order.
-        Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", "status"),
+        Index("ix_customer_reseller_sort", "reseller_id", "sort_name", "id", "status_index"),
         Index("ix_customer_email_id", "email", "id"),
         Index("ix_customer_phone_id", "phone", "id"),
         # A surname's customers in name order, from the index alone (see CustomerSurname).
-        Index("ix_customer_surname_sort", "surname", "sort_name", "id", "status", "reseller_id"),
+        Index("ix_customer_surname_sort", "surname", "sort_name", "id", "status_index", "reseller_id"),
         # Live and in scope? For customers found by id (a tag's), from the index alone.
-        Index("ix_customer_id_status_reseller", "id", "status", "reseller_id"),
+        Index("ix_customer_id_status_reseller", "id", "status_index", "reseller_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +140,9 @@ class Customer(Preferences, Model):
     mobile: Mapped[str | None] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    # The status as the indexes see it: active and disabled are both "in_service", so that
+    # enabling or disabling changes no indexed value; written by the database (0008).
+    status_index: Mapped[str] = mapped_column(String(10), Computed(STATUS_INDEX, persisted=True))
     joined_on: Mapped[date] = mapped_column(Date, nullable=False, default=date.today)
     # Written only by the ledger service once billing exists.
     balance: Mapped[Decimal] = mapped_column(

@@ -5,7 +5,6 @@ from flask import Response, abort, current_app, g, request, stream_with_context,
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from markupsafe import Markup, escape
@@ -25,7 +24,7 @@ from app.views.bulk import BulkActionsMixin
 from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
 from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, ServiceView
 from app.views.datamodel import CustomerInterface
-from app.views.filters import CustomerScopeFilter
+from app.views.filters import CustomerScopeFilter, FilterStatusNotEqual
 from app.views.forms import customer_fields
 from app.views.formatters import text as formatters_text
 
@@ -191,7 +190,7 @@ class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
         """The user's filters joined with scope; archived customers hidden unless asked for."""
         joined = filters.get_joined_filters(self._base_filters)
         if "status" not in [f.column_name for f in filters.filters]:
-            joined.add_filter("status", FilterNotEqual, "archived")
+            joined.add_filter("status", FilterStatusNotEqual, "archived")
         return joined
 
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",

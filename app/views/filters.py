@@ -20,6 +20,7 @@ from flask_appbuilder.models.sqla.filters import (
 from sqlalchemy import false, or_, select
 
 from app.models import Contact, Customer, CustomerSurname, customer_tag
+from app.models.customers import IN_SERVICE
 from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_ids_in_scope, customer_scope
 
@@ -223,6 +224,26 @@ class FilterReseller(FilterRelationOneToManyEqual):
         return query.filter(Customer.reseller_id == reseller_id)
 
 
+def _status_column(value):
+    """The column to compare a status with: status_index (indexed) holds every status but
+    active and disabled as they are, so those two are compared on status itself."""
+    return Customer.status if value in IN_SERVICE else Customer.status_index
+
+
+class FilterStatusEqual(FilterEqual):
+    """Status is: from the index for dormant, blocked and archived (see Customer.status_index)."""
+
+    def apply(self, query, value):
+        return query.filter(_status_column(value) == value)
+
+
+class FilterStatusNotEqual(FilterNotEqual):
+    """Status is not: "not archived" (the list's default) is answered from the index alone."""
+
+    def apply(self, query, value):
+        return query.filter(_status_column(value) != value)
+
+
 CUSTOMER_FILTERS = {
     "name": [FilterSearch, FilterTextContains, FilterTextStartsWith],
     "first_name": [FilterTextContains, FilterTextStartsWith, FilterEqual],
@@ -235,7 +256,7 @@ CUSTOMER_FILTERS = {
     "id": [FilterValueEqual, FilterValueGreater, FilterValueSmaller],
     "balance": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
     "joined_on": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
-    "status": [FilterEqual, FilterNotEqual],
+    "status": [FilterStatusEqual, FilterStatusNotEqual],
     "customer_type": [FilterEqual, FilterNotEqual],
     "currency": [FilterEqual, FilterNotEqual],
     "tags": [FilterHasTag, FilterHasNotTag],
