@@ -16,6 +16,8 @@ page has room. So:
   index, and enabling or disabling changes no indexed value.
 - the table keeps 15% of each page free (fillfactor 85) for the new row versions. Adding the
   column rewrites the table on PostgreSQL, which applies it to the rows already there.
+- so does `service` (suspended and restored with its customers; no index on its status),
+  rewritten in its customers' order by CLUSTER.
 
 On SQLite the column is VIRTUAL (SQLite cannot add a stored one), and plain ALTER TABLE
 keeps the surname triggers of 0005.
@@ -57,6 +59,8 @@ def upgrade():
     if postgresql:
         op.execute("ALTER TABLE customer SET (fillfactor = 85)")
         op.execute(f"ALTER TABLE customer ADD COLUMN status_index VARCHAR(10) GENERATED ALWAYS AS ({EXPRESSION}) STORED")
+        op.execute("ALTER TABLE service SET (fillfactor = 85)")
+        op.execute("CLUSTER service USING ix_service_customer_id")
     else:
         op.execute(f"ALTER TABLE customer ADD COLUMN status_index VARCHAR(10) GENERATED ALWAYS AS ({EXPRESSION}) VIRTUAL")
     _indexes("status_index", create=True)
@@ -67,4 +71,5 @@ def downgrade():
     op.execute("ALTER TABLE customer DROP COLUMN status_index")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE customer RESET (fillfactor)")
+        op.execute("ALTER TABLE service RESET (fillfactor)")
     _indexes("status", create=True)

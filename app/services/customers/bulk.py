@@ -31,6 +31,7 @@ from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
 from app.services import audit, fields
 from app.services.customers.status import cascade, sources
+from app.services.db import in_ids
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
 from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_scope, is_scoped
@@ -211,19 +212,25 @@ def _locked(session, stmt):
 def _set_status(session: Session, ids: list[int], target: str, allowed: set[str]) -> tuple[list[int], dict]:
     """Move the customers among `ids` whose status is in `allowed` to `target`.
 
-    Returns the ids moved, and for each other customer the reason it stayed."""
-    rows = _locked(session, select(Customer.id, Customer.status).where(Customer.id.in_(ids)))
-    moving = [r for r in rows if r.status in allowed and r.status != target]
-    stayed = {r.id: f"already {target}" if r.status == target else f"{r.status}: cannot be made {target}"
-              for r in rows if r.status == target or r.status not in allowed}
-    moving_ids = [r.id for r in moving]
-    if moving:
-        session.execute(update(Customer).where(Customer.id.in_(moving_ids)).values(status=target)
-                        .execution_options(synchronize_session=False))
-        audit.record(session, "customer", "update",
-                     [(r.id, r.id, {"status": [r.status, target]}) for r in moving])
-        audit.record(session, "service", "update", cascade(session, moving_ids, target))
-    return moving_ids, stayed
+    One UPDATE ... RETURNING per status moved from: the database locks and re-checks each
+    row as it changes it, so the old status in the audit is the one replaced. Returns the
+    ids moved, and for each other customer the reason it stayed."""
+    moved = []
+    for source in sorted(allowed - {target}):
+        got = session.scalars(update(Customer).where(in_ids(session, Customer.id, ids), Customer.status == source)
+                              .values(status=target).returning(Customer.id)
+                              .execution_options(synchronize_session=False)).all()
+        change = {"status": [source, target]}  # one object for every row: serialised once
+        audit.record(session, "customer", "update", [(i, i, change) for i in got])
+        moved += got
+    rest = set(ids).difference(moved)
+    stayed = {}
+    if rest:
+        for r in session.execute(select(Customer.id, Customer.status).where(in_ids(session, Customer.id, rest))):
+            stayed[r.id] = f"already {target}" if r.status == target else f"{r.status}: cannot be made {target}"
+    if moved:
+        audit.record(session, "service", "update", cascade(session, moved, target))
+    return moved, stayed
 
 
 def _status_action(action: str):
@@ -239,7 +246,7 @@ def _tag_names(session, ids) -> dict[int, list[str]]:
     names: dict[int, list[str]] = {i: [] for i in ids}
     for customer_id, name in session.execute(
             select(customer_tag.c.customer_id, Tag.name).join(Tag, Tag.id == customer_tag.c.tag_id)
-            .where(customer_tag.c.customer_id.in_(ids)).order_by(Tag.name)):
+            .where(in_ids(session, customer_tag.c.customer_id, ids)).order_by(Tag.name)):
         names[customer_id].append(name)
     return names
 
@@ -252,10 +259,10 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
     columns = {k: params[k] for k in ("reseller_id", "currency", "creditor_days") if params.get(k) is not None}
     if columns:
         before = _locked(session, select(Customer.id, *[Customer.__table__.c[k] for k in columns])
-                         .where(Customer.id.in_(ids)))
+                         .where(in_ids(session, Customer.id, ids)))
         differing = [r for r in before if any(getattr(r, k) != v for k, v in columns.items())]
         if differing:
-            session.execute(update(Customer).where(Customer.id.in_([r.id for r in differing])).values(**columns)
+            session.execute(update(Customer).where(in_ids(session, Customer.id, [r.id for r in differing])).values(**columns)
                             .execution_options(synchronize_session=False))
         for r in differing:
             changes.setdefault(r.id, {}).update(
@@ -264,7 +271,7 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
     if mode != "keep":
         before = _tag_names(session, ids)
         if mode in ("remove", "set", "clear"):
-            doomed = delete(customer_tag).where(customer_tag.c.customer_id.in_(ids))
+            doomed = delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, ids))
             if mode == "remove":
                 doomed = doomed.where(customer_tag.c.tag_id.in_(tag_ids))
             elif mode == "set":
@@ -272,7 +279,7 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
             session.execute(doomed)
         if mode in ("add", "set"):
             have = select(customer_tag.c.customer_id, customer_tag.c.tag_id).where(
-                customer_tag.c.customer_id.in_(ids))
+                in_ids(session, customer_tag.c.customer_id, ids))
             existing = {(c, t) for c, t in session.execute(have)}
             rows = [{"customer_id": c, "tag_id": t} for c in ids for t in tag_ids if (c, t) not in existing]
             if rows:
@@ -294,7 +301,7 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
     reasons = Counter()
     blocked = set()
     for table in FINANCIAL_DOCUMENTS:
-        blocked |= set(session.scalars(select(table.c.customer_id).where(table.c.customer_id.in_(ids)).distinct()))
+        blocked |= set(session.scalars(select(table.c.customer_id).where(in_ids(session, table.c.customer_id, ids)).distinct()))
     if blocked:
         reasons["has invoices, credit notes or payments"] += len(blocked)
     doomed_ids = [i for i in ids if i not in blocked]
@@ -302,18 +309,18 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
         return 0, reasons
     kept = ("customer_type", "name", "email", "phone", "status", "currency", "reseller_id")
     rows = _locked(session, select(Customer.id, *[Customer.__table__.c[k] for k in kept])
-                   .where(Customer.id.in_(doomed_ids)))
-    contacts = select(Contact.id).where(Contact.customer_id.in_(doomed_ids))
-    messages = select(Message.id).where(Message.customer_id.in_(doomed_ids))
+                   .where(in_ids(session, Customer.id, doomed_ids)))
+    contacts = select(Contact.id).where(in_ids(session, Contact.customer_id, doomed_ids))
+    messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed_ids))
     # Children first: SQLite does not enforce the foreign keys' ON DELETE CASCADE.
     for stmt in (delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages)),
-                 delete(Message).where(Message.customer_id.in_(doomed_ids)),
+                 delete(Message).where(in_ids(session, Message.customer_id, doomed_ids)),
                  delete(ContactPhone).where(ContactPhone.contact_id.in_(contacts)),
-                 delete(Contact).where(Contact.customer_id.in_(doomed_ids)),
-                 delete(Address).where(Address.customer_id.in_(doomed_ids)),
-                 delete(CustomerService).where(CustomerService.customer_id.in_(doomed_ids)),
-                 delete(customer_tag).where(customer_tag.c.customer_id.in_(doomed_ids)),
-                 delete(Customer).where(Customer.id.in_(doomed_ids))):
+                 delete(Contact).where(in_ids(session, Contact.customer_id, doomed_ids)),
+                 delete(Address).where(in_ids(session, Address.customer_id, doomed_ids)),
+                 delete(CustomerService).where(in_ids(session, CustomerService.customer_id, doomed_ids)),
+                 delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, doomed_ids)),
+                 delete(Customer).where(in_ids(session, Customer.id, doomed_ids))):
         session.execute(stmt.execution_options(synchronize_session=False))
     audit.record(session, "customer", "delete",
                  [(r.id, r.id, {k: [audit._plain(getattr(r, k)), None] for k in kept if getattr(r, k) is not None})

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import CustomerService
+from app.services.db import in_ids
 from app.services.errors import Invalid
 
 TRANSITIONS = {
@@ -51,13 +52,14 @@ def cascade(session: Session, customer_ids: list[int], target: str) -> list[tupl
         which = (CustomerService.suspended_by_disable.is_(True), {"status": "active", "suspended_by_disable": False},
                  ("suspended", "active"))
     condition, values, (old, new) = which
+    change = {"status": [old, new]}  # one object for every row: serialised once
     entries = []
     for start in range(0, len(customer_ids), 5000):
         chunk = customer_ids[start:start + 5000]
         rows = session.execute(select(CustomerService.id, CustomerService.customer_id)
-                               .where(CustomerService.customer_id.in_(chunk), condition)).all()
+                               .where(in_ids(session, CustomerService.customer_id, chunk), condition)).all()
         if rows:
-            session.execute(update(CustomerService).where(CustomerService.id.in_([r.id for r in rows]))
+            session.execute(update(CustomerService).where(in_ids(session, CustomerService.id, [r.id for r in rows]))
                             .values(**values).execution_options(synchronize_session=False))
-            entries += [(r.id, r.customer_id, {"status": [old, new]}) for r in rows]
+            entries += [(r.id, r.customer_id, change) for r in rows]
     return entries

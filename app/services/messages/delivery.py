@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Message, MessageAttempt
 from app.models.resellers import utcnow
+from app.services.db import in_ids
 from app.services.messages import transports, unsubscribe
 
 DEFAULT_RETRY_DELAYS = (30, 120, 600)  # seconds before the 2nd, 3rd and 4th attempts
@@ -42,14 +43,14 @@ def deliver(session: Session, message_ids: Iterable[int], config: dict,
     delays = tuple(config.get("MESSAGE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
     ids = list(message_ids)
     claimed = session.scalars(
-        update(Message).where(Message.id.in_(ids), Message.status == "queued")
+        update(Message).where(in_ids(session, Message.id, ids), Message.status == "queued")
         .values(status="sending", attempts=Message.attempts + 1, claimed_at=utcnow()).returning(Message.id)
         .execution_options(synchronize_session=False)).all()
     session.commit()
     outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": len(ids) - len(claimed)}
     columns = [Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
                Message.recipient, Message.subject, Message.body, Message.attempts]
-    messages = session.execute(select(*columns).where(Message.id.in_(claimed)).order_by(Message.id)).all()
+    messages = session.execute(select(*columns).where(in_ids(session, Message.id, claimed)).order_by(Message.id)).all()
     open_transports, retries, pending = {}, {}, []
     try:
         for message in messages:

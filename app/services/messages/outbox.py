@@ -13,7 +13,7 @@ from app.models import Contact, ContactPhone, Customer, Job, Message
 from app.models.resellers import utcnow
 from app.services import fields
 from app.services.customers.bulk import job_customer_chunks, new_job
-from app.services.db import commit, insert_rows
+from app.services.db import commit, in_ids, insert_rows
 from app.services.errors import FieldErrors, Invalid
 from app.services.messages import placeholders, sms, unsubscribe
 from app.services.messages.preferences import skip_reason
@@ -85,9 +85,9 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
     pref = f"{purpose}_{channel}"
     customers = {row.id: row._asdict() | {"allows": getattr(row, pref)} for row in session.execute(
         select(*[Customer.__table__.c[c] for c in CUSTOMER_COLUMNS], Customer.__table__.c[pref])
-        .where(Customer.id.in_(customer_ids)))}
+        .where(in_ids(session, Customer.id, customer_ids)))}
     stmt = select(*[Contact.__table__.c[c] for c in CONTACT_COLUMNS], Contact.__table__.c[pref]).where(
-        Contact.customer_id.in_(customer_ids))
+        in_ids(session, Contact.customer_id, customer_ids))
     if values["recipients"] == "primary":
         stmt = stmt.where(Contact.is_primary.is_(True))
     contacts: dict[int, list[dict]] = {}
@@ -98,7 +98,7 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
         contact_ids = [c["id"] for cs in contacts.values() for c in cs]
         for contact_id, number in session.execute(
                 select(ContactPhone.contact_id, func.min(ContactPhone.number))
-                .where(ContactPhone.contact_id.in_(contact_ids), ContactPhone.kind == "mobile")
+                .where(in_ids(session, ContactPhone.contact_id, contact_ids), ContactPhone.kind == "mobile")
                 .group_by(ContactPhone.contact_id)):
             mobiles[contact_id] = number
     for customer_id in customer_ids:
