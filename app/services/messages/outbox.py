@@ -27,6 +27,7 @@ CHUNK = 2000
 CUSTOMER_COLUMNS = ("id", "name", "title", "first_name", "surname", "company_name", "email", "mobile", "balance",
                     "currency", "status")
 CONTACT_COLUMNS = ("id", "customer_id", "title", "first_name", "surname", "email", "is_primary")
+CUSTOMER_KEYS, CONTACT_KEYS = (*CUSTOMER_COLUMNS, "allows"), (*CONTACT_COLUMNS, "allows")
 
 
 def clean(channel: str, data: dict) -> dict:
@@ -83,7 +84,8 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
     """(customer, contact or None, address, opted-in) for each recipient of these customers, in order."""
     channel, purpose = values["channel"], values["purpose"]
     pref = f"{purpose}_{channel}"
-    customers = {row.id: row._asdict() | {"allows": getattr(row, pref)} for row in session.execute(
+    # Plain dicts, keyed as the columns plus "allows" (the opt-in this message needs).
+    customers = {row[0]: dict(zip(CUSTOMER_KEYS, row)) for row in session.execute(
         select(*[Customer.__table__.c[c] for c in CUSTOMER_COLUMNS], Customer.__table__.c[pref])
         .where(in_ids(session, Customer.id, customer_ids)))}
     stmt = select(*[Contact.__table__.c[c] for c in CONTACT_COLUMNS], Contact.__table__.c[pref]).where(
@@ -92,7 +94,7 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
         stmt = stmt.where(Contact.is_primary.is_(True))
     contacts: dict[int, list[dict]] = {}
     for row in session.execute(stmt.order_by(Contact.customer_id, Contact.id)):
-        contacts.setdefault(row.customer_id, []).append(row._asdict() | {"allows": getattr(row, pref)})
+        contacts.setdefault(row[1], []).append(dict(zip(CONTACT_KEYS, row)))
     mobiles = {}
     if channel == "sms" and contacts:
         contact_ids = [c["id"] for cs in contacts.values() for c in cs]

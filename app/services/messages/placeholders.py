@@ -47,10 +47,15 @@ def check(errors: FieldErrors, field: str, template: str) -> None:
         errors.add(field, problem)
 
 
+@lru_cache(maxsize=64)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    return tuple((literal, name) for literal, name, _, _ in Formatter().parse(template))
+
+
 def render(template: str, values: dict) -> str:
     """The template with each placeholder filled (a missing value is blank). Check it first."""
     out = []
-    for literal, name, _, _ in Formatter().parse(template):
+    for literal, name in _parsed(template):
         out.append(literal)
         if name is not None:
             value = values.get(name)
