@@ -4,25 +4,45 @@ A cell that starts with = + - @, a tab or a carriage return is prefixed with an
 apostrophe, so a spreadsheet shows it as text instead of running it as a
 formula. The escaping is done in SQL, so the same statement serves both paths:
 PostgreSQL formats the CSV itself (COPY ... TO STDOUT, streamed through
-psycopg); other databases are read in batches through Python's csv module.
+psycopg); other databases are read in batches from the driver's cursor (no row
+objects: every value is already text or a number) through Python's csv module.
 """
 import csv
 import io
 from collections.abc import Iterator
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import String, case, func, literal, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import GenericFunction
 
 from app.models import Customer, Reseller, Tag, customer_tag
 from app.services.customers import services
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-BATCH = 1000
+BATCH = 5000
 
 
 def safe(expr):
     """Text that a spreadsheet will not take for a formula."""
     return case((func.substr(expr, 1, 1).in_(FORMULA_STARTS), literal("'") + expr), else_=expr)
+
+
+class money_text(GenericFunction):  # noqa: N801  (an SQL function's name)
+    """An amount as text with two decimals ("12.50"), in SQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(money_text)
+def _money_text(element, compiler, **kw):  # SQLite keeps NUMERIC as a number: 12.5
+    return f"printf('%.2f', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(money_text, "postgresql")
+def _money_text_postgresql(element, compiler, **kw):  # numeric(12, 2) prints as 12.50
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 # A customer's tag names joined by "; ". A large export aggregates every customer's
@@ -52,7 +72,7 @@ CUSTOMER_COLUMNS = [
     ("Phone", safe(Customer.phone)),
     ("Mobile", safe(Customer.mobile)),
     ("Date joined", Customer.joined_on),
-    ("Balance", Customer.balance),
+    ("Balance", money_text(Customer.balance)),
     ("Currency", Customer.currency),
     ("Services", None),  # these two: see customers_statement
     ("Status", Customer.status),
@@ -93,12 +113,15 @@ def stream_csv(session: Session, stmt, header: list[str]) -> Iterator[bytes]:
     if session.get_bind().dialect.name == "postgresql":
         yield from _copy_from_postgresql(session, stmt)
         return
-    rows = session.execute(stmt.execution_options(yield_per=BATCH))
-    for batch in rows.partitions(BATCH):
-        out.seek(0)
-        out.truncate()
-        writer.writerows(batch)
-        yield out.getvalue().encode()
+    result = session.connection().execute(stmt)
+    try:
+        while batch := result.cursor.fetchmany(BATCH):
+            out.seek(0)
+            out.truncate()
+            writer.writerows(batch)
+            yield out.getvalue().encode()
+    finally:
+        result.close()
 
 
 def _copy_from_postgresql(session: Session, stmt) -> Iterator[bytes]:

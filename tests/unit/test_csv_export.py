@@ -37,3 +37,18 @@ def test_large_and_small_exports_give_the_same_rows(ctx):
     assert first[tags] == ["=trade", "vip"]
     assert first[services] == ["=Hosting (suspended)", "Fibre 900"]  # cancelled ones are left out
     assert small[1][services] == [""]
+
+
+def test_amounts_have_two_decimals_and_dates_are_iso_on_every_database(ctx):
+    from datetime import date
+
+    from sqlalchemy import update
+    customer = f.customer(surname="Money")
+    ctx.execute(update(Customer).where(Customer.id == customer.id)
+                .values(balance=Decimal("-12.5"), joined_on=date(2026, 1, 2)))
+    ctx.commit()
+    stmt = csv_export.customers_statement(select(Customer).order_by(Customer.id), rows_expected=1)
+    text = b"".join(csv_export.stream_csv(ctx, stmt, csv_export.headers())).decode("utf-8-sig")
+    header, row = [line.split(",") for line in text.strip().split("\r\n")]
+    values = dict(zip(header, row))
+    assert (values["Balance"], values["Date joined"], values["Surname"]) == ("-12.50", "2026-01-02", "Money")
