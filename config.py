@@ -8,6 +8,12 @@ MAIL_*        Flask-Mail settings; with MAIL_SERVER set, e-mail goes out by SMTP
               it is only kept in the outbox (shown in the app)
 SMS_GATEWAY_URL  an HTTP SMS gateway (JSON POST); without it texts are kept in the outbox
 PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
+BUSINESS_LATITUDE, BUSINESS_LONGITUDE  where the business is: a customer's page shows how far away
+              (as the crow flies) its billing address is; DISTANCE_UNIT km (default) or mi
+MAP_TILE_URL  the map tiles of the customer page's mini-map ("" for a map without tiles);
+              MAP_ATTRIBUTION the credit shown on it
+GEOCODER      "nominatim" to look up an address's coordinates (off by default); GEOCODER_URL,
+              GEOCODER_USER_AGENT
 INBOUND_MESSAGE_TOKEN  the secret an SMS gateway or mail hook sends with each received message
               (POST /messages/inbound/sms or /email); without it nothing is received
 """
@@ -109,4 +115,13 @@ def load() -> dict:
         MESSAGE_RETRY_DELAYS=[int(s) for s in os.environ.get("MESSAGE_RETRY_DELAYS", "30,120,600").split(",") if s],
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         INBOUND_MESSAGE_TOKEN=os.environ.get("INBOUND_MESSAGE_TOKEN") or None,
+        BUSINESS_ADDRESS=os.environ.get("BUSINESS_ADDRESS", ""),
+        BUSINESS_LATITUDE=os.environ.get("BUSINESS_LATITUDE") or None,
+        BUSINESS_LONGITUDE=os.environ.get("BUSINESS_LONGITUDE") or None,
+        DISTANCE_UNIT=os.environ.get("DISTANCE_UNIT", "km"),
+        MAP_TILE_URL=os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        MAP_ATTRIBUTION=os.environ.get("MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
+        GEOCODER=os.environ.get("GEOCODER") or None,
+        GEOCODER_URL=os.environ.get("GEOCODER_URL") or None,
+        GEOCODER_USER_AGENT=os.environ.get("GEOCODER_USER_AGENT") or None,
     )

@@ -12,6 +12,7 @@ from app.models.customers import (
     customer_tag,
 )
 from app.models.jobs import Job, job_customer
+from app.models.notes import Note
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
@@ -26,6 +27,7 @@ __all__ = [
     "Job",
     "Message",
     "MessageAttempt",
+    "Note",
     "CustomerSurname",
     "Reseller",
     "Tag",

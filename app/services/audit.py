@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag
+from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Note, Reseller, Tag
 from app.models.resellers import utcnow
 from app.services.db import insert_rows
 
@@ -21,12 +21,13 @@ AUDITED: dict[type, Callable] = {
     Contact: lambda o: o.customer_id,
     Address: lambda o: o.customer_id,
     CustomerService: lambda o: o.customer_id,
+    Note: lambda o: o.customer_id,
     ContactPhone: lambda o: o.contact.customer_id if o.contact is not None else None,
     Tag: lambda o: None,
     Reseller: lambda o: None,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
-SKIPPED = {Customer: {"name", "sort_name", "created_at"}}
+SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"}}
 SKIPPED_ALWAYS = {"id", "created_at"}
 
 Actor = tuple[int | None, str | None]

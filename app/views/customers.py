@@ -26,6 +26,7 @@ from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, Serv
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter, FilterStatusNotEqual
 from app.views.forms import customer_fields
+from app.views.profile import ProfileMixin
 from app.views.formatters import text as formatters_text
 
 
@@ -93,7 +94,7 @@ class CustomerListWidget(ListWidget):
         return Markup("\n".join(rows))
 
 
-class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
+class CustomerView(ProfileMixin, MessagesMixin, BulkActionsMixin, ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
     list_title = "Customers"
@@ -163,7 +164,6 @@ class CustomerView(MessagesMixin, BulkActionsMixin, ServiceModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
     field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
     related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
-    show_template = "customers/show.html"
     edit_template = "appbuilder/general/model/edit_cascade.html"
 
     def create(self, data, parent_id):

@@ -103,6 +103,13 @@ def direction(value) -> Markup:
     return DIRECTIONS.get(value, Markup(""))
 
 
+def opted_in(person) -> str:
+    """What a contact agreed to receive: "service e-mail, service text, marketing e-mail"."""
+    names = {"email": "e-mail", "sms": "text", "letter": "letter", "phone": "phone"}
+    return ", ".join(f"{purpose} {label}" for purpose in ("service", "marketing") for channel, label in names.items()
+                     if getattr(person, f"{purpose}_{channel}", False)) or "nothing"
+
+
 def moment(value) -> Markup:
     """A timestamp to the minute, in UTC."""
     return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M")}</span>') if value else Markup("")

@@ -229,8 +229,8 @@ def test_the_customer_page_lists_messages_and_notification_logs(app, login, thre
             Message(customer_id=ada, channel="sms", kind="notification", body="Reminder: tomorrow 9am",
                     status="failed", error="gateway answered 503")])
         db.session.commit()
-    html = login("admin").get(f"/customers/show/{ada}").get_data(as_text=True)
-    assert "Notification logs" in html and "Manual one" in html and "gateway answered 503" in html
+    html = login("admin").get(f"/customers/show/{ada}?tab=messages&logs=1").get_data(as_text=True)
+    assert "notification logs" in html and "Manual one" in html and "gateway answered 503" in html
 
 
 # ---- received messages (getSoapy: "messages exchanged with the customer") ----------------
@@ -260,7 +260,7 @@ def test_a_reply_to_a_text_is_kept_on_the_customer_it_was_sent_to_and_can_be_ans
     received = messages_of(app, bob)[-1]
     assert (received.direction, received.status, received.recipient, received.body) == (
         "in", "received", "+447700900123", "Yes please, <b>Tuesday</b>")
-    page = login("staff").get(f"/customers/show/{bob}").get_data(as_text=True)
+    page = login("staff").get(f"/customers/show/{bob}?tab=messages").get_data(as_text=True)
     assert "from them" in page and "Yes please, &lt;b&gt;Tuesday&lt;/b&gt;" in page
     shown = login("staff").get(f"/messages/show/{received.id}").get_data(as_text=True)
     assert f'href="/customers/action/send_text/{bob}"' in shown and "Reply" in shown

@@ -1,0 +1,90 @@
+"""Notes on a customer: written by staff, pinned when important, hidden from resellers when private.
+
+A "do not work with again" note (Commusoft) also makes the customer dormant, through the
+status machine; the customer's page shows the warning for as long as such a note exists.
+"""
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.models import Customer, Note
+from app.services.customers.status import check_transition
+from app.services.db import commit
+from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
+from app.services.scope import get_customer, is_scoped, load_in_scope
+
+MAX_NOTE = 10_000
+FLAGS = ("important", "private", "do_not_work")
+
+
+def _flag(value) -> bool:
+    return str(value).lower() in ("1", "true", "on", "y", "yes")
+
+
+def visible(actor):
+    """The notes `actor` may read: private ones only for users who see every reseller."""
+    return Note.private.is_(False) if is_scoped(actor) else Note.id.is_not(None)
+
+
+def notes_for(session: Session, actor, customer_id, limit: int = 200) -> list[Note]:
+    """A customer's notes for `actor`: important ones first (pinned), then newest first."""
+    customer = get_customer(session, actor, customer_id)
+    return list(session.scalars(
+        select(Note).where(Note.customer_id == customer.id, visible(actor))
+        .order_by(Note.important.desc(), Note.id.desc()).limit(limit)))
+
+
+def never_again(session: Session, customer_id: int) -> bool:
+    """Whether the customer carries a "do not work with again" note."""
+    return session.scalar(select(exists().where(Note.customer_id == customer_id, Note.do_not_work.is_(True))))
+
+
+def add_note(session: Session, actor, customer_id, data: dict) -> Note:
+    """Write a note on a customer in `actor`'s scope (committed). Raises Invalid for an empty or
+    over-long note, Forbidden for a private note by a reseller, NotFound outside the scope."""
+    customer = get_customer(session, actor, customer_id)
+    errors = FieldErrors()
+    body = (data.get("body") or "").replace("\r\n", "\n").strip()
+    if not body:
+        errors.add("body", "Write the note.")
+    elif len(body) > MAX_NOTE:
+        errors.add("body", f"A note can be at most {MAX_NOTE:,} characters.")
+    flags = {flag: _flag(data.get(flag)) for flag in FLAGS}
+    if flags["private"] and is_scoped(actor):
+        raise Forbidden("Only admins and staff can write private notes.")
+    if flags["do_not_work"] and customer.status != "dormant":
+        try:
+            check_transition(customer.status, "dormant")
+        except Invalid:
+            errors.add("do_not_work", f"A {customer.status} customer cannot be made dormant.")
+    errors.raise_if_any()
+    note = Note(customer_id=customer.id, body=body, created_by=getattr(actor, "username", None), **flags)
+    session.add(note)
+    if flags["do_not_work"] and customer.status != "dormant":
+        customer.status = "dormant"
+    commit(session)
+    return note
+
+
+def get_note(session: Session, actor, note_id) -> Note:
+    """A note `actor` may read; NotFound otherwise (another reseller's, or private to a reseller)."""
+    note = load_in_scope(session, actor, Note, note_id, (Customer,), "No such note.")
+    if note.private and is_scoped(actor):
+        raise NotFound("No such note.")
+    return note
+
+
+def set_important(session: Session, actor, note_id, important: bool) -> Note:
+    """Pin or unpin a note (committed)."""
+    note = get_note(session, actor, note_id)
+    note.important = bool(important)
+    commit(session)
+    return note
+
+
+def delete_note(session: Session, actor, note_id) -> int:
+    """Delete a note (committed); returns its customer's id."""
+    note = get_note(session, actor, note_id)
+    customer_id = note.customer_id
+    session.delete(note)
+    commit(session)
+    return customer_id

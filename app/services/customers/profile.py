@@ -1,0 +1,101 @@
+"""What the customer's page shows: the side panel's summary, and each tab's records.
+
+Every function loads the customer through the user's scope first, so another reseller's
+customer is NotFound on every tab alike. Tabs are read one at a time (the page shows one),
+so a customer with thousands of notes or changes opens as fast as any other.
+"""
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Address, AuditEntry, Contact, Customer, Message, Note
+from app.services import geo
+from app.services.customers.notes import never_again, visible
+from app.services.scope import get_customer, is_scoped
+
+ZERO = Decimal("0.00")
+CHANGES_PAGE = 50
+
+
+@dataclass
+class Summary:
+    """The side panel and header of a customer's page."""
+
+    customer: Customer
+    contacts: list[Contact]  # the primary contact first
+    billing: Address | None
+    distance_km: float | None
+    never_again: bool
+    balance: Decimal
+    credit: Decimal
+    annual_value: Decimal
+    debt_days: int | None  # age of the oldest unpaid invoice (with billing)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def summary(session: Session, actor, customer_id, config: dict) -> Summary:
+    customer = get_customer(session, actor, customer_id)
+    contacts = list(session.scalars(
+        select(Contact).where(Contact.customer_id == customer.id)
+        .order_by(Contact.is_primary.desc(), Contact.id)))
+    billing = session.scalar(select(Address).where(Address.customer_id == customer.id, Address.kind == "billing"))
+    distance = None
+    if billing is not None and billing.latitude is not None and billing.longitude is not None:
+        distance = geo.distance_from_business(config, billing.latitude, billing.longitude)
+    counts = {
+        "contacts": len(contacts),
+        "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
+        "notes": _count(session, select(Note.id).where(Note.customer_id == customer.id, visible(actor))),
+        "messages": _count(session, select(Message.id).where(Message.customer_id == customer.id)),
+    }
+    # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
+    return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
+                   never_again=never_again(session, customer.id), balance=customer.balance or ZERO, credit=ZERO,
+                   annual_value=ZERO, debt_days=None, counts=counts)
+
+
+def _count(session, stmt) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
+def contacts(session: Session, actor, customer_id) -> list[Contact]:
+    customer = get_customer(session, actor, customer_id)
+    return list(session.scalars(select(Contact).where(Contact.customer_id == customer.id)
+                                .options(selectinload(Contact.phones))
+                                .order_by(Contact.is_primary.desc(), Contact.surname, Contact.id)))
+
+
+def addresses(session: Session, actor, customer_id) -> list[Address]:
+    """The billing address first, then the site addresses."""
+    customer = get_customer(session, actor, customer_id)
+    return list(session.scalars(select(Address).where(Address.customer_id == customer.id)
+                                .order_by((Address.kind != "billing"), Address.id)))
+
+
+def messages(session: Session, actor, customer_id, notifications: bool, limit: int = 100) -> list[Message]:
+    """Messages exchanged with the customer, newest first; with `notifications`, the automatic
+    ones too (getSoapy's "Show notification logs")."""
+    customer = get_customer(session, actor, customer_id)
+    stmt = select(Message).where(Message.customer_id == customer.id)
+    if not notifications:
+        stmt = stmt.where(Message.kind == "message")
+    return list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+
+
+def changes(session: Session, actor, customer_id, before: int | None = None) -> tuple[list[AuditEntry], int | None]:
+    """The audit trail of the customer and everything on it, newest first, a page at a time
+    (`before`: the id the previous page ended at). Returns the page and the next `before`.
+
+    A reseller does not see the history of notes (a private note's words are in it)."""
+    customer = get_customer(session, actor, customer_id)
+    stmt = select(AuditEntry).where(AuditEntry.customer_id == customer.id)
+    if is_scoped(actor):
+        stmt = stmt.where(AuditEntry.entity != "note")
+    if before is not None:
+        stmt = stmt.where(AuditEntry.id < before)
+    rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(CHANGES_PAGE + 1)))
+    more = len(rows) > CHANGES_PAGE
+    rows = rows[:CHANGES_PAGE]
+    return rows, (rows[-1].id if more else None)

@@ -1,0 +1,109 @@
+"""The customer's page (its profile): a side panel, tabs, an actions menu and notes.
+
+Replaces FAB's show page of CustomerView, at the same URL and with the same permission
+(`can_show`); each tab is a link (`?tab=notes`) and only the open tab's records are read.
+Writing notes needs `can_edit` on customers, deleting one `can_delete`.
+"""
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+
+from app.extensions import db
+from app.services import geo
+from app.services.customers import notes, profile
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.scope import is_scoped
+from app.views import formatters
+
+TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
+        "finances": "Finances", "messages": "Messages", "works": "Jobs / works", "changes": "Changes"}
+# The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
+MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
+        ("bulk_edit", "Change status, tags…", "fa-pencil-square-o"), ("archive", "Archive", "fa-archive"),
+        ("unarchive", "Unarchive", "fa-undo"), ("send_email", "Send an e-mail", "fa-envelope"),
+        ("send_text", "Send a text", "fa-commenting"), ("bulk_delete", "Delete", "fa-trash")]
+
+
+class ProfileMixin:
+    """For CustomerView: its show page is the profile."""
+
+    @expose("/show/<pk>")
+    @has_access
+    def show(self, pk):
+        tab = request.args.get("tab", "details")
+        if tab not in TABS:
+            abort(404)
+        try:
+            summary = profile.summary(db.session, g.user, pk, current_app.config)
+            content = self._tab(tab, summary)
+        except NotFound:
+            abort(404)
+        config = current_app.config
+        may = self.appbuilder.sm.has_access
+        return self.render_template(
+            "customers/profile.html", summary=summary, c=summary.customer, tab=tab, tabs=TABS, pk=summary.customer.id,
+            content=content, formatters=formatters, distance=geo.format_distance(
+                summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
+            map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
+            business_known=geo.business_place(config) is not None,
+            menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)],
+            may_edit=may("can_edit", self.class_permission_name),
+            may_delete=may("can_delete", self.class_permission_name),
+            may_private=not is_scoped(g.user), title=summary.customer.name)
+
+    def _tab(self, tab: str, summary):
+        pk, user = summary.customer.id, g.user
+        if tab == "contacts":
+            return {"contacts": profile.contacts(db.session, user, pk)}
+        if tab == "addresses":
+            return {"addresses": profile.addresses(db.session, user, pk)}
+        if tab == "notes":
+            return {"notes": notes.notes_for(db.session, user, pk)}
+        if tab == "messages":
+            logs = request.args.get("logs") == "1"
+            return {"messages": profile.messages(db.session, user, pk, notifications=logs), "logs": logs}
+        if tab == "changes":
+            before = request.args.get("before", type=int)
+            rows, next_before = profile.changes(db.session, user, pk, before)
+            return {"changes": rows, "next_before": next_before}
+        return {}
+
+    # ---- notes ----------------------------------------------------------------------------
+    @expose("/show/<pk>/notes", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def add_note(self, pk):
+        try:
+            notes.add_note(db.session, g.user, pk, request.form)
+            flash("Note added.", "success")
+        except NotFound:
+            abort(404)
+        except Forbidden as e:
+            db.session.rollback()
+            flash(str(e), "danger")
+        except Invalid as e:
+            db.session.rollback()
+            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+        return redirect(url_for(f"{self.endpoint}.show", pk=pk, tab="notes"))
+
+    @expose("/notes/<int:note_id>/pin", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def pin_note(self, note_id):
+        try:
+            note = notes.set_important(db.session, g.user, note_id, request.form.get("important") == "1")
+        except NotFound:
+            abort(404)
+        return redirect(url_for(f"{self.endpoint}.show", pk=note.customer_id, tab="notes"))
+
+    @expose("/notes/<int:note_id>/delete", methods=["POST"])
+    @has_access
+    @permission_name("delete")
+    def delete_note(self, note_id):
+        try:
+            customer_id = notes.delete_note(db.session, g.user, note_id)
+        except NotFound:
+            abort(404)
+        flash("Note deleted.", "success")
+        return redirect(url_for(f"{self.endpoint}.show", pk=customer_id, tab="notes"))
+

@@ -1,0 +1,62 @@
+"""The customer's page in a real browser: open it from the list, see the side panel and the
+mini-map, add a contact and a pinned note (issue 4)."""
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def a_customer_with_a_billing_address(live_server):
+    def pick(session):
+        from app.models import Address, Customer
+        row = (session.query(Customer.id, Customer.name, Address.id).join(Address, Address.customer_id == Customer.id)
+               .filter(Address.kind == "billing", Customer.status == "active").order_by(Customer.id).first())
+        address = session.get(Address, row[2])
+        address.latitude, address.longitude = 51.4545, -2.5879  # Bristol
+        session.commit()
+        return row[0], row[1]
+    return live_server.query(pick)
+
+
+def test_open_a_profile_add_a_contact_and_a_pinned_note(admin_page, live_server, screenshots):
+    page = admin_page
+    customer_id, name = a_customer_with_a_billing_address(live_server)
+    page.goto(f"/customers/list/?_flt_0_id={customer_id}")
+    with page.expect_navigation():
+        page.locator(f'a[href="/customers/show/{customer_id}"]').first.click()
+    expect(page.locator(".profile-name")).to_contain_text(name)
+    expect(page.locator("#minimap.leaflet-container")).to_be_visible()  # Leaflet drew it
+    expect(page.locator("#distance")).to_contain_text("km from the office, as the crow flies")
+    expect(page.locator("#annual-value")).to_contain_text("0.00")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=str(screenshots / "profile-details.png"), full_page=True)
+
+    page.locator("#tab-contacts").click()
+    with page.expect_navigation():
+        page.locator("#add-contact").click()
+    page.locator("#first_name").fill("Grace")
+    page.locator("#surname").fill("Hopper")
+    page.locator("#email").fill("grace.hopper@example.com")
+    with page.expect_navigation():
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.goto(f"/customers/show/{customer_id}?tab=contacts")
+    expect(page.locator("#contacts")).to_contain_text("Grace Hopper")
+
+    page.locator("#tab-notes").click()
+    page.locator("#note-body").fill("Side gate sticks: lift it first.")
+    with page.expect_navigation():
+        page.locator("#add-note").click()
+    page.locator("#note-body").fill("Dog in the garden: call before arriving.")
+    page.locator("#note-important").check()
+    with page.expect_navigation():
+        page.locator("#add-note").click()
+    first = page.locator("#notes li.note").first
+    expect(first).to_contain_text("Dog in the garden")
+    expect(first.locator(".label-danger")).to_have_text("Important")
+    expect(page.locator("#notes li.note").nth(1)).to_contain_text("Side gate sticks")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=str(screenshots / "profile-notes.png"), full_page=True)
+
+    page.locator("#tab-changes").click()
+    expect(page.locator("#changes")).to_contain_text("create note")
+    expect(page.locator("#changes")).to_contain_text("Hopper")

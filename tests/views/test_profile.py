@@ -1,0 +1,167 @@
+"""The customer's page (issue 4): side panel, tabs, notes, scope on every tab."""
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Customer, Message, Note
+from app.services.customers import addresses, contacts, notes
+from tests import factories as f
+
+TABS = ("details", "contacts", "addresses", "notes", "finances", "messages", "works", "changes")
+
+
+@pytest.fixture
+def ada(app, resellers):
+    with app.app_context():
+        admin = f.user("admin")
+        c = f.customer(first_name="Ada", surname="Lovelace", email="ada@example.com", phone="020 7946 0001",
+                       reseller_id=resellers["Reseller A"])
+        contacts.create_contact(db.session, admin, c.id, {"first_name": "Zed", "surname": "Second",
+                                                          "email": "zed@example.com"})
+        prim = contacts.create_contact(db.session, admin, c.id, {"first_name": "Prim", "surname": "Ary",
+                                                                 "is_primary": "y", "email": "prim@example.com"})
+        contacts.add_phone(db.session, admin, prim.id, {"kind": "mobile", "number": "07911 123456"})
+        addresses.create_address(db.session, admin, c.id, {"kind": "billing", "line1": "1 Analytical Row",
+                                                           "postcode": "sw1a 1aa", "latitude": "51.501",
+                                                           "longitude": "-0.1416"})
+        addresses.create_address(db.session, admin, c.id, {"kind": "site", "line1": "2 Engine Yard", "postcode": "N1 1AA",
+                                                           "access_name": "Mrs Tenant", "access_phone": "020 7946 0002",
+                                                           "access_relationship": "tenant"})
+        return c.id
+
+
+def page(browser, pk, tab="details", **args):
+    extra = "".join(f"&{k}={v}" for k, v in args.items())
+    r = browser.get(f"/customers/show/{pk}?tab={tab}{extra}")
+    assert r.status_code == 200, r.status_code
+    return r.get_data(as_text=True)
+
+
+def test_every_tab_opens_and_the_side_panel_has_the_primary_contact_first(app, login, ada):
+    browser = login("admin")
+    for tab in TABS:
+        html = page(browser, ada, tab)
+        assert "Ada Lovelace" in html and f'id="tab-content-{tab}"' in html
+    html = page(browser, ada)
+    side = html[html.index('id="side-contacts"'):html.index('id="side-address"')]
+    assert side.index("Prim Ary") < side.index("Zed Second")
+    assert 'href="tel:+447911123456"' in side and 'href="mailto:prim@example.com"' in side
+    assert "Balance" in html and 'id="annual-value">0.00 GBP' in html and 'id="account-credit">0.00 GBP' in html
+
+
+def test_the_tabs_show_their_records(app, login, ada):
+    browser = login("staff")
+    assert "Zed Second" in page(browser, ada, "contacts")
+    html = page(browser, ada, "addresses")
+    assert html.index("1 Analytical Row") < html.index("2 Engine Yard")
+    assert "fa-key" in html and "Mrs Tenant" in html and "(tenant)" in html
+    html = page(browser, ada, "changes")
+    assert "create contact" in html and "Zed" in html
+    assert "No invoices" in page(browser, ada, "finances")
+
+
+def test_the_mini_map_and_the_distance_from_the_business(app, login, ada, monkeypatch):
+    browser = login("admin")
+    html = page(browser, ada)
+    assert 'class="minimap"' in html and 'data-lat="51.501000"' in html and "vendor/leaflet/leaflet.js" in html
+    assert "Set the business address" in html  # no business coordinates configured
+    monkeypatch.setitem(app.config, "BUSINESS_LATITUDE", "51.5074")
+    monkeypatch.setitem(app.config, "BUSINESS_LONGITUDE", "-0.1278")
+    html = page(browser, ada)
+    assert re.search(r"1\.\d km from the office, as the crow flies", html)
+    with app.app_context():
+        bare = f.customer(surname="Nowhere").id
+        addresses.create_address(db.session, f.user("admin"), bare, {"kind": "billing", "line1": "3 Lane",
+                                                                     "postcode": "E1 1AA"})
+    html = page(browser, bare)
+    assert "this address has no coordinates" in html and 'class="minimap"' not in html
+
+
+def test_notes_are_added_pinned_and_kept_private_from_resellers(app, login, ada):
+    staff = login("staff")
+    r = staff.post(f"/customers/show/{ada}/notes", {"body": "Gate code 1234"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("tab=notes")
+    staff.post(f"/customers/show/{ada}/notes", {"body": "Owes from 2019", "private": "1"})
+    staff.post(f"/customers/show/{ada}/notes", {"body": "Beware of the dog <b>", "important": "1"})
+    html = page(staff, ada, "notes")
+    assert html.index("Beware of the dog &lt;b&gt;") < html.index("Gate code 1234")
+    assert "Owes from 2019" in html and "note-important" in html
+    reseller = login("reseller_a")
+    html = page(reseller, ada, "notes")
+    assert "Gate code 1234" in html and "Owes from 2019" not in html and 'name="private"' not in html
+    assert "Owes from 2019" not in page(reseller, ada, "changes")  # nor in the history
+    assert "Owes from 2019" in page(staff, ada, "changes")
+    with app.app_context():
+        secret = db.session.scalar(select(Note.id).where(Note.private.is_(True)))
+    assert reseller.post(f"/customers/notes/{secret}/pin", {"important": "1"}).status_code == 404
+
+
+def test_do_not_work_with_again_shows_on_the_page_and_the_customer_is_dormant(app, login, ada):
+    browser = login("staff")
+    browser.post(f"/customers/show/{ada}/notes", {"body": "Abusive", "do_not_work": "1"})
+    html = page(browser, ada)
+    assert 'id="never-again"' in html
+    with app.app_context():
+        assert db.session.get(Customer, ada).status == "dormant"
+
+
+def test_a_bad_note_is_refused_with_the_reason(app, login, ada):
+    browser = login("staff")
+    r = browser.post(f"/customers/show/{ada}/notes", {"body": "   "})
+    assert r.status_code == 302
+    assert "Write the note." in browser.get(r.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Note.id)) is None
+
+
+def test_read_only_users_see_but_cannot_write_notes_and_only_admins_delete_them(app, login, ada):
+    readonly = login("readonly")
+    html = page(readonly, ada, "notes")
+    assert 'id="note-form"' not in html
+    assert readonly.post(f"/customers/show/{ada}/notes", {"body": "x"}).status_code in (302, 403)
+    with app.app_context():
+        assert db.session.scalar(select(Note.id)) is None
+        note_id = notes.add_note(db.session, f.user("staff"), ada, {"body": "keep"}).id
+    login("staff").post(f"/customers/notes/{note_id}/delete")
+    with app.app_context():
+        assert db.session.get(Note, note_id) is not None  # staff may not delete
+    login("admin").post(f"/customers/notes/{note_id}/delete")
+    with app.app_context():
+        assert db.session.get(Note, note_id) is None
+
+
+def test_another_resellers_customer_is_not_found_on_the_page_every_tab_and_the_note_routes(app, login, ada, resellers):
+    with app.app_context():
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+        note_id = notes.add_note(db.session, f.user("admin"), theirs, {"body": "B's"}).id
+    browser = login("reseller_a")
+    for tab in TABS:
+        assert browser.get(f"/customers/show/{theirs}?tab={tab}").status_code == 404
+    assert browser.post(f"/customers/show/{theirs}/notes", {"body": "x"}).status_code == 404
+    assert browser.post(f"/customers/notes/{note_id}/pin", {"important": "1"}).status_code == 404
+    assert browser.get("/customers/show/not-a-number").status_code == 404
+    assert browser.get(f"/customers/show/{ada}?tab=nonsense").status_code == 404
+
+
+def test_the_messages_tab_can_show_notification_logs(app, login, ada):
+    with app.app_context():
+        db.session.add_all([
+            Message(customer_id=ada, channel="email", subject="Manual one", body="B", status="sent"),
+            Message(customer_id=ada, channel="sms", kind="notification", body="Reminder: tomorrow 9am",
+                    status="failed", error="gateway answered 503")])
+        db.session.commit()
+    browser = login("admin")
+    html = page(browser, ada, "messages")
+    assert "Manual one" in html and "Reminder: tomorrow" not in html
+    html = page(browser, ada, "messages", logs=1)
+    assert "Reminder: tomorrow 9am" in html and "gateway answered 503" in html
+
+
+def test_the_header_shows_a_debt(app, login, ada):
+    with app.app_context():
+        db.session.get(Customer, ada).balance = Decimal("42.50")
+        db.session.commit()
+    assert "Owes 42.50" in page(login("admin"), ada)
