@@ -63,6 +63,7 @@ def load() -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ.get("APP_ENV", "development")
     redis_url = os.environ.get("REDIS_URL") or None
+    files_max_bytes = int(os.environ.get("FILES_MAX_BYTES", str(10 * 1024 * 1024)))
     return dict(
         APP_ENV=env,
         APP_NAME="Customer back office",
@@ -121,6 +122,11 @@ def load() -> dict:
         DISTANCE_UNIT=os.environ.get("DISTANCE_UNIT", "km"),
         MAP_TILE_URL=os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         MAP_ATTRIBUTION=os.environ.get("MAP_ATTRIBUTION", "© OpenStreetMap contributors"),
+        FILES_FOLDER=os.environ.get("FILES_FOLDER") or None,  # None: <instance folder>/files
+        FILES_MAX_BYTES=files_max_bytes,
+        # A request larger than the largest file (and its form) is refused before it is read.
+        MAX_CONTENT_LENGTH=files_max_bytes + 1024 * 1024,
+        FILES_ALLOWED_TYPES=os.environ.get("FILES_ALLOWED_TYPES") or None,  # None: documents and images
         GEOCODER=os.environ.get("GEOCODER") or None,
         GEOCODER_URL=os.environ.get("GEOCODER_URL") or None,
         GEOCODER_USER_AGENT=os.environ.get("GEOCODER_USER_AGENT") or None,

@@ -1,5 +1,6 @@
 """create_app(): config, database, FAB, views, CLI; nothing else."""
 import logging
+from pathlib import Path
 
 from flask import Flask, g
 from flask_appbuilder import AppBuilder, IndexView
@@ -24,12 +25,15 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (all tables on the metadata)
     from app.services import audit, settings
+    from app.services.customers import files
 
+    app.config["FILES_FOLDER"] = app.config.get("FILES_FOLDER") or str(Path(app.instance_path) / "files")
     settings.configure(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.BASE_DIR / "migrations"))
     csrf.init_app(app)
     audit.install(Session)
+    files.install(Session)
     audit.set_actor_provider(_current_actor)
 
     appbuilder = AppBuilder(indexview=HomeView, base_template="layout.html")

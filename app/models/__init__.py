@@ -11,6 +11,7 @@ from app.models.customers import (
     Tag,
     customer_tag,
 )
+from app.models.files import CustomerFile
 from app.models.jobs import Job, job_customer
 from app.models.notes import Note
 from app.models.resellers import Reseller
@@ -23,6 +24,7 @@ __all__ = [
     "Contact",
     "ContactPhone",
     "Customer",
+    "CustomerFile",
     "CustomerService",
     "Job",
     "Message",

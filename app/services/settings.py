@@ -6,6 +6,7 @@ from dataclasses import dataclass
 class Settings:
     base_currency: str = "GBP"
     phone_region: str = "GB"
+    files_folder: str | None = None  # where attached files are kept (FILES_FOLDER)
 
 
 settings = Settings()
@@ -14,3 +15,4 @@ settings = Settings()
 def configure(config: dict) -> None:
     settings.base_currency = config.get("BASE_CURRENCY", settings.base_currency)
     settings.phone_region = config.get("DEFAULT_PHONE_REGION", settings.phone_region)
+    settings.files_folder = config.get("FILES_FOLDER") or settings.files_folder

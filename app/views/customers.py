@@ -26,6 +26,7 @@ from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, Serv
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter, FilterStatusNotEqual
 from app.views.forms import customer_fields
+from app.views.files import FilesMixin
 from app.views.profile import ProfileMixin
 from app.views.formatters import text as formatters_text
 
@@ -94,7 +95,7 @@ class CustomerListWidget(ListWidget):
         return Markup("\n".join(rows))
 
 
-class CustomerView(ProfileMixin, MessagesMixin, BulkActionsMixin, ServiceModelView):
+class CustomerView(ProfileMixin, FilesMixin, MessagesMixin, BulkActionsMixin, ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
     list_title = "Customers"

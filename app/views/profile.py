@@ -16,6 +16,7 @@ from app.services.scope import is_scoped
 from app.views import formatters
 
 TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
+        "files": "Files",
         "finances": "Finances", "messages": "Messages", "works": "Jobs / works", "changes": "Changes"}
 # The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
 MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
@@ -59,6 +60,8 @@ class ProfileMixin:
             return {"addresses": profile.addresses(db.session, user, pk)}
         if tab == "notes":
             return {"notes": notes.notes_for(db.session, user, pk)}
+        if tab == "files":
+            return self.files_tab(pk)
         if tab == "messages":
             logs = request.args.get("logs") == "1"
             return {"messages": profile.messages(db.session, user, pk, notifications=logs), "logs": logs}

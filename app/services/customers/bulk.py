@@ -17,11 +17,13 @@ from app.models import (
     Address,
     Contact,
     ContactPhone,
+    CustomerFile,
     Customer,
     CustomerService,
     Job,
     Message,
     MessageAttempt,
+    Note,
     Reseller,
     Tag,
     customer_tag,
@@ -30,11 +32,13 @@ from app.models import (
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
 from app.services import audit, fields
+from app.services.customers import files
 from app.services.customers.status import cascade, sources
 from app.services.db import in_ids
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
 from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_scope, is_scoped
+from app.services.settings import settings
 
 CHUNK = 5000
 # Action -> the status it sets (None: no status change of its own).
@@ -310,11 +314,14 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
     kept = ("customer_type", "name", "email", "phone", "status", "currency", "reseller_id")
     rows = _locked(session, select(Customer.id, *[Customer.__table__.c[k] for k in kept])
                    .where(in_ids(session, Customer.id, doomed_ids)))
+    stored = files.stored_names_of(session, doomed_ids)
     contacts = select(Contact.id).where(in_ids(session, Contact.customer_id, doomed_ids))
     messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed_ids))
     # Children first: SQLite does not enforce the foreign keys' ON DELETE CASCADE.
     for stmt in (delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages)),
                  delete(Message).where(in_ids(session, Message.customer_id, doomed_ids)),
+                 delete(Note).where(in_ids(session, Note.customer_id, doomed_ids)),
+                 delete(CustomerFile).where(in_ids(session, CustomerFile.customer_id, doomed_ids)),
                  delete(ContactPhone).where(ContactPhone.contact_id.in_(contacts)),
                  delete(Contact).where(in_ids(session, Contact.customer_id, doomed_ids)),
                  delete(Address).where(in_ids(session, Address.customer_id, doomed_ids)),
@@ -322,6 +329,8 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
                  delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, doomed_ids)),
                  delete(Customer).where(in_ids(session, Customer.id, doomed_ids))):
         session.execute(stmt.execution_options(synchronize_session=False))
+    if settings.files_folder:
+        files.remove_after_commit(session, settings.files_folder, stored)
     audit.record(session, "customer", "delete",
                  [(r.id, r.id, {k: [audit._plain(getattr(r, k)), None] for k in kept if getattr(r, k) is not None})
                   for r in rows])
