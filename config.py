@@ -14,6 +14,8 @@ MAP_TILE_URL  the map tiles of the customer page's mini-map ("" for a map withou
               MAP_ATTRIBUTION the credit shown on it
 GEOCODER      "nominatim" to look up an address's coordinates (off by default); GEOCODER_URL,
               GEOCODER_USER_AGENT
+FILES_FOLDER  where files attached to customers are kept (default: instance/files);
+              FILES_MAX_BYTES (10 MB), FILES_ALLOWED_TYPES ("pdf, png, ...": documents and images)
 INBOUND_MESSAGE_TOKEN  the secret an SMS gateway or mail hook sends with each received message
               (POST /messages/inbound/sms or /email); without it nothing is received
 """

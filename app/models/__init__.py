@@ -1,6 +1,8 @@
 """All models, imported here so that metadata is complete for Alembic."""
+from app.models.aliases import CustomerAlias
 from app.models.audit import AuditEntry, SubmittedForm
 from app.models.comms import Message, MessageAttempt
+from app.models.custom_fields import CustomField, CustomValue
 from app.models.customers import (
     Address,
     Contact,
@@ -24,6 +26,9 @@ __all__ = [
     "Contact",
     "ContactPhone",
     "Customer",
+    "CustomField",
+    "CustomValue",
+    "CustomerAlias",
     "CustomerFile",
     "CustomerService",
     "Job",

@@ -289,6 +289,10 @@ class Address(Model):
     county: Mapped[str | None] = mapped_column(String(80))
     postcode: Mapped[str] = mapped_column(String(12), nullable=False)
     country: Mapped[str] = mapped_column(String(2), nullable=False, default="GB")
+    # Dormant: no automatic messages for it (Commusoft); a site address goes dormant with its
+    # customer (dormant_by_customer) and comes back when the customer is made active again.
+    dormant: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    dormant_by_customer: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     # The person who gives access to the property (a tenant, a letting agent...).

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerFile, CustomerService, Note, Reseller, Tag
+from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, CustomValue, Note, Reseller, Tag
 from app.models.resellers import utcnow
 from app.services.db import insert_rows
 
@@ -23,6 +23,8 @@ AUDITED: dict[type, Callable] = {
     CustomerService: lambda o: o.customer_id,
     Note: lambda o: o.customer_id,
     CustomerFile: lambda o: o.customer_id,
+    CustomValue: lambda o: o.customer_id,
+    CustomField: lambda o: None,
     ContactPhone: lambda o: o.contact.customer_id if o.contact is not None else None,
     Tag: lambda o: None,
     Reseller: lambda o: None,

@@ -4,6 +4,7 @@ from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, 
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.bulk import JobView
 from app.views.customers import CustomerView
+from app.views.custom_fields import CustomFieldView
 from app.views.messages import (
     CustomerMessagesView,
     InboundMessageView,
@@ -47,5 +48,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(TagView, "Tags", icon="fa-tags", category="Customers")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
+    appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)

@@ -26,6 +26,7 @@ from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, Serv
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter, FilterStatusNotEqual
 from app.views.forms import customer_fields
+from app.views.custom_fields import CustomFieldsMixin
 from app.views.files import FilesMixin
 from app.views.profile import ProfileMixin
 from app.views.formatters import text as formatters_text
@@ -95,7 +96,7 @@ class CustomerListWidget(ListWidget):
         return Markup("\n".join(rows))
 
 
-class CustomerView(ProfileMixin, FilesMixin, MessagesMixin, BulkActionsMixin, ServiceModelView):
+class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, BulkActionsMixin, ServiceModelView):
     datamodel = CustomerInterface(Customer)
     route_base = "/customers"
     list_title = "Customers"
@@ -106,7 +107,7 @@ class CustomerView(ProfileMixin, FilesMixin, MessagesMixin, BulkActionsMixin, Se
     list_widget = CustomerListWidget
     base_filters = [["id", CustomerScopeFilter, None]]
     base_order = ("name", "asc")
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export"]
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export", "can_merge"]
 
     list_columns = ["id", "name", "phone", "email", "joined_on", "balance", "services_summary", "tags", "status",
                     "reseller"]

@@ -10,9 +10,9 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo
-from app.services.customers import notes, profile
+from app.services.customers import merge, notes, profile
 from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.scope import is_scoped
+from app.services.scope import get_customer, is_scoped
 from app.views import formatters
 
 TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
@@ -38,18 +38,23 @@ class ProfileMixin:
             summary = profile.summary(db.session, g.user, pk, current_app.config)
             content = self._tab(tab, summary)
         except NotFound:
-            abort(404)
+            target = merge.alias_target(db.session, g.user, pk)
+            if target is None:
+                abort(404)
+            flash(f"Customer #{pk} was merged into this one.", "info")
+            return redirect(url_for(f"{self.endpoint}.show", pk=target, tab=tab))
         config = current_app.config
         may = self.appbuilder.sm.has_access
         return self.render_template(
             "customers/profile.html", summary=summary, c=summary.customer, tab=tab, tabs=TABS, pk=summary.customer.id,
-            content=content, formatters=formatters, distance=geo.format_distance(
+            content=content, custom_fields=content.get("custom_fields", []), formatters=formatters, distance=geo.format_distance(
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
             business_known=geo.business_place(config) is not None,
             menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
+            may_merge=may("can_merge", self.class_permission_name),
             may_private=not is_scoped(g.user), title=summary.customer.name)
 
     def _tab(self, tab: str, summary):
@@ -60,6 +65,8 @@ class ProfileMixin:
             return {"addresses": profile.addresses(db.session, user, pk)}
         if tab == "notes":
             return {"notes": notes.notes_for(db.session, user, pk)}
+        if tab == "details":
+            return self.custom_fields_tab(pk)
         if tab == "files":
             return self.files_tab(pk)
         if tab == "messages":
@@ -70,6 +77,30 @@ class ProfileMixin:
             rows, next_before = profile.changes(db.session, user, pk, before)
             return {"changes": rows, "next_before": next_before}
         return {}
+
+    # ---- merge ----------------------------------------------------------------------------
+    @expose("/show/<pk>/merge", methods=["GET", "POST"])
+    @has_access
+    @permission_name("merge")
+    def merge(self, pk):
+        """Pick the duplicate (GET), see what will move (GET with ?duplicate=), merge (POST)."""
+        duplicate = request.values.get("duplicate", "").strip().lstrip("#")
+        plan, errors = None, {}
+        try:
+            survivor = get_customer(db.session, g.user, pk)
+            if request.method == "POST":
+                merged = merge.merge(db.session, g.user, pk, duplicate)
+                flash(f"Customer #{duplicate} was merged into this one.", "success")
+                return redirect(url_for(f"{self.endpoint}.show", pk=merged.id, tab="details"))
+            if duplicate:
+                plan = merge.preview(db.session, g.user, pk, duplicate)
+        except NotFound:
+            abort(404)
+        except Invalid as e:
+            db.session.rollback()
+            errors = e.errors
+        return self.render_template("customers/merge.html", survivor=survivor, duplicate=duplicate, plan=plan,
+                                    errors=errors, title=f"Merge into {survivor.name}"), 422 if errors else 200
 
     # ---- notes ----------------------------------------------------------------------------
     @expose("/show/<pk>/notes", methods=["POST"])

@@ -165,3 +165,35 @@ def test_the_header_shows_a_debt(app, login, ada):
         db.session.get(Customer, ada).balance = Decimal("42.50")
         db.session.commit()
     assert "Owes 42.50" in page(login("admin"), ada)
+
+
+def test_an_admin_merges_a_duplicate_and_its_old_id_leads_to_the_survivor(app, login, ada):
+    with app.app_context():
+        dup = f.customer(first_name="Ada", surname="Lovelace (old)", mobile="07911 123456").id
+        notes.add_note(db.session, f.user("admin"), dup, {"body": "From the old record"})
+    admin = login("admin")
+    assert "Merge a duplicate into this customer" in page(admin, ada)
+    html = admin.get(f"/customers/show/{ada}/merge?duplicate={dup}").get_data(as_text=True)
+    assert 'id="merge-plan"' in html and "Lovelace (old)" in html and "mobile" in html
+    r = admin.post(f"/customers/show/{ada}/merge", {"duplicate": str(dup)})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/customers/show/{ada}?tab=details")
+    assert "From the old record" in page(admin, ada, "notes")
+    r = admin.get(f"/customers/show/{dup}?tab=notes")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/customers/show/{ada}?tab=notes")
+    # a second click finds nothing left to merge, and changes nothing
+    r = admin.post(f"/customers/show/{ada}/merge", {"duplicate": str(dup)})
+    assert r.status_code == 422 and "No customer with this ID" in r.get_data(as_text=True)
+
+
+def test_merging_is_refused_for_staff_and_outside_the_scope(app, login, ada, resellers):
+    with app.app_context():
+        dup = f.customer(surname="Dup").id
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+    staff = login("staff")
+    assert "Merge a duplicate" not in page(staff, ada)
+    assert staff.post(f"/customers/show/{ada}/merge", {"duplicate": str(dup)}).status_code in (302, 403)
+    with app.app_context():
+        assert db.session.get(Customer, dup) is not None
+    assert login("reseller_a").get(f"/customers/show/{theirs}/merge").status_code in (302, 403, 404)
+    r = login("admin").get(f"/customers/show/{ada}/merge?duplicate=%3Cscript%3E")
+    assert r.status_code == 422 and "<script>" not in r.get_data(as_text=True)

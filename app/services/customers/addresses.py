@@ -4,6 +4,7 @@ The first address added becomes the billing address. Making a site the billing
 address turns the old billing address into a site. The billing address cannot
 be deleted while site addresses remain: make another one billing first.
 """
+import logging
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, update
@@ -11,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from app.models import Address, Customer
 from app.models.customers import ACCESS_RELATIONSHIPS, ADDRESS_KINDS
-from app.services import fields
+from app.services import fields, geo
 from app.services.db import commit
 from app.services.errors import FieldErrors, Invalid
 from app.services.scope import get_customer, load_in_scope
 from app.services.settings import settings
+
+log = logging.getLogger(__name__)
 
 ADDRESS_FIELDS = ("kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
                   "latitude", "longitude", "access_name", "access_phone", "access_relationship")
@@ -81,9 +84,26 @@ def _demote_billing(session: Session, customer_id: int, keep_id: int | None) -> 
     session.execute(stmt.values(kind="site").execution_options(synchronize_session="fetch"))
 
 
+def _geocoded(values: dict) -> dict:
+    """Coordinates from the geocoder (settings.geocoder; off by default) when none were typed.
+    A geocoder that fails leaves the address without them: it is saved all the same."""
+    if settings.geocoder is None or values.get("latitude") is not None or values.get("longitude") is not None:
+        return values
+    query = geo.address_query(values.get("line1"), values.get("line2"), values.get("line3"), values.get("town"),
+                              values.get("county"), values.get("postcode"), values.get("country"))
+    try:
+        found = settings.geocoder.geocode(query)
+    except geo.GeocodingError as e:
+        log.warning("could not geocode %r: %s", query, e)
+        return values
+    if found is not None:
+        values["latitude"], values["longitude"] = (round(found.latitude, 6), round(found.longitude, 6))
+    return values
+
+
 def create_address(session: Session, actor, customer_id, data: dict) -> Address:
     customer = get_customer(session, actor, customer_id)
-    values = _clean(data, None)
+    values = _geocoded(_clean(data, None))
     has_billing = session.scalar(
         select(Address.id).where(Address.customer_id == customer.id, Address.kind == "billing").limit(1))
     if has_billing is None:
@@ -100,6 +120,7 @@ def create_address(session: Session, actor, customer_id, data: dict) -> Address:
 def update_address(session: Session, actor, address_id, data: dict) -> Address:
     address = get_address(session, actor, address_id)
     values = _clean(data, address)
+    values = _geocoded(values)  # still without coordinates: try the geocoder
     if address.kind == "billing" and values["kind"] == "site":
         raise Invalid({"kind": "A customer needs a billing address: make another address the billing address instead."})
     if address.kind == "site" and values["kind"] == "billing":

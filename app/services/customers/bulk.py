@@ -17,8 +17,10 @@ from app.models import (
     Address,
     Contact,
     ContactPhone,
+    CustomerAlias,
     CustomerFile,
     Customer,
+    CustomValue,
     CustomerService,
     Job,
     Message,
@@ -233,7 +235,7 @@ def _set_status(session: Session, ids: list[int], target: str, allowed: set[str]
         for r in session.execute(select(Customer.id, Customer.status).where(in_ids(session, Customer.id, rest))):
             stayed[r.id] = f"already {target}" if r.status == target else f"{r.status}: cannot be made {target}"
     if moved:
-        audit.record(session, "service", "update", cascade(session, moved, target))
+        cascade(session, moved, target)
     return moved, stayed
 
 
@@ -321,7 +323,9 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
     for stmt in (delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages)),
                  delete(Message).where(in_ids(session, Message.customer_id, doomed_ids)),
                  delete(Note).where(in_ids(session, Note.customer_id, doomed_ids)),
+                 delete(CustomerAlias).where(in_ids(session, CustomerAlias.customer_id, doomed_ids)),
                  delete(CustomerFile).where(in_ids(session, CustomerFile.customer_id, doomed_ids)),
+                 delete(CustomValue).where(in_ids(session, CustomValue.customer_id, doomed_ids)),
                  delete(ContactPhone).where(ContactPhone.contact_id.in_(contacts)),
                  delete(Contact).where(in_ids(session, Contact.customer_id, doomed_ids)),
                  delete(Address).where(in_ids(session, Address.customer_id, doomed_ids)),

@@ -7,7 +7,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Note
-from app.services.customers.status import check_transition
+from app.services.customers.status import cascade, check_transition
 from app.services.db import commit
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
 from app.services.scope import get_customer, is_scoped, load_in_scope
@@ -61,6 +61,7 @@ def add_note(session: Session, actor, customer_id, data: dict) -> Note:
     session.add(note)
     if flags["do_not_work"] and customer.status != "dormant":
         customer.status = "dormant"
+        cascade(session, [customer.id], "dormant")
     commit(session)
     return note
 

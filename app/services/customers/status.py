@@ -12,7 +12,8 @@ sources), and its effect on the customer's services is here (cascade).
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import CustomerService
+from app.models import Address, CustomerService
+from app.services import audit
 from app.services.db import in_ids
 from app.services.errors import Invalid
 
@@ -36,30 +37,34 @@ def sources(target: str) -> set[str]:
     return {status for status, nexts in TRANSITIONS.items() if target in nexts}
 
 
-def cascade(session: Session, customer_ids: list[int], target: str) -> list[tuple[int, int, dict]]:
-    """What a status change does beyond the status itself, for customers now in `target`.
+# What a status change does beyond the status itself, for customers now in the key's status:
+# (model, which rows, new values, the audit's change). Disabled: active services are suspended
+# and marked so; active again: what a disable suspended is restored (other services stay as
+# they are), and so are the site addresses a dormancy made dormant; dormant: the site addresses
+# (Commusoft's work addresses) go dormant too.
+CASCADES = {
+    "disabled": [(CustomerService, CustomerService.status == "active",
+                  {"status": "suspended", "suspended_by_disable": True}, {"status": ["active", "suspended"]})],
+    "active": [(CustomerService, CustomerService.suspended_by_disable.is_(True),
+                {"status": "active", "suspended_by_disable": False}, {"status": ["suspended", "active"]}),
+               (Address, Address.dormant_by_customer.is_(True),
+                {"dormant": False, "dormant_by_customer": False}, {"dormant": [True, False]})],
+    "dormant": [(Address, (Address.kind == "site") & Address.dormant.is_(False),
+                 {"dormant": True, "dormant_by_customer": True}, {"dormant": [False, True]})],
+}
 
-    Disabled: their active services are suspended, and marked so. Active again: the
-    services a disable suspended are restored (others stay as they are).
-    Returns audit entries (service id, customer id, changes) for the services changed.
-    """
-    if not customer_ids or target not in ("disabled", "active"):
-        return []
-    if target == "disabled":
-        which = (CustomerService.status == "active", {"status": "suspended", "suspended_by_disable": True},
-                 ("active", "suspended"))
-    else:
-        which = (CustomerService.suspended_by_disable.is_(True), {"status": "active", "suspended_by_disable": False},
-                 ("suspended", "active"))
-    condition, values, (old, new) = which
-    change = {"status": [old, new]}  # one object for every row: serialised once
-    entries = []
-    for start in range(0, len(customer_ids), 5000):
-        chunk = customer_ids[start:start + 5000]
-        rows = session.execute(select(CustomerService.id, CustomerService.customer_id)
-                               .where(in_ids(session, CustomerService.customer_id, chunk), condition)).all()
-        if rows:
-            session.execute(update(CustomerService).where(in_ids(session, CustomerService.id, [r.id for r in rows]))
-                            .values(**values).execution_options(synchronize_session=False))
-            entries += [(r.id, r.customer_id, change) for r in rows]
-    return entries
+
+def cascade(session: Session, customer_ids: list[int], target: str) -> None:
+    """Apply CASCADES[target] to these customers (now in `target`), with an audit entry for
+    every record changed."""
+    for model, condition, values, change in CASCADES.get(target, ()):
+        entries = []
+        for start in range(0, len(customer_ids), 5000):
+            chunk = customer_ids[start:start + 5000]
+            rows = session.execute(select(model.id, model.customer_id)
+                                   .where(in_ids(session, model.customer_id, chunk), condition)).all()
+            if rows:
+                session.execute(update(model).where(in_ids(session, model.id, [r.id for r in rows]))
+                                .values(**values).execution_options(synchronize_session=False))
+                entries += [(r.id, r.customer_id, change) for r in rows]  # one change object: serialised once
+        audit.record(session, model.__tablename__, "update", entries)

@@ -1,7 +1,6 @@
 from sqlalchemy.orm import Session
 
 from app.models import Customer
-from app.services import audit
 from app.services.customers.status import cascade, check_transition
 from app.services.customers.validate import clean
 from app.services.db import commit
@@ -25,7 +24,7 @@ def update_customer(session: Session, actor, customer_id, data: dict) -> Custome
     if tags is not None and {t.id for t in tags} != {t.id for t in customer.tags}:
         customer.tags = tags
     if status_changed:
-        audit.record(session, "service", "update", cascade(session, [customer.id], customer.status))
-        session.expire(customer, ["services"])
+        cascade(session, [customer.id], customer.status)
+        session.expire(customer, ["services", "addresses"])
     commit(session)
     return customer

@@ -1,0 +1,146 @@
+"""Merging a duplicate customer into another (the survivor), in one transaction.
+
+Everything on the duplicate moves to the survivor: contacts, addresses, notes, files,
+messages, services, tags (a tag on both stays once), custom field values (the survivor's
+own win), and its audit trail. Fields empty on the survivor are filled from the duplicate.
+The duplicate is then deleted, and its id kept as an alias that leads to the survivor.
+
+Refused when the two have different currencies (their money could not be added up), when
+either is outside the user's scope, and for anyone but an admin.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Address,
+    AuditEntry,
+    Contact,
+    Customer,
+    CustomerAlias,
+    CustomerFile,
+    CustomerService,
+    Message,
+    Note,
+    customer_tag,
+)
+from app.models.custom_fields import CustomValue
+from app.services import audit
+from app.services.db import commit
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.fields import INT_MAX, INT_MIN
+from app.services.scope import get_customer
+
+# Filled on the survivor from the duplicate when empty (None or "").
+FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "mobile", "advertising_source",
+          "creditor_days", "building_type", "third_party_reference", "reseller_id")
+# Children that simply change hands.
+MOVED = (Contact, Address, Note, CustomerFile, Message, CustomerService)
+
+
+def _is_admin(actor) -> bool:
+    return any(role.name == "Admin" for role in getattr(actor, "roles", []))
+
+
+@dataclass
+class Preview:
+    """What a merge would do, for the confirmation page."""
+
+    survivor: Customer
+    duplicate: Customer
+    moving: dict[str, int]
+    filled: dict[str, object]
+
+
+def _pair(session: Session, actor, survivor_id, duplicate_id) -> tuple[Customer, Customer]:
+    survivor = get_customer(session, actor, survivor_id)  # another reseller's: NotFound, as everywhere
+    if not _is_admin(actor):
+        raise Forbidden("Only an admin can merge customers.")
+    try:
+        duplicate = get_customer(session, actor, duplicate_id)
+    except NotFound:
+        raise Invalid({"duplicate": "No customer with this ID can be merged here."}) from None
+    if duplicate.id == survivor.id:
+        raise Invalid({"duplicate": "A customer cannot be merged into itself."})
+    if duplicate.currency != survivor.currency:
+        raise Invalid({"duplicate": f"The customers have different currencies ({duplicate.currency} and "
+                                    f"{survivor.currency}): their money cannot be merged."})
+    return survivor, duplicate
+
+
+def _empty(value) -> bool:
+    return value is None or value == ""
+
+
+def preview(session: Session, actor, survivor_id, duplicate_id) -> Preview:
+    survivor, duplicate = _pair(session, actor, survivor_id, duplicate_id)
+    moving = {model.__tablename__: session.scalar(select(func.count()).select_from(model)
+                                                  .where(model.customer_id == duplicate.id)) for model in MOVED}
+    moving["tag"] = session.scalar(select(func.count()).select_from(customer_tag)
+                                   .where(customer_tag.c.customer_id == duplicate.id))
+    filled = {name: getattr(duplicate, name) for name in FILLED
+              if _empty(getattr(survivor, name)) and not _empty(getattr(duplicate, name))}
+    return Preview(survivor, duplicate, moving, filled)
+
+
+def merge(session: Session, actor, survivor_id, duplicate_id) -> Customer:
+    """Merge the duplicate into the survivor (committed); returns the survivor."""
+    plan = preview(session, actor, survivor_id, duplicate_id)
+    survivor, duplicate = plan.survivor, plan.duplicate
+    sid, did = survivor.id, duplicate.id
+    # One billing address and one primary contact: the survivor's stay so, the duplicate's give way.
+    if session.scalar(select(Address.id).where(Address.customer_id == sid, Address.kind == "billing")):
+        session.execute(update(Address).where(Address.customer_id == did, Address.kind == "billing")
+                        .values(kind="site"))
+    if session.scalar(select(Contact.id).where(Contact.customer_id == sid, Contact.is_primary.is_(True))):
+        session.execute(update(Contact).where(Contact.customer_id == did).values(is_primary=False))
+    for model in MOVED:
+        session.execute(update(model).where(model.customer_id == did).values(customer_id=sid)
+                        .execution_options(synchronize_session=False))
+    # Tags: the duplicate's that the survivor lacks.
+    session.execute(insert(customer_tag).from_select(
+        ["customer_id", "tag_id"],
+        select(sid, customer_tag.c.tag_id).where(customer_tag.c.customer_id == did, customer_tag.c.tag_id.not_in(
+            select(customer_tag.c.tag_id).where(customer_tag.c.customer_id == sid)))))
+    session.execute(delete(customer_tag).where(customer_tag.c.customer_id == did))
+    _merge_custom_values(session, sid, did)
+    # The duplicate's history becomes the survivor's; its old aliases now lead to the survivor.
+    session.execute(update(AuditEntry).where(AuditEntry.customer_id == did).values(customer_id=sid))
+    session.execute(update(CustomerAlias).where(CustomerAlias.customer_id == did).values(customer_id=sid))
+    survivor.balance = (survivor.balance or 0) + (duplicate.balance or 0)
+    session.expire(duplicate)
+    # The duplicate goes before its e-mail address moves (unique among live customers).
+    session.execute(delete(Customer).where(Customer.id == did))
+    session.flush()
+    for name, value in plan.filled.items():
+        setattr(survivor, name, value)
+    session.add(CustomerAlias(alias_id=did, customer_id=sid, merged_by=getattr(actor, "username", None)))
+    audit.record(session, "customer", "merge", [(sid, sid, {
+        "merged": [did, None], **{k: [None, audit._plain(v)] for k, v in plan.filled.items()}})])
+    audit.record(session, "customer", "delete", [(did, sid, {"merged into": [None, sid]})])
+    commit(session)
+    return survivor
+
+
+def _merge_custom_values(session: Session, sid: int, did: int) -> None:
+    """Custom field values: the duplicate's fill the survivor's empty fields."""
+    session.execute(update(CustomValue).where(CustomValue.customer_id == did, CustomValue.field_id.not_in(
+        select(CustomValue.field_id).where(CustomValue.customer_id == sid))).values(customer_id=sid)
+        .execution_options(synchronize_session=False))
+    session.execute(delete(CustomValue).where(CustomValue.customer_id == did))
+
+
+def alias_target(session: Session, actor, customer_id) -> int | None:
+    """The customer a merged-away id leads to, if the actor may see it; else None."""
+    try:
+        alias_id = int(customer_id)
+    except (TypeError, ValueError):
+        return None
+    alias = session.get(CustomerAlias, alias_id) if INT_MIN <= alias_id <= INT_MAX else None
+    if alias is None:
+        return None
+    try:
+        return get_customer(session, actor, alias.customer_id).id
+    except NotFound:
+        return None
