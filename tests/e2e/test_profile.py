@@ -60,3 +60,30 @@ def test_open_a_profile_add_a_contact_and_a_pinned_note(admin_page, live_server,
     page.locator("#tab-changes").click()
     expect(page.locator("#changes")).to_contain_text("create note")
     expect(page.locator("#changes")).to_contain_text("Hopper")
+
+
+def test_merge_two_customers_from_the_profile(admin_page, live_server, screenshots):
+    def two(session):
+        from app.models import Customer
+        rows = (session.query(Customer.id, Customer.name).filter(Customer.status == "active", Customer.currency == "GBP")
+                .order_by(Customer.id.desc()).limit(2).all())
+        return [tuple(r) for r in rows]
+    (survivor, survivor_name), (duplicate, duplicate_name) = live_server.query(two)
+    page = admin_page
+    page.goto(f"/customers/show/{survivor}")
+    page.locator("#profile-actions").click()
+    with page.expect_navigation():
+        page.locator("a.profile-action-merge").click()
+    page.locator("#duplicate").fill(str(duplicate))
+    with page.expect_navigation():
+        page.locator("#merge-preview").click()
+    expect(page.locator("#merge-plan")).to_contain_text(duplicate_name)
+    page.screenshot(path=str(screenshots / "profile-merge.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("#merge-confirm").click()
+    expect(page.locator(".alert")).to_contain_text(f"Customer #{duplicate} was merged into this one")
+    expect(page.locator(".profile-name")).to_contain_text(survivor_name)
+    page.goto(f"/customers/show/{duplicate}")  # the old id leads to the survivor
+    assert page.url.endswith(f"/customers/show/{survivor}?tab=details")
+    page.locator("#tab-changes").click()
+    expect(page.locator("#changes")).to_contain_text("merge customer")

@@ -35,8 +35,9 @@ from app.services.scope import get_customer
 # Filled on the survivor from the duplicate when empty (None or "").
 FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "mobile", "advertising_source",
           "creditor_days", "building_type", "third_party_reference", "reseller_id")
-# Children that simply change hands.
-MOVED = (Contact, Address, Note, CustomerFile, Message, CustomerService)
+# Children that simply change hands, with what the confirmation calls them.
+MOVED = {Contact: "Contacts", Address: "Addresses", Note: "Notes", CustomerFile: "Files", Message: "Messages",
+         CustomerService: "Services"}
 
 
 def _is_admin(actor) -> bool:
@@ -75,10 +76,12 @@ def _empty(value) -> bool:
 
 def preview(session: Session, actor, survivor_id, duplicate_id) -> Preview:
     survivor, duplicate = _pair(session, actor, survivor_id, duplicate_id)
-    moving = {model.__tablename__: session.scalar(select(func.count()).select_from(model)
-                                                  .where(model.customer_id == duplicate.id)) for model in MOVED}
-    moving["tag"] = session.scalar(select(func.count()).select_from(customer_tag)
-                                   .where(customer_tag.c.customer_id == duplicate.id))
+    moving = {label: session.scalar(select(func.count()).select_from(model).where(model.customer_id == duplicate.id))
+              for model, label in MOVED.items()}
+    moving["Tags"] = session.scalar(select(func.count()).select_from(customer_tag)
+                                    .where(customer_tag.c.customer_id == duplicate.id))
+    moving["Custom field values"] = session.scalar(select(func.count()).select_from(CustomValue)
+                                                   .where(CustomValue.customer_id == duplicate.id))
     filled = {name: getattr(duplicate, name) for name in FILLED
               if _empty(getattr(survivor, name)) and not _empty(getattr(duplicate, name))}
     return Preview(survivor, duplicate, moving, filled)
