@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo
-from app.services.customers import merge, notes, profile
+from app.services.customers import contacts, merge, notes, profile
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.scope import get_customer, is_scoped
 from app.views import formatters
@@ -101,6 +101,31 @@ class ProfileMixin:
             errors = e.errors
         return self.render_template("customers/merge.html", survivor=survivor, duplicate=duplicate, plan=plan,
                                     errors=errors, title=f"Merge into {survivor.name}"), 422 if errors else 200
+
+    # ---- contacts (Commusoft: type "delete" to delete, "primary" to make primary) -----------
+    @expose("/contacts/<int:contact_id>/delete", methods=["POST"])
+    @has_access
+    @permission_name("delete")
+    def delete_contact(self, contact_id):
+        return self._contact_step(contact_id, contacts.delete_confirmed, "Contact deleted.")
+
+    @expose("/contacts/<int:contact_id>/primary", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def primary_contact(self, contact_id):
+        return self._contact_step(contact_id, contacts.make_primary, "Primary contact changed.")
+
+    def _contact_step(self, contact_id, step, done: str):
+        try:
+            customer_id = contacts.get_contact(db.session, g.user, contact_id).customer_id
+            step(db.session, g.user, contact_id, request.form.get("confirm"))
+            flash(done, "success")
+        except NotFound:
+            abort(404)
+        except Invalid as e:
+            db.session.rollback()
+            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+        return redirect(url_for(f"{self.endpoint}.show", pk=customer_id, tab="contacts"))
 
     # ---- notes ----------------------------------------------------------------------------
     @expose("/show/<pk>/notes", methods=["POST"])

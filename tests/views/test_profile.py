@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Customer, Message, Note
+from app.models import Contact, Customer, Message, Note
 from app.services.customers import addresses, contacts, notes
 from tests import factories as f
 
@@ -197,3 +197,34 @@ def test_merging_is_refused_for_staff_and_outside_the_scope(app, login, ada, res
     assert login("reseller_a").get(f"/customers/show/{theirs}/merge").status_code in (302, 403, 404)
     r = login("admin").get(f"/customers/show/{ada}/merge?duplicate=%3Cscript%3E")
     assert r.status_code == 422 and "<script>" not in r.get_data(as_text=True)
+
+
+def test_contacts_are_deleted_and_made_primary_only_with_the_typed_word(app, login, ada):
+    with app.app_context():
+        zed = db.session.scalar(select(Contact.id).where(Contact.first_name == "Zed"))
+        prim = db.session.scalar(select(Contact.id).where(Contact.first_name == "Prim"))
+    staff, admin = login("staff"), login("admin")
+    staff.post(f"/customers/contacts/{zed}/primary", {"confirm": "yes"})
+    assert "Type &#34;primary&#34; to confirm." in page(staff, ada, "contacts") or \
+        'Type "primary" to confirm.' in page(staff, ada, "contacts")
+    r = staff.post(f"/customers/contacts/{zed}/primary", {"confirm": " Primary "})
+    assert r.status_code == 302 and r.headers["Location"].endswith("tab=contacts")
+    with app.app_context():
+        assert db.session.get(Contact, zed).is_primary and not db.session.get(Contact, prim).is_primary
+    assert staff.post(f"/customers/contacts/{prim}/delete", {"confirm": "delete"}).status_code in (302, 403)
+    with app.app_context():
+        assert db.session.get(Contact, prim) is not None  # staff may not delete
+    admin.post(f"/customers/contacts/{prim}/delete", {"confirm": "del"})
+    with app.app_context():
+        assert db.session.get(Contact, prim) is not None
+    admin.post(f"/customers/contacts/{prim}/delete", {"confirm": "DELETE"})
+    with app.app_context():
+        assert db.session.get(Contact, prim) is None
+
+
+def test_another_resellers_contact_steps_are_not_found(app, login, resellers):
+    with app.app_context():
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+        contact = contacts.create_contact(db.session, f.user("admin"), theirs, {"surname": "Theirs"}).id
+    browser = login("reseller_a")
+    assert browser.post(f"/customers/contacts/{contact}/primary", {"confirm": "primary"}).status_code == 404

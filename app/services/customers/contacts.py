@@ -10,7 +10,7 @@ from app.models import Contact, ContactPhone, Customer
 from app.models.customers import CHANNELS, PHONE_KINDS, PURPOSES, TITLES
 from app.services import fields
 from app.services.db import commit
-from app.services.errors import FieldErrors
+from app.services.errors import FieldErrors, Invalid
 from app.services.scope import get_customer, load_in_scope
 from app.services.settings import settings
 
@@ -141,3 +141,28 @@ def update_phone(session: Session, actor, phone_id, data: dict) -> ContactPhone:
 def delete_phone(session: Session, actor, phone_id) -> None:
     session.delete(get_phone(session, actor, phone_id))
     commit(session)
+
+
+def _typed(typed, word: str, field: str) -> None:
+    if (typed or "").strip().lower() != word:
+        raise Invalid({field: f'Type "{word}" to confirm.'})
+
+
+def delete_confirmed(session: Session, actor, contact_id, typed) -> int:
+    """Delete a contact once the user typed "delete" (Commusoft); returns its customer's id."""
+    contact = get_contact(session, actor, contact_id)
+    _typed(typed, "delete", "confirm")
+    customer_id = contact.customer_id
+    delete_contact(session, actor, contact.id)
+    return customer_id
+
+
+def make_primary(session: Session, actor, contact_id, typed) -> Contact:
+    """Make a contact the primary one once the user typed "primary" (Commusoft)."""
+    contact = get_contact(session, actor, contact_id)
+    _typed(typed, "primary", "confirm")
+    if not contact.is_primary:
+        _demote_primary(session, contact.customer_id)
+        contact.is_primary = True
+        commit(session)
+    return contact
