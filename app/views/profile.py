@@ -64,7 +64,8 @@ class ProfileMixin:
         if tab == "addresses":
             return {"addresses": profile.addresses(db.session, user, pk)}
         if tab == "notes":
-            return {"notes": notes.notes_for(db.session, user, pk)}
+            page, next_before = notes.notes_page(db.session, user, pk, request.args.get("before", type=int))
+            return {"notes": page, "next_before": next_before}
         if tab == "details":
             return self.custom_fields_tab(pk)
         if tab == "files":

@@ -85,3 +85,15 @@ def test_an_archived_customer_cannot_be_marked_do_not_work_with(ctx, people):
         notes.add_note(ctx, people["staff"], c.id, {"body": "Never again", "do_not_work": "on"})
     assert "archived customer cannot be made dormant" in e.value.errors["do_not_work"][0]
     assert notes.notes_for(ctx, people["admin"], c.id) == []
+
+
+def test_many_notes_come_a_page_at_a_time_with_the_pinned_ones_first(ctx, people):
+    c = f.customer()
+    written = [notes.add_note(ctx, people["staff"], c.id, {"body": f"note {i}", "important": i == 3}).id
+               for i in range(7)]
+    page, more = notes.notes_page(ctx, people["admin"], c.id, limit=2)
+    assert [n.id for n in page] == [written[3], written[6], written[5]] and more == written[5]
+    page, more = notes.notes_page(ctx, people["admin"], c.id, before=more, limit=2)
+    assert [n.id for n in page] == [written[4], written[2]] and more == written[2]
+    page, more = notes.notes_page(ctx, people["admin"], c.id, before=more, limit=2)
+    assert [n.id for n in page] == [written[1], written[0]] and more is None

@@ -27,10 +27,25 @@ def visible(actor):
 
 def notes_for(session: Session, actor, customer_id, limit: int = 200) -> list[Note]:
     """A customer's notes for `actor`: important ones first (pinned), then newest first."""
+    return notes_page(session, actor, customer_id, limit=limit)[0]
+
+
+def notes_page(session: Session, actor, customer_id, before: int | None = None,
+               limit: int = 200) -> tuple[list[Note], int | None]:
+    """A page of a customer's notes: on the first, the pinned ones, then the newest others;
+    `before` (the id the previous page ended at) gives older ones. Returns the page and the
+    next `before`, or None on the last page."""
     customer = get_customer(session, actor, customer_id)
-    return list(session.scalars(
-        select(Note).where(Note.customer_id == customer.id, visible(actor))
-        .order_by(Note.important.desc(), Note.id.desc()).limit(limit)))
+    mine = select(Note).where(Note.customer_id == customer.id, visible(actor))
+    pinned = [] if before is not None else list(session.scalars(
+        mine.where(Note.important.is_(True)).order_by(Note.id.desc())))
+    others = mine.where(Note.important.is_(False))
+    if before is not None:
+        others = others.where(Note.id < before)
+    rest = list(session.scalars(others.order_by(Note.id.desc()).limit(limit + 1)))
+    more = len(rest) > limit
+    rest = rest[:limit]
+    return pinned + rest, (rest[-1].id if more else None)
 
 
 def never_again(session: Session, customer_id: int) -> bool:
