@@ -87,3 +87,35 @@ def test_merge_two_customers_from_the_profile(admin_page, live_server, screensho
     assert page.url.endswith(f"/customers/show/{survivor}?tab=details")
     page.locator("#tab-changes").click()
     expect(page.locator("#changes")).to_contain_text("merge customer")
+
+
+def test_an_admin_defines_a_custom_field_and_a_file_is_attached(admin_page, live_server, screenshots, tmp_path):
+    customer_id, _ = a_customer_with_a_billing_address(live_server)
+    page = admin_page
+    page.goto("/custom-fields/add")
+    page.locator("#name").fill("Gate code")
+    page.locator("#kind").select_option("text")
+    with page.expect_navigation():
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.goto(f"/customers/show/{customer_id}?tab=details")
+    field = page.locator("#custom-fields-form input[type=text]").first
+    field.fill("4321#")
+    with page.expect_navigation():
+        page.locator("#save-custom-fields").click()
+    expect(page.locator("#custom-fields-form input[type=text]").first).to_have_value("4321#")
+    page.locator("#custom-fields-heading").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "profile-custom-fields.png"), full_page=True)
+
+    page.locator("#tab-files").click()
+    upload = tmp_path / "Survey report.pdf"
+    upload.write_bytes(b"%PDF-1.4\n% a small survey\n")
+    page.locator("#file-input").set_input_files(str(upload))
+    with page.expect_navigation():
+        page.locator("#upload-file").click()
+    expect(page.locator("#files")).to_contain_text("Survey report.pdf")
+    with page.expect_download() as info:
+        page.locator("a.file-download").first.click()
+    assert open(info.value.path(), "rb").read() == upload.read_bytes()
+    expect(page.locator("#tab-files .badge")).to_have_text("1")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=str(screenshots / "profile-files.png"), full_page=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Address, AuditEntry, Contact, Customer, Message, Note
+from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, Message, Note
 from app.services import geo
 from app.services.customers.notes import never_again, visible
 from app.services.scope import get_customer, is_scoped
@@ -49,6 +49,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
         "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
         "notes": _count(session, select(Note.id).where(Note.customer_id == customer.id, visible(actor))),
         "messages": _count(session, select(Message.id).where(Message.customer_id == customer.id)),
+        "files": _count(session, select(CustomerFile.id).where(CustomerFile.customer_id == customer.id)),
     }
     # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
     return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
