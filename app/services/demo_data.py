@@ -38,6 +38,11 @@ TOWNS = [("London", "Greater London", "SW1A"), ("Manchester", "Greater Mancheste
          ("Edinburgh", "Midlothian", "EH1"), ("Belfast", "County Antrim", "BT1"),
          ("Norwich", "Norfolk", "NR1"), ("York", "North Yorkshire", "YO1"),
          ("Brighton", "East Sussex", "BN1"), ("Oxford", "Oxfordshire", "OX1")]
+# Town centres, for the demo addresses' coordinates (the customer page's map and distance).
+TOWN_CENTRES = {"London": (51.5074, -0.1278), "Manchester": (53.4808, -2.2426), "Leeds": (53.8008, -1.5491),
+                "Bristol": (51.4545, -2.5879), "Cardiff": (51.4816, -3.1791), "Glasgow": (55.8642, -4.2518),
+                "Edinburgh": (55.9533, -3.1883), "Belfast": (54.5973, -5.9301), "Norwich": (52.6309, 1.2974),
+                "York": (53.9600, -1.0873), "Brighton": (50.8225, -0.1372), "Oxford": (51.7520, -1.2577)}
 STREETS = "High Street|Station Road|Church Lane|Victoria Road|Mill Lane|Park Avenue|The Green|Kings Road|Queen Street|Manor Close".split("|")
 TAG_NAMES = ("residential commercial groupon vip late-payer fortnightly monthly weekly four-weekly "
              "landlord tenant gold silver bronze fibre broadband hosting vps domain email-only "
@@ -162,10 +167,18 @@ def _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today) -> Iterator[tupl
             id=ids["address"], customer_id=cid, kind="billing" if k == 0 else "site",
             line1=f"{rng.randrange(1, 300)} {rng.choice(STREETS)}", line2=None, line3=None,
             town=town, county=county, postcode=f"{area} {rng.randrange(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
-            country="GB", latitude=None, longitude=None,
+            country="GB", **_near(town, ids["address"]),
             access_name=f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}" if relationship else None,
             access_phone=_phone(rng) if relationship else None, access_relationship=relationship)
         ids["address"] += 1
+
+
+def _near(town: str, address_id: int) -> dict:
+    """A point within ~2 km of the town centre, from the address id (the random stream that
+    picks everything else is left as it was)."""
+    lat, lng = TOWN_CENTRES[town]
+    return {"latitude": round(lat + (address_id * 7919 % 2001 - 1000) / 60000, 6),
+            "longitude": round(lng + (address_id * 104729 % 2001 - 1000) / 40000, 6)}
 
 
 SERVICES = [("Broadband 40", "25.00", "monthly"), ("Fibre 900", "45.00", "monthly"),
