@@ -35,6 +35,11 @@ class Invalid(ServiceError):
     def __str__(self) -> str:
         return "; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items())
 
+    @property
+    def messages(self) -> str:
+        """Every message, in one line (for a flash after a redirect)."""
+        return " ".join(m for ms in self.errors.values() for m in ms)
+
 
 class FieldErrors:
     """Collects field errors so a service can report all of them at once."""

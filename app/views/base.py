@@ -165,7 +165,7 @@ class ServiceModelView(ModelView):
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+            flash(e.messages, "danger")
         else:
             flash(self.delete_row_message, "success")
         self.update_redirect()

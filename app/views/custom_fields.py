@@ -102,5 +102,5 @@ class CustomFieldsMixin:
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+            flash(e.messages, "danger")
         return redirect(url_for(f"{self.endpoint}.show", pk=pk, tab="details"))

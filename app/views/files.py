@@ -49,7 +49,7 @@ class FilesMixin:
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+            flash(e.messages, "danger")
             return back
         flash(f"{record.filename} attached.", "success")
         return back

@@ -144,7 +144,7 @@ class MessageView(ServiceModelView):
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "warning")
+            flash(e.messages, "warning")
             return redirect(url_for("MessageView.show", pk=pk))
         tasks.queue_delivery([copy_id])
         flash("Sent again as a new message.", "success")

@@ -125,7 +125,7 @@ class ProfileMixin:
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+            flash(e.messages, "danger")
         return redirect(url_for(f"{self.endpoint}.show", pk=customer_id, tab="contacts"))
 
     # ---- notes ----------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class ProfileMixin:
             flash(str(e), "danger")
         except Invalid as e:
             db.session.rollback()
-            flash(" ".join(m for ms in e.errors.values() for m in ms), "danger")
+            flash(e.messages, "danger")
         return redirect(url_for(f"{self.endpoint}.show", pk=pk, tab="notes"))
 
     @expose("/notes/<int:note_id>/pin", methods=["POST"])

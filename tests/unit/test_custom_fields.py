@@ -1,7 +1,7 @@
 """Custom fields: admins define them (text, number, date, choice); anyone who may edit a
 customer fills them in; every bad value is reported at once and then nothing is saved."""
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from app.models import AuditEntry
 from app.models.custom_fields import CustomField, CustomValue
@@ -10,18 +10,6 @@ from app.services.customers import bulk
 from app.services.customers.delete import delete_customer
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories as f
-
-
-@pytest.fixture(autouse=True)
-def clean_custom_fields(app):
-    """Until tests/conftest.py clears these tables, each test here clears them itself."""
-    yield
-    from app.extensions import db
-    with app.app_context():
-        db.session.rollback()
-        db.session.execute(delete(CustomValue))
-        db.session.execute(delete(CustomField))
-        db.session.commit()
 
 
 @pytest.fixture

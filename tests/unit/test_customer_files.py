@@ -4,7 +4,7 @@ import hashlib
 import io
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from app.models.files import CustomerFile
 from app.services.customers import files
@@ -12,17 +12,6 @@ from app.services.errors import Invalid, NotFound
 from tests import factories as f
 
 PDF = b"%PDF-1.4\n" + b"x" * 200_000 + b"\n%%EOF\n"  # several chunks
-
-
-@pytest.fixture(autouse=True)
-def no_files_left(app):
-    """Until CustomerFile is in conftest's clean-up (SQLite does not cascade the customers' deletion)."""
-    yield
-    from app.extensions import db
-    with app.app_context():
-        db.session.rollback()
-        db.session.execute(delete(CustomerFile))
-        db.session.commit()
 
 
 @pytest.fixture

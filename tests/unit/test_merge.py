@@ -9,16 +9,6 @@ from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories as f
 
 
-@pytest.fixture(autouse=True)
-def no_custom_fields(ctx):
-    yield
-    ctx.rollback()
-    ctx.execute(CustomValue.__table__.delete())
-    ctx.execute(CustomField.__table__.delete())
-    ctx.execute(CustomerAlias.__table__.delete())
-    ctx.commit()
-
-
 @pytest.fixture
 def pair(ctx):
     admin = f.user("admin")

@@ -3,23 +3,12 @@ customer fills them in on the Details tab; read-only users and other resellers c
 import re
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models.custom_fields import CustomField, CustomValue
 from app.services import custom_fields as cf
 from tests import factories as f
-
-
-@pytest.fixture(autouse=True)
-def clean_custom_fields(app):
-    """Until tests/conftest.py clears these tables, each test here clears them itself."""
-    yield
-    with app.app_context():
-        db.session.rollback()
-        db.session.execute(delete(CustomValue))
-        db.session.execute(delete(CustomField))
-        db.session.commit()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models.files import CustomerFile
@@ -17,14 +17,10 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"
 
 @pytest.fixture(autouse=True)
 def folder(app, tmp_path, monkeypatch):
-    """Uploads go to a folder of the test's own; no file rows are left for the next test."""
+    """Uploads go to a folder of the test's own."""
     path = tmp_path / "files"
     monkeypatch.setitem(app.config, "FILES_FOLDER", str(path))
-    yield path
-    with app.app_context():
-        db.session.rollback()
-        db.session.execute(delete(CustomerFile))
-        db.session.commit()
+    return path
 
 
 @pytest.fixture
