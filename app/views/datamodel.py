@@ -61,10 +61,16 @@ class CustomerInterface(SQLAInterface):
 
     def __init__(self, obj=Customer, session=None):
         super().__init__(obj, session)
+        self._related: dict[str, LookupInterface] = {}
 
     def get_related_interface(self, col_name: str):
         # FAB builds related interfaces from self.__class__; ours only knows customers.
-        return LookupInterface(self.get_related_model(col_name), self.session)
+        # Built once per column: FAB asks again for every option of a select (the pk of
+        # each tag), and an interface walks its model's mapper when it is made.
+        related = self._related.get(col_name)
+        if related is None:
+            related = self._related[col_name] = LookupInterface(self.get_related_model(col_name), self._session)
+        return related
 
     def sort_key(self, order_column: str):
         """The SQL expression a list column sorts by."""
