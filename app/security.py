@@ -34,7 +34,7 @@ _SELF_SERVICE = [
 _CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses)", r"menu_access")
 # Bulk actions on the customer list (their permission is the action's name), and the
 # page that follows a job. Delete (bulk_delete, can_delete) is the Admin's alone.
-_BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|bulk_edit|send_email|send_text"),
+_BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|make_dormant|block|bulk_edit|send_email|send_text"),
          (r"JobView", r"can_show")]
 # Messages and notification logs, to read (resending a failed message is the Admin's).
 _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]

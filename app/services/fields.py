@@ -40,6 +40,24 @@ def text(errors: FieldErrors, field: str, value, max_length: int, required: bool
     return value
 
 
+def long_text(errors: FieldErrors, field: str, value, max_length: int, required: bool = False,
+              label: str | None = None) -> str | None:
+    """Trimmed text of several lines (line breaks as \\n, tabs kept); empty becomes None."""
+    label = label or field.replace("_", " ").capitalize()
+    value = unicodedata.normalize("NFC", str(value or "")).replace("\r\n", "\n").replace("\r", "\n").strip()
+    if _CONTROL.search(value):
+        errors.add(field, f"{label} cannot hold control characters.")
+        return None
+    if not value:
+        if required:
+            errors.add(field, f"{label} is required.")
+        return None
+    if len(value) > max_length:
+        errors.add(field, f"{label} can be at most {max_length:,} characters.")
+        return None
+    return value
+
+
 def email(errors: FieldErrors, field: str, value, required: bool = False) -> str | None:
     """A syntactically valid address, normalised and lower-cased."""
     value = text(errors, field, value, 254, required, label="E-mail")
@@ -110,6 +128,16 @@ def choice(errors: FieldErrors, field: str, value, choices, required: bool = Fal
 
 # Ids and counts are 32-bit INTEGER columns; a bigger number can match nothing.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def page_cursor(value) -> int | None:
+    """Where a page of a long list starts (`?before=` the id the previous page ended at):
+    the id, or None, for the first page, when it is not a whole number an id can be."""
+    try:
+        number = int(str(value).strip()) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 < number < 2**63 else None
 
 
 def integer(errors: FieldErrors, field: str, value, required: bool = False,

@@ -31,16 +31,8 @@ from app.services.scope import is_scoped, reseller_choice_scope
 
 # Each action's permission is its name on CustomerView (FAB's convention for actions);
 # the default roles grant them in app/security.py.
-BULK_ACTIONS = {
-    "enable": ("Enable", "fa-play"),
-    "disable": ("Disable", "fa-pause"),
-    "archive": ("Archive", "fa-archive"),
-    "unarchive": ("Unarchive", "fa-undo"),
-    "edit": ("Edit", "fa-pencil"),
-    "delete": ("Delete", "fa-trash"),
-}
 ACTION_NAMES = {"enable": "enable", "disable": "disable", "archive": "archive", "unarchive": "unarchive",
-                "edit": "bulk_edit", "delete": "bulk_delete"}
+                "make_dormant": "make_dormant", "block": "block", "edit": "bulk_edit", "delete": "bulk_delete"}
 SERVICE_ACTION = {v: k for k, v in ACTION_NAMES.items()}
 
 
@@ -51,6 +43,7 @@ class Selection:
     ids: list[str] = field(default_factory=list)
     all_matching: bool = False
     query: str = ""
+    from_profile: bool = False  # one customer's action, asked from its page
 
     def chosen(self, view) -> dict:
         """The service's arguments: ids=... (ticked) or matching=... (the list's filter)."""
@@ -58,10 +51,16 @@ class Selection:
             return {"ids": None, "matching": matching_ids(view, self.query)}
         return {"ids": self.ids, "matching": None}
 
+    def back(self, view) -> str:
+        """Where Cancel leads: the customer's page it came from, else the list as it was filtered."""
+        if self.from_profile and len(self.ids) == 1 and not self.all_matching:
+            return url_for(f"{view.endpoint}.show", pk=self.ids[0])
+        return url_for(f"{view.endpoint}.list") + ("?" + self.query.lstrip("?") if self.query else "")
+
     @classmethod
     def from_form(cls, form) -> "Selection":
         return cls(ids=form.getlist("rowid")[:10_000], all_matching=form.get("all_matching") == "1",
-                   query=(form.get("query") or "")[:4000])
+                   query=(form.get("query") or "")[:4000], from_profile=form.get("next") == "profile")
 
 
 def claim_form_key(form) -> bool:
@@ -112,6 +111,14 @@ class BulkActionsMixin:
     def action_unarchive(self, items):
         abort(404)
 
+    @action("make_dormant", "Make dormant", icon="fa-moon-o")
+    def action_make_dormant(self, items):
+        abort(404)
+
+    @action("block", "Block", icon="fa-lock")
+    def action_block(self, items):
+        abort(404)
+
     @action("bulk_edit", "Bulk edit", icon="fa-pencil")
     def action_bulk_edit(self, items):
         abort(404)
@@ -149,7 +156,9 @@ class BulkActionsMixin:
             abort(404)
         if not self._may(name):
             return self._refuse()
-        selection = Selection(ids=[pk])
+        selection = Selection(ids=[pk], from_profile=request.args.get("next") == "profile")
+        if self._count(selection)[0] == 0:
+            abort(404)  # another reseller's customer, or none: as everywhere
         if name in getattr(self, "message_actions", {}):
             return self.compose_for(name, selection)
         return self._confirm(name, selection)
@@ -171,7 +180,7 @@ class BulkActionsMixin:
             tags=db.session.scalars(select(Tag).order_by(Tag.name)).all(),
             resellers=[] if is_scoped(g.user) else db.session.scalars(
                 select(Reseller).where(reseller_choice_scope(g.user)).order_by(Reseller.name)).all(),
-            back=url_for(f"{self.endpoint}.list") + ("?" + selection.query.lstrip("?") if selection.query else ""),
+            back=selection.back(self),
         ), status
 
     @expose("/bulk/<string:name>", methods=["POST"])

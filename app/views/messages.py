@@ -54,7 +54,7 @@ class MessagesMixin:
             preview=preview, form_key=str(uuid.uuid4()), placeholders=placeholders.PLACEHOLDERS,
             purposes=outbox.PURPOSES, recipients=outbox.RECIPIENTS, max_segments=sms.MAX_SEGMENTS,
             counted=sms.count(values.get("body", "")) if channel == "sms" else None,
-            back=url_for(f"{self.endpoint}.list") + ("?" + selection.query.lstrip("?") if selection.query else ""),
+            back=selection.back(self),
         ), status
 
     @expose("/compose/<string:name>", methods=["POST"])

@@ -10,16 +10,20 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo
-from app.services.customers import contacts, merge, notes, profile
+from app.services.customers import bulk, contacts, merge, notes, profile
 from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.fields import page_cursor
 from app.services.scope import get_customer, is_scoped
 from app.views import formatters
+from app.views.bulk import SERVICE_ACTION
 
 TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
         "files": "Files",
         "finances": "Finances", "messages": "Messages", "works": "Jobs / works", "changes": "Changes"}
 # The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
+# A status action shows only where it applies to the customer's status (bulk.applies).
 MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
+        ("make_dormant", "Make dormant", "fa-moon-o"), ("block", "Block", "fa-lock"),
         ("bulk_edit", "Change status, tags…", "fa-pencil-square-o"), ("archive", "Archive", "fa-archive"),
         ("unarchive", "Unarchive", "fa-undo"), ("send_email", "Send an e-mail", "fa-envelope"),
         ("send_text", "Send a text", "fa-commenting"), ("bulk_delete", "Delete", "fa-trash")]
@@ -51,7 +55,8 @@ class ProfileMixin:
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
             business_known=geo.business_place(config) is not None,
-            menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)],
+            menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)
+                  and bulk.applies(SERVICE_ACTION.get(name, name), summary.customer.status)],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
@@ -64,7 +69,7 @@ class ProfileMixin:
         if tab == "addresses":
             return {"addresses": profile.addresses(db.session, user, pk)}
         if tab == "notes":
-            page, next_before = notes.notes_page(db.session, user, pk, request.args.get("before", type=int))
+            page, next_before = notes.notes_page(db.session, user, pk, page_cursor(request.args.get("before")))
             return {"notes": page, "next_before": next_before}
         if tab == "details":
             return self.custom_fields_tab(pk)
@@ -74,8 +79,7 @@ class ProfileMixin:
             logs = request.args.get("logs") == "1"
             return {"messages": profile.messages(db.session, user, pk, notifications=logs), "logs": logs}
         if tab == "changes":
-            before = request.args.get("before", type=int)
-            rows, next_before = profile.changes(db.session, user, pk, before)
+            rows, next_before = profile.changes(db.session, user, pk, page_cursor(request.args.get("before")))
             return {"changes": rows, "next_before": next_before}
         return {}
 
@@ -97,6 +101,9 @@ class ProfileMixin:
                 plan = merge.preview(db.session, g.user, pk, duplicate)
         except NotFound:
             abort(404)
+        except Forbidden:
+            db.session.rollback()
+            abort(403)
         except Invalid as e:
             db.session.rollback()
             errors = e.errors

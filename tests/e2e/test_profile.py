@@ -119,3 +119,34 @@ def test_an_admin_defines_a_custom_field_and_a_file_is_attached(admin_page, live
     expect(page.locator("#tab-files .badge")).to_have_text("1")
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.screenshot(path=str(screenshots / "profile-files.png"), full_page=True)
+
+
+def test_deleting_a_note_asks_first_and_the_menu_makes_the_customer_dormant(admin_page, live_server, screenshots):
+    customer_id, _ = a_customer_with_a_billing_address(live_server)
+    page = admin_page
+    page.goto(f"/customers/show/{customer_id}?tab=notes")
+    page.locator("#note-body").fill("Ring twice.")
+    with page.expect_navigation():
+        page.locator("#add-note").click()
+    note = page.locator("#notes li.note", has_text="Ring twice.")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    note.locator("button[title=Delete]").click()
+    page.wait_for_timeout(300)
+    expect(note).to_have_count(1)  # cancelled: nothing sent
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        note.locator("button[title=Delete]").click()
+    expect(page.locator(".alert")).to_contain_text("Note deleted.")
+    expect(page.locator("#notes li.note", has_text="Ring twice.")).to_have_count(0)
+
+    page.locator("#profile-actions").click()
+    expect(page.locator("a.profile-action-enable")).to_have_count(0)  # an active customer: nothing to enable
+    page.screenshot(path=str(screenshots / "profile-actions.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("a.profile-action-make_dormant").click()
+    expect(page.locator("#bulk-count")).to_contain_text("This will make dormant 1 customer")
+    with page.expect_navigation():
+        page.locator("#bulk-confirm").click()
+    expect(page.locator("body")).to_contain_text("Done.")
+    page.goto(f"/customers/show/{customer_id}")
+    expect(page.locator(".profile-name")).to_contain_text("dormant")

@@ -1,4 +1,4 @@
-"""Bulk actions on customers: enable, disable, archive, unarchive, edit, delete.
+"""Bulk actions on customers: enable, disable, archive, unarchive, make dormant, block, edit, delete.
 
 A bulk action is a Job. `prepare` checks the action's values and fixes the customers it
 will act on (the ticked ids within the user's scope, or every customer the list's
@@ -44,12 +44,13 @@ from app.services.settings import settings
 
 CHUNK = 5000
 # Action -> the status it sets (None: no status change of its own).
-STATUS_ACTIONS = {"enable": "active", "disable": "disabled", "archive": "archived", "unarchive": "active"}
+STATUS_ACTIONS = {"enable": "active", "disable": "disabled", "archive": "archived", "unarchive": "active",
+                  "make_dormant": "dormant", "block": "blocked"}
 # Enable undoes a disable and unarchive undoes an archive; neither touches other statuses.
 ONLY_FROM = {"enable": {"disabled"}, "unarchive": {"archived"}}
 ACTIONS = (*STATUS_ACTIONS, "edit", "delete")
 LABELS = {"enable": "Enable", "disable": "Disable", "archive": "Archive", "unarchive": "Unarchive",
-          "edit": "Edit", "delete": "Delete"}
+          "make_dormant": "Make dormant", "block": "Block", "edit": "Edit", "delete": "Delete"}
 # Tables holding a customer's financial documents; a customer with any is never deleted.
 # (Empty until billing exists: invoices, credit notes and payments go here.)
 FINANCIAL_DOCUMENTS: list = []
@@ -342,6 +343,12 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
 
 
 ACT = {**{action: _status_action(action) for action in STATUS_ACTIONS}, "edit": _edit, "delete": _delete}
+
+
+def applies(action: str, status: str) -> bool:
+    """Whether `action` would change a customer in `status` (what a customer's menu offers)."""
+    target = STATUS_ACTIONS.get(action)
+    return target is None or (status != target and status in ONLY_FROM.get(action, sources(target)))
 
 
 def transitions_note(action: str) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer, Note
 from app.services.customers.status import cascade, check_transition
+from app.services import fields
 from app.services.db import commit
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
 from app.services.scope import get_customer, is_scoped, load_in_scope
@@ -58,11 +59,9 @@ def add_note(session: Session, actor, customer_id, data: dict) -> Note:
     over-long note, Forbidden for a private note by a reseller, NotFound outside the scope."""
     customer = get_customer(session, actor, customer_id)
     errors = FieldErrors()
-    body = (data.get("body") or "").replace("\r\n", "\n").strip()
-    if not body:
+    body = fields.long_text(errors, "body", data.get("body"), MAX_NOTE, label="A note")
+    if body is None and "body" not in errors:
         errors.add("body", "Write the note.")
-    elif len(body) > MAX_NOTE:
-        errors.add("body", f"A note can be at most {MAX_NOTE:,} characters.")
     flags = {flag: _flag(data.get(flag)) for flag in FLAGS}
     if flags["private"] and is_scoped(actor):
         raise Forbidden("Only admins and staff can write private notes.")

@@ -1,0 +1,160 @@
+"""The customer page's actions menu (issue 4): each status action through the status service,
+with its confirmation, offered only where it applies; bad input on the page's routes."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Address, Customer, Note
+from app.services.customers import addresses, notes
+from tests import factories as f
+
+
+def menu(browser, pk) -> set[str]:
+    html = browser.get(f"/customers/show/{pk}").get_data(as_text=True)
+    return set(re.findall(r'class="profile-action-([a-z_-]+)"', html))
+
+
+def set_status(app, pk, status):
+    with app.app_context():
+        db.session.get(Customer, pk).status = status
+        db.session.commit()
+
+
+def status_of(app, pk):
+    with app.app_context():
+        return db.session.get(Customer, pk).status
+
+
+def act(browser, pk, link: str, **form):
+    """Follow a menu link from the profile, check the confirmation, confirm it."""
+    page = browser.get(link)
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    assert re.search(r"<strong>1</strong>", html)
+    assert f'href="/customers/show/{pk}"' in html  # Cancel goes back to the customer
+    key = re.search(r'name="form_key" value="([^"]+)"', html).group(1)
+    action = re.search(r'action="/customers/bulk/([a-z_]+)"', html).group(1)
+    assert '<input type="hidden" name="next" value="profile">' in html
+    r = browser.post(f"/customers/bulk/{action}", {"rowid": str(pk), "form_key": key, **form})
+    assert r.status_code == 302 and "/jobs/" in r.headers["Location"], r.get_data(as_text=True)[:500]
+    return html
+
+
+def link_of(browser, pk, name) -> str:
+    html = browser.get(f"/customers/show/{pk}").get_data(as_text=True)
+    return re.search(rf'<a href="([^"]+)" class="profile-action-{name}"', html).group(1).replace("&amp;", "&")
+
+
+def test_the_menu_offers_only_what_applies_to_the_customers_status(app, login):
+    with app.app_context():
+        pk = f.customer().id
+    admin = login("admin")
+    offered = menu(admin, pk)
+    assert {"disable", "make_dormant", "block", "archive", "bulk_edit", "send_email", "send_text", "bulk_delete",
+            "type", "merge"} <= offered
+    assert not {"enable", "unarchive"} & offered
+    set_status(app, pk, "disabled")
+    assert "enable" in menu(admin, pk) and "disable" not in menu(admin, pk)
+    set_status(app, pk, "archived")
+    assert {"unarchive", "bulk_delete"} <= menu(admin, pk)
+    assert not {"enable", "disable", "make_dormant", "block", "archive"} & menu(admin, pk)
+    set_status(app, pk, "active")
+    staff = menu(login("staff"), pk)
+    assert "bulk_delete" not in staff and "merge" not in staff and {"disable", "make_dormant", "block"} <= staff
+    assert not {"disable", "make_dormant", "block", "bulk_delete"} & menu(login("readonly"), pk)
+
+
+def test_each_status_action_of_the_menu_changes_the_customer(app, login):
+    with app.app_context():
+        pk = f.customer().id
+        addresses.create_address(db.session, f.user("admin"), pk, {"kind": "billing", "line1": "1 Road", "postcode": "N1 1AA"})
+        site = addresses.create_address(db.session, f.user("admin"), pk, {"kind": "site", "line1": "2 Yard",
+                                                                          "postcode": "N1 1AB"}).id
+    staff = login("staff")
+    for name, expected in (("disable", "disabled"), ("enable", "active"), ("make_dormant", "dormant"),
+                           ("block", "blocked"), ("archive", "archived"), ("unarchive", "active")):
+        act(staff, pk, link_of(staff, pk, name))
+        assert status_of(app, pk) == expected, name
+        if name == "make_dormant":
+            with app.app_context():
+                assert db.session.get(Address, site).dormant  # the site address went dormant with it
+    admin = login("admin")
+    html = act(admin, pk, link_of(admin, pk, "bulk_delete"), confirm="delete")
+    assert "cannot be undone" in html
+    with app.app_context():
+        assert db.session.get(Customer, pk) is None
+
+
+def test_delete_from_the_menu_needs_the_typed_word(app, login):
+    with app.app_context():
+        pk = f.customer().id
+    admin = login("admin")
+    html = admin.get(f"/customers/action/bulk_delete/{pk}?next=profile").get_data(as_text=True)
+    key = re.search(r'name="form_key" value="([^"]+)"', html).group(1)
+    r = admin.post("/customers/bulk/bulk_delete", {"rowid": str(pk), "form_key": key, "confirm": "yes"})
+    assert r.status_code == 422 and "delete" in r.get_data(as_text=True)
+    assert status_of(app, pk) == "active"
+
+
+def test_another_resellers_customer_is_not_found_on_its_actions(app, login, resellers):
+    with app.app_context():
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+    browser = login("reseller_a")
+    for name in ("disable", "enable", "archive", "bulk_edit", "send_email"):
+        assert browser.get(f"/customers/action/{name}/{theirs}").status_code == 404, name
+        assert browser.get(f"/customers/action/{name}/{theirs}?next=profile").status_code == 404, name
+    assert browser.get("/customers/action/disable/99999999999999999999").status_code == 404
+    assert status_of(app, theirs) == "active"
+
+
+@pytest.mark.parametrize("tab", ["notes", "changes"])
+def test_a_page_cursor_that_is_not_an_id_is_ignored(app, login, tab):
+    with app.app_context():
+        pk = f.customer().id
+    browser = login("admin")
+    for before in ("99999999999999999999999", "-99999999999999999999999", "abc", "", "1e9"):
+        assert browser.get(f"/customers/show/{pk}?tab={tab}&before={before}").status_code == 200, before
+
+
+def test_merging_by_a_role_that_may_not_merge_is_refused_not_an_error(app, login):
+    from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+    with app.app_context():
+        survivor, dup = f.customer().id, f.customer().id
+        pv = db.session.scalars(select(PermissionView).join(Permission).join(ViewMenu)
+                                .where(Permission.name == "can_merge", ViewMenu.name == "CustomerView")).one()
+        staff = db.session.scalars(select(Role).where(Role.name == "Staff")).one()
+        staff.permissions.append(pv)
+        db.session.commit()
+    try:
+        r = login("staff").post(f"/customers/show/{survivor}/merge", {"duplicate": str(dup)})
+        assert r.status_code == 403  # the service's rule: merging is the Admin's alone
+        with app.app_context():
+            assert db.session.get(Customer, dup) is not None
+    finally:
+        with app.app_context():
+            staff = db.session.scalars(select(Role).where(Role.name == "Staff")).one()
+            staff.permissions = [p for p in staff.permissions if p.permission.name != "can_merge"]
+            db.session.commit()
+
+
+def test_a_note_with_control_characters_is_refused(app, login):
+    with app.app_context():
+        pk = f.customer().id
+    browser = login("staff")
+    r = browser.post(f"/customers/show/{pk}/notes", {"body": "a\x00b"})
+    assert r.status_code == 302
+    assert "control characters" in browser.get(r.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Note.id)) is None
+        # line breaks and tabs are a note's own
+        assert notes.add_note(db.session, f.user("staff"), pk, {"body": "line one\r\n\tline two"}).body
+
+
+def test_deleting_a_note_or_a_file_asks_first(app, login):
+    with app.app_context():
+        pk = f.customer().id
+        notes.add_note(db.session, f.user("admin"), pk, {"body": "to delete"})
+    html = login("admin").get(f"/customers/show/{pk}?tab=notes").get_data(as_text=True)
+    assert re.search(r'<form[^>]+data-confirm="Delete this note\?"', html)
