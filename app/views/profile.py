@@ -10,7 +10,8 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo
-from app.services.customers import bulk, contacts, merge, notes, profile
+from app.models.customers import CUSTOMER_TYPES, TITLES
+from app.services.customers import bulk, contacts, merge, notes, profile, update
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.scope import get_customer, is_scoped
@@ -109,6 +110,30 @@ class ProfileMixin:
             errors = e.errors
         return self.render_template("customers/merge.html", survivor=survivor, duplicate=duplicate, plan=plan,
                                     errors=errors, title=f"Merge into {survivor.name}"), 422 if errors else 200
+
+    # ---- customer type ----------------------------------------------------------------------
+    @expose("/show/<pk>/type", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def change_type(self, pk):
+        """Private <-> company, with the names the new type needs."""
+        errors = {}
+        try:
+            customer = get_customer(db.session, g.user, pk)
+            values = {key: getattr(customer, key) or "" for key in update.TYPE_FIELDS}
+            if request.method == "POST":
+                values = {key: request.form[key] for key in update.TYPE_FIELDS if key in request.form}
+                update.change_type(db.session, g.user, customer.id, values)
+                flash("Customer type changed.", "success")
+                return redirect(url_for(f"{self.endpoint}.show", pk=customer.id))
+        except NotFound:
+            abort(404)
+        except Invalid as e:
+            db.session.rollback()
+            errors = e.errors
+        return self.render_template("customers/change_type.html", customer=customer, values=values, errors=errors,
+                                    types=CUSTOMER_TYPES, titles=TITLES,
+                                    title=f"Change the type of {customer.name}"), 422 if errors else 200
 
     # ---- contacts (Commusoft: type "delete" to delete, "primary" to make primary) -----------
     @expose("/contacts/<int:contact_id>/delete", methods=["POST"])

@@ -150,3 +150,22 @@ def test_deleting_a_note_asks_first_and_the_menu_makes_the_customer_dormant(admi
     expect(page.locator("body")).to_contain_text("Done.")
     page.goto(f"/customers/show/{customer_id}")
     expect(page.locator(".profile-name")).to_contain_text("dormant")
+
+
+def test_change_the_customer_type_from_the_menu(admin_page, live_server, screenshots):
+    customer_id, _ = a_customer_with_a_billing_address(live_server)
+    page = admin_page
+    page.goto(f"/customers/show/{customer_id}")
+    page.locator("#profile-actions").click()
+    with page.expect_navigation():
+        page.locator("a.profile-action-type").click()
+    page.locator("#customer_type").select_option("company")
+    with page.expect_navigation():
+        page.locator("#change-type-save").click()
+    expect(page.locator("#change-type .has-error")).to_contain_text("Company name is required for a company.")
+    page.screenshot(path=str(screenshots / "profile-change-type.png"), full_page=True)
+    page.locator("#company_name").fill("Hall & Daughters Ltd")
+    with page.expect_navigation():
+        page.locator("#change-type-save").click()
+    expect(page.locator(".profile-name")).to_contain_text("Hall & Daughters Ltd")
+    expect(page.locator(".profile-name small")).to_contain_text("Company customer")

@@ -158,3 +158,40 @@ def test_deleting_a_note_or_a_file_asks_first(app, login):
         notes.add_note(db.session, f.user("admin"), pk, {"body": "to delete"})
     html = login("admin").get(f"/customers/show/{pk}?tab=notes").get_data(as_text=True)
     assert re.search(r'<form[^>]+data-confirm="Delete this note\?"', html)
+
+
+def test_changing_the_customer_type_asks_for_the_fields_the_new_type_needs(app, login):
+    with app.app_context():
+        pk = f.customer(first_name="Ada", surname="Lovelace").id
+    staff = login("staff")
+    html = staff.get(f"/customers/show/{pk}/type").get_data(as_text=True)
+    assert 'id="change-type-form"' in html and 'value="Lovelace"' in html
+    r = staff.post(f"/customers/show/{pk}/type", {"customer_type": "company", "company_name": "  "})
+    assert r.status_code == 422 and "Company name is required for a company." in r.get_data(as_text=True)
+    r = staff.post(f"/customers/show/{pk}/type", {"customer_type": "company", "company_name": "Analytical Engines Ltd"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/customers/show/{pk}")
+    with app.app_context():
+        c = db.session.get(Customer, pk)
+        assert (c.customer_type, c.name, c.surname) == ("company", "Analytical Engines Ltd", "Lovelace")
+    r = staff.post(f"/customers/show/{pk}/type", {"customer_type": "private", "first_name": "Ada", "surname": ""})
+    assert r.status_code == 422 and "Surname is required for a private customer." in r.get_data(as_text=True)
+    r = staff.post(f"/customers/show/{pk}/type", {"customer_type": "charity"})
+    assert r.status_code == 422
+    # only the type and its names change here: nothing else can ride along
+    r = staff.post(f"/customers/show/{pk}/type", {"customer_type": "private", "surname": "King", "status": "archived",
+                                                  "reseller_id": "1"})
+    assert r.status_code == 302
+    with app.app_context():
+        c = db.session.get(Customer, pk)
+        assert (c.customer_type, c.name, c.status, c.reseller_id) == ("private", "Ada King", "active", None)
+    assert login("readonly").post(f"/customers/show/{pk}/type", {"customer_type": "company",
+                                                                 "company_name": "X"}).status_code in (302, 403)
+
+
+def test_another_resellers_customer_type_is_not_found(app, login, resellers):
+    with app.app_context():
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+    browser = login("reseller_a")
+    assert browser.get(f"/customers/show/{theirs}/type").status_code == 404
+    assert browser.post(f"/customers/show/{theirs}/type", {"customer_type": "company",
+                                                           "company_name": "X"}).status_code == 404

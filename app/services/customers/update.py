@@ -28,3 +28,14 @@ def update_customer(session: Session, actor, customer_id, data: dict) -> Custome
         session.expire(customer, ["services", "addresses"])
     commit(session)
     return customer
+
+
+# What changing a customer's type touches: the type and the names each type needs
+# (a company's name; a private customer's title, first name and surname).
+TYPE_FIELDS = ("customer_type", "title", "first_name", "surname", "company_name")
+
+
+def change_type(session: Session, actor, customer_id, data: dict) -> Customer:
+    """Make a customer private or a company, with the fields the new type needs (committed).
+    Other keys in `data` are ignored. Raises NotFound or Invalid, as update_customer."""
+    return update_customer(session, actor, customer_id, {k: data[k] for k in TYPE_FIELDS if k in data})
