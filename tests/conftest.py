@@ -46,7 +46,7 @@ def app(tmp_path_factory):
     url, cleanup = _database_url(tmp_path_factory)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    application = make_app(url)
+    application = make_app(url, FILES_FOLDER=str(tmp_path_factory.mktemp("files")))
     with application.app_context():
         from flask_migrate import upgrade
         upgrade()

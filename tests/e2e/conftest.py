@@ -86,11 +86,12 @@ def live_server(tmp_path_factory, _chromium_available):
     from app.models import Customer, Reseller
     from app.services.demo_data import generate
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+    folder = tmp_path_factory.mktemp("e2e-db")
+    url = f"sqlite:///{folder / 'e2e.db'}"
     # Static files cached for the length of a test: pages load without ~20 revalidations each.
     # The mini-map without tiles (no network needed); the office in central London.
     app = make_app(url, WTF_CSRF_ENABLED=True, SEND_FILE_MAX_AGE_DEFAULT=600, MAP_TILE_URL="",
-                   BUSINESS_LATITUDE="51.5074", BUSINESS_LONGITUDE="-0.1278")
+                   BUSINESS_LATITUDE="51.5074", BUSINESS_LONGITUDE="-0.1278", FILES_FOLDER=str(folder / "files"))
     with app.app_context():
         from flask_migrate import upgrade
         upgrade()

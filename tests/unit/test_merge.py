@@ -1,10 +1,14 @@
 """Merging customers (issue 4): what moves, collisions, the alias, the refusals."""
+import io
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Address, AuditEntry, Contact, Customer, CustomerAlias, Message, Note, customer_tag
+from app.models import (Address, AuditEntry, Contact, Customer, CustomerAlias, CustomerFile, CustomerService, Message,
+                        Note, customer_tag)
 from app.models.custom_fields import CustomField, CustomValue
-from app.services.customers import addresses, contacts, merge, notes
+from app.services.customers import addresses, contacts, files, merge, notes
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories as f
 
@@ -33,12 +37,16 @@ def pair(ctx):
     return admin, survivor.id, duplicate.id, {t.name: t.id for t in (vip, trade, late)}, (field.id, other.id)
 
 
-def test_everything_moves_to_the_survivor_in_one_go(ctx, pair):
+def test_everything_moves_to_the_survivor_in_one_go(ctx, pair, tmp_path):
     admin, sid, did, tags, (gate, meter) = pair
+    attached = files.attach(ctx, admin, did, io.BytesIO(b"%PDF-1.4 survey"), "survey.pdf", tmp_path)
+    ctx.add(CustomerService(customer_id=did, name="Window round", price=Decimal("12.00")))
+    ctx.commit()
     merge.merge(ctx, admin, sid, did)
     ctx.expire_all()
     assert ctx.get(Customer, did) is None
-    for model in (Contact, Address, Note, Message):
+    assert files.path_of(files.get_file(ctx, admin, attached.id), tmp_path).read_bytes() == b"%PDF-1.4 survey"
+    for model in (Contact, Address, Note, Message, CustomerFile, CustomerService):
         assert ctx.scalar(select(func.count()).select_from(model).where(model.customer_id == did)) == 0
     assert sorted(ctx.scalars(select(Contact.first_name).where(Contact.customer_id == sid))) == ["Kept", "Moved"]
     # one primary contact and one billing address: the survivor's

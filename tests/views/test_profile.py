@@ -228,3 +228,23 @@ def test_another_resellers_contact_steps_are_not_found(app, login, resellers):
         contact = contacts.create_contact(db.session, f.user("admin"), theirs, {"surname": "Theirs"}).id
     browser = login("reseller_a")
     assert browser.post(f"/customers/contacts/{contact}/primary", {"confirm": "primary"}).status_code == 404
+
+
+def test_the_tabs_show_preferences_dormant_sites_address_changes_and_the_configured_tiles(app, login, ada, monkeypatch):
+    with app.app_context():
+        zed = db.session.scalars(select(Contact).where(Contact.first_name == "Zed")).one()
+        contacts.update_contact(db.session, f.user("admin"), zed.id, {"marketing_email": "y", "service_sms": ""})
+    browser = login("admin")
+    html = page(browser, ada, "contacts")
+    html = html[html.index('id="tab-content-contacts"'):]
+    row = html[html.index("Zed Second"):]
+    assert "service e-mail, service letter, service phone, marketing e-mail" in row[:row.index("</tr>")]
+    monkeypatch.setitem(app.config, "MAP_TILE_URL", "https://tiles.example.org/{z}/{x}/{y}.png")
+    assert 'data-tiles="https://tiles.example.org/{z}/{x}/{y}.png"' in page(browser, ada)
+    browser.post(f"/customers/show/{ada}/notes", {"body": "Never again", "do_not_work": "1"})
+    html = page(browser, ada, "addresses")
+    html = html[html.index('id="tab-content-addresses"'):]
+    rows = {("billing" if "Billing" in r else "site"): r for r in html.split('<tr class="address"')[1:]}
+    assert "address-dormant" in rows["site"] and "address-dormant" not in rows["billing"]
+    changes = page(browser, ada, "changes")
+    assert "create address" in changes and "Analytical Row" in changes and "dormant" in changes
