@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, CustomValue, Note, Reseller, Tag
 from app.models.resellers import utcnow
-from app.services.db import insert_rows
+from app.services.db import copy_rows
 
 # What is audited, and how to find the customer each record belongs to.
 AUDITED: dict[type, Callable] = {
@@ -136,12 +136,9 @@ def record(session: Session, entity: str, action: str, entries: list[tuple[int, 
     if not entries:
         return
     user_id, username = _actor(session)
-    now = utcnow()
-    insert_rows(session, AuditEntry.__table__, [
-        dict(at=now, user_id=user_id, username=username, action=action, entity=entity,
-             entity_id=eid, customer_id=cid, changes=changes)
-        for eid, cid, changes in entries
-    ])
+    copy_rows(session, AuditEntry.__table__,
+              dict(at=utcnow(), user_id=user_id, username=username, action=action, entity=entity),
+              ("entity_id", "customer_id", "changes"), entries)
 
 
 def install(session_class) -> None:

@@ -2,7 +2,7 @@
 inserting many rows at once, and matching a column against many ids."""
 import json
 
-from sqlalchemy import JSON, Integer, Table, any_, bindparam, insert
+from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -62,6 +62,56 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
                 copy.write_row([_dumped(row[c], dumped) if c in as_json else row[c] for c in columns])
 
 
+def copy_rows(session: Session, table: Table, shared: dict, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert many rows that differ only in `columns` (values in that order, one tuple a row) and
+    share every other value (`shared`, written once): COPY on PostgreSQL with each line made by
+    joining text, several times faster than building a row object per line (a bulk change's
+    audit rows: 100,000 of them differ in two ids). Batched INSERTs elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), [{**shared, **dict(zip(columns, row))} for row in rows])
+        return
+    names = list(shared) + list(columns)
+    prefix = "".join(_copy_text(table.c[c].type, v) + "\t" for c, v in shared.items())
+    cells = [_json_cell if isinstance(table.c[c].type, JSON) else _plain_cell for c in columns]
+    cache: dict[int, tuple] = {}  # rows often share one JSON object (a bulk change's audit entry)
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for start in range(0, len(rows), 10_000):
+                copy.write("".join([prefix + "\t".join([cell(cache, value) for cell, value in zip(cells, row)]) + "\n"
+                                    for row in rows[start:start + 10_000]]))
+
+
+def _json_cell(cache: dict, value) -> str:
+    return _escape(_dumped(value, cache))
+
+
+def _plain_cell(cache: dict, value) -> str:
+    return _copy_text(None, value)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _escape(text: str) -> str:
+    return text.translate(_COPY_ESCAPES)
+
+
+def _copy_text(column_type, value) -> str:
+    """A value as COPY's text format writes it (`column_type` tells a JSON column's)."""
+    if type(value) is int:
+        return str(value)
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(column_type, JSON):
+        value = json.dumps(value)
+    return _escape(value if isinstance(value, str) else str(value))
+
+
 def _dumped(value, cache: dict) -> str:
     """json.dumps(value), once per object (the object is kept, so its id is not reused)."""
     hit = cache.get(id(value))
@@ -76,5 +126,8 @@ def in_ids(session: Session, column, ids):
     the statement's own work; a plain IN elsewhere."""
     ids = [int(i) for i in ids]
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+        # Sent as the array's text ('{1,2,3}'): psycopg's own array dumper takes longer
+        # over 5,000 ints than the statement that uses them.
+        literal = "{" + ",".join(map(str, ids)) + "}"
+        return column == any_(cast(bindparam(None, literal, type_=Text), ARRAY(Integer)))
     return column.in_(ids)

@@ -125,3 +125,27 @@ def test_rate_limited_login_counts_in_redis(app, redis_url):
     # The right password is refused too while the limit lasts.
     assert client.post("/login/", data={"username": "admin", "password": PASSWORD,
                                         "csrf_token": token}).status_code == 429
+
+
+def test_audit_rows_of_a_set_based_change_go_through_copy_intact(app):
+    from sqlalchemy import select
+
+    from app.models import AuditEntry
+    from app.services import audit
+    awkward = {"note": ["a\tb\\c\nd\r", "ü € 𝄞 <script> =HYPERLINK(\"x\")"], "n": [None, 1.5], "ok": [True, False]}
+    with app.app_context():
+        c = f.customer()
+        db.session.info["actor"] = (None, "back\\slash\ttab\nline")
+        try:
+            audit.record(db.session, "customer", "update", [(c.id, c.id, awkward), (None, None, {"x": [1, 2]})])
+            db.session.commit()
+        finally:
+            db.session.info.pop("actor", None)
+        rows = db.session.execute(select(AuditEntry.entity_id, AuditEntry.customer_id, AuditEntry.username,
+                                         AuditEntry.changes, AuditEntry.action, AuditEntry.at)
+                                  .where(AuditEntry.entity == "customer", AuditEntry.action == "update")
+                                  .order_by(AuditEntry.id)).all()
+        assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows[-2:]] == [
+            (c.id, c.id, "back\\slash\ttab\nline", awkward, "update"),
+            (None, None, "back\\slash\ttab\nline", {"x": [1, 2]}, "update")]
+        assert rows[-1].at.tzinfo is not None

@@ -9,7 +9,7 @@ archived  hidden from default lists, login off, data kept; can be restored
 A change of status is checked here (one customer: check_transition; many:
 sources), and its effect on the customer's services is here (cascade).
 """
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.models import Address, CustomerService
@@ -61,10 +61,8 @@ def cascade(session: Session, customer_ids: list[int], target: str) -> None:
         entries = []
         for start in range(0, len(customer_ids), 5000):
             chunk = customer_ids[start:start + 5000]
-            rows = session.execute(select(model.id, model.customer_id)
-                                   .where(in_ids(session, model.customer_id, chunk), condition)).all()
-            if rows:
-                session.execute(update(model).where(in_ids(session, model.id, [r.id for r in rows]))
-                                .values(**values).execution_options(synchronize_session=False))
-                entries += [(r.id, r.customer_id, change) for r in rows]  # one change object: serialised once
+            rows = session.execute(update(model).where(in_ids(session, model.customer_id, chunk), condition)
+                                   .values(**values).returning(model.id, model.customer_id)
+                                   .execution_options(synchronize_session=False)).all()
+            entries += [(r.id, r.customer_id, change) for r in rows]  # one change object: serialised once
         audit.record(session, model.__tablename__, "update", entries)
