@@ -1,8 +1,9 @@
 """Who may do what: the security manager and the default roles, declared once.
 
 The default roles are created on set-up (`flask setup`) from ROLE_PERMISSIONS and
-are then the admins' to edit in FAB's security screens; set-up never overwrites
-a role that already exists.
+are then the admins' to edit in FAB's security screens; set-up never takes a
+permission from a role that already exists, and gives it only permissions that are
+new to the installation (an action added by a new version).
 """
 import re
 
@@ -146,19 +147,27 @@ class SecurityManager(FabSecurityManager):
     def create_roles_and_permissions(self) -> list[str]:
         """Create FAB's permissions, the Admin and Public roles, and our default roles.
 
-        Returns the names of the roles created now; existing roles are left as admins made them.
+        Returns the names of the roles created now. Existing roles are left as admins made
+        them, but for permissions new to this installation (an action a new version adds):
+        those go to the default roles whose patterns match them, as on a new installation.
         """
         BaseSecurityManager.create_db(self)
+        known = set(self.session.scalars(select(PermissionView.id)))
         self.appbuilder.add_permissions(update_perms=True)
         created = []
         all_pvms = self.session.scalars(select(PermissionView)).all()
+        new_pvms = [pv for pv in all_pvms if pv.id not in known]
         for role_name, patterns in ROLE_PERMISSIONS.items():
-            if self.find_role(role_name) is not None:
-                continue
             compiled = [(re.compile(v), re.compile(p)) for v, p in patterns]
-            pvms = [pv for pv in all_pvms
-                    if any(v.fullmatch(pv.view_menu.name) and p.fullmatch(pv.permission.name)
-                           for v, p in compiled)]
-            self.add_role(role_name, permissions=pvms)
-            created.append(role_name)
+
+            def granted(pvms):
+                return [pv for pv in pvms if any(v.fullmatch(pv.view_menu.name) and p.fullmatch(pv.permission.name)
+                                                 for v, p in compiled)]
+            role = self.find_role(role_name)
+            if role is None:
+                self.add_role(role_name, permissions=granted(all_pvms))
+                created.append(role_name)
+            elif known:
+                role.permissions.extend(pv for pv in granted(new_pvms) if pv not in role.permissions)
+        self.session.commit()
         return created
