@@ -21,39 +21,32 @@ CURRENCIES = frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha
 def text(errors: FieldErrors, field: str, value, max_length: int, required: bool = False,
          label: str | None = None) -> str | None:
     """Trimmed single-line text; empty becomes None."""
-    label = label or field.replace("_", " ").capitalize()
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        value = str(value)
-    value = unicodedata.normalize("NFC", value).strip()
-    if _CONTROL.search(value) or "\n" in value or "\r" in value:
-        errors.add(field, f"{label} must be one line of plain text.")
-        return None
-    if not value:
-        if required:
-            errors.add(field, f"{label} is required.")
-        return None
-    if len(value) > max_length:
-        errors.add(field, f"{label} must be at most {max_length} characters.")
-        return None
-    return value
+    return _text(errors, field, value, max_length, required, label, lines=False)
 
 
 def long_text(errors: FieldErrors, field: str, value, max_length: int, required: bool = False,
               label: str | None = None) -> str | None:
     """Trimmed text of several lines (line breaks as \\n, tabs kept); empty becomes None."""
+    return _text(errors, field, value, max_length, required, label, lines=True)
+
+
+def _text(errors, field, value, max_length, required, label, lines: bool) -> str | None:
     label = label or field.replace("_", " ").capitalize()
-    value = unicodedata.normalize("NFC", str(value or "")).replace("\r\n", "\n").replace("\r", "\n").strip()
-    if _CONTROL.search(value):
-        errors.add(field, f"{label} cannot hold control characters.")
+    value = unicodedata.normalize("NFC", "" if value is None else value if isinstance(value, str) else str(value))
+    if lines:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.strip()
+    if _CONTROL.search(value) or (not lines and ("\n" in value or "\r" in value)):
+        errors.add(field, f"{label} cannot hold control characters." if lines else
+                   f"{label} must be one line of plain text.")
         return None
     if not value:
         if required:
             errors.add(field, f"{label} is required.")
         return None
     if len(value) > max_length:
-        errors.add(field, f"{label} can be at most {max_length:,} characters.")
+        errors.add(field, f"{label} can be at most {max_length:,} characters." if lines else
+                   f"{label} must be at most {max_length} characters.")
         return None
     return value
 

@@ -149,7 +149,7 @@ def test_a_note_with_control_characters_is_refused(app, login):
     with app.app_context():
         assert db.session.scalar(select(Note.id)) is None
         # line breaks and tabs are a note's own
-        assert notes.add_note(db.session, f.user("staff"), pk, {"body": "line one\r\n\tline two"}).body
+        assert notes.add_note(db.session, f.user("staff"), pk, {"body": "line one\r\n\tline two"}).body == "line one\n\tline two"
 
 
 def test_deleting_a_note_or_a_file_asks_first(app, login):
