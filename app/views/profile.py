@@ -43,11 +43,7 @@ class ProfileMixin:
             summary = profile.summary(db.session, g.user, pk, current_app.config)
             content = self._tab(tab, summary)
         except NotFound:
-            target = merge.alias_target(db.session, g.user, pk)
-            if target is None:
-                abort(404)
-            flash(f"Customer #{pk} was merged into this one.", "info")
-            return redirect(url_for(f"{self.endpoint}.show", pk=target, tab=tab))
+            return self._to_survivor(pk, "show", tab=tab)
         config = current_app.config
         may = self.appbuilder.sm.has_access
         return self.render_template(
@@ -62,6 +58,15 @@ class ProfileMixin:
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
             may_private=not is_scoped(g.user), title=summary.customer.name)
+
+    def _to_survivor(self, pk, endpoint: str, **args):
+        """A merged-away customer's id leads to the customer it was merged into (a GET of its page
+        or of one of its forms); any other unknown id is 404."""
+        target = merge.alias_target(db.session, g.user, pk) if request.method == "GET" else None
+        if target is None:
+            abort(404)
+        flash(f"Customer #{pk} was merged into this one.", "info")
+        return redirect(url_for(f"{self.endpoint}.{endpoint}", pk=target, **args))
 
     def _tab(self, tab: str, summary):
         pk, user = summary.customer.id, g.user
@@ -94,6 +99,9 @@ class ProfileMixin:
         plan, errors = None, {}
         try:
             survivor = get_customer(db.session, g.user, pk)
+        except NotFound:
+            return self._to_survivor(pk, "merge")
+        try:
             if request.method == "POST":
                 merged = merge.merge(db.session, g.user, pk, duplicate)
                 flash(f"Customer #{duplicate} was merged into this one.", "success")
@@ -120,6 +128,9 @@ class ProfileMixin:
         errors = {}
         try:
             customer = get_customer(db.session, g.user, pk)
+        except NotFound:
+            return self._to_survivor(pk, "change_type")
+        try:
             values = {key: getattr(customer, key) or "" for key in update.TYPE_FIELDS}
             if request.method == "POST":
                 values = {key: request.form[key] for key in update.TYPE_FIELDS if key in request.form}

@@ -195,3 +195,21 @@ def test_another_resellers_customer_type_is_not_found(app, login, resellers):
     assert browser.get(f"/customers/show/{theirs}/type").status_code == 404
     assert browser.post(f"/customers/show/{theirs}/type", {"customer_type": "company",
                                                            "company_name": "X"}).status_code == 404
+
+
+def test_a_merged_away_id_leads_to_the_survivors_forms_too(app, login, resellers):
+    with app.app_context():
+        survivor, dup = f.customer().id, f.customer().id
+        theirs = f.customer(reseller_id=resellers["Reseller B"]).id
+    admin = login("admin")
+    assert admin.post(f"/customers/show/{survivor}/merge", {"duplicate": str(dup)}).status_code == 302
+    for path, target in (("", ""), ("/merge", "/merge"), ("/type", "/type")):
+        r = admin.get(f"/customers/show/{dup}{path}")
+        assert r.status_code == 302 and r.headers["Location"].split("?")[0].endswith(f"/customers/show/{survivor}{target}")
+    # a form posted to the old id changes nothing and is not found
+    assert admin.post(f"/customers/show/{dup}/type", {"customer_type": "company", "company_name": "X"}).status_code == 404
+    # the alias leads nowhere for a user who may not see the survivor
+    with app.app_context():
+        other = f.customer(reseller_id=resellers["Reseller B"]).id
+    assert admin.post(f"/customers/show/{theirs}/merge", {"duplicate": str(other)}).status_code == 302
+    assert login("reseller_a").get(f"/customers/show/{other}/type").status_code == 404
