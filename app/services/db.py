@@ -131,3 +131,14 @@ def in_ids(session: Session, column, ids):
         literal = "{" + ",".join(map(str, ids)) + "}"
         return column == any_(cast(bindparam(None, literal, type_=Text), ARRAY(Integer)))
     return column.in_(ids)
+
+
+def vacuum(session: Session, *tables: str) -> None:
+    """VACUUM (ANALYZE) these tables on PostgreSQL, outside any transaction (on a connection of
+    its own); nothing elsewhere. A user that does not own a table gets a warning, not an error."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")

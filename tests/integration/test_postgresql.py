@@ -149,3 +149,33 @@ def test_audit_rows_of_a_set_based_change_go_through_copy_intact(app):
             (c.id, c.id, "back\\slash\ttab\nline", awkward, "update"),
             (None, None, "back\\slash\ttab\nline", {"x": [1, 2]}, "update")]
         assert rows[-1].at.tzinfo is not None
+
+
+def test_a_large_bulk_change_vacuums_what_it_changed(app, monkeypatch):
+    """A bulk status change clears the all-visible marks of the pages it touches, which the list's
+    index-only walks depend on; autovacuum does not come for HOT-pruned tables (few dead rows),
+    so a large job vacuums customer and service itself."""
+    from sqlalchemy import select
+
+    from app.services.customers import bulk
+
+    def vacuums():
+        db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return dict(db.session.execute(text(
+            "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname IN ('customer', 'service')")).all())
+
+    with app.app_context():
+        ids = [f.customer().id for _ in range(3)]
+        admin = f.user("admin")
+        before = vacuums()
+        job = bulk.prepare(db.session, admin, "disable", {}, ids=ids[:1])
+        db.session.commit()
+        bulk.run(db.session, job)
+        assert vacuums() == before  # a small job leaves it to autovacuum
+        monkeypatch.setattr(bulk, "VACUUM_AFTER", 2)
+        job = bulk.prepare(db.session, admin, "disable", {}, ids=ids[1:])
+        db.session.commit()
+        bulk.run(db.session, job)
+        after = vacuums()
+        assert after["customer"] == before["customer"] + 1 and after["service"] == before["service"] + 1
+        assert db.session.scalars(select(Customer.status).where(Customer.id.in_(ids))).all() == ["disabled"] * 3

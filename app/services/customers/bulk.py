@@ -36,13 +36,15 @@ from app.models.resellers import utcnow
 from app.services import audit, fields
 from app.services.customers import files
 from app.services.customers.status import cascade, sources
-from app.services.db import in_ids
+from app.services.db import in_ids, vacuum
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
 from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_scope, is_scoped
 from app.services.settings import settings
 
 CHUNK = 5000
+# A job that changed at least this many customers vacuums what it changed (PostgreSQL): see _run.
+VACUUM_AFTER = 10_000
 # Action -> the status it sets (None: no status change of its own).
 STATUS_ACTIONS = {"enable": "active", "disable": "disabled", "archive": "archived", "unarchive": "active",
                   "make_dormant": "dormant", "block": "blocked"}
@@ -206,6 +208,12 @@ def _run(session: Session, job: Job, chunk: int) -> Job:
     job.status, job.finished_at = "done", utcnow()
     session.execute(delete(job_customer).where(job_customer.c.job_id == job.id))
     session.commit()
+    if result["changed"] >= VACUUM_AFTER and job.action in ACT_TABLES:
+        # The changed rows' pages lost their all-visible mark, so the list's index-only walks
+        # read the table again (a contains-search: 5 -> 50 ms in the database after 100,000
+        # customers were disabled); autovacuum counts dead rows, which HOT pruning removes as
+        # it goes, and may not come for a long time.
+        vacuum(session, *ACT_TABLES[job.action])
     return job
 
 
@@ -343,6 +351,8 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
 
 
 ACT = {**{action: _status_action(action) for action in STATUS_ACTIONS}, "edit": _edit, "delete": _delete}
+# The tables each action changes in place (for the vacuum after a large job).
+ACT_TABLES = {**{action: ("customer", "service") for action in STATUS_ACTIONS}, "edit": ("customer", "service")}
 
 
 def applies(action: str, status: str) -> bool:
