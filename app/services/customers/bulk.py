@@ -230,15 +230,18 @@ def _set_status(session: Session, ids: list[int], target: str, allowed: set[str]
     One UPDATE ... RETURNING per status moved from: the database locks and re-checks each
     row as it changes it, so the old status in the audit is the one replaced. Returns the
     ids moved, and for each other customer the reason it stayed."""
-    moved = []
+    moved, rest = [], set(ids)
     for source in sorted(allowed - {target}):
-        got = session.scalars(update(Customer).where(in_ids(session, Customer.id, ids), Customer.status == source)
+        if not rest:
+            break  # every customer has moved: the other statuses need no look
+        got = session.scalars(update(Customer).where(in_ids(session, Customer.id, sorted(rest)),
+                                                     Customer.status == source)
                               .values(status=target).returning(Customer.id)
                               .execution_options(synchronize_session=False)).all()
         change = {"status": [source, target]}  # one object for every row: serialised once
         audit.record(session, "customer", "update", [(i, i, change) for i in got])
         moved += got
-    rest = set(ids).difference(moved)
+        rest.difference_update(got)
     stayed = {}
     if rest:
         for r in session.execute(select(Customer.id, Customer.status).where(in_ids(session, Customer.id, rest))):
