@@ -15,12 +15,13 @@ from app.services import csv_export
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
+from app.services.customers import bulk
 from app.services.customers.validate import PREFERENCE_FIELDS
 from app.services.scope import reseller_choice_scope
 from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import BulkActionsMixin
+from app.views.bulk import SERVICE_ACTION, BulkActionsMixin
 from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
 from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, ServiceView
 from app.views.datamodel import CustomerInterface
@@ -63,8 +64,15 @@ class CustomerListWidget(ListWidget):
         show_label, edit_label, delete_label = (escape(label) for label in labels)
         show_url, edit_url, delete_url = (escape(url[:-1]) for url in (show_url, edit_url, delete_url))
         view = args["modelview_name"]
-        menu = [(escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
+        menu = [(a.name, escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
                 for a in row_actions]
+        by_status = {}  # status -> the row menu's entries that apply to it (bulk.applies)
+
+        def entries(status):
+            if status not in by_status:
+                by_status[status] = [(text, icon, url) for name, text, icon, url in menu
+                                     if bulk.applies(SERVICE_ACTION.get(name, name), status)]
+            return by_status[status]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
             pk = escape(pk)
@@ -85,7 +93,7 @@ class CustomerListWidget(ListWidget):
                                  '<i class="fa fa-trash"></i></a>')
                 if menu:
                     items = "".join(f'<li><a href="{url}{pk}"><i class="fa {icon}"></i> {text}</a></li>'
-                                    for text, icon, url in menu)
+                                    for text, icon, url in entries(item.get("status")))
                     cells.append('<div class="btn-group"><button type="button" class="btn btn-sm btn-default '
                                  'dropdown-toggle row-actions" data-toggle="dropdown" title="Actions">'
                                  '<span class="sr-only">Actions</span><i class="fa fa-ellipsis-v"></i></button>'

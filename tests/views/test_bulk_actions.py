@@ -194,3 +194,14 @@ def test_another_resellers_services_are_not_found_on_any_service_route(app, logi
     assert r.status_code == 404
     with app.app_context():
         assert db.session.get(CustomerService, sid).name == "Secret fibre"
+
+
+def test_each_rows_menu_offers_only_the_status_actions_that_apply_to_it(app, login):
+    active, disabled, archived = make(app, 1) + make(app, 1, status="disabled") + make(app, 1, status="archived")
+    staff = login("staff")
+    html = staff.get("/customers/list/").get_data(as_text=True) + \
+        staff.get("/customers/list/?_flt_0_status=archived").get_data(as_text=True)
+    assert f"/customers/action/disable/{active}\"" in html and f"/customers/action/enable/{active}\"" not in html
+    assert f"/customers/action/enable/{disabled}\"" in html and f"/customers/action/disable/{disabled}\"" not in html
+    assert f"/customers/action/unarchive/{archived}\"" in html and f"/customers/action/make_dormant/{archived}\"" not in html
+    assert f"/customers/action/send_email/{active}\"" in html  # not a status action: always there
