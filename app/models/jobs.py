@@ -21,7 +21,7 @@ JOB_STATUSES = ("queued", "running", "done", "failed")
 # The customers a job acts on, fixed when it is confirmed (the count the user agreed to).
 # No foreign key to customer (the job may delete them), nor to job: checking it once per row
 # was half the time of fixing 100,000 customers (migration 0013). A job's rows are removed
-# when it is done.
+# when it is done; a failed job keeps them (what it was for).
 job_customer = Table(
     "job_customer",
     Model.metadata,

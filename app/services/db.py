@@ -1,13 +1,16 @@
 """The commit at a service boundary, with database constraints mapped to field errors;
 inserting many rows at once, and matching a column against many ids."""
 import json
+import logging
 
 from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, insert
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.services.errors import Invalid
+
+log = logging.getLogger(__name__)
 
 # Constraint name (as it appears in the driver's message) -> (field, message).
 CONSTRAINTS = {
@@ -133,12 +136,21 @@ def in_ids(session: Session, column, ids):
     return column.in_(ids)
 
 
-def vacuum(session: Session, *tables: str) -> None:
+def vacuum(session: Session, *tables: str, lock_timeout: str = "5s") -> bool:
     """VACUUM (ANALYZE) these tables on PostgreSQL, outside any transaction (on a connection of
-    its own); nothing elsewhere. A user that does not own a table gets a warning, not an error."""
+    its own); nothing elsewhere. Housekeeping, never a failure of the work before it: a table
+    another session keeps locked for longer than `lock_timeout`, or any other error, is logged
+    and left to autovacuum (a user that does not own a table gets a warning from PostgreSQL).
+    Returns whether every table was vacuumed."""
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
-        return
-    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in tables:
-            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+        return False
+    try:
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = '{lock_timeout}'")
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+    except SQLAlchemyError as e:
+        log.warning("VACUUM of %s not done: %s", ", ".join(tables), getattr(e, "orig", None) or e)
+        return False
+    return True

@@ -14,7 +14,10 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.services.errors import FieldErrors
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (C0 but tab and line breaks, DEL, C1), Unicode's line and paragraph
+# separators, and the bidirectional embeddings, overrides and isolates that can make text
+# read otherwise than it is stored ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 CURRENCIES = frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha() and c.isupper())
 
 
@@ -121,6 +124,19 @@ def choice(errors: FieldErrors, field: str, value, choices, required: bool = Fal
 
 # Ids and counts are 32-bit INTEGER columns; a bigger number can match nothing.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def record_id(value) -> int | None:
+    """An id from a URL or a form: the number, or None when it is not written in ASCII digits
+    or no INTEGER column can hold it ('²' and '٣' are digits to str.isdigit, not ids)."""
+    text = str(value).strip()
+    if not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if INT_MIN <= number <= INT_MAX else None
 
 
 def page_cursor(value) -> int | None:

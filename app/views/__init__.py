@@ -19,9 +19,9 @@ def _refuse_malformed_requests():
     raise), and action names a view does not have (FAB looks them up unchecked)."""
     from flask import abort, current_app, request
 
-    from app.services.fields import INT_MAX, INT_MIN
+    from app.services.fields import record_id
     pk = str((request.view_args or {}).get("pk", ""))
-    if pk.lstrip("-").isdigit() and not INT_MIN <= int(pk) <= INT_MAX:
+    if pk.lstrip("-").isdigit() and record_id(pk) is None:
         abort(404)
     endpoint = request.endpoint or ""
     if endpoint.endswith((".action", ".action_post")):

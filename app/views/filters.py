@@ -21,7 +21,7 @@ from sqlalchemy import false, or_, select
 
 from app.models import Contact, Customer, CustomerSurname, customer_tag
 from app.models.customers import IN_SERVICE
-from app.services.fields import INT_MAX, INT_MIN
+from app.services.fields import INT_MAX, INT_MIN, record_id
 from app.services.scope import customer_ids_in_scope, customer_scope
 
 
@@ -81,12 +81,12 @@ class FilterSearch(BaseFilter):
             return query
         clauses = [contains(self.datamodel, Customer.name, value),
                    contains(self.datamodel, Customer.email, value.lower())]
-        digits = "".join(c for c in value if c.isdigit())
+        digits = "".join(c for c in value if c in "0123456789")
         if digits and len(digits) >= 3:
             clauses.append(Customer.phone.like(f"%{digits.lstrip('0')}%"))
             clauses.append(Customer.mobile.like(f"%{digits.lstrip('0')}%"))
-        if value.isdigit() and len(value) < 10:
-            clauses.append(Customer.id == int(value))
+        if record_id(value) is not None and not value.startswith("-"):
+            clauses.append(Customer.id == record_id(value))
         return query.filter(or_(*clauses))
 
 

@@ -141,7 +141,10 @@ class ProfileMixin:
             abort(404)
         except Invalid as e:
             db.session.rollback()
-            errors = e.errors
+            # The other fields are checked too; their errors are shown above the form.
+            errors = {k: v for k, v in e.errors.items() if k in update.TYPE_FIELDS}
+            errors["_"] = [m if k == "_" else f"{k.replace('_', ' ').capitalize()}: {m}"
+                           for k, messages in e.errors.items() if k not in update.TYPE_FIELDS for m in messages]
         return self.render_template("customers/change_type.html", customer=customer, values=values, errors=errors,
                                     types=CUSTOMER_TYPES, titles=TITLES,
                                     title=f"Change the type of {customer.name}"), 422 if errors else 200

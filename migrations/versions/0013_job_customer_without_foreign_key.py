@@ -40,4 +40,5 @@ def downgrade():
         op.create_foreign_key("job_customer_job_id_fkey", "job_customer", "job", ["job_id"], ["id"],
                               ondelete="CASCADE")
     else:
+        op.execute("DELETE FROM job_customer WHERE job_id NOT IN (SELECT id FROM job)")
         _rebuild_on_sqlite(" REFERENCES job (id) ON DELETE CASCADE")

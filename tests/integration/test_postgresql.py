@@ -179,3 +179,25 @@ def test_a_large_bulk_change_vacuums_what_it_changed(app, monkeypatch):
         after = vacuums()
         assert after["customer"] == before["customer"] + 1 and after["service"] == before["service"] + 1
         assert db.session.scalars(select(Customer.status).where(Customer.id.in_(ids))).all() == ["disabled"] * 3
+
+
+def test_the_vacuum_after_a_job_gives_way_to_a_lock_and_the_job_stays_done(app, monkeypatch):
+    from sqlalchemy import create_engine
+
+    from app.models import Job
+    from app.services import db as dbtools
+    from app.services.customers import bulk
+
+    monkeypatch.setattr(bulk, "VACUUM_AFTER", 1)
+    real_vacuum = dbtools.vacuum
+    monkeypatch.setattr(bulk, "vacuum", lambda session, *tables: real_vacuum(session, *tables, lock_timeout="200ms"))
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context(), other.connect() as holder:
+        ids = [f.customer().id for _ in range(2)]
+        holder.exec_driver_sql("LOCK TABLE service IN SHARE UPDATE EXCLUSIVE MODE")  # as a long VACUUM would
+        job = bulk.prepare(db.session, f.user("admin"), "disable", {}, ids=ids)
+        db.session.commit()
+        bulk.run(db.session, job)
+        holder.rollback()
+        assert db.session.get(Job, job.id).status == "done" and job.result["changed"] == 2
+    other.dispose()

@@ -213,3 +213,37 @@ def test_a_merged_away_id_leads_to_the_survivors_forms_too(app, login, resellers
         other = f.customer(reseller_id=resellers["Reseller B"]).id
     assert admin.post(f"/customers/show/{theirs}/merge", {"duplicate": str(other)}).status_code == 302
     assert login("reseller_a").get(f"/customers/show/{other}/type").status_code == 404
+
+
+def test_changing_the_type_of_a_customer_whose_other_details_are_wrong_says_what_is_wrong(app, login):
+    with app.app_context():
+        pk = f.customer(surname="Legacy").id
+        db.session.get(Customer, pk).currency = "XXQ"  # as an old import left it
+        db.session.commit()
+    r = login("staff").post(f"/customers/show/{pk}/type", {"customer_type": "company", "company_name": "Legacy Ltd"})
+    assert r.status_code == 422 and "Currency:" in r.get_data(as_text=True)
+
+
+def test_ids_in_other_digits_are_not_found_not_an_error(app, login):
+    with app.app_context():
+        pk = f.customer().id
+    browser = login("admin")
+    for path in ("/customers/show/²/type", "/customers/show/²", "/customers/action/disable/²", "/customers/edit/²"):
+        assert browser.get(path).status_code == 404, path
+    assert browser.get("/customers/list/?_flt_0_name=²²").status_code == 200  # the free-text search box
+    r = browser.post("/customers/action_post", {"action": "disable", "rowid": ["²", str(pk)]})
+    assert r.status_code == 200 and "<strong>1</strong>" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("sneaky", ["A\u202eB", "A\u2028B", "x\x85y", "a\u2066b"])
+def test_text_that_reads_otherwise_than_it_is_stored_is_refused(app, login, sneaky):
+    with app.app_context():
+        pk = f.customer(surname="Plain").id
+    browser = login("staff")
+    r = browser.post(f"/customers/show/{pk}/type", {"customer_type": "company", "company_name": sneaky})
+    assert r.status_code == 422 and "one line of plain text" in r.get_data(as_text=True)
+    r = browser.post(f"/customers/show/{pk}/notes", {"body": sneaky})
+    assert "control characters" in browser.get(r.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Customer, pk).customer_type == "private"
+        assert db.session.scalar(select(Note.id)) is None

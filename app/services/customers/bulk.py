@@ -38,7 +38,6 @@ from app.services.customers import files
 from app.services.customers.status import cascade, sources
 from app.services.db import in_ids, vacuum
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
-from app.services.fields import INT_MAX, INT_MIN
 from app.services.scope import customer_scope, is_scoped
 from app.services.settings import settings
 
@@ -140,7 +139,7 @@ def chosen(actor, ids=None, matching=None):
     scope (ids that are not numbers, or out of range, match nothing), or the list's filter."""
     if matching is not None:
         return matching
-    wanted = {int(i) for i in ids or () if str(i).lstrip("-").isdigit() and INT_MIN <= int(i) <= INT_MAX}
+    wanted = {n for n in map(fields.record_id, ids or ()) if n is not None}
     return select(Customer.id).where(Customer.id.in_(wanted), customer_scope(actor))
 
 
@@ -355,7 +354,8 @@ def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counte
 
 ACT = {**{action: _status_action(action) for action in STATUS_ACTIONS}, "edit": _edit, "delete": _delete}
 # The tables each action changes in place (for the vacuum after a large job).
-ACT_TABLES = {**{action: ("customer", "service") for action in STATUS_ACTIONS}, "edit": ("customer", "service")}
+ACT_TABLES = {**{action: ("customer", "service") for action in STATUS_ACTIONS},
+              "edit": ("customer", "service", "customer_tag")}
 
 
 def applies(action: str, status: str) -> bool:
