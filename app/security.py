@@ -150,6 +150,8 @@ class SecurityManager(FabSecurityManager):
         Returns the names of the roles created now. Existing roles are left as admins made
         them, but for permissions new to this installation (an action a new version adds):
         those go to the default roles whose patterns match them, as on a new installation.
+        (A permission an admin deleted outright is made again here and counts as new: to take
+        one from a role, untick it on the role.)
         """
         BaseSecurityManager.create_db(self)
         known = set(self.session.scalars(select(PermissionView.id)))
