@@ -148,8 +148,11 @@ def vacuum(session: Session, *tables: str, lock_timeout: str = "5s") -> bool:
     try:
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"SET lock_timeout = '{lock_timeout}'")
-            for table in tables:
-                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+            try:
+                for table in tables:
+                    conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+            finally:  # the connection goes back to the pool: its next user waits on locks as usual
+                conn.exec_driver_sql("RESET lock_timeout")
     except SQLAlchemyError as e:
         log.warning("VACUUM of %s not done: %s", ", ".join(tables), getattr(e, "orig", None) or e)
         return False

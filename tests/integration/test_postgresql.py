@@ -200,4 +200,10 @@ def test_the_vacuum_after_a_job_gives_way_to_a_lock_and_the_job_stays_done(app, 
         bulk.run(db.session, job)
         holder.rollback()
         assert db.session.get(Job, job.id).status == "done" and job.result["changed"] == 2
+        # the short lock timeout was the VACUUM's alone: pooled connections are back to the default
+        db.session.remove()
+        default = other.connect().exec_driver_sql("SHOW lock_timeout").scalar()
+        for _ in range(3):
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == default
     other.dispose()
