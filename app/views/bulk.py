@@ -36,6 +36,12 @@ ACTION_NAMES = {"enable": "enable", "disable": "disable", "archive": "archive", 
 SERVICE_ACTION = {v: k for k, v in ACTION_NAMES.items()}
 
 
+def action_applies(name: str, status: str) -> bool:
+    """Whether the CustomerView action `name` would change a customer in `status` (what a row's
+    or a customer page's menu offers); actions that change no status always apply."""
+    return bulk.applies(SERVICE_ACTION.get(name, name), status)
+
+
 @dataclass
 class Selection:
     """Which customers a bulk action is for: ticked ids, or all that match the list's filter."""
@@ -43,7 +49,8 @@ class Selection:
     ids: list[str] = field(default_factory=list)
     all_matching: bool = False
     query: str = ""
-    from_profile: bool = False  # one customer's action, asked from its page
+    one: bool = False  # one customer's action (a row's or its page's): none found is 404
+    from_profile: bool = False  # ... asked from the customer's page
 
     def chosen(self, view) -> dict:
         """The service's arguments: ids=... (ticked) or matching=... (the list's filter)."""
@@ -156,9 +163,7 @@ class BulkActionsMixin:
             abort(404)
         if not self._may(name):
             return self._refuse()
-        selection = Selection(ids=[pk], from_profile=request.args.get("next") == "profile")
-        if self._count(selection)[0] == 0:
-            abort(404)  # another reseller's customer, or none: as everywhere
+        selection = Selection(ids=[pk], one=True, from_profile=request.args.get("next") == "profile")
         if name in getattr(self, "message_actions", {}):
             return self.compose_for(name, selection)
         return self._confirm(name, selection)
@@ -166,11 +171,18 @@ class BulkActionsMixin:
     def _count(self, selection: Selection) -> tuple[int, int]:
         return bulk.count_chosen(db.session, g.user, **selection.chosen(self))
 
+    def _none_found(self, selection: Selection):
+        """The answer when none of the chosen customers can be found: 404 for one customer
+        (another reseller's, or none: as everywhere), else back to the list with a warning."""
+        if selection.one:
+            abort(404)
+        flash("None of these customers can be found.", "warning")
+        return redirect(url_for(f"{self.endpoint}.list"))
+
     def _confirm(self, name: str, selection: Selection, errors: dict | None = None, values=None, status=200):
         count, asked = self._count(selection)
         if count == 0 and not errors:
-            flash("None of these customers can be found.", "warning")
-            return redirect(url_for(f"{self.endpoint}.list"))
+            return self._none_found(selection)
         service_action = SERVICE_ACTION[name]
         return self.render_template(
             "bulk/confirm.html", view=self, name=name, service_action=service_action, label=bulk.LABELS[service_action],

@@ -15,13 +15,12 @@ from app.services import csv_export
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
-from app.services.customers import bulk
 from app.services.customers.validate import PREFERENCE_FIELDS
 from app.services.scope import reseller_choice_scope
 from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import SERVICE_ACTION, BulkActionsMixin
+from app.views.bulk import BulkActionsMixin, action_applies
 from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
 from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, ServiceView
 from app.views.datamodel import CustomerInterface
@@ -66,12 +65,12 @@ class CustomerListWidget(ListWidget):
         view = args["modelview_name"]
         menu = [(a.name, escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
                 for a in row_actions]
-        by_status = {}  # status -> the row menu's entries that apply to it (bulk.applies)
+        by_status = {}  # status -> the row menu's entries that apply to it
 
         def entries(status):
             if status not in by_status:
                 by_status[status] = [(text, icon, url) for name, text, icon, url in menu
-                                     if bulk.applies(SERVICE_ACTION.get(name, name), status)]
+                                     if action_applies(name, status)]
             return by_status[status]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):

@@ -44,8 +44,7 @@ class MessagesMixin:
     def compose_for(self, name: str, selection: Selection, values=None, errors=None, preview=None, status=200):
         count, asked = self._count(selection)
         if count == 0:
-            flash("None of these customers can be found.", "warning")
-            return redirect(url_for(f"{self.endpoint}.list"))
+            return self._none_found(selection)
         channel = MESSAGE_ACTIONS[name]
         values = values or MultiDict({"purpose": "service", "recipients": "primary"})
         return self.render_template(

@@ -11,18 +11,18 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from app.extensions import db
 from app.services import geo
 from app.models.customers import CUSTOMER_TYPES, TITLES
-from app.services.customers import bulk, contacts, merge, notes, profile, update
+from app.services.customers import contacts, merge, notes, profile, update
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.scope import get_customer, is_scoped
 from app.views import formatters
-from app.views.bulk import SERVICE_ACTION
+from app.views.bulk import action_applies
 
 TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
         "files": "Files",
         "finances": "Finances", "messages": "Messages", "works": "Jobs / works", "changes": "Changes"}
 # The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
-# A status action shows only where it applies to the customer's status (bulk.applies).
+# A status action shows only where it applies to the customer's status (action_applies).
 MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
         ("make_dormant", "Make dormant", "fa-moon-o"), ("block", "Block", "fa-lock"),
         ("bulk_edit", "Change status, tags…", "fa-pencil-square-o"), ("archive", "Archive", "fa-archive"),
@@ -53,7 +53,7 @@ class ProfileMixin:
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
             business_known=geo.business_place(config) is not None,
             menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)
-                  and bulk.applies(SERVICE_ACTION.get(name, name), summary.customer.status)],
+                  and action_applies(name, summary.customer.status)],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
