@@ -76,9 +76,10 @@ def copy_rows(session: Session, table: Table, shared: dict, columns: tuple[str, 
         session.execute(insert(table), [{**shared, **dict(zip(columns, row))} for row in rows])
         return
     names = list(shared) + list(columns)
-    prefix = "".join(_copy_text(table.c[c].type, v) + "\t" for c, v in shared.items())
-    cells = [_json_cell if isinstance(table.c[c].type, JSON) else _plain_cell for c in columns]
+    cell_of = {c: _json_cell if isinstance(table.c[c].type, JSON) else _plain_cell for c in names}
     cache: dict[int, tuple] = {}  # rows often share one JSON object (a bulk change's audit entry)
+    prefix = "".join(cell_of[c](cache, v) + "\t" for c, v in shared.items())
+    cells = [cell_of[c] for c in columns]
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
@@ -92,7 +93,14 @@ def _json_cell(cache: dict, value) -> str:
 
 
 def _plain_cell(cache: dict, value) -> str:
-    return _copy_text(None, value)
+    """A value as COPY's text format writes it."""
+    if type(value) is int:
+        return str(value)
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return _escape(value if isinstance(value, str) else str(value))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -100,19 +108,6 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 def _escape(text: str) -> str:
     return text.translate(_COPY_ESCAPES)
-
-
-def _copy_text(column_type, value) -> str:
-    """A value as COPY's text format writes it (`column_type` tells a JSON column's)."""
-    if type(value) is int:
-        return str(value)
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(column_type, JSON):
-        value = json.dumps(value)
-    return _escape(value if isinstance(value, str) else str(value))
 
 
 def _dumped(value, cache: dict) -> str:

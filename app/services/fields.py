@@ -129,24 +129,25 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
-def record_id(value) -> int | None:
-    """An id from a URL or a form: the number, or None when it is not written in ASCII digits
-    or no INTEGER column can hold it ('²' and '٣' are digits to str.isdigit, not ids)."""
-    text = str(value).strip()
+def _whole_number(value, low: int, high: int) -> int | None:
+    """The number `value` writes in ASCII digits, when within [low, high]; else None
+    ('²' and '٣' are digits to str.isdigit and int(), not numbers an id is written in)."""
+    text = "" if value is None else str(value).strip()
     if not _WHOLE_NUMBER.fullmatch(text):
         return None
     number = int(text)
-    return number if INT_MIN <= number <= INT_MAX else None
+    return number if low <= number <= high else None
+
+
+def record_id(value) -> int | None:
+    """An id from a URL or a form: the number, or None when no INTEGER column can hold it."""
+    return _whole_number(value, INT_MIN, INT_MAX)
 
 
 def page_cursor(value) -> int | None:
     """Where a page of a long list starts (`?before=` the id the previous page ended at):
-    the id, or None, for the first page, when it is not a whole number an id can be."""
-    try:
-        number = int(str(value).strip()) if value not in (None, "") else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 < number < 2**63 else None
+    the id, or None (the first page) when it is not a positive id a BIGINT can hold."""
+    return _whole_number(value, 1, 2**63 - 1)
 
 
 def integer(errors: FieldErrors, field: str, value, required: bool = False,

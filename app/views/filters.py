@@ -85,8 +85,9 @@ class FilterSearch(BaseFilter):
         if digits and len(digits) >= 3:
             clauses.append(Customer.phone.like(f"%{digits.lstrip('0')}%"))
             clauses.append(Customer.mobile.like(f"%{digits.lstrip('0')}%"))
-        if record_id(value) is not None and not value.startswith("-"):
-            clauses.append(Customer.id == record_id(value))
+        customer_id = record_id(value)
+        if customer_id is not None and customer_id >= 0:
+            clauses.append(Customer.id == customer_id)
         return query.filter(or_(*clauses))
 
 
