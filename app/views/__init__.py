@@ -33,6 +33,8 @@ def _refuse_malformed_requests():
 
 
 def register(appbuilder) -> None:
+    from app.views import errors
+    errors.register(appbuilder.app)
     appbuilder.app.before_request(_refuse_malformed_requests)
     appbuilder.add_view(CustomerView, "Customers", icon="fa-users", category="Customers")
     appbuilder.add_view(ContactView, "Contacts", icon="fa-address-book", category="Customers")
