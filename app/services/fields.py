@@ -5,7 +5,8 @@ clean value (or None) after recording any error under the field's name.
 """
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -124,30 +125,78 @@ def choice(errors: FieldErrors, field: str, value, choices, required: bool = Fal
 
 # Ids and counts are 32-bit INTEGER columns; a bigger number can match nothing.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
+# No amount, quantity or coordinate a person writes is longer; a longer one is refused before
+# Decimal sees it (a 200,000-digit bind overflows PostgreSQL's numeric: a 500, not an answer).
+_MAX_NUMBER_TEXT = 64
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")  # 1,200.50 as en_GB writes it
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _whole_number(value, low: int, high: int) -> int | None:
-    """The number `value` writes in ASCII digits, when within [low, high]; else None
-    ('²' and '٣' are digits to str.isdigit and int(), not numbers an id is written in)."""
-    text = "" if value is None else str(value).strip()
-    if not _WHOLE_NUMBER.fullmatch(text):
+# ---- the one parser per kind: URLs, forms, filters and the API all read numbers and dates here --
+def whole_number(value, low: int = INT_MIN, high: int = INT_MAX) -> int | None:
+    """The whole number `value` is (an int, or ASCII digits with an optional minus), when within
+    [low, high]; else None. '²' and '٣' are digits to str.isdigit and int(), not numbers anyone
+    writes an id in; True is not 1 and 3.0 is not 3."""
+    if isinstance(value, bool):
         return None
-    number = int(text)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = "" if value is None else str(value).strip()
+        if len(text) > _MAX_NUMBER_TEXT or not _WHOLE_NUMBER.fullmatch(text):
+            return None
+        number = int(text)
     return number if low <= number <= high else None
+
+
+def decimal_number(value) -> Decimal | None:
+    """The finite Decimal `value` is (a Decimal, an int, or ASCII text such as "-12.50", ".5" or
+    "1,200.50"), else None. NaN and Infinity are refused, and so is a float: it has already lost
+    the digits it was written with (0.1 is 0.1000000000000000055...)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        return Decimal(value)
+    text = "" if value is None else str(value).strip()
+    if len(text) > _MAX_NUMBER_TEXT:
+        return None
+    if _GROUPED_NUMBER.fullmatch(text):
+        text = text.replace(",", "")
+    if not _DECIMAL_NUMBER.fullmatch(text):
+        return None
+    return Decimal(text)
+
+
+def iso_date(value) -> date | None:
+    """The date `value` is (a date, or text written YYYY-MM-DD), else None. A datetime gives its
+    date; "2026-02-30" and the other forms fromisoformat accepts ("20260228") are refused."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = "" if value is None else str(value).strip()
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def record_id(value) -> int | None:
     """An id from a URL or a form: the number, or None when no INTEGER column can hold it."""
-    return _whole_number(value, INT_MIN, INT_MAX)
+    return whole_number(value)
 
 
 def page_cursor(value) -> int | None:
     """Where a page of a long list starts (`?before=` the id the previous page ended at):
     the id, or None (the first page) when it is not a positive id a BIGINT can hold."""
-    return _whole_number(value, 1, 2**63 - 1)
+    return whole_number(value, 1, 2**63 - 1)
 
 
 def integer(errors: FieldErrors, field: str, value, required: bool = False,
@@ -157,17 +206,11 @@ def integer(errors: FieldErrors, field: str, value, required: bool = False,
         if required:
             errors.add(field, f"{label} is required.")
         return None
-    if isinstance(value, bool):
-        errors.add(field, f"{label} must be a whole number.")
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        errors.add(field, f"{label} must be a whole number.")
-        return None
-    if not INT_MIN <= number <= INT_MAX:
-        errors.add(field, f"{label} is out of range.")
-        return None
+    number = whole_number(value)
+    if number is None:
+        errors.add(field, f"{label} must be a whole number."
+                   if whole_number(value, -(10**_MAX_NUMBER_TEXT), 10**_MAX_NUMBER_TEXT) is None
+                   else f"{label} is out of range.")
     return number
 
 
@@ -190,13 +233,10 @@ def a_date(errors: FieldErrors, field: str, value, required: bool = False) -> da
         if required:
             errors.add(field, "A date is required.")
         return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
+    day = iso_date(value)
+    if day is None:
         errors.add(field, "Enter a date as YYYY-MM-DD.")
-        return None
+    return day
 
 
 def url(errors: FieldErrors, field: str, value) -> str | None:
