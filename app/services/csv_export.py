@@ -11,12 +11,13 @@ import csv
 import io
 from collections.abc import Iterator
 
-from sqlalchemy import String, case, func, literal, select
+from sqlalchemy import String, case, func, literal, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import GenericFunction
 
 from app.models import Customer, Reseller, Tag, customer_tag
+from app.services import fields, money
 from app.services.customers import services
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -28,21 +29,35 @@ def safe(expr):
     return case((func.substr(expr, 1, 1).in_(FORMULA_STARTS), literal("'") + expr), else_=expr)
 
 
-class money_text(GenericFunction):  # noqa: N801  (an SQL function's name)
-    """An amount as text with two decimals ("12.50"), in SQL."""
+class fixed_text(GenericFunction):  # noqa: N801  (an SQL function's name)
+    """fixed_text(amount, digits): the amount rounded half-up to `digits` decimals, as text
+    with exactly that many ("12.50", "1235", "7.250"), in SQL."""
 
     type = String()
     inherit_cache = True
 
 
-@compiles(money_text)
-def _money_text(element, compiler, **kw):  # SQLite keeps NUMERIC as a number: 12.5
-    return f"printf('%.2f', {compiler.process(element.clauses, **kw)})"
+@compiles(fixed_text)
+def _fixed_text(element, compiler, **kw):  # SQLite keeps NUMERIC as a number: 12.5
+    amount, digits = (compiler.process(c, **kw) for c in element.clauses)
+    return f"printf('%.' || {digits} || 'f', round({amount}, {digits}))"
 
 
-@compiles(money_text, "postgresql")
-def _money_text_postgresql(element, compiler, **kw):  # numeric(12, 2) prints as 12.50
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+@compiles(fixed_text, "postgresql")
+def _fixed_text_postgresql(element, compiler, **kw):  # round(numeric, n) prints n decimals
+    amount, digits = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(round({amount}, {digits}) AS TEXT)"
+
+
+def amount_text(amount, currency):
+    """An amount as text with its currency's decimals (money.minor_units), in SQL."""
+    by_units = {}
+    for code in sorted(fields.CURRENCIES):
+        by_units.setdefault(money.minor_units(code), []).append(code)
+    usual = money.minor_units("XXX")  # the default: every currency CLDR says nothing about
+    return case(*((currency.in_(codes), fixed_text(amount, literal_column(str(units))))
+                  for units, codes in sorted(by_units.items()) if units != usual),
+                else_=fixed_text(amount, literal_column(str(usual))))
 
 
 # A customer's tag names joined by "; ". A large export aggregates every customer's
@@ -72,7 +87,7 @@ CUSTOMER_COLUMNS = [
     ("Phone", safe(Customer.phone)),
     ("Mobile", safe(Customer.mobile)),
     ("Date joined", Customer.joined_on),
-    ("Balance", money_text(Customer.balance)),
+    ("Balance", amount_text(Customer.balance, Customer.currency)),
     ("Currency", Customer.currency),
     ("Services", None),  # these two: see customers_statement
     ("Status", Customer.status),

@@ -52,3 +52,18 @@ def test_amounts_have_two_decimals_and_dates_are_iso_on_every_database(ctx):
     header, row = [line.split(",") for line in text.strip().split("\r\n")]
     values = dict(zip(header, row))
     assert (values["Balance"], values["Date joined"], values["Surname"]) == ("-12.50", "2026-01-02", "Money")
+
+
+def test_each_balance_has_its_own_currencys_decimals_rounded_half_up_on_every_database(ctx):
+    from sqlalchemy import update
+    balances = {"GBP": ("-12.5", "-12.50"), "JPY": ("1234.50", "1235"), "BHD": ("7.25", "7.250"),
+                "CLF": ("3.1", "3.1000")}
+    for currency, (stored, _) in balances.items():
+        customer = f.customer(surname=currency, currency=currency)
+        ctx.execute(update(Customer).where(Customer.id == customer.id).values(balance=Decimal(stored)))
+    ctx.commit()
+    stmt = csv_export.customers_statement(select(Customer).order_by(Customer.id), rows_expected=1)
+    text = b"".join(csv_export.stream_csv(ctx, stmt, csv_export.headers())).decode("utf-8-sig")
+    header, *rows = [line.split(",") for line in text.strip().splitlines()]
+    shown = {values["Currency"]: values["Balance"] for values in (dict(zip(header, row)) for row in rows)}
+    assert shown == {currency: expected for currency, (_, expected) in balances.items()}
