@@ -3,11 +3,11 @@
 A list page calls these a few hundred times, so they build their HTML with
 f-strings over escape() rather than Markup.format (several times slower).
 """
-from decimal import Decimal
 from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from app.services import money as amounts
 from app.services.fields import national_phone
 from app.services.settings import settings
 
@@ -31,11 +31,15 @@ def phone(value) -> str:
     return _national(value, settings.phone_region) if value else ""
 
 
-def money(value) -> str:
-    """1234.5 -> 1,234.50 (grouped by thousands, two decimals, as en_GB writes it)."""
+def money(value, currency: str | None = None) -> str:
+    """An amount with its currency, as app.services.money shows it: "£1,234.50", "JP¥1,235".
+    Without a currency (a column whose currency is printed beside it), the number alone with
+    the base currency's decimals, rounded the same way: "1,234.50"."""
     if value is None:
         return ""
-    return f"{Decimal(value):,.2f}"
+    if currency:
+        return amounts.format(value, currency)
+    return f"{amounts.quantize(value, settings.base_currency):,}"
 
 
 def status(value) -> Markup:

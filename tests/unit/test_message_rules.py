@@ -21,6 +21,14 @@ def test_a_customer_without_contacts_is_written_to_by_its_own_name():
         "Hi Bo Bo Diddley €0.00 ."
 
 
+@pytest.mark.parametrize("balance, currency, shown", [
+    ("1234.5", "JPY", "JP¥1,235"), ("2.5", "JPY", "JP¥3"), ("0.125", "GBP", "£0.13"), ("7.25", "BHD", "BHD7.250"),
+])
+def test_the_balance_is_shown_in_the_customers_currency_rounded_half_up(balance, currency, shown):
+    values = placeholders.values_for({"id": 1, "name": "Bo", "balance": balance, "currency": currency}, None, None)
+    assert placeholders.render("{balance}", values).replace("\xa0", "") == shown
+
+
 @pytest.mark.parametrize("template, problem", [
     ("Hello {firstname}", "Unknown placeholder {firstname}"),
     ("Hello {}", "Unknown placeholder {}"),

@@ -3,13 +3,12 @@
 Only the names below are known; anything else in braces is an error the user
 sees before sending, never a KeyError at delivery. Write {{ and }} for braces.
 """
-from decimal import Decimal
 from functools import lru_cache
 from string import Formatter
 
-from babel.numbers import format_currency
-
+from app.services import money
 from app.services.errors import FieldErrors
+from app.services.settings import settings
 
 PLACEHOLDERS = {
     "title": "Title",
@@ -68,11 +67,6 @@ def names(template: str) -> set[str]:
     return {name for _, name, _, _ in Formatter().parse(template) if name}
 
 
-@lru_cache(maxsize=4096)
-def _money(amount: str, currency: str) -> str:
-    return format_currency(Decimal(amount), currency, locale="en_GB")
-
-
 def values_for(customer: dict, contact: dict | None, address: str | None, used: set[str] | None = None) -> dict:
     """Placeholder values for one recipient: the contact written to, else the customer.
     (`used`: the placeholders wanted; the balance is formatted only when asked for.)"""
@@ -87,5 +81,5 @@ def values_for(customer: dict, contact: dict | None, address: str | None, used: 
         "customer_name": customer.get("name"),
         "customer_id": customer.get("id"),
         "email": address if address and "@" in address else person.get("email"),
-        "balance": _money(str(balance), customer.get("currency") or "GBP") if balance is not None else None,
+        "balance": money.format(balance, customer.get("currency") or settings.base_currency),
     }
