@@ -1,6 +1,8 @@
 """Command-line set-up and operations: `flask setup`, `flask seed`, `flask demo-users`, `flask worker`."""
+import os
 import secrets
 import string
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -33,6 +35,19 @@ def ensure_user(username: str, role_name: str, password: str, reseller_id=None, 
     return user, True
 
 
+def _keep_login(username: str, password: str) -> Path:
+    """Write the first admin's login to instance/admin-login.txt (the folder is made on a fresh
+    clone), readable by its owner only; returns the file."""
+    folder = Path(current_app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "admin-login.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"username: {username}\npassword: {password}\n")
+    path.chmod(0o600)  # a file left by an older set-up keeps its mode through O_CREAT
+    return path
+
+
 def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
@@ -47,7 +62,8 @@ def register(app: Flask) -> None:
 
     @app.cli.command("setup")
     @click.option("--admin-username", default="admin")
-    @click.option("--admin-password", default=None, help="Default: a random one, printed once.")
+    @click.option("--admin-password", default=None,
+                  help="Default: a random one, printed once (production) or kept in instance/admin-login.txt.")
     def setup(admin_username, admin_password):
         """Create permissions and default roles, and the first admin if there are no users."""
         sm = current_app.appbuilder.sm
@@ -57,10 +73,12 @@ def register(app: Flask) -> None:
         if sm.count_users() == 0:
             password = admin_password or strong_password()
             ensure_user(admin_username, "Admin", password)
-            login_file = current_app.instance_path + "/admin-login.txt"
-            with open(login_file, "w") as f:
-                f.write(f"username: {admin_username}\npassword: {password}\n")
-            click.echo(f"Created admin user: username: {admin_username} password: {password}")
+            if current_app.config["APP_ENV"] == "production":
+                # Shown once, kept nowhere: a file beside the code would outlive the first login.
+                click.echo(f"Created admin user: username: {admin_username} password: {password}")
+                click.echo("Note it now: it is shown only this once, and no file keeps it.")
+            else:
+                click.echo(f"Created admin user {admin_username}: login in {_keep_login(admin_username, password)}")
 
     @app.cli.command("seed")
     @click.option("--customers", default=300, show_default=True)
