@@ -3,14 +3,16 @@ from app.extensions import db
 
 
 def run_bulk_action(job_id: int) -> None:
-    """Do a confirmed bulk action (app/services/customers/bulk.py)."""
+    """Do a confirmed bulk action (app/services/customers/bulk.py), or go on with one started again."""
+    from app.jobs import runner
     from app.models import Job
     from app.services.customers import bulk
     job = db.session.get(Job, job_id)
-    if job is None or job.status == "done":
+    if job is None or job.status in ("done", "failed"):
         return
     try:
-        bulk.run(db.session, job)
+        with runner.running(job_id) as me:
+            bulk.run(db.session, job, runner=me)
     except Exception as e:  # record it on the job for the page, then let RQ see the failure too
         db.session.rollback()
         job = db.session.get(Job, job_id)

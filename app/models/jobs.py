@@ -54,6 +54,13 @@ class Job(Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who runs it ("host:pid:process start", app/jobs/runner.py) and when it last reported: a job
+    # left queued or running by a process that died is told from one still at work by these.
+    runner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last customer id of the chunks done (committed with each chunk): started again, the
+    # job goes on after it.
+    done_through: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def percent(self) -> int:

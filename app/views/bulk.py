@@ -1,33 +1,27 @@
-"""Bulk actions on the customer list, and the page that follows a job's progress.
+"""Bulk actions on the customer list.
 
 The list's ticked rows (or "all N matching this filter") are posted to FAB's
 action_post; instead of acting at once, we show how many customers will change
-and ask for the action's values. The confirmed form starts a Job: small ones run
-in the request, larger ones (over BULK_SYNC_LIMIT) in a worker, and the job page
-shows a progress bar until the result is in.
+and ask for the action's values. The confirmed form calls one command
+(services/customers/bulk.start_bulk_action), which starts a Job; the job's page
+(views/jobs.py) shows its progress until the result is in.
 """
 import re
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
-from flask_appbuilder import BaseView, expose
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
 from flask_appbuilder.actions import action
-from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
-from app.jobs import enqueue, tasks
-from app.models import Job, Message, Reseller, SubmittedForm, Tag
-from app.models.customers import CREDITOR_DAYS, STATUSES
-from app.services.customers import bulk
-from app.services.db import commit
-from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.scope import is_scoped, reseller_choice_scope
+from app.services import jobs
+from app.services.customers import bulk, status
+from app.services.errors import Invalid
+from app.services.forms import new_form_key
+from app.views.jobs import JobView  # noqa: F401  (re-exported: app/views/__init__.py imports it from here)
 
 # Each action's permission is its name on CustomerView (FAB's convention for actions);
 # the default roles grant them in app/security.py.
@@ -36,10 +30,10 @@ ACTION_NAMES = {"enable": "enable", "disable": "disable", "archive": "archive", 
 SERVICE_ACTION = {v: k for k, v in ACTION_NAMES.items()}
 
 
-def action_applies(name: str, status: str) -> bool:
-    """Whether the CustomerView action `name` would change a customer in `status` (what a row's
-    or a customer page's menu offers); actions that change no status always apply."""
-    return bulk.applies(SERVICE_ACTION.get(name, name), status)
+def action_applies(name: str, customer_status: str) -> bool:
+    """Whether the CustomerView action `name` would change a customer in `customer_status` (what a
+    row's or a customer page's menu offers); actions that change no status always apply."""
+    return status.applies(SERVICE_ACTION.get(name, name), customer_status)
 
 
 @dataclass
@@ -68,22 +62,6 @@ class Selection:
     def from_form(cls, form) -> "Selection":
         return cls(ids=form.getlist("rowid")[:10_000], all_matching=form.get("all_matching") == "1",
                    query=(form.get("query") or "")[:4000], from_profile=form.get("next") == "profile")
-
-
-def claim_form_key(form) -> bool:
-    """Record the form's one-time key (in the transaction that acts on it); False when this
-    form was submitted before (a double click), so that it acts once. A malformed key: 400."""
-    try:
-        key = str(uuid.UUID(form.get("form_key", "")))
-    except ValueError:
-        abort(400)
-    try:
-        db.session.add(SubmittedForm(key=key))
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
 
 
 def matching_ids(view, query: str):
@@ -169,7 +147,7 @@ class BulkActionsMixin:
         return self._confirm(name, selection)
 
     def _count(self, selection: Selection) -> tuple[int, int]:
-        return bulk.count_chosen(db.session, g.user, **selection.chosen(self))
+        return jobs.count_chosen(db.session, g.user, **selection.chosen(self))
 
     def _none_found(self, selection: Selection):
         """The answer when none of the chosen customers can be found: 404 for one customer
@@ -187,12 +165,8 @@ class BulkActionsMixin:
         return self.render_template(
             "bulk/confirm.html", view=self, name=name, service_action=service_action, label=bulk.LABELS[service_action],
             count=count, not_found=max(asked - count, 0), selection=selection,
-            note=bulk.transitions_note(service_action), errors=errors or {}, values=values or MultiDict(),
-            form_key=str(uuid.uuid4()), statuses=STATUSES, creditor_days=CREDITOR_DAYS,
-            tags=db.session.scalars(select(Tag).order_by(Tag.name)).all(),
-            resellers=[] if is_scoped(g.user) else db.session.scalars(
-                select(Reseller).where(reseller_choice_scope(g.user)).order_by(Reseller.name)).all(),
-            back=selection.back(self),
+            note=bulk.note(service_action), errors=errors or {}, values=values or MultiDict(),
+            form_key=new_form_key(), back=selection.back(self), **bulk.options(db.session, g.user),
         ), status
 
     @expose("/bulk/<string:name>", methods=["POST"])
@@ -210,85 +184,13 @@ class BulkActionsMixin:
                   "tag_ids": form.getlist("tag_ids"), "status": form.get("status"),
                   "reseller_id": form.get("reseller_id"), "currency": form.get("currency"),
                   "creditor_days": form.get("creditor_days")}
-        if not claim_form_key(form):
-            flash("This action was already started.", "info")
-            return redirect(url_for("JobView.mine"))
         try:
-            job = bulk.prepare(db.session, g.user, SERVICE_ACTION[name], params, **selection.chosen(self))
-            commit(db.session)
-        except Forbidden:
-            db.session.rollback()
-            return self._refuse()
+            job = bulk.start_bulk_action(db.session, g.user, SERVICE_ACTION[name], params, form.get("form_key"),
+                                         **selection.chosen(self))
         except Invalid as e:
             db.session.rollback()
+            if e.errors.get("form_key") == [bulk.ALREADY_STARTED]:
+                flash(bulk.ALREADY_STARTED, "info")
+                return redirect(url_for("JobView.mine"))
             return self._confirm(name, selection, errors=e.errors, values=form, status=422)
-        job_id, total = job.id, job.total
-        if total <= current_app.config["BULK_SYNC_LIMIT"]:
-            tasks.run_bulk_action(job_id)
-        else:
-            enqueue(tasks.run_bulk_action, job_id)
-        return redirect(url_for("JobView.show", pk=job_id))
-
-
-def job_for_user(pk: int) -> Job:
-    try:
-        return bulk.get_job(db.session, g.user, pk)
-    except NotFound:
-        abort(404)
-
-
-def message_counts(job: Job) -> dict[str, int]:
-    """A messages job's messages by status (queued, sending, sent, failed, skipped)."""
-    return dict(db.session.execute(select(Message.status, func.count()).where(Message.batch_id == job.id)
-                                   .group_by(Message.status)).all())
-
-
-def progress_of(job: Job) -> dict:
-    """Where a job is: for a bulk action, customers done; for messages, messages delivered."""
-    out = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent,
-           "result": job.result, "error": job.error}
-    if job.action in MESSAGE_JOBS and job.status == "done":
-        counts = message_counts(job)
-        total = sum(counts.values())
-        pending = counts.get("queued", 0) + counts.get("sending", 0)
-        out.update(messages=counts, total=total, done=total - pending,
-                   percent=100 if not total else int(100 * (total - pending) / total),
-                   status="done" if not pending else "running")
-    return out
-
-
-MESSAGE_JOBS = {"email": "Send an e-mail", "sms": "Send a text"}
-
-
-class JobView(BaseView):
-    """A bulk action or a batch of messages: its progress, then its result."""
-
-    route_base = "/jobs"
-    default_view = "mine"
-    base_permissions = ["can_show"]
-
-    @expose("/<int:pk>")
-    @has_access
-    def show(self, pk):
-        job = job_for_user(pk)
-        return self.render_template("jobs/show.html", job=job, progress=progress_of(job),
-                                    label={**bulk.LABELS, **MESSAGE_JOBS}.get(job.action, job.action))
-
-    @expose("/<int:pk>/progress")
-    @has_access
-    @permission_name("show")
-    def progress(self, pk):
-        return jsonify(progress_of(job_for_user(pk)))
-
-    @expose("/mine")
-    @has_access
-    @permission_name("show")
-    def mine(self):
-        """The user's latest job (where a double-submitted form lands)."""
-        stmt = select(Job.id).order_by(Job.id.desc()).limit(1)
-        if is_scoped(g.user):
-            stmt = stmt.where(Job.user_id == g.user.id)
-        pk = db.session.scalar(stmt)
-        if pk is None:
-            abort(404)
-        return redirect(url_for("JobView.show", pk=pk))
+        return redirect(url_for("JobView.show", pk=job.id))

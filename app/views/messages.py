@@ -1,7 +1,6 @@
 """E-mail and text messages: compose and send from the customer list, the messages and
 notification logs of a customer, resending a failed message, and the public unsubscribe page."""
 import hmac
-import uuid
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
@@ -10,22 +9,20 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import csrf, db
-from app.jobs import tasks
 from app.models import Message
-from app.services.customers import bulk
-from app.services.db import commit
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
+from app.services.forms import new_form_key
 from app.services.messages import inbound, outbox, placeholders, sms, unsubscribe
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import Selection, claim_form_key
+from app.views.bulk import Selection
 from app.views.filters import ChildScopeFilter
 
 MESSAGE_ACTIONS = {"send_email": "email", "send_text": "sms"}
+REPLY_ACTIONS = {channel: name for name, channel in MESSAGE_ACTIONS.items()}
 
 
 class MessagesMixin:
@@ -50,7 +47,7 @@ class MessagesMixin:
         return self.render_template(
             "messages/compose.html", view=self, name=name, channel=channel, count=count,
             not_found=max(asked - count, 0), selection=selection, values=values, errors=errors or {},
-            preview=preview, form_key=str(uuid.uuid4()), placeholders=placeholders.PLACEHOLDERS,
+            preview=preview, form_key=new_form_key(), placeholders=placeholders.PLACEHOLDERS,
             purposes=outbox.PURPOSES, recipients=outbox.RECIPIENTS, max_segments=sms.MAX_SEGMENTS,
             counted=sms.count(values.get("body", "")) if channel == "sms" else None,
             back=selection.back(self),
@@ -69,26 +66,19 @@ class MessagesMixin:
         form = request.form
         channel = MESSAGE_ACTIONS[name]
         try:
-            values = outbox.clean(channel, form)
-        except Invalid as e:
-            return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
-        if form.get("send") != "1":
-            first = bulk.first_chosen(db.session, g.user, **selection.chosen(self))
-            draft = outbox.preview(db.session, first, values, current_app.config) if first else None
-            return self.compose_for(name, selection, values=form, preview=draft)
-        if not claim_form_key(form):
-            flash("This message was already sent.", "info")
-            return redirect(url_for("JobView.mine"))
-        try:
-            job = outbox.start(db.session, g.user, values, **selection.chosen(self))
-            queued = outbox.write(db.session, job, current_app.config)
-            commit(db.session)
+            if form.get("send") != "1":
+                draft = outbox.preview_for(db.session, g.user, channel, form, current_app.config,
+                                           **selection.chosen(self))
+                return self.compose_for(name, selection, values=form, preview=draft)
+            job = outbox.send(db.session, g.user, channel, form, form.get("form_key"), current_app.config,
+                              **selection.chosen(self))
         except Invalid as e:
             db.session.rollback()
+            if e.errors.get("form_key") == [outbox.ALREADY_SENT]:
+                flash(outbox.ALREADY_SENT, "info")
+                return redirect(url_for("JobView.mine"))
             return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
-        job_id = job.id
-        tasks.queue_delivery(queued)
-        return redirect(url_for("JobView.show", pk=job_id))
+        return redirect(url_for("JobView.show", pk=job.id))
 
 
 class MessageView(ServiceModelView):
@@ -122,12 +112,10 @@ class MessageView(ServiceModelView):
     def _show(self, pk):
         widgets = super()._show(pk)
         # The "Send again" button: a failed message, for who may resend.
-        message = db.session.execute(select(Message.status, Message.direction, Message.channel, Message.customer_id)
-                                     .where(Message.id == int(pk))).first()
-        g.may_resend = (message.status == "failed"
-                        and self.appbuilder.sm.has_access("can_resend", "MessageView"))
+        message = outbox.brief(db.session, pk)
+        g.may_resend = (outbox.may_resend(message) and self.appbuilder.sm.has_access("can_resend", "MessageView"))
         # "Reply": the compose screen for the customer who sent it, if the user may send.
-        reply = {"email": "send_email", "sms": "send_text"}[message.channel]
+        reply = REPLY_ACTIONS[message.channel]
         g.reply_url = (url_for("CustomerView.action", name=reply, pk=message.customer_id)
                        if message.direction == "in" and self.appbuilder.sm.has_access(reply, "CustomerView")
                        else None)
@@ -139,13 +127,10 @@ class MessageView(ServiceModelView):
     def resend(self, pk):
         try:
             copy_id = outbox.resend(db.session, g.user, pk).id
-        except NotFound:
-            abort(404)
-        except Invalid as e:
+        except Invalid as e:  # not failed: said on the message's page
             db.session.rollback()
             flash(e.messages, "warning")
             return redirect(url_for("MessageView.show", pk=pk))
-        tasks.queue_delivery([copy_id])
         flash("Sent again as a new message.", "success")
         return redirect(url_for("MessageView.show", pk=copy_id))
 

@@ -140,9 +140,9 @@ def test_a_large_action_runs_as_a_job_and_its_page_shows_progress(app, login, mo
     ids = make(app, 4)
     monkeypatch.setitem(app.config, "BULK_SYNC_LIMIT", 2)
     calls = []
-    import app.views.bulk as bulk_views
-    real = bulk_views.enqueue
-    monkeypatch.setattr(bulk_views, "enqueue", lambda task, *args: calls.append(args) or real(task, *args))
+    import app.jobs as jobs_module
+    monkeypatch.setattr(jobs_module, "start_thread", lambda app_, task, *args: calls.append(args) or task(*args))
+    monkeypatch.setitem(app.config, "JOBS_IN_THREAD", True)
     browser = login("admin")
     r = run(browser, "disable", {"rowid": [str(i) for i in ids]})
     assert calls and statuses(app, ids) == ["disabled"] * 4

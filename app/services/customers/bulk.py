@@ -1,11 +1,13 @@
 """Bulk actions on customers: enable, disable, archive, unarchive, make dormant, block, edit, delete.
 
-A bulk action is a Job. `prepare` checks the action's values and fixes the customers it
-will act on (the ticked ids within the user's scope, or every customer the list's
-filter finds) in job_customer, so the count the user confirms is the count acted on.
-`run` then works through them in chunks of set-based SQL, one transaction per chunk,
-recording its progress on the job. Every change is audited per customer; customers
-an action does not apply to are left alone and counted by reason.
+A bulk action is a Job (app/services/jobs.py). `start_bulk_action` is the command a
+confirmed form calls: it claims the form's key, checks the action's values, fixes the
+customers it will act on (`prepare`), commits, and then runs the job or queues it.
+`run` works through the customers in chunks of set-based SQL, one transaction per
+chunk, recording its progress on the job, so a job started again goes on where it
+stopped. Every change is audited per customer; customers an action does not apply to
+are left alone and counted by reason. Which status an action leads to, and from which,
+is the status module's (customers/status.py); deleting is customers/delete.py's.
 """
 from collections import Counter
 from collections.abc import Iterable
@@ -13,48 +15,25 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.models import (
-    Address,
-    Contact,
-    ContactPhone,
-    CustomerAlias,
-    CustomerFile,
-    Customer,
-    CustomValue,
-    CustomerService,
-    Job,
-    Message,
-    MessageAttempt,
-    Note,
-    Reseller,
-    Tag,
-    customer_tag,
-    job_customer,
-)
+from app.models import Customer, Job, Reseller, Tag, customer_tag, job_customer
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
-from app.services import audit, fields
-from app.services.customers import files
-from app.services.customers.status import cascade, sources
-from app.services.db import in_ids, vacuum
-from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
-from app.services.scope import customer_scope, is_scoped
-from app.services.settings import settings
+from app.services import audit, fields, jobs
+from app.services.customers.delete import delete_customers, require_delete_permission
+from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
+from app.services.customers.status import transitions_note as status_note
+from app.services.db import commit, in_ids, vacuum
+from app.services.errors import FieldErrors, Invalid
+from app.services.forms import claim_form_key
+from app.services.scope import is_scoped, reseller_choice_scope
 
 CHUNK = 5000
 # A job that changed at least this many customers vacuums what it changed (PostgreSQL): see _run.
 VACUUM_AFTER = 10_000
-# Action -> the status it sets (None: no status change of its own).
-STATUS_ACTIONS = {"enable": "active", "disable": "disabled", "archive": "archived", "unarchive": "active",
-                  "make_dormant": "dormant", "block": "blocked"}
-# Enable undoes a disable and unarchive undoes an archive; neither touches other statuses.
-ONLY_FROM = {"enable": {"disabled"}, "unarchive": {"archived"}}
 ACTIONS = (*STATUS_ACTIONS, "edit", "delete")
-LABELS = {"enable": "Enable", "disable": "Disable", "archive": "Archive", "unarchive": "Unarchive",
-          "make_dormant": "Make dormant", "block": "Block", "edit": "Edit", "delete": "Delete"}
-# Tables holding a customer's financial documents; a customer with any is never deleted.
-# (Empty until billing exists: invoices, credit notes and payments go here.)
-FINANCIAL_DOCUMENTS: list = []
+LABELS = {**ACTION_LABELS, "edit": "Edit", "delete": "Delete"}
+NOTES = {"delete": "Deletes each customer with its contacts, addresses, services and messages. This cannot be undone."}
+ALREADY_STARTED = "This action was already started."
 
 
 # ---- preparing -----------------------------------------------------------------------------
@@ -102,107 +81,77 @@ def prepare(session: Session, actor, action: str, params: dict, *, ids: Iterable
 
     `ids`: the ticked rows (any that are missing or outside the user's scope are counted
     as not found and left out); `matching`: a select of customer ids from the list's
-    filter, already within the user's scope.
+    filter, already within the user's scope. Raises Forbidden (delete without a delete
+    permission) and Invalid with every field error.
     """
-    if action == "delete" and is_scoped(actor):
-        raise Forbidden("Only an administrator may delete customers.")
-    return new_job(session, actor, action, clean_params(session, actor, action, params), ids=ids, matching=matching)
+    if action == "delete":
+        require_delete_permission(session, actor)
+    values = clean_params(session, actor, action, params)
+    return jobs.new_job(session, actor, action, values, ids=ids, matching=matching)
 
 
-def new_job(session: Session, actor, action: str, values: dict, *, ids: Iterable | None = None,
-            matching=None) -> Job:
-    """A job for `action` on the chosen customers (see prepare), flushed; Invalid when none is left."""
-    job = Job(action=action, params=values, user_id=getattr(actor, "id", None),
-              username=getattr(actor, "username", None), status="queued", result={})
-    session.add(job)
-    session.flush()
-    asked = None
-    if matching is None:
-        errors = FieldErrors()
-        ids = fields.integer_list(errors, "rowid", list(ids or []))
-        errors.raise_if_any()
-        if not ids:
-            raise Invalid({"rowid": "Tick one or more customers."})
-        asked = len(ids)
-    session.execute(insert(job_customer).from_select(
-        ["job_id", "customer_id"], select(job.id, chosen(actor, ids, matching).subquery().c[0]).distinct()))
-    job.total = session.scalar(select(func.count()).select_from(job_customer).where(job_customer.c.job_id == job.id))
-    if asked is not None and asked > job.total:
-        job.result = {"not_found": asked - job.total}
-    if job.total == 0:
-        raise Invalid({"rowid": "None of these customers can be found."})
+def start_bulk_action(session: Session, actor, action: str, params: dict, form_key, *,
+                      ids: Iterable | None = None, matching=None) -> Job:
+    """The confirmed bulk action: claim the form's key, fix the customers (see prepare),
+    commit, then run the job (at once when it is small, else in the background).
+
+    Raises Invalid (form_key: ALREADY_STARTED) when this form was sent before, and what
+    prepare raises; nothing is written then.
+    """
+    from app.jobs import enqueue, tasks
+    if not claim_form_key(session, form_key):
+        raise Invalid({"form_key": ALREADY_STARTED})
+    job = prepare(session, actor, action, params, ids=ids, matching=matching)
+    commit(session)
+    enqueue(tasks.run_bulk_action, job.id, size=job.total)
     return job
 
 
-def chosen(actor, ids=None, matching=None):
-    """A select of the customer ids an action is for: the ticked ids within the actor's
-    scope (ids that are not numbers, or out of range, match nothing), or the list's filter."""
-    if matching is not None:
-        return matching
-    wanted = {n for n in map(fields.record_id, ids or ()) if n is not None}
-    return select(Customer.id).where(Customer.id.in_(wanted), customer_scope(actor))
+def options(session: Session, actor) -> dict:
+    """The choices the confirmation's form offers: tags, resellers (none for a scoped user, who
+    never changes a customer's reseller), statuses and creditor days."""
+    return {"tags": session.scalars(select(Tag).order_by(Tag.name)).all(),
+            "resellers": [] if is_scoped(actor) else session.scalars(
+                select(Reseller).where(reseller_choice_scope(actor)).order_by(Reseller.name)).all(),
+            "statuses": STATUSES, "creditor_days": CREDITOR_DAYS}
 
 
-def count_chosen(session: Session, actor, ids=None, matching=None) -> tuple[int, int]:
-    """(customers the action would change, customers asked for): the confirmation's count."""
-    found = session.scalar(select(func.count()).select_from(chosen(actor, ids, matching).subquery()))
-    return found, found if matching is not None else len({str(i) for i in ids or ()})
-
-
-def first_chosen(session: Session, actor, ids=None, matching=None) -> int | None:
-    """The first of the chosen customers (the one a message preview is for)."""
-    rows = chosen(actor, ids, matching).subquery()
-    return session.scalar(select(rows.c[0]).order_by(rows.c[0]).limit(1))
-
-
-def job_customer_chunks(session: Session, job: Job, chunk: int):
-    """The job's customer ids, in chunks, in id order."""
-    last = 0
-    while True:
-        ids = list(session.scalars(
-            select(job_customer.c.customer_id).where(job_customer.c.job_id == job.id,
-                                                     job_customer.c.customer_id > last)
-            .order_by(job_customer.c.customer_id).limit(chunk)))
-        if not ids:
-            return
-        last = ids[-1]
-        yield ids
-
-
-def get_job(session: Session, actor, job_id) -> Job:
-    """A job the actor started (any job, for an unscoped user); NotFound otherwise."""
-    job = session.get(Job, job_id)
-    if job is None or (is_scoped(actor) and job.user_id != getattr(actor, "id", None)):
-        raise NotFound("No such job.")
-    return job
+def note(action: str) -> str:
+    """What the confirmation says of the customers the action applies to, or does to them."""
+    return status_note(action) or NOTES.get(action, "")
 
 
 # ---- running ---------------------------------------------------------------------------------
-def run(session: Session, job: Job, chunk: int = CHUNK) -> Job:
-    """Do the job's action on its customers, a chunk per transaction; return the job, done.
+def run(session: Session, job: Job, chunk: int = CHUNK, runner: str | None = None) -> Job:
+    """Do the job's action on its customers not done yet, a chunk per transaction; return the
+    job, done. `runner` (app/jobs/runner.py) is noted on the job with each chunk.
 
-    Runs in a request or in a worker alike: the audit names the user who asked."""
+    Runs in a request, a thread or a worker alike: the audit names the user who asked."""
     previous = session.info.get("actor")
     session.info["actor"] = (job.user_id, job.username)
     try:
-        return _run(session, job, chunk)
+        return _run(session, job, chunk, runner)
     finally:
         session.info["actor"] = previous
 
 
-def _run(session: Session, job: Job, chunk: int) -> Job:
-    job.status, job.done = "running", 0
-    result = {"changed": 0, "skipped": {}, **{k: v for k, v in (job.result or {}).items() if k == "not_found"}}
-    job.result = dict(result)
+def _run(session: Session, job: Job, chunk: int, runner: str | None) -> Job:
+    # Started again, the job goes on with its counts; else they start from nothing.
+    resumed = job.done_through is not None
+    result = {"changed": 0, "skipped": {}, **{k: v for k, v in (job.result or {}).items()
+                                             if k == "not_found" or resumed}}
+    job.status, job.done, job.result = "running", job.done if resumed else 0, dict(result)
+    jobs.beat(job, runner)
     session.commit()
-    skipped = Counter()
-    for ids in job_customer_chunks(session, job, chunk):
+    skipped = Counter(result["skipped"])
+    for ids in jobs.customer_chunks(session, job, chunk):
         changed, reasons = ACT[job.action](session, job.params, ids)
         result["changed"] += changed
         skipped.update(reasons)
         job.done += len(ids)
         result["skipped"] = dict(skipped)
         job.result = dict(result)
+        jobs.beat(job, runner, done_through=ids[-1])
         session.commit()
     job.status, job.finished_at = "done", utcnow()
     session.execute(delete(job_customer).where(job_customer.c.job_id == job.id))
@@ -254,7 +203,7 @@ def _status_action(action: str):
     target = STATUS_ACTIONS[action]
 
     def act(session, params, ids):
-        moved, stayed = _set_status(session, ids, target, ONLY_FROM.get(action, sources(target)))
+        moved, stayed = _set_status(session, ids, target, action_sources(action))
         return len(moved), Counter(stayed.values())
     return act
 
@@ -315,41 +264,7 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
 
 
 def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]:
-    reasons = Counter()
-    blocked = set()
-    for table in FINANCIAL_DOCUMENTS:
-        blocked |= set(session.scalars(select(table.c.customer_id).where(in_ids(session, table.c.customer_id, ids)).distinct()))
-    if blocked:
-        reasons["has invoices, credit notes or payments"] += len(blocked)
-    doomed_ids = [i for i in ids if i not in blocked]
-    if not doomed_ids:
-        return 0, reasons
-    kept = ("customer_type", "name", "email", "phone", "status", "currency", "reseller_id")
-    rows = _locked(session, select(Customer.id, *[Customer.__table__.c[k] for k in kept])
-                   .where(in_ids(session, Customer.id, doomed_ids)))
-    stored = files.stored_names_of(session, doomed_ids)
-    contacts = select(Contact.id).where(in_ids(session, Contact.customer_id, doomed_ids))
-    messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed_ids))
-    # Children first: SQLite does not enforce the foreign keys' ON DELETE CASCADE.
-    for stmt in (delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages)),
-                 delete(Message).where(in_ids(session, Message.customer_id, doomed_ids)),
-                 delete(Note).where(in_ids(session, Note.customer_id, doomed_ids)),
-                 delete(CustomerAlias).where(in_ids(session, CustomerAlias.customer_id, doomed_ids)),
-                 delete(CustomerFile).where(in_ids(session, CustomerFile.customer_id, doomed_ids)),
-                 delete(CustomValue).where(in_ids(session, CustomValue.customer_id, doomed_ids)),
-                 delete(ContactPhone).where(ContactPhone.contact_id.in_(contacts)),
-                 delete(Contact).where(in_ids(session, Contact.customer_id, doomed_ids)),
-                 delete(Address).where(in_ids(session, Address.customer_id, doomed_ids)),
-                 delete(CustomerService).where(in_ids(session, CustomerService.customer_id, doomed_ids)),
-                 delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, doomed_ids)),
-                 delete(Customer).where(in_ids(session, Customer.id, doomed_ids))):
-        session.execute(stmt.execution_options(synchronize_session=False))
-    if settings.files_folder:
-        files.remove_after_commit(session, settings.files_folder, stored)
-    audit.record(session, "customer", "delete",
-                 [(r.id, r.id, {k: [audit._plain(getattr(r, k)), None] for k in kept if getattr(r, k) is not None})
-                  for r in rows])
-    return len(rows), reasons
+    return delete_customers(session, ids)
 
 
 ACT = {**{action: _status_action(action) for action in STATUS_ACTIONS}, "edit": _edit, "delete": _delete}
@@ -358,18 +273,10 @@ ACT_TABLES = {**{action: ("customer", "service") for action in STATUS_ACTIONS},
               "edit": ("customer", "service", "customer_tag")}
 
 
-def applies(action: str, status: str) -> bool:
-    """Whether `action` would change a customer in `status` (what a customer's menu offers)."""
-    target = STATUS_ACTIONS.get(action)
-    return target is None or (status != target and status in ONLY_FROM.get(action, sources(target)))
+def _restart(job_id: int) -> None:
+    from app.jobs import enqueue, tasks
+    enqueue(tasks.run_bulk_action, job_id)
 
 
-def transitions_note(action: str) -> str:
-    """Which customers an action applies to, for the confirmation page."""
-    if action in STATUS_ACTIONS:
-        allowed = ONLY_FROM.get(action, sources(STATUS_ACTIONS[action]))
-        return "Applies to customers who are " + ", ".join(sorted(allowed)) + "; others are left as they are."
-    if action == "delete":
-        return "Deletes each customer with its contacts, addresses, services and messages. This cannot be undone."
-    return ""
-
+for _action in ACTIONS:
+    jobs.register(_action, LABELS[_action], restart=_restart)

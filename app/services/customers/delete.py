@@ -1,35 +1,125 @@
-from sqlalchemy import delete, select
+"""Deleting customers for good: one set-based delete for one customer (the form, the REST API)
+and for a bulk delete alike.
+
+The rules are the same on every path: the actor must hold a delete permission (checked here
+as well as at the route), a customer with financial documents is never deleted, and a
+customer goes with every record that belongs to it (contacts and their phones, addresses,
+services, notes, files and their bytes once committed, custom values, tags, aliases,
+messages and their attempts), each audited with its old values.
+"""
+from collections import Counter
+
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from app.models import CustomerAlias, CustomerFile, CustomValue, Message, MessageAttempt, Note
-from app.services.customers.files import remove_after_commit
-from app.services.db import commit
+from app.models import (
+    Address,
+    Contact,
+    ContactPhone,
+    Customer,
+    CustomerAlias,
+    CustomerFile,
+    CustomerService,
+    CustomValue,
+    Message,
+    MessageAttempt,
+    Note,
+    customer_tag,
+)
+from app.services import audit, permissions
+from app.services.customers import files
+from app.services.db import commit, in_ids
+from app.services.errors import Invalid
 from app.services.scope import get_customer
 from app.services.settings import settings
 
+# Tables holding a customer's financial documents (each with a customer_id column); a customer
+# with a row in any of them is never deleted. Empty until billing exists: invoices, credit
+# notes and payments register here (`FINANCIAL_DOCUMENTS.append(table)`).
+FINANCIAL_DOCUMENTS: list[Table] = []
+HAS_MONEY = "has invoices, credit notes or payments"
+# Any of these lets a user delete customers (each route asks for its own as well); an admin
+# who gives a role one of them in the browser lets it delete.
+DELETE_GRANTS = (("can_delete", "CustomerView"), ("bulk_delete", "CustomerView"), ("can_delete", "CustomerApi"))
+
+
+def require_delete_permission(session: Session, actor) -> None:
+    """Forbidden unless `actor` may delete customers."""
+    permissions.require(session, actor, *DELETE_GRANTS, message="You may not delete customers.")
+
 
 def delete_customer(session: Session, actor, customer_id) -> None:
-    """Delete a customer in `actor`'s scope for good, with its contacts, addresses, notes,
-    files (their bytes once committed) and messages.
+    """Delete a customer in `actor`'s scope for good (see the module), committed.
 
-    Raises NotFound when it is missing or out of scope. The audit hook records it.
+    Raises NotFound when it is missing or out of scope, Forbidden when the actor may not
+    delete customers, Invalid when it has financial documents.
     """
     customer = get_customer(session, actor, customer_id)
-    # Load the children so that each one's deletion is audited too.
-    session.refresh(customer, ["contacts", "addresses"])
-    for contact in customer.contacts:
-        session.refresh(contact, ["phones"])
-    stored = list(session.scalars(select(CustomerFile.stored_name).where(CustomerFile.customer_id == customer.id)))
-    # Children the customer has no relationship to (SQLite does not enforce ON DELETE CASCADE).
-    for child in (*session.scalars(select(Note).where(Note.customer_id == customer.id)),
-                  *session.scalars(select(CustomerFile).where(CustomerFile.customer_id == customer.id)),
-                  *session.scalars(select(CustomValue).where(CustomValue.customer_id == customer.id))):
-        session.delete(child)
-    messages = select(Message.id).where(Message.customer_id == customer.id)
-    session.execute(delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages)))
-    session.execute(delete(Message).where(Message.customer_id == customer.id))
-    session.execute(delete(CustomerAlias).where(CustomerAlias.customer_id == customer.id))
-    session.delete(customer)
-    if settings.files_folder:
-        remove_after_commit(session, settings.files_folder, stored)
+    require_delete_permission(session, actor)
+    customer_id = customer.id
+    session.expunge(customer)  # deleted below by SQL: the session must not hold a stale copy
+    deleted, reasons = delete_customers(session, [customer_id])
+    if not deleted:
+        raise Invalid({"_": f"This customer {HAS_MONEY} and cannot be deleted."})
     commit(session)
+
+
+def with_money(session: Session, ids: list[int]) -> set[int]:
+    """The customers among `ids` that have financial documents."""
+    found: set[int] = set()
+    for table in FINANCIAL_DOCUMENTS:
+        found |= set(session.scalars(select(table.c.customer_id)
+                                     .where(in_ids(session, table.c.customer_id, ids)).distinct()))
+    return found
+
+
+def delete_customers(session: Session, ids: list[int]) -> tuple[int, Counter]:
+    """Delete these customers (ids the caller found within the actor's scope) and what belongs to
+    them, in the session's transaction (not committed). Returns how many were deleted and, for
+    the others, why each stayed."""
+    reasons = Counter()
+    blocked = with_money(session, ids)
+    if blocked:
+        reasons[HAS_MONEY] += len(blocked)
+    doomed = [i for i in ids if i not in blocked]
+    if not doomed:
+        return 0, reasons
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock them against a concurrent change (and a money record written meanwhile waits).
+        session.execute(select(Customer.id).where(in_ids(session, Customer.id, doomed)).with_for_update())
+    stored = files.stored_names_of(session, doomed)
+    contact_of = dict(session.execute(select(Contact.id, Contact.customer_id)
+                                      .where(in_ids(session, Contact.customer_id, doomed))).all())
+    messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed))
+    # Children first: SQLite does not enforce the foreign keys' ON DELETE CASCADE.
+    session.execute(delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages))
+                    .execution_options(synchronize_session=False))
+    for model in (Message, CustomerAlias):
+        session.execute(delete(model).where(in_ids(session, model.customer_id, doomed))
+                        .execution_options(synchronize_session=False))
+    session.execute(delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, doomed)))
+    if contact_of:
+        _delete_audited(session, ContactPhone, ContactPhone.contact_id, list(contact_of),
+                        lambda row: contact_of.get(row.contact_id))
+    for model in (Note, CustomerFile, CustomValue, Contact, Address, CustomerService):
+        _delete_audited(session, model, model.customer_id, doomed, lambda row: row.customer_id)
+    deleted = _delete_audited(session, Customer, Customer.id, doomed, lambda row: row.id)
+    if settings.files_folder:
+        files.remove_after_commit(session, settings.files_folder, stored)
+    return deleted, reasons
+
+
+def _delete_audited(session: Session, model, column, ids: list[int], customer_of) -> int:
+    """DELETE ... RETURNING the rows of `model` whose `column` is in `ids`, each audited as a
+    delete with its old values (as the audit hook records an ORM delete)."""
+    skipped = audit.SKIPPED_ALWAYS | audit.SKIPPED.get(model, set())
+    key = list(model.__table__.primary_key.columns)[0].key  # the entity id, as the hook takes it
+    columns = [c for c in model.__table__.c if c.key not in skipped or c.key == key]
+    rows = session.execute(delete(model).where(in_ids(session, column, ids)).returning(*columns)
+                           .execution_options(synchronize_session=False)).all()
+    audit.record(session, model.__tablename__, "delete", [
+        (row._mapping[key], customer_of(row),
+         {c.key: [audit._plain(row._mapping[c.key]), None] for c in columns
+          if c.key not in skipped and row._mapping[c.key] is not None})
+        for row in rows])
+    return len(rows)

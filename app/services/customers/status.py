@@ -7,7 +7,11 @@ blocked   no portal or booking
 archived  hidden from default lists, login off, data kept; can be restored
 
 A change of status is checked here (one customer: check_transition; many:
-sources), and its effect on the customer's services is here (cascade).
+sources), and its effect on the customer's services is here (cascade). So are the
+status actions (enable, disable, archive, ...): the status each leads to, the
+statuses it applies from (applies), its label and the note the confirmation shows
+(transitions_note); the bulk actions, the list's row menu and the profile's menu
+read them from here.
 """
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -27,6 +31,15 @@ TRANSITIONS = {
 }
 
 
+# Status action -> the status it leads to.
+STATUS_ACTIONS = {"enable": "active", "disable": "disabled", "archive": "archived", "unarchive": "active",
+                  "make_dormant": "dormant", "block": "blocked"}
+# Enable undoes a disable and unarchive undoes an archive; neither touches other statuses.
+ONLY_FROM = {"enable": {"disabled"}, "unarchive": {"archived"}}
+ACTION_LABELS = {"enable": "Enable", "disable": "Disable", "archive": "Archive", "unarchive": "Unarchive",
+                 "make_dormant": "Make dormant", "block": "Block"}
+
+
 def check_transition(old: str, new: str) -> None:
     if old != new and new not in TRANSITIONS.get(old, ()):
         raise Invalid({"status": f"A customer cannot go from {old} to {new}."})
@@ -35,6 +48,26 @@ def check_transition(old: str, new: str) -> None:
 def sources(target: str) -> set[str]:
     """The statuses a customer may go to `target` from."""
     return {status for status, nexts in TRANSITIONS.items() if target in nexts}
+
+
+def action_sources(action: str) -> set[str]:
+    """The statuses a status action moves a customer from (its target excluded)."""
+    target = STATUS_ACTIONS[action]
+    return ONLY_FROM.get(action, sources(target)) - {target}
+
+
+def applies(action: str, status: str) -> bool:
+    """Whether `action` would change a customer in `status` (what a customer's menu offers);
+    an action that is not a status action always applies."""
+    return action not in STATUS_ACTIONS or status in action_sources(action)
+
+
+def transitions_note(action: str) -> str:
+    """Which customers a status action applies to, for its confirmation page ("" for others)."""
+    if action not in STATUS_ACTIONS:
+        return ""
+    return ("Applies to customers who are " + ", ".join(sorted(action_sources(action)))
+            + "; others are left as they are.")
 
 
 # What a status change does beyond the status itself, for customers now in the key's status:

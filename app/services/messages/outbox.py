@@ -12,14 +12,16 @@ from sqlalchemy.orm import Session
 from app.models import Contact, ContactPhone, Customer, Job, Message
 from app.models.resellers import utcnow
 from app.services import fields
-from app.services.customers.bulk import job_customer_chunks, new_job
+from app.services import jobs
 from app.services.db import commit, in_ids, insert_rows
 from app.services.errors import FieldErrors, Invalid
+from app.services.forms import claim_form_key
 from app.services.messages import placeholders, sms, unsubscribe
 from app.services.messages.preferences import skip_reason
 from app.services.scope import load_in_scope
 
 CHANNELS = {"email": "E-mail", "sms": "Text"}
+ALREADY_SENT = "This message was already sent."
 PURPOSES = {"service": "Service (reminders, notices, account)", "marketing": "Marketing (offers, news)"}
 RECIPIENTS = {"primary": "The primary contact", "all": "Every contact"}
 MAX_SUBJECT, MAX_EMAIL_BODY = 200, 50_000
@@ -140,10 +142,38 @@ def preview(session: Session, customer_id: int, values: dict, config: dict) -> D
     return next(iter(drafts(session, [customer_id], values, config)), None)
 
 
+def preview_for(session: Session, actor, channel: str, data: dict, config: dict, *, ids=None,
+                matching=None) -> Draft | None:
+    """The compose form checked (Invalid with every field error), and the message the first of
+    the chosen customers would get (None when none is found)."""
+    values = clean(channel, data)
+    first = jobs.first_chosen(session, actor, ids=ids, matching=matching)
+    return preview(session, first, values, config) if first else None
+
+
+def send(session: Session, actor, channel: str, data: dict, form_key, config: dict, *, ids=None,
+         matching=None) -> Job:
+    """The command behind "Send": claim the form's key, check the message, write one message per
+    recipient to the outbox (queued, or skipped with its reason) as a job, commit, then queue
+    their delivery. Returns the job (its page follows the delivery).
+
+    Raises Invalid with every field error (form_key: ALREADY_SENT for a form sent before);
+    nothing is written then."""
+    from app.jobs import tasks
+    values = clean(channel, data)
+    if not claim_form_key(session, form_key):
+        raise Invalid({"form_key": ALREADY_SENT})
+    job = start(session, actor, values, ids=ids, matching=matching)
+    queued = write(session, job, config)
+    commit(session)
+    tasks.queue_delivery(queued)
+    return job
+
+
 def start(session: Session, actor, values: dict, *, ids=None, matching=None) -> Job:
-    """A messages job for the chosen customers (see bulk.new_job); flushed, not committed."""
-    return new_job(session, actor, "email" if values["channel"] == "email" else "sms", values,
-                   ids=ids, matching=matching)
+    """A messages job for the chosen customers (see jobs.new_job); flushed, not committed."""
+    return jobs.new_job(session, actor, "email" if values["channel"] == "email" else "sms", values,
+                        ids=ids, matching=matching)
 
 
 def write(session: Session, job: Job, config: dict) -> list[int]:
@@ -151,7 +181,7 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
     values = job.params
     skipped, queued_count = Counter(), 0
     now = utcnow()
-    for customer_ids in job_customer_chunks(session, job, CHUNK):
+    for customer_ids in jobs.customer_chunks(session, job, CHUNK):
         rows = []
         for draft in drafts(session, customer_ids, values, config):
             rows.append({
@@ -173,11 +203,24 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
                                 .order_by(Message.id)))
 
 
+def brief(session: Session, message_id):
+    """A message's status, direction, channel and customer (what its page's buttons depend on);
+    the caller has already found it within the user's scope."""
+    return session.execute(select(Message.status, Message.direction, Message.channel, Message.customer_id)
+                           .where(Message.id == int(message_id))).first()
+
+
+def may_resend(message) -> bool:
+    """Only a failed outgoing message is sent again."""
+    return message.status == "failed" and message.direction == "out"
+
+
 def resend(session: Session, actor, message_id) -> Message:
     """A failed message in the actor's scope, queued again as a new message (the failed one
-    stays, with its log). Committed; NotFound outside the scope."""
+    stays, with its log), committed, then its delivery queued. NotFound outside the scope."""
+    from app.jobs import tasks
     message = load_in_scope(session, actor, Message, message_id, (Customer,), "No such message.")
-    if message.status != "failed" or message.direction != "out":
+    if not may_resend(message):
         raise Invalid({"status": "Only a failed message can be sent again."})
     copy = Message(customer_id=message.customer_id, contact_id=message.contact_id, channel=message.channel,
                    purpose=message.purpose, kind=message.kind, direction="out", recipient=message.recipient,
@@ -186,4 +229,9 @@ def resend(session: Session, actor, message_id) -> Message:
                    created_by=getattr(actor, "username", None))
     session.add(copy)
     commit(session)
+    tasks.queue_delivery([copy.id])
     return copy
+
+
+jobs.register("email", "Send an e-mail", messages=True)
+jobs.register("sms", "Send a text", messages=True)
