@@ -105,11 +105,15 @@ def load() -> dict:
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "localhost"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_USE_TLS=os.environ.get("MAIL_USE_TLS", "") == "1",
+        MAIL_USE_SSL=os.environ.get("MAIL_USE_SSL", "") == "1",
         MAIL_USERNAME=os.environ.get("MAIL_USERNAME"),
         MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD"),
         MAIL_DEFAULT_SENDER=os.environ.get("MAIL_DEFAULT_SENDER", "backoffice@localhost"),
         MAIL_TRANSPORT=os.environ.get("MAIL_TRANSPORT") or ("smtp" if os.environ.get("MAIL_SERVER") else "outbox"),
-        MAIL_TIMEOUT=int(os.environ.get("MAIL_TIMEOUT", "10")),
+        MAIL_TIMEOUT=float(os.environ.get("MAIL_TIMEOUT", "10")),
+        # Whether mail leaves is MAIL_TRANSPORT's to say; Flask-Mail would otherwise suppress
+        # sending under TESTING and report each message delivered.
+        MAIL_SUPPRESS_SEND=False,
         # Texts
         SMS_GATEWAY_URL=os.environ.get("SMS_GATEWAY_URL") or None,
         SMS_GATEWAY_TOKEN=os.environ.get("SMS_GATEWAY_TOKEN") or None,

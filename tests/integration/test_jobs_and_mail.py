@@ -3,20 +3,15 @@
 Delivery is by id and at most once: a job run twice sends once; a worker killed mid-send and
 replaced sends nothing twice; a failing server gets retries, then "failed" with its reply.
 """
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app.extensions import db
@@ -27,40 +22,14 @@ from app.models.resellers import utcnow
 from app.services.messages import delivery, outbox
 from tests import factories as f
 from tests.conftest import PASSWORD, csrf_from, make_app
-
-
-class Sink:
-    """An SMTP server's handler: keeps what it receives; can refuse, or hold a message."""
-
-    def __init__(self):
-        self.received = []
-        self.reply = "250 OK"
-        self.hold = threading.Event()
-        self.holding = threading.Event()
-        self.hold_from = 1  # hold the n-th message (and after) while `hold` is set
-        self.seen = 0
-
-    async def handle_DATA(self, server, session, envelope):
-        self.seen += 1
-        if self.hold.is_set() and self.seen >= self.hold_from:
-            self.holding.set()
-            while self.hold.is_set():
-                await asyncio.sleep(0.05)
-        if self.reply.startswith("250"):
-            self.received.append((envelope.rcpt_tos[0], envelope.content.decode(errors="replace")))
-        return self.reply
+from tests.smtp_sink import start_sink
 
 
 @pytest.fixture
 def smtp():
-    sink = Sink()
-    with socket.socket() as probe:  # a free port (the controller checks its port by connecting)
-        probe.bind(("127.0.0.1", 0))
-        sink.port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
+    controller, sink = start_sink()
     yield sink
-    sink.hold.clear()
+    sink.release()
     controller.stop()
 
 
@@ -107,8 +76,9 @@ def test_a_worker_delivers_queued_e_mail_by_smtp_and_logs_each_attempt(worker_ap
         db.session.expire_all()
         messages = db.session.scalars(select(Message).order_by(Message.id)).all()
         assert [(m.status, m.transport, m.attempts) for m in messages] == [("sent", "smtp", 1)] * 3
-        assert sorted(r for r, _ in smtp.received) == ["r0@example.com", "r1@example.com", "r2@example.com"]
-        assert f"Message-ID: <message-{messages[0].id}@example.com>" in dict(smtp.received)["r0@example.com"]
+        assert sorted(r for r, _, _ in smtp.received) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+        content = {r: content for r, content, _ in smtp.received}["r0@example.com"]
+        assert content.count("Message-ID:") == 1 and f"Message-ID: <message-{messages[0].id}@example.com>" in content
         assert db.session.scalar(select(MessageAttempt.outcome).where(MessageAttempt.message_id == messages[0].id)) \
             == "sent"
 
@@ -119,7 +89,7 @@ def test_the_same_delivery_job_run_twice_sends_once(worker_app, smtp):
         tasks.queue_delivery(queued)
         tasks.queue_delivery(queued)
         drain(worker_app)
-        assert sorted(r for r, _ in smtp.received) == ["twice0@example.com", "twice1@example.com"]
+        assert sorted(r for r, _, _ in smtp.received) == ["twice0@example.com", "twice1@example.com"]
 
 
 def test_a_failing_server_gets_retries_then_the_message_fails_with_its_reply(worker_app, smtp):
@@ -159,27 +129,30 @@ def test_a_worker_killed_mid_send_and_restarted_sends_nothing_twice(worker_app, 
            "MAIL_TRANSPORT": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port),
            "MAIL_DEFAULT_SENDER": "office@example.com", "MESSAGE_RETRY_DELAYS": "0,0"}
     smtp.hold_from = 2  # the first message goes through; the worker is killed sending the second
-    smtp.hold.set()
+    smtp.hold = True
     worker = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--burst"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert smtp.holding.wait(60), "the worker never reached the SMTP server"
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
+        assert smtp.dropped.wait(10), "the server never saw the killed worker go"
     finally:
         if worker.poll() is None:
             worker.kill()
-        smtp.hold.clear()
-    assert [r for r, _ in smtp.received] == ["killed0@example.com"]
+        smtp.release()
+    assert [r for r, _, _ in smtp.received] == ["killed0@example.com"] and smtp.seen == 2
     with worker_app.app_context():
         db.session.expire_all()
         # The batch was claimed before sending; the outcome of the one sent was not recorded yet.
         assert [db.session.get(Message, i).status for i in queued] == ["sending"] * 3
         # The killed worker's job is gone with it; queue it again (as RQ would, or an admin).
         tasks.queue_delivery(queued)
-        drain(worker_app)
-        time.sleep(0.2)
-        assert [r for r, _ in smtp.received] == ["killed0@example.com"]  # nothing sent twice
+        drain(worker_app)  # returns when the job is done: anything it sent was received by then
+        db.session.expire_all()
+        assert [r for r, _, _ in smtp.received] == ["killed0@example.com"] and smtp.seen == 2  # nothing twice
+        assert [(m.status, m.attempts) for m in (db.session.get(Message, i) for i in queued)] == [("sending", 1)] * 3
+        assert not db.session.scalar(select(MessageAttempt.id).where(MessageAttempt.message_id.in_(queued)))
         assert delivery.recover(db.session, older_than=timedelta(0)) == 3
         db.session.expire_all()
         stuck = [db.session.get(Message, i) for i in queued]
@@ -242,8 +215,9 @@ def test_a_mailbox_with_accents_gets_its_mail_and_one_that_cannot_be_built_fails
         db.session.expire_all()
         statuses = [db.session.get(Message, i).status for i in ids]
         assert statuses == ["failed", "sent", "sent"]
-        assert sorted(r for r, _ in smtp.received) == ["plain@example.com", "zoë.ó'súilleabháin@example.com"]
-        assert "victim" not in " ".join(content for _, content in smtp.received)
+        assert sorted((r, utf8) for r, _, utf8 in smtp.received) == [
+            ("plain@example.com", False), ("zoë.ó'súilleabháin@example.com", True)]  # SMTPUTF8 only when needed
+        assert "victim" not in " ".join(content for _, content, _ in smtp.received)
 
 
 def test_the_worker_marks_messages_a_dead_worker_left_sending_as_failed(worker_app):

@@ -1,10 +1,11 @@
-"""How a message leaves: SMTP with the MAIL_* settings (Flask-Mail's names), an SMS gateway
-over HTTP, or nowhere ("outbox only": the message is kept in the app, for a machine with no
-mail server).
+"""How a message leaves: SMTP through Flask-Mail (its Mail extension, app/extensions.py, holds
+the MAIL_* settings and opens the connection), an SMS gateway over HTTP, or nowhere ("outbox
+only": the message is kept in the app, for a machine with no mail server).
 
-The e-mail itself is built with the standard library's EmailMessage: Flask-Mail's Message
-cannot address a mailbox with non-ASCII characters ("zoë@example.com", which our e-mail
-validation accepts), and its connection has no timeout. Such mail goes out with SMTPUTF8.
+Flask-Mail cannot address a mailbox whose name has non-ASCII characters ("zoë@example.com",
+which our e-mail validation accepts): it would write the name as an encoded word, another
+address. Such a message is built with the standard library's EmailMessage and goes out over
+the same connection with SMTPUTF8.
 
 A transport raises Transient for a failure worth retrying (a connection refused, a 4xx
 reply) and Permanent for one that is not (a 5xx reply, a refused address).
@@ -13,10 +14,13 @@ import json
 import smtplib
 import urllib.error
 import urllib.request
-
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from flask_mail import BadHeaderError
+from flask_mail import Message as MailMessage
+
+from app.extensions import mail
 
 class Transient(Exception):
     """Worth trying again later."""
@@ -39,42 +43,26 @@ class OutboxOnly:
 
 
 class Smtp:
-    """One SMTP connection for a batch, opened on the first message and reopened after a failure."""
+    """One Flask-Mail connection for a batch, opened on the first message and again after a
+    failure. Needs an app context (Flask-Mail reads its settings from the app)."""
 
     name = "smtp"
 
-    def __init__(self, config: dict):
-        self.config = config
-        self.server = None
-
-    def _connect(self):
-        c = self.config
-        cls = smtplib.SMTP_SSL if c.get("MAIL_USE_SSL") else smtplib.SMTP
-        server = cls(c["MAIL_SERVER"], c["MAIL_PORT"], timeout=c.get("MAIL_TIMEOUT", 10))
-        if c.get("MAIL_USE_TLS"):
-            server.starttls()
-        if c.get("MAIL_USERNAME") and c.get("MAIL_PASSWORD"):
-            server.login(c["MAIL_USERNAME"], c["MAIL_PASSWORD"])
-        return server
-
-    def build(self, message, headers: dict) -> EmailMessage:
-        mail = EmailMessage()
-        mail["From"] = self.config["MAIL_DEFAULT_SENDER"]
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject or ""
-        mail["Date"] = formatdate(localtime=False)
-        for name, value in headers.items():
-            mail[name] = value
-        mail.set_content(message.body)
-        return mail
+    def __init__(self, state=None):
+        self.state = state or mail.state_of()
+        self.connection = None
 
     def send(self, message, headers: dict) -> None:
-        mail = self.build(message, headers)
-        options = [] if message.recipient.isascii() else ["SMTPUTF8"]
         try:
-            if self.server is None:
-                self.server = self._connect()
-            refused = self.server.send_message(mail, mail_options=options)
+            if self.connection is None:
+                self.connection = self.state.connect().__enter__()
+            mailbox = message.recipient.rpartition("@")[0]
+            if mailbox.isascii():
+                self.connection.send(self._mail(message, headers))
+            else:
+                self._send_smtputf8(message, headers)
+        except BadHeaderError as e:
+            raise Permanent("The address or subject holds a line break.") from e
         except smtplib.SMTPNotSupportedError as e:
             raise Permanent(f"The mail server cannot deliver to this address ({e}).") from e
         except smtplib.SMTPRecipientsRefused as e:
@@ -87,17 +75,39 @@ class Smtp:
         except (smtplib.SMTPException, OSError) as e:
             self.close()
             raise Transient(f"{type(e).__name__}: {e}") from e
+
+    def _mail(self, message, headers: dict) -> MailMessage:
+        extra = dict(headers)
+        mail_message = MailMessage(subject=message.subject or "", recipients=[message.recipient], body=message.body,
+                                   sender=self.state.default_sender, extra_headers=extra)
+        if "Message-ID" in extra:  # Flask-Mail writes its own Message-ID: give it ours
+            mail_message.msgId = extra.pop("Message-ID")
+        return mail_message
+
+    def _send_smtputf8(self, message, headers: dict) -> None:
+        """What Flask-Mail cannot send: the standard library's message, over Flask-Mail's connection."""
+        built = EmailMessage()
+        built["From"] = self.state.default_sender
+        built["To"] = message.recipient
+        built["Subject"] = message.subject or ""
+        built["Date"] = formatdate(localtime=False)
+        for name, value in headers.items():
+            built[name] = value
+        built.set_content(message.body)
+        if self.connection.host is None:  # MAIL_SUPPRESS_SEND
+            return
+        refused = self.connection.host.send_message(built, mail_options=["SMTPUTF8"])
         if refused:
             code, reply = next(iter(refused.values()))
             raise (Permanent if code >= 500 else Transient)(f"{code} {reply.decode(errors='replace')}")
 
     def close(self) -> None:
-        if self.server is not None:
+        if self.connection is not None and self.connection.host is not None:
             try:
-                self.server.quit()
+                self.connection.host.quit()
             except (smtplib.SMTPException, OSError):
                 pass
-            self.server = None
+        self.connection = None
 
 
 class HttpSmsGateway:
@@ -133,5 +143,5 @@ class HttpSmsGateway:
 
 def for_channel(channel: str, config: dict):
     if channel == "email":
-        return Smtp(config) if config.get("MAIL_TRANSPORT") == "smtp" else OutboxOnly()
+        return Smtp() if config.get("MAIL_TRANSPORT") == "smtp" else OutboxOnly()
     return HttpSmsGateway(config) if config.get("SMS_GATEWAY_URL") else OutboxOnly()
