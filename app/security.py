@@ -16,11 +16,13 @@ from flask_appbuilder.security.sqla.models import (
     ViewMenu,
     assoc_permissionview_role,
 )
+from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.views import UserDBModelView
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.models import User
+from app.views.lists import RequestFilters
 
 ADMIN, STAFF, READ_ONLY, RESELLER = "Admin", "Staff", "Read-only", "Reseller"
 
@@ -58,8 +60,17 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-class UserView(UserDBModelView):
+# FAB's security screens, each with filters of its own for each request (FAB keeps them on the
+# view, shared by every thread) and without FAB's /download/<filename> route (a file from
+# UPLOAD_FOLDER, which this app does not use: it answered 500). Each keeps FAB's class name:
+# the name is the permissions' view name and the screens' endpoint.
+_NO_DOWNLOAD = {"download"}
+
+
+class UserView(RequestFilters, UserDBModelView):
     """FAB's user screens with the user's reseller."""
+
+    exclude_route_methods = _NO_DOWNLOAD
 
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "reseller"]
     show_fieldsets = [
@@ -76,9 +87,25 @@ class UserView(UserDBModelView):
     description_columns = {"reseller": "Set to confine this user to one reseller's customers."}
 
 
+def _screen(fab_view):
+    return type(fab_view.__name__, (RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
+
+
+RoleModelView = _screen(fab_views.RoleModelView)
+UserGroupModelView = _screen(fab_views.UserGroupModelView)
+PermissionModelView = _screen(fab_views.PermissionModelView)
+ViewMenuModelView = _screen(fab_views.ViewMenuModelView)
+PermissionViewModelView = _screen(fab_views.PermissionViewModelView)
+
+
 class SecurityManager(FabSecurityManager):
     user_model = User
     userdbmodelview = UserView
+    rolemodelview = RoleModelView
+    groupmodelview = UserGroupModelView
+    permissionmodelview = PermissionModelView
+    viewmenumodelview = ViewMenuModelView
+    permissionviewmodelview = PermissionViewModelView
     # FAB's user statistics chart loads Google Charts from the internet; we serve no
     # third-party scripts, so the page is not registered.
     userstatschartview = None
@@ -135,7 +162,12 @@ class SecurityManager(FabSecurityManager):
         return {v for p, v in perms if p == permission_name and (view_menus_name is None or v in view_menus_name)}
 
     def register_views(self):
-        super().register_views()
+        # FAB's own: the login API and the security screens. Not FAB's security model API
+        # (users, roles, permissions, resources under /api/v1/security/, whatever
+        # FAB_ADD_SECURITY_API says): admins manage users and roles in the browser screens,
+        # which set a user's reseller (the API cannot) and check their input; the API
+        # answered 500 to a duplicate name, a body that is not JSON, a PUT on _info...
+        BaseSecurityManager.register_views(self)
         # FAB limits only the HTML login; without this, passwords could be guessed
         # through the REST login at full speed.
         if self.is_auth_limited:

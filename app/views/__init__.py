@@ -34,8 +34,10 @@ def _refuse_malformed_requests():
 
 def register(appbuilder) -> None:
     from app.views import errors
+    from app.views.lists import clean_list_arguments
     errors.register(appbuilder.app)
     appbuilder.app.before_request(_refuse_malformed_requests)
+    appbuilder.app.before_request(clean_list_arguments)
     appbuilder.add_view(CustomerView, "Customers", icon="fa-users", category="Customers")
     appbuilder.add_view(ContactView, "Contacts", icon="fa-address-book", category="Customers")
     appbuilder.add_view(AddressView, "Addresses", icon="fa-map-marker", category="Customers")

@@ -1,7 +1,10 @@
 """What every model screen shares: forms that save through a service, typed errors shown
-next to their fields, and 404 for anything outside the user's scope."""
-import uuid
+next to their fields, 404 for anything outside the user's scope, filters of its own for each
+request, and no FAB file-download route.
 
+NotFound and Forbidden from a service go on to app/views/errors.py (404, 403); only Invalid is
+caught here, where a form shows its field errors next to the fields.
+"""
 from flask import abort, flash, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla import Model
@@ -10,9 +13,12 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.extensions import db
-from app.models import SubmittedForm
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
+from app.services.forms import claim_form_key, new_form_key
+from app.views.lists import RequestFilters
 from app.views.widgets import CachedSearchWidget
+
+ALREADY_SAVED = "This form was already saved; it was not saved twice."
 
 
 def plain(value):
@@ -24,7 +30,7 @@ def plain(value):
     return value
 
 
-class ServiceModelView(ModelView):
+class ServiceModelView(RequestFilters, ModelView):
     """A ModelView whose add, edit and delete call service functions.
 
     Subclasses set `create`, `update` and `delete` (plain functions, see below)
@@ -35,6 +41,9 @@ class ServiceModelView(ModelView):
     field_map: dict[str, str] = {}
     page_size = 25
     search_widget = CachedSearchWidget
+    # FAB's /download/<filename> serves files from UPLOAD_FOLDER, which this app does not use
+    # (customer files have their own scoped route): not registered.
+    exclude_route_methods = {"download"}
 
     # Subclasses define:
     #   create(self, data: dict, parent_id) -> the new item
@@ -94,25 +103,19 @@ class ServiceModelView(ModelView):
         # A one-time key rendered by form.hidden_tag(): see SubmittedForm.
         self.add_form = type(self.add_form.__name__, (self.add_form,), {"form_key": HiddenField()})
 
-    def _claim_form_key(self, form) -> None:
-        try:
-            key = str(uuid.UUID(form.form_key.data or ""))
-        except ValueError:
-            return
-        db.session.add(SubmittedForm(key=key))
-
     def _add(self):
         form = self.add_form.refresh()
         if request.method == "GET":
-            form.form_key.data = str(uuid.uuid4())
+            form.form_key.data = new_form_key()
         if request.method == "POST":
             if form.validate():
                 try:
-                    self._claim_form_key(form)
+                    # A form posted without its key (a script) saves as before, unguarded.
+                    if form.form_key.data and not claim_form_key(db.session, form.form_key.data):
+                        db.session.rollback()
+                        flash(ALREADY_SAVED, "info")
+                        return None
                     item = self.create(self.form_data(form, self.add_columns), self.parent_id())
-                except NotFound:
-                    db.session.rollback()
-                    abort(404)
                 except Invalid as e:
                     db.session.rollback()
                     if "form_key" in e.errors:
@@ -139,9 +142,6 @@ class ServiceModelView(ModelView):
             if form.validate():
                 try:
                     self.update(pk, self.form_data(form, self.edit_columns))
-                except NotFound:
-                    db.session.rollback()
-                    abort(404)
                 except Invalid as e:
                     db.session.rollback()
                     self.show_errors(form, e)
@@ -160,10 +160,7 @@ class ServiceModelView(ModelView):
     def _delete(self, pk):
         try:
             self.remove(pk)
-        except NotFound:
-            db.session.rollback()
-            abort(404)
-        except Invalid as e:
+        except Invalid as e:  # the list's delete button has no form: its message is flashed
             db.session.rollback()
             flash(e.messages, "danger")
         else:
