@@ -12,7 +12,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services.customers import files as customer_files
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ class FilesMixin:
         try:
             record = customer_files.attach(db.session, g.user, pk, upload.stream, upload.filename, settings.folder,
                                            settings.max_bytes, settings.allowed)
-        except NotFound:
-            abort(404)
-        except Invalid as e:
+        except Invalid as e:  # too large, a type not allowed: said above the files
             db.session.rollback()
             flash(e.messages, "danger")
             return back
@@ -58,11 +56,8 @@ class FilesMixin:
     @has_access
     @permission_name("show")
     def download_file(self, file_id):
-        try:
-            record = customer_files.get_file(db.session, g.user, file_id)
-            path = customer_files.path_of(record, file_settings().folder)
-        except NotFound:
-            abort(404)
+        record = customer_files.get_file(db.session, g.user, file_id)
+        path = customer_files.path_of(record, file_settings().folder)
         if not path.is_file():
             log.warning("Customer file %s has no bytes on disk (%s)", record.id, path)
             abort(404)
@@ -76,9 +71,6 @@ class FilesMixin:
     @has_access
     @permission_name("delete")
     def delete_file(self, file_id):
-        try:
-            customer_id = customer_files.delete_file(db.session, g.user, file_id, file_settings().folder)
-        except NotFound:
-            abort(404)
+        customer_id = customer_files.delete_file(db.session, g.user, file_id, file_settings().folder)
         flash("File deleted.", "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=customer_id, tab="files"))

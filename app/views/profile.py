@@ -2,8 +2,12 @@
 
 Replaces FAB's show page of CustomerView, at the same URL and with the same permission
 (`can_show`); each tab is a link (`?tab=notes`) and only the open tab's records are read.
-Writing notes needs `can_edit` on customers, deleting one `can_delete`.
+The tabs come from a registry (TABS, `register_tab`): a new tab is an entry and its template
+customers/profile/<key>.html. Writing notes needs `can_edit` on customers, deleting one `can_delete`.
 """
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -18,9 +22,50 @@ from app.services.scope import get_customer, is_scoped
 from app.views import formatters
 from app.views.bulk import action_applies
 
-TABS = {"details": "Details", "contacts": "Contacts", "addresses": "Addresses", "notes": "Notes",
-        "files": "Files",
-        "finances": "Finances", "messages": "Messages", "works": "Jobs / works", "changes": "Changes"}
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the customer's page: its label, and what it reads for customer `pk` (called
+    with the view, the customer's id and the request's arguments; None: the summary is enough)."""
+
+    label: str
+    read: Callable[..., dict] | None = None
+
+
+TABS: dict[str, Tab] = {}
+
+
+def register_tab(key: str, label: str, read: Callable[..., dict] | None = None) -> None:
+    """Add a tab (after the others); its template is customers/profile/<key>.html."""
+    TABS[key] = Tab(label, read)
+
+
+def _notes(view, pk, args) -> dict:
+    page, next_before = notes.notes_page(db.session, g.user, pk, page_cursor(args.get("before")))
+    return {"notes": page, "next_before": next_before}
+
+
+def _messages(view, pk, args) -> dict:
+    logs = args.get("logs") == "1"
+    return {"messages": profile.messages(db.session, g.user, pk, notifications=logs), "logs": logs}
+
+
+def _changes(view, pk, args) -> dict:
+    rows, next_before = profile.changes(db.session, g.user, pk, page_cursor(args.get("before")))
+    return {"changes": rows, "next_before": next_before}
+
+
+register_tab("details", "Details", lambda view, pk, args: view.custom_fields_tab(pk))
+register_tab("contacts", "Contacts", lambda view, pk, args: {"contacts": profile.contacts(db.session, g.user, pk)})
+register_tab("addresses", "Addresses",
+             lambda view, pk, args: {"addresses": profile.addresses(db.session, g.user, pk)})
+register_tab("notes", "Notes", _notes)
+register_tab("files", "Files", lambda view, pk, args: view.files_tab(pk))
+register_tab("finances", "Finances")
+register_tab("messages", "Messages", _messages)
+register_tab("works", "Jobs / works")
+register_tab("changes", "Changes", _changes)
+
 # The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
 # A status action shows only where it applies to the customer's status (action_applies).
 MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
@@ -41,13 +86,15 @@ class ProfileMixin:
             abort(404)
         try:
             summary = profile.summary(db.session, g.user, pk, current_app.config)
-            content = self._tab(tab, summary)
+            read = TABS[tab].read
+            content = read(self, summary.customer.id, request.args) if read else {}
         except NotFound:
             return self._to_survivor(pk, "show", tab=tab)
         config = current_app.config
         may = self.appbuilder.sm.has_access
         return self.render_template(
-            "customers/profile.html", summary=summary, c=summary.customer, tab=tab, tabs=TABS, pk=summary.customer.id,
+            "customers/profile.html", summary=summary, c=summary.customer, tab=tab, pk=summary.customer.id,
+            tabs={key: t.label for key, t in TABS.items()},
             content=content, custom_fields=content.get("custom_fields", []), formatters=formatters, distance=geo.format_distance(
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
@@ -68,27 +115,6 @@ class ProfileMixin:
         flash(f"Customer #{pk} was merged into this one.", "info")
         return redirect(url_for(f"{self.endpoint}.{endpoint}", pk=target, **args))
 
-    def _tab(self, tab: str, summary):
-        pk, user = summary.customer.id, g.user
-        if tab == "contacts":
-            return {"contacts": profile.contacts(db.session, user, pk)}
-        if tab == "addresses":
-            return {"addresses": profile.addresses(db.session, user, pk)}
-        if tab == "notes":
-            page, next_before = notes.notes_page(db.session, user, pk, page_cursor(request.args.get("before")))
-            return {"notes": page, "next_before": next_before}
-        if tab == "details":
-            return self.custom_fields_tab(pk)
-        if tab == "files":
-            return self.files_tab(pk)
-        if tab == "messages":
-            logs = request.args.get("logs") == "1"
-            return {"messages": profile.messages(db.session, user, pk, notifications=logs), "logs": logs}
-        if tab == "changes":
-            rows, next_before = profile.changes(db.session, user, pk, page_cursor(request.args.get("before")))
-            return {"changes": rows, "next_before": next_before}
-        return {}
-
     # ---- merge ----------------------------------------------------------------------------
     @expose("/show/<pk>/merge", methods=["GET", "POST"])
     @has_access
@@ -108,11 +134,6 @@ class ProfileMixin:
                 return redirect(url_for(f"{self.endpoint}.show", pk=merged.id, tab="details"))
             if duplicate:
                 plan = merge.preview(db.session, g.user, pk, duplicate)
-        except NotFound:
-            abort(404)
-        except Forbidden:
-            db.session.rollback()
-            abort(403)
         except Invalid as e:
             db.session.rollback()
             errors = e.errors
@@ -137,8 +158,6 @@ class ProfileMixin:
                 update.change_type(db.session, g.user, customer.id, values)
                 flash("Customer type changed.", "success")
                 return redirect(url_for(f"{self.endpoint}.show", pk=customer.id))
-        except NotFound:
-            abort(404)
         except Invalid as e:
             db.session.rollback()
             # The other fields are checked too; their errors are shown above the form.
@@ -167,8 +186,6 @@ class ProfileMixin:
             customer_id = contacts.get_contact(db.session, g.user, contact_id).customer_id
             step(db.session, g.user, contact_id, request.form.get("confirm"))
             flash(done, "success")
-        except NotFound:
-            abort(404)
         except Invalid as e:
             db.session.rollback()
             flash(e.messages, "danger")
@@ -182,9 +199,7 @@ class ProfileMixin:
         try:
             notes.add_note(db.session, g.user, pk, request.form)
             flash("Note added.", "success")
-        except NotFound:
-            abort(404)
-        except Forbidden as e:
+        except Forbidden as e:  # a private note from who may not write one: said above the notes
             db.session.rollback()
             flash(str(e), "danger")
         except Invalid as e:
@@ -196,20 +211,14 @@ class ProfileMixin:
     @has_access
     @permission_name("edit")
     def pin_note(self, note_id):
-        try:
-            note = notes.set_important(db.session, g.user, note_id, request.form.get("important") == "1")
-        except NotFound:
-            abort(404)
+        note = notes.set_important(db.session, g.user, note_id, request.form.get("important") == "1")
         return redirect(url_for(f"{self.endpoint}.show", pk=note.customer_id, tab="notes"))
 
     @expose("/notes/<int:note_id>/delete", methods=["POST"])
     @has_access
     @permission_name("delete")
     def delete_note(self, note_id):
-        try:
-            customer_id = notes.delete_note(db.session, g.user, note_id)
-        except NotFound:
-            abort(404)
+        customer_id = notes.delete_note(db.session, g.user, note_id)
         flash("Note deleted.", "success")
         return redirect(url_for(f"{self.endpoint}.show", pk=customer_id, tab="notes"))
 

@@ -248,3 +248,20 @@ def test_the_tabs_show_preferences_dormant_sites_address_changes_and_the_configu
     assert "address-dormant" in rows["site"] and "address-dormant" not in rows["billing"]
     changes = page(browser, ada, "changes")
     assert "create address" in changes and "Analytical Row" in changes and "dormant" in changes
+
+
+def test_a_tab_is_an_entry_in_the_registry_and_reads_only_when_open(app, login, ada, monkeypatch):
+    from jinja2 import ChoiceLoader, DictLoader
+
+    from app.views import profile as profile_views
+    reads = []
+    monkeypatch.setitem(profile_views.TABS, "statements", profile_views.Tab(
+        "Statements", lambda view, pk, args: reads.append(pk) or {"greeting": "no statements yet"}))
+    monkeypatch.setattr(app, "jinja_loader", ChoiceLoader([
+        DictLoader({"customers/profile/statements.html": '<p id="statements">{{ content.greeting }}</p>'}),
+        app.jinja_loader]))
+    browser = login("admin")
+    details = page(browser, ada)
+    assert 'id="tab-statements"' in details and reads == []
+    assert '<p id="statements">no statements yet</p>' in page(browser, ada, tab="statements")
+    assert reads == [ada]
