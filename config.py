@@ -80,7 +80,9 @@ def load() -> dict:
         AUTH_ROLE_PUBLIC="Public",
         FAB_CREATE_DB=False,
         FAB_UPDATE_PERMS=False,
-        FAB_ADD_SECURITY_API=True,
+        # FAB's security model API (users, roles... under /api/v1/security/) is not served:
+        # admins use the browser screens (app/security.py); the login API stays.
+        FAB_ADD_SECURITY_API=False,
         FAB_API_SWAGGER_UI=True,
         FAB_SECURITY_MANAGER_CLASS="app.security.SecurityManager",
         FAB_PASSWORD_COMPLEXITY_ENABLED=True,

@@ -3,11 +3,13 @@ messages and notification logs on the customer (getSoapy)."""
 import re
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Contact, Customer, Message, MessageAttempt
+from app.models import AuditEntry, Contact, Customer, Message, MessageAttempt
 from app.services.customers import contacts
+from app.services.messages import unsubscribe
 from tests import factories as f
 
 
@@ -179,10 +181,41 @@ def test_marketing_goes_only_to_those_who_opted_in_and_carries_a_working_unsubsc
     assert messages_of(app, bob)[-1].skip_reason == "not opted in to marketing by e-mail"
 
 
-@pytest.mark.parametrize("token", ["nonsense", "WzEsMF0.forged", "<script>alert(1)<", "WzEsMF0"])
-def test_a_forged_unsubscribe_link_changes_nothing(app, token):
-    r = app.test_client().post(f"/unsubscribe/{token}")
-    assert r.status_code == 404 and "This link does not work" in r.get_data(as_text=True)
+def marketing_state(app, customer_id, contact_id):
+    """Everything an unsubscribe could change: who takes marketing e-mail, since when, and the trail."""
+    with app.app_context():
+        customer, contact = db.session.get(Customer, customer_id), db.session.get(Contact, contact_id)
+        return ((customer.marketing_email, customer.unsubscribed_at), (contact.marketing_email, contact.unsubscribed_at),
+                db.session.scalar(select(func.count()).select_from(AuditEntry)))
+
+
+def forged_tokens(app, customer_id, contact_id):
+    real = unsubscribe.token(app.config, customer_id, contact_id)
+    payload = real.split(".")[0]
+    other_key = URLSafeSerializer("not-the-apps-secret-key-but-as-long-as-one", salt=unsubscribe.SALT)
+    mangled = real[:-2] + ("AA" if real[-2:] != "AA" else "BB")
+    return ["nonsense", "<script>alert(1)<", payload, payload + ".forged", mangled,
+            other_key.dumps([customer_id, contact_id]), other_key.dumps([customer_id, 0])]
+
+
+def test_a_forged_unsubscribe_link_changes_nothing(app, three):
+    _, bob, _ = three
+    with app.app_context():
+        wendy = db.session.scalar(select(Contact).where(Contact.customer_id == bob))
+        wendy.marketing_email = True
+        db.session.get(Customer, bob).marketing_email = True
+        db.session.commit()
+        wendy_id = wendy.id
+    before = marketing_state(app, bob, wendy_id)
+    assert before[:2] == ((True, None), (True, None))
+    anonymous = app.test_client()
+    for token in forged_tokens(app, bob, wendy_id):
+        r = anonymous.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert r.status_code == 404 and "This link does not work" in r.get_data(as_text=True), token
+        assert marketing_state(app, bob, wendy_id) == before, token
+    # the real link still works, so the checks above could have seen a change
+    assert anonymous.post(f"/unsubscribe/{unsubscribe.token(app.config, bob, wendy_id)}").status_code == 200
+    assert marketing_state(app, bob, wendy_id)[1][0] is False
 
 
 def test_an_admin_can_resend_a_failed_message_and_staff_cannot(app, login, three):
@@ -196,7 +229,7 @@ def test_an_admin_can_resend_a_failed_message_and_staff_cannot(app, login, three
     staff = login("staff")
     assert "Send again" not in staff.get(f"/messages/show/{failed_id}").get_data(as_text=True)
     assert staff.post(f"/messages/resend/{failed_id}").status_code in (302, 403)
-    assert len(messages_of(app, ada)) == 1
+    assert [(m.id, m.status, m.attempts) for m in messages_of(app, ada)] == [(failed_id, "failed", 1)]
     admin = login("admin")
     shown = admin.get(f"/messages/show/{failed_id}").get_data(as_text=True)
     assert "Send again" in shown
