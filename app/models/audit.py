@@ -17,7 +17,8 @@ class AuditEntry(Model):
     __table_args__ = (
         Index("ix_audit_entry_customer_id_at", "customer_id", "at"),
         Index("ix_audit_entry_entity", "entity", "entity_id"),
-        Index("ix_audit_entry_at", "at"),
+        # The audit list's default order, newest first, ties broken by id (migration 0015).
+        Index("ix_audit_entry_at_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -212,6 +212,8 @@ class Contact(Preferences, Model):
             sqlite_where=text("is_primary"),
         ),
         Index("ix_contact_email", "email"),  # who sent a received e-mail
+        # The contacts list's default order; customer_id for a reseller's scope (migration 0015).
+        Index("ix_contact_is_primary_id", "is_primary", "id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -275,6 +277,9 @@ class Address(Model):
             postgresql_where=text("kind = 'billing'"),
             sqlite_where=text("kind = 'billing'"),
         ),
+        # The addresses list's default order, and that order within a town (migration 0015).
+        Index("ix_address_kind_id", "kind", "id", "customer_id"),
+        Index("ix_address_town_kind_id", "town", "kind", "id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,6 +9,8 @@ from app.models import AuditEntry, Reseller, Tag
 from app.services import resellers, tags
 from app.views import formatters
 from app.views.base import ServiceModelView
+from app.views.datamodel import ListInterface
+from app.views.list_widget import ModelListWidget
 
 
 class TagView(ServiceModelView):
@@ -70,7 +72,8 @@ def _changes(changes) -> Markup:
 class AuditView(ServiceModelView):
     """Read-only: the audit log is written by the session hook and nothing else."""
 
-    datamodel = SQLAInterface(AuditEntry)
+    datamodel = ListInterface(AuditEntry)
+    list_widget = ModelListWidget
     route_base = "/audit"
     list_title = "Audit log"
     base_order = ("at", "desc")

@@ -1,6 +1,6 @@
 """Contacts, their phone numbers, and addresses: FAB screens that save through the services."""
 from flask import g
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import IntegerField
 from wtforms.validators import Optional
 
@@ -10,6 +10,8 @@ from app.models.customers import CHANNELS, PURPOSES
 from app.services.customers import addresses, contacts, services
 from app.views import formatters
 from app.views.base import ServiceModelView
+from app.views.datamodel import ListInterface
+from app.views.list_widget import ModelListWidget
 from app.views.filters import ChildScopeFilter, PhoneScopeFilter
 from app.views.forms import address_fields, contact_fields, phone_fields, service_fields
 
@@ -23,6 +25,7 @@ class ChildView(ServiceModelView):
     """A record that belongs to a parent: added from the parent's page, or by the parent's ID."""
 
     parent_field = "customer_id"
+    list_widget = ModelListWidget
 
     def add_exclude_cols(self):
         return [self.parent_field] if self.parent_id() else []
@@ -42,7 +45,7 @@ PREFERENCE_LABELS = {f"{purpose}_{channel}": f"{purpose.capitalize()} by {CHANNE
 
 
 class ContactPhoneView(ChildView):
-    datamodel = SQLAInterface(ContactPhone)
+    datamodel = ListInterface(ContactPhone, eager=(joinedload(ContactPhone.contact),))
     route_base = "/contact-phones"
     list_title = "Phone numbers"
     base_filters = [["id", PhoneScopeFilter, None]]
@@ -71,7 +74,7 @@ class ContactPhoneView(ChildView):
 
 
 class ContactView(ChildView):
-    datamodel = SQLAInterface(Contact)
+    datamodel = ListInterface(Contact, eager=(joinedload(Contact.customer), selectinload(Contact.phones)))
     route_base = "/contacts"
     list_title = "Contacts"
     show_title = "Contact"
@@ -123,7 +126,7 @@ class ContactView(ChildView):
 
 
 class AddressView(ChildView):
-    datamodel = SQLAInterface(Address)
+    datamodel = ListInterface(Address, eager=(joinedload(Address.customer),))
     route_base = "/addresses"
     list_title = "Addresses"
     show_title = "Address"
@@ -162,7 +165,7 @@ class AddressView(ChildView):
 class ServiceView(ChildView):
     """A customer's services (iBill): what it is billed for; suspended when it is disabled."""
 
-    datamodel = SQLAInterface(CustomerService)
+    datamodel = ListInterface(CustomerService, eager=(joinedload(CustomerService.customer),))
     route_base = "/services"
     list_title = "Services"
     show_title = "Service"

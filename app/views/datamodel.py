@@ -1,23 +1,32 @@
-"""The customer list's query: fast at a million rows, for the list, the REST API and CSV.
+"""The one list machinery: fast at a million rows, for every FAB list, REST list and CSV.
 
-Stock FAB counts every row, pages with a plain OFFSET over full rows and loads
-tags one customer at a time. Here:
+Stock FAB counts every row, pages with a plain OFFSET over full rows and loads each
+row's relations one row at a time. `ListInterface` (any model) does instead:
 - the count stops at a cap and, past it, reports the planner's estimate
   (an int flagged `approximate`), so a page never scans the whole table;
 - a page is found as ids first (an index-only walk of the sort index), then
-  those rows are loaded with their reseller joined and their tags in one query;
-- the last page, or any page past the end of an estimated count, is read
-  backwards from the end instead of skipping everything before it;
+  those rows are loaded with the relations the view declares, in one query each;
+- a page in the back half of the list is read backwards from the end;
+- the pager's links carry a cursor (the sort key and id of the row the current page
+  starts or ends at), so the next pages and the previous ones are an index seek plus a
+  few rows, wherever they are in the list (see `Paging`);
+- with an estimated count, a page looks a few pages ahead (or behind) of itself: when the
+  list ends (or starts) there, the count is known exactly and the pager links no page past
+  the end; a page asked for past the end shows the last one;
 - when a text search leaves few rows (under MATERIALIZE_BELOW), the matches are
   collected first and sorted after: walking the sort index and testing each row
-  would be a full scan when the matches cluster (every "Smith" sorts together);
-- a page in the back half of an exactly counted list is read backwards.
+  would be a full scan when the matches cluster (every "Smith" sorts together).
+`CustomerInterface` adds the customer list's own sort keys and its one-statement load.
 """
+import base64
+import hashlib
 import json
+from datetime import date, datetime
+from decimal import Decimal
 
-from flask import current_app
+from flask import current_app, has_request_context, request, url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import asc, desc, func, select
+from sqlalchemy import Column, asc, desc, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
@@ -27,12 +36,16 @@ from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextC
 MAX_PAGE_SIZE = 100
 TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
 MATERIALIZE_BELOW = 20_000
+AROUND = 3  # pages FAB's pager links on either side of the current one
+CURSOR_ARG = "_cur_"  # + the view's name: the cursor behind a pager link
 
 
 class Count(int):
-    """A row count; `approximate` is True when it is the planner's estimate."""
+    """A row count; `approximate` is True when it is the planner's estimate.
+    `paging` (a Paging, or None) says which page the rows are and how to link the others."""
 
     approximate = False
+    paging = None
 
 
 def _estimate(session, stmt) -> int:
@@ -43,6 +56,86 @@ def _estimate(session, stmt) -> int:
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _encode(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _decode(column: Column, value):
+    """A sort key from a cursor, as the column's Python type (None when it is not one)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return None
+    try:
+        if kind is datetime:
+            return datetime.fromisoformat(value)
+        if kind is date:
+            return date.fromisoformat(value)
+        if kind is Decimal:
+            number = Decimal(str(value))
+            return number if number.is_finite() else None
+        if kind is bool:
+            return value if isinstance(value, bool) else None
+        if kind is int:
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return value if isinstance(value, kind) else None
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+class Paging:
+    """The page a list shows, how many pages the pager may link, and the cursors behind its links.
+
+    A link to a page after this one carries "after the last row of page N"; one before it,
+    "before the first row of page N". The page asked for is then read from that row:
+    an index seek and at most AROUND pages of rows, wherever the page is. A cursor is
+    signed with the list it was made for (model, sort, page size, filters): one that does
+    not fit is ignored. The first and the last page need none (read from either end)."""
+
+    def __init__(self, page: int, count: "Count", page_size: int, signature: str | None,
+                 first=None, last=None):
+        self.page, self.count, self.page_size, self.signature = page, count, page_size, signature
+        self.first, self.last = first, last  # (sort key, id) of the page's first and last rows
+
+    @property
+    def pages(self) -> int:
+        return max(-(-int(self.count) // self.page_size), 1)
+
+    def cursor(self, target: int) -> str | None:
+        if self.signature is None or target in (0, self.page) or target >= self.pages - 1:
+            return None
+        side, row = ("a", self.last) if target > self.page else ("b", self.first)
+        if row is None:
+            return None
+        data = json.dumps([self.signature, self.page, side, _encode(row[0]), row[1]], separators=(",", ":"))
+        return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+    def link(self, target: int, modelview_name: str) -> str:
+        """The URL of page `target` of this list, with its cursor (the request's other arguments kept)."""
+        args = request.args.copy()
+        args.pop(CURSOR_ARG + modelview_name, None)
+        args["page_" + modelview_name] = target
+        cursor = self.cursor(target)
+        if cursor:
+            args[CURSOR_ARG + modelview_name] = cursor
+        return url_for(request.endpoint, **{**request.view_args, **args.to_dict()})
+
+
+def _read_cursor(token: str):
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        signature, anchor, side, key, pk = data
+    except (ValueError, TypeError):
+        return None
+    if not (isinstance(anchor, int) and anchor >= 0 and side in ("a", "b") and isinstance(pk, int)):
+        return None
+    return signature, anchor, side, key, pk
 
 
 class LookupInterface(SQLAInterface):
@@ -56,42 +149,69 @@ class LookupInterface(SQLAInterface):
         return len(rows), rows
 
 
-class CustomerInterface(SQLAInterface):
-    filter_converter_class = CustomerFilterConverter
+class _Walk:
+    """One list's rows in one order: (id, sort key) pairs read forwards or backwards, from an
+    offset, optionally from a row on (a cursor)."""
 
-    def __init__(self, obj=Customer, session=None):
+    def __init__(self, ids_query, pk, key, descending: bool, page_size: int, seekable: bool):
+        self.ids_query, self.pk, self.key, self.descending = ids_query, pk, key, descending
+        self.page_size, self.seekable = page_size, seekable
+
+    def rows(self, offset: int, limit: int, reverse: bool = False, after=None) -> list[tuple]:
+        descending = self.descending != reverse
+        direction = desc if descending else asc
+        keyed = self.seekable and self.key is not None
+        query = self.ids_query.with_entities(self.pk, *([self.key] if keyed else []))
+        if after is not None:
+            key, pk = after
+            left, right = (tuple_(self.key, self.pk), tuple_(key, pk)) if keyed else (self.pk, pk)
+            query = query.filter(left < right if descending else left > right)
+        order = ([direction(self.key)] if self.key is not None else []) + [direction(self.pk)]
+        rows = query.order_by(None).order_by(*order).offset(offset).limit(limit).all()
+        return [(row[0], row[1] if keyed else None) for row in rows]
+
+
+class ListInterface(SQLAInterface):
+    """FAB's SQLAInterface with the list machinery above, for any model.
+
+    `sort_keys`: list column -> the SQL expression it sorts by, where that is not the model's
+    column of the same name (a subquery, another column); `eager`: loader options for the
+    relations a page's columns show (one query each, not one per row). Scope comes with the
+    view's base filters, as with FAB."""
+
+    def __init__(self, obj, session=None, sort_keys=None, eager=()):
         super().__init__(obj, session)
+        self.sort_keys = dict(sort_keys or {})
+        self.eager = tuple(eager)
+        self.pk = obj.__mapper__.primary_key[0]
         self._related: dict[str, LookupInterface] = {}
 
     def get_related_interface(self, col_name: str):
-        # FAB builds related interfaces from self.__class__; ours only knows customers.
-        # Built once per column: FAB asks again for every option of a select (the pk of
-        # each tag), and an interface walks its model's mapper when it is made.
+        # FAB builds related interfaces from self.__class__; ours need arguments. Built once
+        # per column: FAB asks again for every option of a select (the pk of each tag), and
+        # an interface walks its model's mapper when it is made.
         related = self._related.get(col_name)
         if related is None:
             related = self._related[col_name] = LookupInterface(self.get_related_model(col_name), self._session)
         return related
 
     def sort_key(self, order_column: str):
-        """The SQL expression a list column sorts by."""
-        if order_column == "name":
-            return Customer.sort_name
-        if order_column == "reseller":
-            return select(Reseller.name).where(Reseller.id == Customer.reseller_id).scalar_subquery()
-        if order_column == "services_summary":
-            return (select(func.min(CustomerService.name)).where(CustomerService.customer_id == Customer.id,
-                                                                  CustomerService.status != "cancelled")
-                    .scalar_subquery())
-        if order_column == "tags":
-            return (select(func.min(Tag.name)).join(customer_tag, customer_tag.c.tag_id == Tag.id)
-                    .where(customer_tag.c.customer_id == Customer.id).scalar_subquery())
-        if order_column in Customer.__table__.c and order_column != "id":
-            return Customer.__table__.c[order_column]
+        """The SQL expression a list column sorts by (None: by id alone)."""
+        if order_column in self.sort_keys:
+            return self.sort_keys[order_column]
+        columns = self.obj.__table__.c
+        if order_column in columns and columns[order_column] is not self.pk:
+            return columns[order_column]
         return None
+
+    @staticmethod
+    def seekable(key) -> bool:
+        """A cursor can start after a row of this order: a column that holds no NULL (or the id)."""
+        return key is None or (isinstance(key, Column) and not key.nullable)
 
     def filtered_ids(self, filters):
         """A Query of the ids that match `filters` (scope included, as a base filter)."""
-        query = self.session.query(Customer.id)
+        query = self.session.query(self.pk)
         if filters is not None:
             query = filters.apply_all(query)
         return query
@@ -101,13 +221,16 @@ class CustomerInterface(SQLAInterface):
         direction = desc if descending else asc
         key = self.sort_key(order_column)
         keys = [direction(key)] if key is not None else []
-        return query.order_by(*keys, direction(Customer.id))
+        return query.order_by(*keys, direction(self.pk))
+
+    def exact_count(self, ids_query) -> Count:
+        return Count(self.session.scalar(select(func.count()).select_from(ids_query.order_by(None).subquery())))
 
     def count(self, ids_query) -> Count:
         cap = current_app.config["LIST_EXACT_COUNT_LIMIT"]
         stmt = ids_query.order_by(None).statement
         if self.session.get_bind().dialect.name != "postgresql" or not cap:
-            return Count(self.session.scalar(select(func.count()).select_from(stmt.subquery())))
+            return self.exact_count(ids_query)
         capped = self.session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery()))
         if capped <= cap:
             return Count(capped)
@@ -118,29 +241,99 @@ class CustomerInterface(SQLAInterface):
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
         page = max(int(page or 0), 0)
-        page_size = min(int(page_size or 25), MAX_PAGE_SIZE)
+        page_size = min(max(int(page_size or 25), 1), MAX_PAGE_SIZE)
         ids_query = self.filtered_ids(filters)
         count = self.count(ids_query)
-        last_page = max((count - 1) // page_size, 0)
-        if count.approximate and page >= last_page and page > 0:
-            # Past the end of an estimate: the true last page, read backwards.
-            ids = self._page(ids_query, order_column, order_direction, 0, page_size, reverse=True)
-        elif self._few_matches(count, filters):
-            ids = self._page_of_matches(ids_query, order_column, order_direction, page, page_size)
-        elif not count.approximate and page * page_size > count // 2:
-            # The back half of the list is nearer its end: skip fewer rows, backwards.
-            start = page * page_size
-            size = max(min(page_size, count - start), 0)
-            ids = self._page(ids_query, order_column, order_direction, count - start - size, size,
-                             reverse=True) if size else []
-        else:
-            ids = self._page(ids_query, order_column, order_direction, page * page_size, page_size)
-        return count, self.load(ids)
+        key = self.sort_key(order_column)
+        few = self._few_matches(count, filters)
+        seekable = self.seekable(key) and not few
+        signature = self._signature(filters, order_column, order_direction, page_size) if seekable else None
+        walk = _Walk(ids_query, self.pk, key, order_direction == "desc", page_size, seekable)
+        read = (lambda offset, limit: self._page_of_matches(ids_query, order_column, order_direction, offset, limit)
+                ) if few else walk.rows
+        cursor = self._cursor(signature, key)
+        rows, page, count = self._find(walk, read, count, ids_query, page, cursor)
+        count.paging = Paging(page, count, page_size, signature, *(
+            ((rows[0][1], rows[0][0]), (rows[-1][1], rows[-1][0])) if rows else ()))
+        return count, self.load([row[0] for row in rows])
 
-    def _page(self, ids_query, order_column, order_direction, offset, limit, reverse=False):
-        rows = self.ordered(ids_query, order_column, order_direction, reverse=reverse).offset(offset).limit(limit)
-        ids = [row[0] for row in rows]
-        return ids[::-1] if reverse else ids
+    def _find(self, walk, read, count: Count, ids_query, page: int, cursor):
+        """(rows, the page they are, the count): see the module's docstring."""
+        size = walk.page_size
+        window = size * (AROUND + 1) + 1  # the page, the pages the pager links after it, one row more
+        if cursor is not None:
+            found = self._seek(walk, count, page, cursor, window)
+            if found is not None:
+                return found
+        pages = max(-(-count // size), 1)
+        page = min(page, pages - 1)  # past the end: the last page
+        if not count.approximate:
+            start = page * size
+            if start > count // 2 and read == walk.rows:
+                # The back half is nearer its end: skip fewer rows, backwards.
+                taken = min(size, count - start)
+                return walk.rows(count - start - taken, taken, reverse=True)[::-1], page, count
+            return read(start, size), page, count
+        if page > 0 and page >= pages // 2 and read == walk.rows:
+            back = walk.rows((pages - 1 - page) * size, window, reverse=True)
+            if len(back) < window:  # the start is near: the count is known
+                exact = Count((pages - 1 - page) * size + len(back)) if back else self.exact_count(ids_query)
+                return self._find(walk, read, exact, ids_query, page, None)
+            return back[:size][::-1], page, count
+        rows = read(page * size, window)
+        if len(rows) < window:  # the end is near (or passed: the estimate was high)
+            exact = Count(page * size + len(rows)) if rows else self.exact_count(ids_query)
+            return (rows[:size], page, exact) if rows or not page else self._find(
+                walk, read, exact, ids_query, page, None)
+        return rows[:size], page, count
+
+    @staticmethod
+    def _seek(walk, count: Count, page: int, cursor, window):
+        """The page a pager link's cursor points to, or None (the cursor does not lead there)."""
+        anchor, side, row = cursor
+        size = walk.page_size
+        if side == "a" and page > anchor:
+            rows = walk.rows((page - anchor - 1) * size, window, after=row)
+            if not rows:
+                return None
+            if count.approximate and len(rows) < window:  # the end is near: no page past it
+                count = Count(page * size + len(rows))
+                count.approximate = True
+            return rows[:size], page, count
+        if side == "b" and page < anchor:
+            back = walk.rows((anchor - page - 1) * size, window, reverse=True, after=row)
+            if len(back) <= size:
+                return None  # at the start: read page 0 from it
+            if count.approximate and len(back) < window:
+                # The start is near: number the page by the rows before it, so that the
+                # pager's previous pages hold rows.
+                page = -(-(len(back) - size) // size)
+            return back[:size][::-1], page, count
+        return None
+
+    def _signature(self, filters, order_column, order_direction, page_size) -> str:
+        shown = [(f.column_name, type(f).__name__, repr(v))
+                 for f, v in zip(filters.filters, filters.values)] if filters is not None else []
+        data = json.dumps([self.obj.__name__, order_column, order_direction, page_size, shown], default=repr)
+        return hashlib.sha1(data.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _cursor(signature, key):
+        """(anchor page, side, (sort key, id)) of the request's cursor for this list, or None."""
+        if signature is None or not has_request_context():
+            return None
+        for name, token in request.args.items():
+            if not name.startswith(CURSOR_ARG):
+                continue
+            cursor = _read_cursor(token)
+            if cursor is None or cursor[0] != signature:
+                continue
+            _, anchor, side, value, pk = cursor
+            value = _decode(key, value) if key is not None else None
+            if key is not None and value is None:
+                return None
+            return anchor, side, (value, pk)
+        return None
 
     @staticmethod
     def _few_matches(count: Count, filters) -> bool:
@@ -150,17 +343,39 @@ class CustomerInterface(SQLAInterface):
         text = [f for f in (filters.filters if filters is not None else []) if isinstance(f, TEXT_FILTERS)]
         return bool(text) and count < MATERIALIZE_BELOW
 
-    def _page_of_matches(self, ids_query, order_column, order_direction, page, page_size):
+    def _page_of_matches(self, ids_query, order_column, order_direction, offset, limit):
         """Collect the matches, then sort them: never walk the sort index testing each row."""
         key = self.sort_key(order_column)
-        columns = [Customer.id] + ([key.label("sort_key")] if key is not None else [])
+        columns = [self.pk] + ([key.label("sort_key")] if key is not None else [])
         # OFFSET 0 keeps the planner from merging the two queries back into the walk
         # (a MATERIALIZED CTE does the same, and writes every match out first).
         matches = ids_query.with_entities(*columns).order_by(None).offset(0).subquery("matches")
         direction = desc if order_direction == "desc" else asc
-        keys = ([direction(matches.c.sort_key)] if key is not None else []) + [direction(matches.c.id)]
-        rows = self.session.execute(select(matches.c.id).order_by(*keys).offset(page * page_size).limit(page_size))
-        return [row[0] for row in rows]
+        keys = ([direction(matches.c.sort_key)] if key is not None else []) + [direction(matches.c[self.pk.name])]
+        rows = self.session.execute(select(matches.c[self.pk.name]).order_by(*keys).offset(offset).limit(limit))
+        return [(row[0], None) for row in rows]
+
+    def load(self, ids: list[int]) -> list:
+        """The rows by id, in the given order, with the declared relations loaded."""
+        if not ids:
+            return []
+        rows = self.session.scalars(select(self.obj).where(self.pk.in_(ids)).options(*self.eager)).unique().all()
+        by_id = {getattr(row, self.pk.key): row for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+class CustomerInterface(ListInterface):
+    filter_converter_class = CustomerFilterConverter
+
+    def __init__(self, obj=Customer, session=None):
+        super().__init__(obj, session, eager=(selectinload(Customer.tags),), sort_keys={
+            "name": Customer.__table__.c.sort_name,
+            "reseller": select(Reseller.name).where(Reseller.id == Customer.reseller_id).scalar_subquery(),
+            "services_summary": select(func.min(CustomerService.name)).where(
+                CustomerService.customer_id == Customer.id, CustomerService.status != "cancelled").scalar_subquery(),
+            "tags": select(func.min(Tag.name)).join(customer_tag, customer_tag.c.tag_id == Tag.id).where(
+                customer_tag.c.customer_id == Customer.id).scalar_subquery(),
+        })
 
     def load(self, ids: list[int]) -> list[Customer]:
         """Customers by id, in the given order, with reseller and tags loaded in one round trip each,
@@ -168,7 +383,7 @@ class CustomerInterface(SQLAInterface):
         if not ids:
             return []
         rows = self.session.execute(
-            select(Customer, services.summary_of_one()).where(Customer.id.in_(ids)).options(selectinload(Customer.tags))
+            select(Customer, services.summary_of_one()).where(Customer.id.in_(ids)).options(*self.eager)
         ).all()
         by_id = {}
         for customer, summary in rows:

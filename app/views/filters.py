@@ -4,9 +4,6 @@ FAB's stock filters compare numbers as strings, load a related object per tag
 filter and have no free-text search; these replace them for the customer list
 and answer the REST API's rison filters under the same names (`opr`).
 """
-from datetime import date
-from decimal import Decimal, InvalidOperation
-
 from flask import g
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import (
@@ -21,8 +18,8 @@ from sqlalchemy import false, or_, select
 
 from app.models import Contact, Customer, CustomerSurname, customer_tag
 from app.models.customers import IN_SERVICE
-from app.services.fields import INT_MAX, INT_MIN, record_id
-from app.services.scope import customer_ids_in_scope, customer_scope
+from app.services.fields import decimal_number, iso_date, record_id, whole_number
+from app.services.scope import customer_ids_in_scope, customer_scope, is_scoped
 
 
 class CustomerScopeFilter(BaseFilter):
@@ -35,11 +32,16 @@ class CustomerScopeFilter(BaseFilter):
 
 
 class ChildScopeFilter(BaseFilter):
-    """Base filter for rows that belong to a customer through `customer_id`."""
+    """Base filter for rows that belong to a customer through `customer_id`.
+
+    A user who sees every customer gets no condition: "customer_id IN (every customer)"
+    made a list of contacts join the whole customer table, a second a page at a million."""
 
     name = "In scope"
 
     def apply(self, query, value):
+        if not is_scoped(g.user):
+            return query
         return query.filter(self.model.customer_id.in_(customer_ids_in_scope(g.user)))
 
 
@@ -47,6 +49,8 @@ class PhoneScopeFilter(BaseFilter):
     name = "In scope"
 
     def apply(self, query, value):
+        if not is_scoped(g.user):
+            return query
         contacts = select(Contact.id).where(Contact.customer_id.in_(customer_ids_in_scope(g.user)))
         return query.filter(self.model.contact_id.in_(contacts))
 
@@ -100,46 +104,23 @@ class FilterTextContains(FilterContains):
 
     arg_name = "text_ct"
     LEXICONS = {"surname": CustomerSurname.surname}
+    prefix_only = False
 
     def apply(self, query, value):
         column = getattr(self.model, self.column_name)
         lexicon = self.LEXICONS.get(self.column_name) if self.model is Customer else None
         if lexicon is not None:
-            words = select(lexicon).where(contains(self.datamodel, lexicon, value or ""))
+            words = select(lexicon).where(contains(self.datamodel, lexicon, value or "", self.prefix_only))
             return query.filter(column.in_(words))
-        return query.filter(contains(self.datamodel, column, value or ""))
+        return query.filter(contains(self.datamodel, column, value or "", self.prefix_only))
 
 
-class FilterTextStartsWith(FilterStartsWith):
+class FilterTextStartsWith(FilterTextContains):
+    """Starts with, case-insensitive; on surname through the lexicon, as "contains"."""
+
+    name = FilterStartsWith.name
     arg_name = "text_sw"
-
-    def apply(self, query, value):
-        return query.filter(contains(self.datamodel, getattr(self.model, self.column_name), value or "",
-                                     prefix_only=True))
-
-
-def _decimal(value):
-    try:
-        number = Decimal(str(value).strip())
-        return number if number.is_finite() else None
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _int(value):
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _date(value):
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        return None
+    prefix_only = True
 
 
 class _Compare(BaseFilter):
@@ -150,13 +131,13 @@ class _Compare(BaseFilter):
     def apply(self, query, value):
         field = getattr(self.model, self.column_name)
         if self.datamodel.is_date(self.column_name):
-            parse = _date
+            parse = iso_date
         elif self.datamodel.is_integer(self.column_name):
-            parse = _int  # compared as integer, so the index on the column is used
+            parse = whole_number  # compared as integer, so the index on the column is used
         else:
-            parse = _decimal
+            parse = decimal_number
         parsed = parse(value)
-        if parsed is None or (parse is _int and not INT_MIN <= parsed <= INT_MAX):
+        if parsed is None:
             return query.filter(false())
         return query.filter(getattr(field, self.op)(parsed))
 
@@ -192,9 +173,8 @@ class FilterHasTag(BaseFilter):
     arg_name = "tag"
 
     def apply(self, query, value):
-        try:
-            tag_id = int(getattr(value, "id", value))
-        except (TypeError, ValueError):
+        tag_id = whole_number(getattr(value, "id", value))
+        if tag_id is None:
             return query.filter(false())
         return query.filter(Customer.id.in_(_customers_with_tag(tag_id)))
 
@@ -204,9 +184,8 @@ class FilterHasNotTag(FilterHasTag):
     arg_name = "no_tag"
 
     def apply(self, query, value):
-        try:
-            tag_id = int(getattr(value, "id", value))
-        except (TypeError, ValueError):
+        tag_id = whole_number(getattr(value, "id", value))
+        if tag_id is None:
             return query
         return query.filter(Customer.id.not_in(_customers_with_tag(tag_id)))
 
@@ -218,9 +197,8 @@ class FilterReseller(FilterRelationOneToManyEqual):
     arg_name = "reseller"
 
     def apply(self, query, value):
-        try:
-            reseller_id = int(getattr(value, "id", value))
-        except (TypeError, ValueError):
+        reseller_id = whole_number(getattr(value, "id", value))
+        if reseller_id is None:
             return query.filter(false())
         return query.filter(Customer.reseller_id == reseller_id)
 
