@@ -18,7 +18,7 @@ from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.services.customers import contacts, merge, notes, profile, update
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
-from app.services.scope import get_customer, is_scoped
+from app.services.scope import get_customer
 from app.views import formatters
 from app.views.bulk import action_applies
 
@@ -104,7 +104,7 @@ class ProfileMixin:
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
-            may_private=not is_scoped(g.user), title=summary.customer.name)
+            may_private=notes.may_see_private(g.user), title=summary.customer.name)
 
     def _to_survivor(self, pk, endpoint: str, **args):
         """A merged-away customer's id leads to the customer it was merged into (a GET of its page

@@ -21,9 +21,15 @@ def _flag(value) -> bool:
     return str(value).lower() in ("1", "true", "on", "y", "yes")
 
 
+def may_see_private(actor) -> bool:
+    """Private notes are for users who see every reseller (a reseller's user neither reads nor
+    writes them)."""
+    return not is_scoped(actor)
+
+
 def visible(actor):
-    """The notes `actor` may read: private ones only for users who see every reseller."""
-    return Note.private.is_(False) if is_scoped(actor) else Note.id.is_not(None)
+    """The notes `actor` may read: private ones only for who may see them."""
+    return Note.id.is_not(None) if may_see_private(actor) else Note.private.is_(False)
 
 
 def notes_for(session: Session, actor, customer_id, limit: int = 200) -> list[Note]:
@@ -63,7 +69,7 @@ def add_note(session: Session, actor, customer_id, data: dict) -> Note:
     if body is None and "body" not in errors:
         errors.add("body", "Write the note.")
     flags = {flag: _flag(data.get(flag)) for flag in FLAGS}
-    if flags["private"] and is_scoped(actor):
+    if flags["private"] and not may_see_private(actor):
         raise Forbidden("Only admins and staff can write private notes.")
     if flags["do_not_work"] and customer.status != "dormant":
         try:
@@ -83,7 +89,7 @@ def add_note(session: Session, actor, customer_id, data: dict) -> Note:
 def get_note(session: Session, actor, note_id) -> Note:
     """A note `actor` may read; NotFound otherwise (another reseller's, or private to a reseller)."""
     note = load_in_scope(session, actor, Note, note_id, (Customer,), "No such note.")
-    if note.private and is_scoped(actor):
+    if note.private and not may_see_private(actor):
         raise NotFound("No such note.")
     return note
 
