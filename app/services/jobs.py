@@ -146,18 +146,20 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def reap(session: Session, job: Job, alive: Callable[[Job], bool | None], *, now: datetime | None = None,
-         stale_after: timedelta = STALE_AFTER) -> Job:
+def reap(session: Session, job: Job, alive: Callable[[Job], bool | None], *, queued_waits: bool = True,
+         now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> Job:
     """Mark `job` failed (committed) when it is queued or running but its runner is gone.
 
     `alive(job)` says whether the job's runner still runs it (True/False), or None when it
     cannot tell (another machine's process): then a running job that has not reported for
-    `stale_after` is taken for dead. A queued job nobody has picked up is left waiting.
+    `stale_after` is taken for dead. A queued job waits for a worker as long as it takes when
+    `queued_waits` (a queue on Redis); without one its thread starts at once, so a job still
+    queued after `stale_after` lost its process before it began.
     """
     if job.status not in ("queued", "running"):
         return job
     verdict = alive(job)
-    if verdict is None and job.status == "running":
+    if verdict is None and (job.status == "running" or not queued_waits):
         last = job.heartbeat_at or job.created_at
         verdict = _naive_utc(now or utcnow()) - _naive_utc(last) < stale_after
     if verdict is False:
@@ -199,7 +201,8 @@ def start_again(session: Session, actor, job_id) -> Job:
     job = get_job(session, actor, job_id)
     if not may_start_again(job):
         raise Invalid({"status": "Only a job that stopped can be started again."})
-    job.status, job.error, job.runner, job.heartbeat_at, job.finished_at = "queued", None, None, None, None
+    # Queued again now: a thread that never starts is seen from here (see reap).
+    job.status, job.error, job.runner, job.heartbeat_at, job.finished_at = "queued", None, None, utcnow(), None
     commit(session)
     KINDS[job.action].restart(job.id)
     return job

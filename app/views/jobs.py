@@ -8,13 +8,14 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
-from app.jobs import runner
+from app.jobs import get_queue, runner
 from app.services import jobs
 
 
 def _job(pk):
     """The user's job (NotFound: 404), marked failed first if its runner is gone."""
-    return jobs.reap(db.session, jobs.get_job(db.session, g.user, pk), runner.alive)
+    return jobs.reap(db.session, jobs.get_job(db.session, g.user, pk), runner.alive,
+                     queued_waits=get_queue() is not None)
 
 
 class JobView(BaseView):

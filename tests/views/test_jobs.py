@@ -162,3 +162,13 @@ def test_sqlite_connections_wait_for_a_writer_instead_of_failing(app):
         pytest.skip("SQLite only")
     with app.app_context():
         assert db.session.scalar(text("PRAGMA busy_timeout")) >= 10_000
+
+
+def test_without_redis_a_job_still_queued_long_after_it_was_started_lost_its_process(ctx):
+    [cid] = [f.customer().id]
+    job = bulk.prepare(ctx, f.user("admin"), "disable", {}, ids=[cid])
+    ctx.commit()
+    assert jobs.reap(ctx, job, runner.alive, queued_waits=False).status == "queued"
+    later = utcnow() + jobs.STALE_AFTER + timedelta(minutes=1)
+    assert jobs.reap(ctx, job, runner.alive, queued_waits=True, now=later).status == "queued"  # a worker will come
+    assert jobs.reap(ctx, job, runner.alive, queued_waits=False, now=later).status == "failed"
