@@ -17,10 +17,12 @@ thread of a threaded server shares: one user's request could be answered with an
 filters. `RequestFilters` gives each request its own.
 """
 import copy
+import math
 import re
 
 from flask import abort, current_app, flash, g, has_request_context, request
 from flask_appbuilder.baseviews import BaseCRUDView
+from flask_appbuilder.models.sqla.filters import FilterIn, FilterNotIn
 from werkzeug.datastructures import ImmutableMultiDict
 
 from sqlalchemy import BigInteger
@@ -89,22 +91,32 @@ def _filter_problem(view, column: str, index: str, value: str) -> str | None:
     return None
 
 
-def _stock_filter_takes(flt, datamodel, column: str, value: str) -> bool:
-    """Whether FAB's own filter can compare `column` with `value` without a database error.
+def _stock_filter_takes(flt, datamodel, column: str, value) -> bool:
+    """Whether FAB's own filter can compare `column` with `value` (text from a query string, or
+    any JSON value from rison) without an error.
 
-    FAB passes a number or a flag to the database as it came: on PostgreSQL a number past the
-    column's range, or any flag but "y" (its form's ticked box), raised. Our filters (and FAB's
-    relation filters, which catch their own errors) parse their values themselves."""
+    FAB passes the value to the database as it came: on PostgreSQL a number past the column's
+    range, or any flag but "y" (its form's ticked box) or true/false, raised; text given a
+    number, or a number given text, raised too. Our filters (and FAB's relation filters, which
+    catch their own errors) parse their values themselves."""
     if type(flt).__module__ != "flask_appbuilder.models.sqla.filters" or datamodel.is_relation(column):
         return True
+    if isinstance(flt, (FilterIn, FilterNotIn)) and isinstance(value, list):
+        return bool(value) and all(_fits(datamodel, column, v) for v in value)
+    return _fits(datamodel, column, value)
+
+
+def _fits(datamodel, column: str, value) -> bool:
     if datamodel.is_boolean(column):
-        return value == "y"
+        return value is True or value is False or value == "y"
     if datamodel.is_integer(column):
         big = isinstance(datamodel.list_columns[column].type, BigInteger)
         return whole_number(value, *((-2**63, 2**63 - 1) if big else (INT_MIN, INT_MAX))) is not None
     if datamodel.is_float(column) or datamodel.is_numeric(column):
+        if isinstance(value, float):
+            return math.isfinite(value)
         return decimal_number(value) is not None
-    return True
+    return isinstance(value, str)
 
 
 def clean_list_arguments():
@@ -175,9 +187,12 @@ def rest_list_problem(api, args: dict) -> str | None:
     for item in args.get("filters") or []:
         if not isinstance(item, dict) or not {"col", "opr", "value"} <= set(item):
             return "Each filter needs col, opr and value."
-        column, operation = item["col"], item["opr"]
-        if column not in offered:
+        column, operation, value = item["col"], item["opr"], item["value"]
+        if not isinstance(column, str) or column not in offered:
             return f"Filter column: {_short(str(column))} not allowed to filter"
-        if operation not in [f.arg_name for f in offered[column]]:
+        flt = next((f for f in offered[column] if f.arg_name == operation), None)
+        if flt is None:
             return f"Filter operation: {_short(str(operation))} not allowed on column: {column}"
+        if not _stock_filter_takes(flt, api.datamodel, column, value):
+            return f"Filter value: {_short(str(value))} is not a value of column: {column}"
     return None

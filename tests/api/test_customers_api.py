@@ -107,3 +107,31 @@ def test_a_show_query_outside_the_schema_answers_400(app, api):
     r = client.get(f"/api/v1/customers/{customer_id}?q=(columns:x)")
     assert r.status_code == 400
     assert r.json["message"].startswith("Not a valid rison schema")
+
+
+def test_the_rest_count_says_it_is_exact_on_a_short_list(app, api):
+    with app.app_context():
+        f.customer(surname="Counted")
+    r = api("admin").get("/api/v1/customers/")
+    assert r.status_code == 200
+    assert r.json["count"] == 1 and r.json["count_is_estimate"] is False
+
+
+def test_the_rest_count_says_when_it_is_the_planners_estimate(app, api):
+    from sqlalchemy import text
+
+    from tests.conftest import on_postgresql
+    if not on_postgresql():
+        pytest.skip("SQLite counts every list exactly")
+    with app.app_context():
+        from app.services.demo_data import generate
+        generate(db.session, 80, resellers=2, tags=2, seed=3)
+        db.session.execute(text("ANALYZE customer"))
+        db.session.commit()
+    saved, app.config["LIST_EXACT_COUNT_LIMIT"] = app.config["LIST_EXACT_COUNT_LIMIT"], 20
+    try:
+        r = api("admin").get("/api/v1/customers/")
+    finally:
+        app.config["LIST_EXACT_COUNT_LIMIT"] = saved
+    assert r.status_code == 200
+    assert r.json["count"] > 20 and r.json["count_is_estimate"] is True
