@@ -107,6 +107,7 @@ def build_cases(app, info) -> tuple[list[Case], dict]:
     order = dict(order_column="name", order_direction="asc")
     reseller_deep = max(min(1000, math.ceil(facts["reseller_visible"] / PAGE_SIZE) - 2), 1)
     facts["reseller_deep"] = reseller_deep
+    _, reseller_count = last_page(reseller, f"/customers/list/?{srt_o}", "CustomerView")
     del s_ours, s_stock
 
     with app.app_context():
@@ -158,7 +159,7 @@ def build_cases(app, info) -> tuple[list[Case], dict]:
              q_ids(Customer.reseller_id == info["reseller_id"]), kinds=("list",)),
         Case(f"Reseller user: sorted, page {reseller_deep}",
              Target(reseller, f"/customers/list/?{srt_o}&page_CustomerView={reseller_deep}"), None,
-             q_ids(Customer.reseller_id == info["reseller_id"], offset=reseller_deep * PAGE_SIZE),
+             numbered_rows(app, reseller_count or 0, reseller_deep, Customer.reseller_id == info["reseller_id"]),
              kinds=("list", "deep")),
     ]
     facts["dialect"] = info["dialect"]
@@ -193,43 +194,73 @@ def pager_link(client, url: str, view: str, page: int) -> str:
     return f"{url}&page_{view}={page}"
 
 
-def deep_cases(app, admin, facts, srt_o, srt_s) -> list[Case]:
-    """Pages 10,000 and 20,000 and one near the end, each as the pager links it from the page
-    before (timed: the linked page only), beside stock FAB's same page number."""
+def cursor_link(app, client, url: str, view: str, page: int) -> str:
+    """The link widgets/pager.html gives page `page` on page `page - 1` (with its cursor), for a
+    list whose template does not use that pager yet: built from the Paging its datamodel answered
+    page `page - 1` with (recorded, not changed, by wrapping ListInterface.query)."""
+    from app.views.datamodel import ListInterface
+    answers = []
+    real = ListInterface.query
+
+    def recorded(self, *args, **kwargs):
+        answer = real(self, *args, **kwargs)
+        answers.append(answer[0])
+        return answer
+    ListInterface.query = recorded
+    try:
+        client.get(f"{url}&page_{view}={page - 1}").get_data()
+    finally:
+        ListInterface.query = real
+    with app.test_request_context(f"{url}&page_{view}={page - 1}"):
+        return answers[-1].paging.link(page, view)
+
+
+def numbered_rows(app, count: int, page: int, *where):
+    """The customers on `page` of the list sorted by name, as the list numbers its pages: from
+    the start, or, in the back half of an estimated count, from the end (the estimate's last
+    page holds the last rows)."""
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import Customer
-    count, last = facts["ours_count"] or 0, facts["ours_last"]
-    approximate = facts["dialect"] == "postgresql" and count > app.config["LIST_EXACT_COUNT_LIMIT"]
+    approximate = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and \
+        count > app.config["LIST_EXACT_COUNT_LIMIT"]
     pages = max(math.ceil(count / PAGE_SIZE), 1)
 
-    def rows(page):
-        """The rows of `page` as the list numbers them: from the start, or, in the back half of
-        an estimated count, from the end (the estimate's last page is the last rows)."""
-        def run():
-            with app.app_context():
-                live = select(Customer.id).where(Customer.status != "archived")
-                if approximate and page >= pages // 2:
-                    stmt = live.order_by(Customer.sort_name.desc(), Customer.id.desc()).offset(
-                        (pages - 1 - page) * PAGE_SIZE).limit(PAGE_SIZE)
-                    return db.session.scalars(stmt).all()[::-1]
-                stmt = live.order_by(Customer.sort_name, Customer.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE)
-                return db.session.scalars(stmt).all()
-        return run
+    def run():
+        with app.app_context():
+            live = select(Customer.id).where(Customer.status != "archived", *where)
+            if approximate and page >= pages // 2:
+                stmt = live.order_by(Customer.sort_name.desc(), Customer.id.desc()).offset(
+                    (pages - 1 - page) * PAGE_SIZE).limit(PAGE_SIZE)
+                return db.session.scalars(stmt).all()[::-1]
+            stmt = live.order_by(Customer.sort_name, Customer.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE)
+            return db.session.scalars(stmt).all()
+    return run
 
+
+def deep_cases(app, admin, facts, srt_o, srt_s) -> list[Case]:
+    """Pages 10,000 and 20,000 and one near the end, each as the pager links it from the page
+    before (timed: the linked page only), beside stock FAB's same page number. When the customer
+    list's own pager links no cursor (its template does not include widgets/pager.html), the
+    link that pager would give is timed as well."""
+    count, last = facts["ours_count"] or 0, facts["ours_last"]
+    url = f"/customers/list/?{srt_o}"
     out = []
     for page, label in ((10_000, "page 10,000"), (20_000, "page 20,000"), (last - 3, "4th page from the end")):
         if not 0 < page < last:
             continue
-        url = pager_link(admin, f"/customers/list/?{srt_o}", "CustomerView", page)
-        facts.setdefault("deep_links", {})[label] = url
+        link = pager_link(admin, url, "CustomerView", page)
         stock_page = page if "end" not in label else facts["stock_last"] - 3
-        out.append(Case(f"sorted by name, {label} (pager's link)",
-                        Target(admin, url, show_prefix="/customers/show/"),
-                        Target(admin, f"/stock/customers/list/?{srt_s}&page_StockCustomerView={stock_page}",
-                               show_prefix="/stock/customers/show/"),
-                        rows(page), kinds=("list", "deep")))
+        stock = Target(admin, f"/stock/customers/list/?{srt_s}&page_StockCustomerView={stock_page}",
+                       show_prefix="/stock/customers/show/")
+        out.append(Case(f"sorted by name, {label} (pager's link)", Target(admin, link, show_prefix="/customers/show/"),
+                        stock, numbered_rows(app, count, page), kinds=("list", "deep")))
+        if "_cur_" not in link:
+            cursor = cursor_link(app, admin, url, "CustomerView", page)
+            out.append(Case(f"sorted by name, {label} (widgets/pager.html's link)",
+                            Target(admin, cursor, show_prefix="/customers/show/"), stock,
+                            numbered_rows(app, count, page), kinds=("list", "deep")))
     return out
 
 
@@ -280,11 +311,11 @@ def list_cases(app, admin, bearer, stock_address_view) -> list[Case]:
                         Target(admin, f"{stock}/list/", show_prefix=f"{stock}/show/"), q(model, order),
                         kinds=("list", "lists")))
         if label == "contacts":
-            page = 2000
-            url = pager_link(admin, f"{ours}/list/?psize_{view}={PAGE_SIZE}", view, page)
-            out.append(Case(f"{label}: page {page:,} (pager's link)", Target(admin, url, show_prefix=f"{ours}/show/"),
-                            Target(admin, f"{stock}/list/?page_Stock{view}={page}", show_prefix=f"{stock}/show/"),
-                            q(model, order, offset=page * PAGE_SIZE), kinds=("list", "lists", "deep")))
+            for page in (2_000, 20_000):
+                url = pager_link(admin, f"{ours}/list/?psize_{view}={PAGE_SIZE}", view, page)
+                out.append(Case(f"{label}: page {page:,} (pager's link)", Target(admin, url, show_prefix=f"{ours}/show/"),
+                                Target(admin, f"{stock}/list/?page_Stock{view}={page}", show_prefix=f"{stock}/show/"),
+                                q(model, order, offset=page * PAGE_SIZE), kinds=("list", "lists", "deep")))
         if label == "addresses":
             ours_eq = filter_index(app, AddressView, "town", (FilterEqual,))
             stock_eq = filter_index(app, stock_address_view, "town", (FilterEqual,))

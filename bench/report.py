@@ -59,7 +59,12 @@ def report(args, info, facts, results, csv, runs, own_schema=None) -> tuple[str,
                  f"`_flt_{facts['ours_tag_index']}_tags` (Has tag); stock "
                  f"`_flt_{facts['stock_contains_index']}_surname` (Contains), "
                  f"`_flt_{facts['stock_tag_index']}_tags` (Relation); tag {facts['tag_name']!r} "
-                 f"(id {facts['tag_id']}).\n")
+                 f"(id {facts['tag_id']}); starts with: ours `_flt_{facts['ours_startswith_index']}_surname`, "
+                 f"stock `_flt_{facts['stock_startswith_index']}_surname`.  ")
+    rest = facts.get("rest_count") or {}
+    lines.append(f"REST count (customers with a tag): `count` {rest.get('count')}"
+                 + (f", beside it {rest['other']}" if rest.get("other") else ", nothing beside it says whether it is "
+                    "an estimate") + f"; audit entries: {info.get('audit_rows', 0):,}.\n")
 
     rows = []
     verdicts = []
