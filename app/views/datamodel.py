@@ -149,6 +149,9 @@ class LookupInterface(SQLAInterface):
         return len(rows), rows
 
 
+_AT_START = object()  # a cursor's page is the list's first: read page 0
+
+
 class _Walk:
     """One list's rows in one order: (id, sort key) pairs read forwards or backwards, from an
     offset, optionally from a row on (a cursor)."""
@@ -249,42 +252,46 @@ class ListInterface(SQLAInterface):
         seekable = self.seekable(key) and not few
         signature = self._signature(filters, order_column, order_direction, page_size) if seekable else None
         walk = _Walk(ids_query, self.pk, key, order_direction == "desc", page_size, seekable)
-        read = (lambda offset, limit: self._page_of_matches(ids_query, order_column, order_direction, offset, limit)
-                ) if few else walk.rows
+        if few:
+            walk.rows = lambda offset, limit, reverse=False, after=None: self._page_of_matches(
+                ids_query, order_column, order_direction, offset, limit)
         cursor = self._cursor(signature, key)
-        rows, page, count = self._find(walk, read, count, ids_query, page, cursor)
+        rows, page, count = self._find(walk, few, count, ids_query, page, cursor)
         count.paging = Paging(page, count, page_size, signature, *(
             ((rows[0][1], rows[0][0]), (rows[-1][1], rows[-1][0])) if rows else ()))
         return count, self.load([row[0] for row in rows])
 
-    def _find(self, walk, read, count: Count, ids_query, page: int, cursor):
-        """(rows, the page they are, the count): see the module's docstring."""
+    def _find(self, walk, few: bool, count: Count, ids_query, page: int, cursor):
+        """(rows, the page they are, the count): see the module's docstring. With `few`, the
+        walk is the sorted matches (read forwards only)."""
         size = walk.page_size
         window = size * (AROUND + 1) + 1  # the page, the pages the pager links after it, one row more
         if cursor is not None:
             found = self._seek(walk, count, page, cursor, window)
-            if found is not None:
+            if found is _AT_START:
+                page = 0
+            elif found is not None:
                 return found
         pages = max(-(-count // size), 1)
         page = min(page, pages - 1)  # past the end: the last page
         if not count.approximate:
             start = page * size
-            if start > count // 2 and read == walk.rows:
+            if start > count // 2 and not few:
                 # The back half is nearer its end: skip fewer rows, backwards.
                 taken = min(size, count - start)
                 return walk.rows(count - start - taken, taken, reverse=True)[::-1], page, count
-            return read(start, size), page, count
-        if page > 0 and page >= pages // 2 and read == walk.rows:
+            return walk.rows(start, size), page, count
+        if page > 0 and page >= pages // 2 and not few:
             back = walk.rows((pages - 1 - page) * size, window, reverse=True)
             if len(back) < window:  # the start is near: the count is known
                 exact = Count((pages - 1 - page) * size + len(back)) if back else self.exact_count(ids_query)
-                return self._find(walk, read, exact, ids_query, page, None)
+                return self._find(walk, few, exact, ids_query, page, None)
             return back[:size][::-1], page, count
-        rows = read(page * size, window)
+        rows = walk.rows(page * size, window)
         if len(rows) < window:  # the end is near (or passed: the estimate was high)
             exact = Count(page * size + len(rows)) if rows else self.exact_count(ids_query)
             return (rows[:size], page, exact) if rows or not page else self._find(
-                walk, read, exact, ids_query, page, None)
+                walk, few, exact, ids_query, page, None)
         return rows[:size], page, count
 
     @staticmethod
@@ -303,7 +310,7 @@ class ListInterface(SQLAInterface):
         if side == "b" and page < anchor:
             back = walk.rows((anchor - page - 1) * size, window, reverse=True, after=row)
             if len(back) <= size:
-                return None  # at the start: read page 0 from it
+                return _AT_START if back else None  # page 0 is the first rows, read from the start
             if count.approximate and len(back) < window:
                 # The start is near: number the page by the rows before it, so that the
                 # pager's previous pages hold rows.
