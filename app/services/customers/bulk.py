@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.jobs import enqueue, tasks
 from app.models import Customer, Job, Reseller, Tag, customer_tag, job_customer
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
@@ -98,7 +99,6 @@ def start_bulk_action(session: Session, actor, action: str, params: dict, form_k
     Raises Invalid (form_key: ALREADY_STARTED) when this form was sent before, and what
     prepare raises; nothing is written then.
     """
-    from app.jobs import enqueue, tasks
     if not claim_form_key(session, form_key):
         raise Invalid({"form_key": ALREADY_STARTED})
     job = prepare(session, actor, action, params, ids=ids, matching=matching)
@@ -274,7 +274,6 @@ ACT_TABLES = {**{action: ("customer", "service") for action in STATUS_ACTIONS},
 
 
 def _restart(job_id: int) -> None:
-    from app.jobs import enqueue, tasks
     enqueue(tasks.run_bulk_action, job_id)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.jobs import tasks
 from app.models import Contact, ContactPhone, Customer, Job, Message
 from app.models.resellers import utcnow
 from app.services import fields
@@ -159,7 +160,6 @@ def send(session: Session, actor, channel: str, data: dict, form_key, config: di
 
     Raises Invalid with every field error (form_key: ALREADY_SENT for a form sent before);
     nothing is written then."""
-    from app.jobs import tasks
     values = clean(channel, data)
     if not claim_form_key(session, form_key):
         raise Invalid({"form_key": ALREADY_SENT})
@@ -218,7 +218,6 @@ def may_resend(message) -> bool:
 def resend(session: Session, actor, message_id) -> Message:
     """A failed message in the actor's scope, queued again as a new message (the failed one
     stays, with its log), committed, then its delivery queued. NotFound outside the scope."""
-    from app.jobs import tasks
     message = load_in_scope(session, actor, Message, message_id, (Customer,), "No such message.")
     if not may_resend(message):
         raise Invalid({"status": "Only a failed message can be sent again."})
