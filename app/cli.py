@@ -72,7 +72,7 @@ def register(app: Flask) -> None:
             click.echo(f"Created roles: {', '.join(created)}")
         if sm.count_users() == 0:
             password = admin_password or strong_password()
-            ensure_user(admin_username, "Admin", password)
+            ensure_user(admin_username, sm.auth_role_admin, password)
             if current_app.config["APP_ENV"] == "production":
                 # Shown once, kept nowhere: a file beside the code would outlive the first login.
                 click.echo(f"Created admin user: username: {admin_username} password: {password}")

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models.custom_fields import CUSTOM_FIELD_KINDS, CustomField, CustomValue
-from app.services import audit, fields
+from app.services import audit, fields, permissions
 from app.services.db import invalid_from
-from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
+from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import get_customer
 
-ADMIN_ROLE = "Admin"
+# The definitions screen's permissions decide who defines fields (the Admin's by default).
+VIEW = "CustomFieldView"
 PREFIX = "cf_"
 MAX_NAME = 80
 MAX_TEXT = 2_000
@@ -43,10 +44,9 @@ def key_of(field: CustomField) -> str:
     return f"{PREFIX}{field.id}"
 
 
-# ---- field definitions (admins only) ------------------------------------------------------
-def _require_admin(actor) -> None:
-    if not any(getattr(r, "name", None) == ADMIN_ROLE for r in getattr(actor, "roles", None) or []):
-        raise Forbidden("Only admins can define custom fields.")
+# ---- field definitions (whoever the definitions screen's permissions allow) ---------------
+def _require(session: Session, actor, permission: str) -> None:
+    permissions.require(session, actor, (permission, VIEW), message="You may not change the custom fields.")
 
 
 def _choices(errors: FieldErrors, value) -> list[str]:
@@ -140,8 +140,9 @@ def list_fields(session: Session, active_only: bool = True) -> list[CustomField]
 
 
 def create_field(session: Session, actor, data: dict) -> CustomField:
-    """Define a field (committed). Forbidden unless `actor` is an admin; Invalid for a bad definition."""
-    _require_admin(actor)
+    """Define a field (committed). Forbidden without `can_add` on the custom fields; Invalid for a
+    bad definition."""
+    _require(session, actor, "can_add")
     field = CustomField(**_clean_definition(session, data, None))
     session.add(field)
     _commit(session)
@@ -149,8 +150,9 @@ def create_field(session: Session, actor, data: dict) -> CustomField:
 
 
 def update_field(session: Session, actor, field_id, data: dict) -> CustomField:
-    """Change a field (committed); its kind only while no customer has a value for it."""
-    _require_admin(actor)
+    """Change a field (committed); its kind only while no customer has a value for it. Forbidden
+    without `can_edit` on the custom fields."""
+    _require(session, actor, "can_edit")
     field = get_field(session, field_id)
     for key, value in _clean_definition(session, data, field).items():
         if getattr(field, key) != value:
@@ -161,8 +163,8 @@ def update_field(session: Session, actor, field_id, data: dict) -> CustomField:
 
 def delete_field(session: Session, actor, field_id) -> None:
     """Delete a field and every customer's value for it (committed). To hide a field but keep
-    its values, make it inactive instead."""
-    _require_admin(actor)
+    its values, make it inactive instead. Forbidden without `can_delete` on the custom fields."""
+    _require(session, actor, "can_delete")
     field = get_field(session, field_id)
     rows = session.execute(select(CustomValue.customer_id, CustomValue.value)
                            .where(CustomValue.field_id == field.id)).all()

@@ -1,11 +1,12 @@
 """Custom fields: the admins' screen that defines them, and their part of the customer's page.
 
-CustomFieldView (route_base "/custom-fields") saves through the service, which refuses
-anyone but an admin whatever the role's permissions say. CustomFieldsMixin is for
+CustomFieldView (route_base "/custom-fields") saves through the service, which checks the
+same permissions as the screen (can_add, can_edit, can_delete on CustomFieldView: the
+Admin's by default, any role's that an admin gives them). CustomFieldsMixin is for
 CustomerView (route_base "/customers"): `custom_fields_tab` gives the Details tab its fields
 and values, and setting them needs `can_edit` on customers, like writing a note.
 """
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -15,7 +16,7 @@ from wtforms import BooleanField, TextAreaField
 from app.extensions import db
 from app.models.custom_fields import CUSTOM_FIELD_KINDS, CustomField
 from app.services import custom_fields
-from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.errors import Invalid
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.forms import choice, text
@@ -66,22 +67,13 @@ class CustomFieldView(ServiceModelView):
             form.position.data = str(form.position.data)
 
     def create(self, data, parent_id):
-        try:
-            return custom_fields.create_field(db.session, g.user, data)
-        except Forbidden:
-            abort(403)
+        return custom_fields.create_field(db.session, g.user, data)
 
     def update(self, pk, data):
-        try:
-            return custom_fields.update_field(db.session, g.user, pk, data)
-        except Forbidden:
-            abort(403)
+        return custom_fields.update_field(db.session, g.user, pk, data)
 
     def remove(self, pk):
-        try:
-            custom_fields.delete_field(db.session, g.user, pk)
-        except Forbidden:
-            abort(403)
+        custom_fields.delete_field(db.session, g.user, pk)
 
 
 class CustomFieldsMixin:
@@ -97,9 +89,6 @@ class CustomFieldsMixin:
         try:
             custom_fields.set_values(db.session, g.user, pk, request.form)
             flash("Custom fields saved.", "success")
-        except NotFound:
-            db.session.rollback()
-            abort(404)
         except Invalid as e:
             db.session.rollback()
             flash(e.messages, "danger")

@@ -10,6 +10,7 @@ from app.services.customers import bulk
 from app.services.customers.delete import delete_customer
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories as f
+from tests.roles import role_user
 
 
 @pytest.fixture
@@ -331,3 +332,22 @@ def test_a_bulk_delete_deletes_their_values(ctx, admin, form):
     assert job.result["changed"] == 1
     assert stored(ctx, doomed_id) == {}
     assert stored(ctx, kept_id) == {form["text"]: f"code {kept_id}"}
+
+
+@pytest.mark.parametrize("permission, allowed", [("can_add", "create"), ("can_edit", "update"), ("can_delete", "delete")])
+def test_a_role_granted_a_custom_field_permission_in_the_browser_does_that_and_nothing_more(
+        app, ctx, admin, permission, allowed):
+    field = define(ctx, admin, "Gate code")
+    with role_user(app, ctx, "Office", like="Staff", grants=[(permission, "CustomFieldView")]) as office:
+        attempts = {"create": lambda: cf.create_field(ctx, office, {"name": "Meter", "kind": "text"}),
+                    "update": lambda: cf.update_field(ctx, office, field.id, {"name": "Gate"}),
+                    "delete": lambda: cf.delete_field(ctx, office, field.id)}
+        for operation, attempt in attempts.items():
+            if operation == allowed:
+                attempt()
+            else:
+                with pytest.raises(Forbidden):
+                    attempt()
+                ctx.rollback()
+    names = [x.name for x in cf.list_fields(ctx, active_only=False)]
+    assert names == {"create": ["Gate code", "Meter"], "update": ["Gate"], "delete": []}[allowed]

@@ -11,6 +11,7 @@ from app.models.custom_fields import CustomField, CustomValue
 from app.services.customers import addresses, contacts, files, merge, notes
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories as f
+from tests.roles import role_user
 
 
 @pytest.fixture
@@ -116,3 +117,17 @@ def test_deleting_the_survivor_removes_its_aliases(ctx, pair):
     merge.merge(ctx, admin, sid, did)
     delete_customer(ctx, admin, sid)
     assert ctx.get(CustomerAlias, did) is None and merge.alias_target(ctx, admin, did) is None
+
+
+def test_a_role_granted_merge_in_the_browser_merges_and_one_without_it_may_not(app, ctx, pair):
+    _, sid, did, _, _ = pair
+    with role_user(app, ctx, "Clerk", like="Staff") as clerk:
+        with pytest.raises(Forbidden):
+            merge.preview(ctx, clerk, sid, did)
+        ctx.rollback()
+    assert ctx.get(Customer, did) is not None
+    with role_user(app, ctx, "Finance", like="Staff", grants=[("can_merge", "CustomerView")]) as finance:
+        assert merge.preview(ctx, finance, sid, did).duplicate.id == did
+        assert merge.merge(ctx, finance, sid, did).id == sid
+    ctx.expire_all()
+    assert ctx.get(Customer, did) is None and ctx.get(CustomerAlias, did).merged_by == "finance"

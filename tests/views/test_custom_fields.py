@@ -9,6 +9,7 @@ from app.extensions import db
 from app.models.custom_fields import CustomField, CustomValue
 from app.services import custom_fields as cf
 from tests import factories as f
+from tests.roles import make_role_user, remove_role_user
 
 
 @pytest.fixture
@@ -147,3 +148,20 @@ def test_a_reseller_cannot_reach_another_resellers_customer(app, login, defined,
                                                                f"cf_{defined['Account code']}": "AC-9"})
     assert r.status_code == 302
     assert values(app, ours) == {defined["Gate code"]: "ours", defined["Account code"]: "AC-9"}
+
+
+def test_a_role_an_admin_gave_the_custom_field_screens_defines_fields_and_staff_still_cannot(app, login):
+    grants = [("can_list", "CustomFieldView"), ("can_add", "CustomFieldView"), ("menu_access", "Custom fields")]
+    with app.app_context():
+        make_role_user(app, db.session, "Office", like="Staff", grants=grants)
+    try:
+        office = login("office")
+        assert office.get("/custom-fields/list/").status_code == 200
+        r = office.form("/custom-fields/add", {"name": "Meter", "kind": "text", "position": "1"})
+        assert r.status_code == 302, r.get_data(as_text=True)[-800:]
+        assert login("staff").post("/custom-fields/add", {"name": "Sneaky", "kind": "text"}).status_code == 403
+    finally:
+        with app.app_context():
+            remove_role_user(app, db.session, "Office")
+    with app.app_context():
+        assert set(db.session.scalars(select(CustomField.name))) == {"Meter"}
