@@ -7,8 +7,6 @@ everywhere but its values are kept; deleting a field deletes its values.
 """
 import re
 import unicodedata
-from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
@@ -33,10 +31,8 @@ KIND_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Ch
 DEFINITION_KEYS = ("name", "kind", "choices", "required", "position", "active")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,200.50 as en_GB writes it
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_UK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_UK_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 
 
 def key_of(field: CustomField) -> str:
@@ -193,20 +189,11 @@ def values_for(session: Session, actor, customer_id) -> list[tuple[CustomField, 
 
 
 def _number(errors: FieldErrors, key: str, label: str, raw: str) -> str | None:
-    compact = raw.replace(" ", "")
-    if _GROUPED_NUMBER.fullmatch(compact):
-        compact = compact.replace(",", "")
-    if not _PLAIN_NUMBER.fullmatch(compact):
+    number = fields.decimal_number(raw.replace(" ", ""))
+    if number is None:
         errors.add(key, f"{label} must be a number, e.g. 1200.50.")
         return None
-    try:
-        if not Decimal(compact).is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        errors.add(key, f"{label} must be a number, e.g. 1200.50.")
-        return None
-    sign = "-" if compact.startswith("-") else ""
-    whole, _, fraction = compact.lstrip("+-").partition(".")
+    whole, _, fraction = format(abs(number), "f").partition(".")
     whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
     if len(whole) > NUMBER_INTEGER_DIGITS or len(fraction) > NUMBER_FRACTION_DIGITS:
         errors.add(key, f"{label} can have at most {NUMBER_INTEGER_DIGITS} digits before the point "
@@ -214,23 +201,24 @@ def _number(errors: FieldErrors, key: str, label: str, raw: str) -> str | None:
         return None
     if not whole and not fraction:
         return "0"
-    return f"{sign}{whole or '0'}{'.' + fraction if fraction else ''}"
+    return f"{'-' if number < 0 else ''}{whole or '0'}{'.' + fraction if fraction else ''}"
 
 
 def _date(errors: FieldErrors, key: str, label: str, raw: str) -> str | None:
-    iso, uk = _ISO_DATE.fullmatch(raw), _UK_DATE.fullmatch(raw)
-    if iso:
-        year, month, day = (int(p) for p in iso.groups())
-    elif uk:
-        day, month, year = (int(p) for p in uk.groups())
+    uk = _UK_DATE.fullmatch(raw)
+    if uk:
+        day, month, year = uk.groups()
+        raw_iso = f"{year}-{int(month):02d}-{int(day):02d}"
+    elif _ISO_DATE.fullmatch(raw):
+        raw_iso = raw
     else:
         errors.add(key, f"{label} must be a date as YYYY-MM-DD or DD/MM/YYYY.")
         return None
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
+    day = fields.iso_date(raw_iso)
+    if day is None:
         errors.add(key, f"{label}: {raw} is not a real date.")
         return None
+    return day.isoformat()
 
 
 def _clean_value(errors: FieldErrors, field: CustomField, raw, stored: str | None) -> str | None:

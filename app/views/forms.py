@@ -1,6 +1,10 @@
-"""Form fields for choices that are plain strings in the model."""
+"""Form fields for choices that are plain strings in the model, and for dates.
+
+The forms only carry what was typed: the services read it (app/services/fields.py), so a
+date or a number typed into a form is read as the API and the filters read it.
+"""
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DatePickerWidget, Select2Widget
-from wtforms import DateField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
 from app.models.customers import (
@@ -25,8 +29,13 @@ def choice(label, values, blank=True, description=""):
 
 
 def text(label, description=""):
-    # Validation is the service's; the form only carries the text.
     return StringField(label, widget=BS3TextFieldWidget(), validators=[Optional()], description=description)
+
+
+def day(label, description=""):
+    """A date with FAB's date picker, read by the service (fields.iso_date), not by WTForms'
+    strptime (which took "2026-2-3")."""
+    return StringField(label, widget=DatePickerWidget(), validators=[Optional()], description=description)
 
 
 def customer_fields():
@@ -38,7 +47,7 @@ def customer_fields():
                                 widget=Select2Widget(), validators=[Optional()]),
         "creditor_days": choice("Creditor days", CREDITOR_DAYS),
         "building_type": choice("Building type", BUILDING_TYPES),
-        "joined_on": DateField("Date joined", widget=DatePickerWidget(), validators=[Optional()]),
+        "joined_on": day("Date joined"),
         "email": text("E-mail"),
         "phone": text("Phone", "Stored in international form; shown in national form."),
         "mobile": text("Mobile"),
@@ -67,5 +76,5 @@ def service_fields():
         "price": text("Price", "Per billing cycle, in the customer's currency."),
         "billing_cycle": choice("Billing cycle", BILLING_CYCLES, blank=False),
         "status": choice("Status", SERVICE_STATUSES, blank=False),
-        "started_on": DateField("Started on", widget=DatePickerWidget(), validators=[Optional()]),
+        "started_on": day("Started on"),
     }

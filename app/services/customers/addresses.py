@@ -5,7 +5,7 @@ address turns the old billing address into a site. The billing address cannot
 be deleted while site addresses remain: make another one billing first.
 """
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,12 +31,13 @@ def get_address(session: Session, actor, address_id) -> Address:
 def _coordinate(errors, field, value, limit):
     if value in (None, ""):
         return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
+    if isinstance(value, float):  # a JSON number: as many places as the column keeps (six)
+        value = f"{value:f}"
+    number = fields.decimal_number(value)
+    if number is None:
         errors.add(field, "Enter a number of degrees, e.g. 51.5074.")
         return None
-    if not number.is_finite() or abs(number) > limit:
+    if abs(number) > limit:
         errors.add(field, f"Must be between -{limit} and {limit}.")
         return None
     return number.quantize(Decimal("0.000001"))

@@ -30,7 +30,7 @@ from app.models.custom_fields import CustomValue
 from app.services import audit, permissions
 from app.services.db import commit
 from app.services.errors import Invalid, NotFound
-from app.services.fields import INT_MAX, INT_MIN
+from app.services.fields import record_id
 from app.services.scope import get_customer
 
 MERGE = ("can_merge", "CustomerView")
@@ -133,11 +133,8 @@ def _merge_custom_values(session: Session, sid: int, did: int) -> None:
 
 def alias_target(session: Session, actor, customer_id) -> int | None:
     """The customer a merged-away id leads to, if the actor may see it; else None."""
-    try:
-        alias_id = int(customer_id)
-    except (TypeError, ValueError):
-        return None
-    alias = session.get(CustomerAlias, alias_id) if INT_MIN <= alias_id <= INT_MAX else None
+    alias_id = record_id(customer_id)
+    alias = session.get(CustomerAlias, alias_id) if alias_id is not None else None
     if alias is None:
         return None
     try:

@@ -4,14 +4,14 @@ A service's status is set here by hand (active, suspended, cancelled); disabling
 or enabling the customer suspends or restores services through the status
 machine (app/services/customers/status.py).
 """
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, CustomerService
 from app.models.customers import BILLING_CYCLES, SERVICE_STATUSES
-from app.services import fields
+from app.services import fields, money
 from app.services.db import commit
 from app.services.errors import FieldErrors
 from app.services.scope import get_customer, load_in_scope
@@ -45,16 +45,13 @@ def get_service(session: Session, actor, service_id) -> CustomerService:
     return load_in_scope(session, actor, CustomerService, service_id, (Customer,), "No such service.")
 
 
-def _price(errors: FieldErrors, value) -> Decimal | None:
-    if value in (None, ""):
-        errors.add("price", "Price is required.")
+def _price(errors: FieldErrors, value, currency: str) -> Decimal | None:
+    """An amount in the customer's currency (money.amount), not negative, that the price column
+    holds (two decimals, ten digits before the point)."""
+    price = money.amount(errors, "price", value, currency, required=True)
+    if price is None:
         return None
-    try:
-        price = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        errors.add("price", "Enter an amount, e.g. 25.00.")
-        return None
-    if not price.is_finite() or price < 0:
+    if price < 0:
         errors.add("price", "The price cannot be negative.")
         return None
     if price > MAX_PRICE or price != price.quantize(Decimal("0.01")):
@@ -63,7 +60,7 @@ def _price(errors: FieldErrors, value) -> Decimal | None:
     return price
 
 
-def _clean(data: dict, service: CustomerService | None) -> dict:
+def _clean(data: dict, service: CustomerService | None, currency: str) -> dict:
     errors = FieldErrors()
     for key in data:
         if key not in SERVICE_FIELDS:
@@ -74,7 +71,7 @@ def _clean(data: dict, service: CustomerService | None) -> dict:
 
     out = dict(
         name=fields.text(errors, "name", current("name"), 120, required=True),
-        price=_price(errors, current("price")),
+        price=_price(errors, current("price"), currency),
         billing_cycle=fields.choice(errors, "billing_cycle", current("billing_cycle", "monthly"), BILLING_CYCLES,
                                     required=True, label="Billing cycle"),
         status=fields.choice(errors, "status", current("status", "active"), SERVICE_STATUSES, required=True),
@@ -88,7 +85,7 @@ def _clean(data: dict, service: CustomerService | None) -> dict:
 
 def create_service(session: Session, actor, customer_id, data: dict) -> CustomerService:
     customer = get_customer(session, actor, customer_id)
-    service = CustomerService(customer=customer, **_clean(data, None))
+    service = CustomerService(customer=customer, **_clean(data, None, customer.currency))
     session.add(service)
     commit(session)
     return service
@@ -96,7 +93,7 @@ def create_service(session: Session, actor, customer_id, data: dict) -> Customer
 
 def update_service(session: Session, actor, service_id, data: dict) -> CustomerService:
     service = get_service(session, actor, service_id)
-    values = _clean(data, service)
+    values = _clean(data, service, service.customer.currency)
     if values["status"] != service.status:
         # Set by hand: no longer the disable's to restore.
         values["suspended_by_disable"] = False
