@@ -1,11 +1,19 @@
 """Configuration from environment variables, with a safe development default.
 
+APP_ENV       "production" or "development" (the default). Production needs SECRET_KEY, sends
+              cookies over HTTPS only, and `flask setup` prints the first admin's password
+              once instead of keeping it in instance/admin-login.txt
+INSTANCE_PATH the instance folder (default: instance/ beside the code): the development
+              database, secret key and admin login, and attached files
 DATABASE_URL  SQLAlchemy URL; default: SQLite file under instance/
-REDIS_URL     Redis for jobs and rate limits; default: none (jobs run in-process)
+REDIS_URL     Redis for jobs and rate limits; default: none (jobs run in a thread of the app)
 SECRET_KEY    required when APP_ENV=production; in development a random key is
               generated once and kept in instance/secret_key
-MAIL_*        Flask-Mail settings; with MAIL_SERVER set, e-mail goes out by SMTP, else
-              it is only kept in the outbox (shown in the app)
+MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL, MAIL_USERNAME, MAIL_PASSWORD,
+MAIL_DEFAULT_SENDER  Flask-Mail's settings (its Mail extension, app/extensions.py, sends);
+              MAIL_TIMEOUT seconds to wait for the server (10). With MAIL_SERVER set
+              (or MAIL_TRANSPORT=smtp) e-mail goes out by SMTP, else it is only kept in
+              the outbox (shown in the app)
 SMS_GATEWAY_URL  an HTTP SMS gateway (JSON POST); without it texts are kept in the outbox
 PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
 BUSINESS_LATITUDE, BUSINESS_LONGITUDE  where the business is: a customer's page shows how far away

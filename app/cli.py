@@ -93,7 +93,7 @@ def register(app: Flask) -> None:
 
     @app.cli.command("demo-users")
     def demo_users():
-        """Create one user per default role (staff, finance-less read-only, reseller) for trying the app."""
+        """Create one user per default role (Staff, Read-only, Reseller) for trying the app."""
         from sqlalchemy import select
 
         from app.models import Reseller

@@ -30,8 +30,9 @@ def safe(expr):
 
 
 class fixed_text(GenericFunction):  # noqa: N801  (an SQL function's name)
-    """fixed_text(amount, digits): the amount rounded half-up to `digits` decimals, as text
-    with exactly that many ("12.50", "1235", "7.250"), in SQL."""
+    """fixed_text(amount, digits): the amount rounded half away from zero to `digits` decimals,
+    as text with exactly that many ("12.50", "1235", "7.250"), in SQL. (SQLite rounds the REAL
+    it keeps a NUMERIC as, so a tie such as 1.005 may go down there; PostgreSQL's numeric is exact.)"""
 
     type = String()
     inherit_cache = True
@@ -54,7 +55,7 @@ def amount_text(amount, currency):
     by_units = {}
     for code in sorted(fields.CURRENCIES):
         by_units.setdefault(money.minor_units(code), []).append(code)
-    usual = money.minor_units("XXX")  # the default: every currency CLDR says nothing about
+    usual = money.minor_units("XXX")  # two: most currencies, and any CLDR says nothing about
     return case(*((currency.in_(codes), fixed_text(amount, literal_column(str(units))))
                   for units, codes in sorted(by_units.items()) if units != usual),
                 else_=fixed_text(amount, literal_column(str(usual))))

@@ -1,7 +1,10 @@
-"""Cleaning and validating single values: text, e-mail, phone, currency, URL, choices.
+"""Cleaning and validating single values: text, e-mail, phone, currency, URL, choices,
+whole numbers, decimals and dates.
 
-Each cleaner takes the raw value and a FieldErrors collector, and returns the
-clean value (or None) after recording any error under the field's name.
+The parsers whole_number, decimal_number and iso_date are the one reading of each kind, for
+URLs, forms, filters and the API: they return the value or None. Each cleaner takes the raw
+value and a FieldErrors collector, and returns the clean value (or None) after recording any
+error under the field's name. Amounts of money are read by app/services/money.py.
 """
 import re
 import unicodedata
