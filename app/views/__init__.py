@@ -32,10 +32,41 @@ def _refuse_malformed_requests():
             abort(404)
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (\\x00)."
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_bytes():
+    """400 for text with a NUL byte anywhere a user or a webhook sends it (the URL's path and
+    query, a form, a JSON body): PostgreSQL can neither store nor compare it, and a search,
+    filter, login or save would answer 500. Checked once here rather than in every field."""
+    from flask import abort, jsonify, request
+    sent = [request.path, list(request.args.items(multi=True))]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sent.append(list(request.form.items(multi=True)))
+    if request.is_json:
+        sent.append(request.get_json(silent=True))
+    if not _holds_nul(sent):
+        return None
+    if request.path.startswith("/api/") or request.is_json:
+        return jsonify(message=NUL_MESSAGE), 400
+    abort(400, description=NUL_MESSAGE)
+
+
 def register(appbuilder) -> None:
     from app.views import errors
     from app.views.lists import clean_list_arguments
     errors.register(appbuilder.app)
+    appbuilder.app.before_request(_refuse_nul_bytes)
     appbuilder.app.before_request(_refuse_malformed_requests)
     appbuilder.app.before_request(clean_list_arguments)
     appbuilder.add_view(CustomerView, "Customers", icon="fa-users", category="Customers")
