@@ -115,11 +115,18 @@ def _delete_audited(session: Session, model, column, ids: list[int], customer_of
     skipped = audit.SKIPPED_ALWAYS | audit.SKIPPED.get(model, set())
     key = list(model.__table__.primary_key.columns)[0].key  # the entity id, as the hook takes it
     columns = [c for c in model.__table__.c if c.key not in skipped or c.key == key]
+    audited = [(i, c.key) for i, c in enumerate(columns) if c.key not in skipped]
+    at = [c.key for c in columns].index(key)
     rows = session.execute(delete(model).where(in_ids(session, column, ids)).returning(*columns)
                            .execution_options(synchronize_session=False)).all()
-    audit.record(session, model.__tablename__, "delete", [
-        (row._mapping[key], customer_of(row),
-         {c.key: [audit._plain(row._mapping[c.key]), None] for c in columns
-          if c.key not in skipped and row._mapping[c.key] is not None})
-        for row in rows])
+    entries = []
+    for row in rows:  # a bulk delete audits thousands of rows: plain tuple reads, text and numbers as they are
+        values = tuple(row)
+        changes = {}
+        for i, name in audited:
+            value = values[i]
+            if value is not None:
+                changes[name] = [value if type(value) is str or type(value) is int else audit._plain(value), None]
+        entries.append((values[at], customer_of(row), changes))
+    audit.record(session, model.__tablename__, "delete", entries)
     return len(rows)
