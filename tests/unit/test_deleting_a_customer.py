@@ -129,19 +129,10 @@ def test_a_customer_with_a_financial_document_is_refused_by_both_deletes(ctx, mo
 def deleter(app, ctx):
     """A Reseller-A user whose role an admin made in the browser: the Reseller's permissions and
     bulk_delete on customers."""
-    sm = app.appbuilder.sm
-    reseller = sm.find_role("Reseller")
-    role = sm.add_role("Deleter", permissions=[*reseller.permissions,
-                                               sm.find_permission_view_menu("bulk_delete", "CustomerView")])
-    user = sm.add_user("deleter", "Del", "Eter", "deleter@example.com", role, password="Corr3ct-Horse-Battery-99")
-    user.reseller_id = f.reseller_id("Reseller A")
-    ctx.commit()
-    yield user
-    ctx.rollback()
-    ctx.delete(ctx.merge(user))
-    ctx.commit()
-    ctx.delete(sm.find_role("Deleter"))
-    ctx.commit()
+    from tests.roles import role_user
+    with role_user(app, ctx, "Deleter", "Reseller", [("bulk_delete", "CustomerView")],
+                   reseller_id=f.reseller_id("Reseller A")) as user:
+        yield user
 
 
 def test_a_role_given_the_delete_permission_deletes_within_its_scope(ctx, deleter):
