@@ -1,11 +1,11 @@
 """Contacts, their phone numbers, and addresses: FAB screens that save through the services."""
 from flask import g
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from wtforms import IntegerField
 from wtforms.validators import Optional
 
 from app.extensions import db
-from app.models import Address, Contact, ContactPhone, CustomerService
+from app.models import Address, Contact, ContactPhone, Customer, CustomerService
 from app.models.customers import CHANNELS, PURPOSES
 from app.services.customers import addresses, contacts, services
 from app.views import formatters
@@ -14,6 +14,13 @@ from app.views.datamodel import ListInterface
 from app.views.list_widget import ModelListWidget
 from app.views.filters import ChildScopeFilter, PhoneScopeFilter
 from app.views.forms import address_fields, contact_fields, phone_fields, service_fields
+
+
+def customer_name(relationship):
+    """Load a row's customer in the list's statement, as the list shows it (its name): not its
+    reseller (joined) and tags (selectin) that Customer loads eagerly by default."""
+    return joinedload(relationship).options(load_only(Customer.id, Customer.name), lazyload(Customer.reseller),
+                                            lazyload(Customer.tags))
 
 
 def customer_id_field():
@@ -74,7 +81,7 @@ class ContactPhoneView(ChildView):
 
 
 class ContactView(ChildView):
-    datamodel = ListInterface(Contact, eager=(joinedload(Contact.customer), selectinload(Contact.phones)))
+    datamodel = ListInterface(Contact, eager=(customer_name(Contact.customer), selectinload(Contact.phones)))
     route_base = "/contacts"
     list_title = "Contacts"
     show_title = "Contact"
@@ -126,7 +133,7 @@ class ContactView(ChildView):
 
 
 class AddressView(ChildView):
-    datamodel = ListInterface(Address, eager=(joinedload(Address.customer),))
+    datamodel = ListInterface(Address, eager=(customer_name(Address.customer),))
     route_base = "/addresses"
     list_title = "Addresses"
     show_title = "Address"
@@ -165,7 +172,7 @@ class AddressView(ChildView):
 class ServiceView(ChildView):
     """A customer's services (iBill): what it is billed for; suspended when it is disabled."""
 
-    datamodel = ListInterface(CustomerService, eager=(joinedload(CustomerService.customer),))
+    datamodel = ListInterface(CustomerService, eager=(customer_name(CustomerService.customer),))
     route_base = "/services"
     list_title = "Services"
     show_title = "Service"
