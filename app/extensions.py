@@ -68,8 +68,11 @@ mail = Mail()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_unicode_lower(dbapi_connection, connection_record):
-    """SQLite's lower() folds only A-Z, so ILIKE missed "Ó'Súilleabháin"; use Python's."""
+def _sqlite_as_postgresql(dbapi_connection, connection_record):
+    """SQLite's lower() folds only A-Z, so ILIKE missed "Ó'Súilleabháin"; use Python's. And
+    foreign keys are enforced, with their ON DELETE CASCADE: FAB relies on it to drop a
+    deleted role's permissions, which a new role given the same id inherited."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function(
             "lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")

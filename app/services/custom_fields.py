@@ -164,8 +164,8 @@ def delete_field(session: Session, actor, field_id) -> None:
     field = get_field(session, field_id)
     rows = session.execute(select(CustomValue.customer_id, CustomValue.value)
                            .where(CustomValue.field_id == field.id)).all()
-    # Set-based (a field may have a value on every customer), so audited here; and deleted
-    # before the field, as SQLite does not enforce ON DELETE CASCADE.
+    # Set-based (a field may have a value on every customer), so audited here; deleted before
+    # the field, as its foreign key's cascade would delete them unaudited.
     session.execute(delete(CustomValue).where(CustomValue.field_id == field.id)
                     .execution_options(synchronize_session=False))
     audit.record(session, CustomValue.__tablename__, "delete",
