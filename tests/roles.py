@@ -25,10 +25,7 @@ def remove_role_user(app, session, name: str) -> None:
     session.rollback()
     session.delete(sm.find_user(username=name.lower()))
     session.commit()
-    role = sm.find_role(name)
-    role.permissions = []  # deleting a role leaves its permission rows (FAB's relationship)
-    session.commit()
-    session.delete(role)
+    session.delete(sm.find_role(name))
     session.commit()
 
 
