@@ -184,7 +184,7 @@ def ensure_user(sm, username: str, role: str, reseller_id) -> None:
 
 def ensure_audit_rows(app, wanted: int = AUDIT_ROWS) -> int:
     """Audit entries for the audit list (plain inserts; the demo data carries none): added up to
-    `wanted`, spread over a year, several at the same second. Returns how many there are."""
+    `wanted`, one every 75 seconds from 2026-01-01. Returns how many there are."""
     from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import func, select
@@ -201,7 +201,7 @@ def ensure_audit_rows(app, wanted: int = AUDIT_ROWS) -> int:
         actions = ("create", "update", "update", "update", "delete")
         batch = []
         for i in range(have, wanted):
-            batch.append(dict(at=start + timedelta(seconds=i * 150 // 2), user_id=None, username="bench_admin",
+            batch.append(dict(at=start + timedelta(seconds=i * 75), user_id=None, username="bench_admin",
                               action=actions[i % 5], entity="customer", entity_id=i % 1_000_000 + 1,
                               customer_id=i % 1_000_000 + 1,
                               changes={"status": ["active", "disabled"]}))
