@@ -23,13 +23,15 @@ import re
 from flask import abort, current_app, flash, g, has_request_context, request
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_appbuilder.models.sqla.filters import FilterIn, FilterNotIn
-from werkzeug.datastructures import ImmutableMultiDict
-
 from sqlalchemy import BigInteger
+from werkzeug.datastructures import ImmutableMultiDict
 
 from app.services.fields import INT_MAX, INT_MIN, decimal_number, whole_number
 
 MAX_PAGE_SIZE = 100
+# The argument names as FAB's urltools finds them (searched for, not anchored).
+_FILTER, _PAGE_SIZE, _PAGE = re.compile(r"_flt_(\d)_(.*)"), re.compile("psize_(.*)"), re.compile("page_(.*)")
+_ORDER = re.compile("_(?:oc|od)_(.*)")
 # The endpoints where FAB takes filters only from the view's search columns; elsewhere
 # (add, edit: a related list's parent) from every column it can filter.
 SEARCH_ENDPOINTS = {"list", "export"}
@@ -129,20 +131,20 @@ def clean_list_arguments():
     kept, problems, changed = [], [], False
     for name, value in request.args.items(multi=True):
         problem = None
-        if re.findall("_flt_(\\d)_(.*)", name):
-            index, column = re.findall("_flt_(\\d)_(.*)", name)[0]
+        if _FILTER.search(name):
+            index, column = _FILTER.search(name).groups()
             problem = _filter_problem(own, column, index, value)
-        elif re.findall("psize_(.*)", name):
+        elif _PAGE_SIZE.search(name):
             size = whole_number(value, 1, INT_MAX)
             if size is None:
                 problem = f"Ignored the page size “{_short(value)}”: it is not a whole number from 1 to {MAX_PAGE_SIZE}."
             elif size > MAX_PAGE_SIZE:
                 value, changed = str(MAX_PAGE_SIZE), True
-        elif re.findall("page_(.*)", name):
+        elif _PAGE.search(name):
             if whole_number(value, 0, INT_MAX) is None:
                 problem = f"Ignored the page number “{_short(value)}”: it is not a page of this list."
-        elif re.findall("_oc_(.*)", name) or re.findall("_od_(.*)", name):
-            problem = _order_problem(views, name)
+        elif _ORDER.search(name):
+            problem = _order_problem(views, _ORDER.search(name).group(1))
         if problem is None:
             kept.append((name, value))
         elif problem not in problems:
@@ -156,9 +158,8 @@ def clean_list_arguments():
     return None
 
 
-def _order_problem(views, name: str) -> str | None:
+def _order_problem(views, view_name: str) -> str | None:
     """A sort is its column (`_oc_<View>`) and direction (`_od_<View>`), both valid or both ignored."""
-    view_name = re.findall("_(?:oc|od)_(.*)", name)[0]
     view = views.get(view_name)
     column, direction = request.args.get("_oc_" + view_name), request.args.get("_od_" + view_name)
     if view is None:
