@@ -1,7 +1,8 @@
 """The rules of composing and addressing a message: placeholders, SMS segments, preferences."""
 import pytest
 
-from app.services.messages import placeholders, sms
+from app.services.errors import Invalid
+from app.services.messages import inbound, placeholders, sms
 from app.services.messages.preferences import skip_reason
 
 
@@ -89,3 +90,21 @@ def test_remaining_characters_before_the_next_segment():
 ])
 def test_who_is_skipped_and_why(status, allows, channel, purpose, address, reason):
     assert skip_reason(status, allows, channel, purpose, address) == reason
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"from": "ada@example.com", "body": "Hi\x00there"}, "body"),
+    ({"from": "ada@example.com", "subject": "Re\x00: invoice", "body": "Hi"}, "subject"),
+    ({"from": "ada@example.com", "subject": "Re: \u202einvoice", "body": "Hi"}, "subject"),
+    ({"from": "ada@example.com", "body": "   "}, "body"),
+])
+def test_a_received_message_that_cannot_be_kept_as_text_names_its_field(data, field):
+    with pytest.raises(Invalid) as refused:
+        inbound.clean("email", data)
+    assert list(refused.value.errors) == [field]
+
+
+def test_a_received_subject_is_one_line_and_the_body_keeps_its_lines():
+    clean = inbound.clean("email", {"from": "Ada@Example.com", "subject": " Invoice\r\n question ",
+                                    "body": "Hi,\r\n\r\nthanks\n"})
+    assert (clean["sender"], clean["subject"], clean["body"]) == ("ada@example.com", "Invoice question", "Hi,\n\nthanks")

@@ -331,6 +331,21 @@ def test_bad_received_messages_are_refused_naming_the_field(app, three, inbound,
         assert db.session.scalar(select(func.count()).select_from(Message)) == 0
 
 
+@pytest.mark.parametrize("channel, data", [
+    ("email", {"from": "ada@example.com", "body": "Hi\x00there"}),
+    ("email", {"from": "ada@example.com", "subject": "Re\x00: invoice", "body": "Hi"}),
+    ("email", {"from": "ada\x00@example.com", "body": "Hi"}),
+    ("sms", {"from": "+447700900123", "body": "Yes\x00please"}),
+])
+def test_a_received_message_with_a_nul_byte_is_refused_with_a_message_and_nothing_is_kept(app, three, inbound,
+                                                                                        channel, data):
+    r = inbound(channel, **data)
+    said = r.get_data(as_text=True)
+    assert r.status_code in (400, 422) and ("NUL" in said or "control characters" in said), said[:300]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
 def test_receiving_needs_the_shared_token(app, three, inbound, monkeypatch):
     data = {"from": "ada@example.com", "body": "Hi"}
     assert inbound("email", token=None, **data).status_code == 403

@@ -33,14 +33,13 @@ def clean(channel: str, data: dict) -> dict:
     else:
         sender = fields.phone(errors, "from", data.get("from"), settings.phone_region, required=True,
                               possible=True)
-    body = (data.get("body") or "").replace("\r\n", "\n")
-    if not body.strip():
-        errors.add("body", "The message is empty.")
-    elif len(body) > MAX_EMAIL_BODY:
-        errors.add("body", f"A message can be at most {MAX_EMAIL_BODY:,} characters.")
+    # The text rules of everything typed into the app: no NUL (PostgreSQL cannot store it),
+    # control characters or bidirectional overrides.
+    body = fields.long_text(errors, "body", data.get("body"), MAX_EMAIL_BODY, required=True, label="The message")
     subject = None
-    if channel == "email":
-        subject = " ".join((data.get("subject") or "").split())[:MAX_SUBJECT] or None
+    if channel == "email":  # one line, however the mail hook folded it; cut to what the column holds
+        subject = fields.text(errors, "subject", " ".join(str(data.get("subject") or "").split())[:MAX_SUBJECT],
+                              MAX_SUBJECT, label="Subject")
     errors.raise_if_any()
     return {"channel": channel, "sender": sender, "subject": subject, "body": body}
 
