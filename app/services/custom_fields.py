@@ -30,7 +30,6 @@ NUMBER_FRACTION_DIGITS = 6
 KIND_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Choice"}
 DEFINITION_KEYS = ("name", "kind", "choices", "required", "position", "active")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _UK_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 
@@ -56,7 +55,7 @@ def _choices(errors: FieldErrors, value) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        if _CONTROL.search(line):
+        if fields.CONTROL.search(line):
             errors.add("choices", "Choices must be plain text, one per line.")
             return []
         if len(line) > MAX_CHOICE:

@@ -21,7 +21,7 @@ from app.services.errors import FieldErrors
 # Control characters (C0 but tab and line breaks, DEL, C1), Unicode's line and paragraph
 # separators, and the bidirectional embeddings, overrides and isolates that can make text
 # read otherwise than it is stored ("Trojan Source").
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 CURRENCIES = frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha() and c.isupper())
 
 
@@ -43,7 +43,7 @@ def _text(errors, field, value, max_length, required, label, lines: bool) -> str
     if lines:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = value.strip()
-    if _CONTROL.search(value) or (not lines and ("\n" in value or "\r" in value)):
+    if CONTROL.search(value) or (not lines and ("\n" in value or "\r" in value)):
         errors.add(field, f"{label} cannot hold control characters." if lines else
                    f"{label} must be one line of plain text.")
         return None

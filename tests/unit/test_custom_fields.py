@@ -60,6 +60,8 @@ def test_choices_are_ignored_for_other_kinds(ctx, admin):
     ({"name": "Size", "kind": "choice"}, "choices", "Enter the choices, one per line."),
     ({"name": "Size", "kind": "choice", "choices": "\n  \n"}, "choices", "Enter the choices, one per line."),
     ({"name": "Size", "kind": "choice", "choices": "ok\n" + "x" * 101}, "choices", "at most 100 characters"),
+    ({"name": "Size", "kind": "choice", "choices": "ok\nfile\u202etxt.exe"}, "choices", "plain text"),
+    ({"name": "Size", "kind": "choice", "choices": "ok\nbell\x9b"}, "choices", "plain text"),
     ({"name": "Size", "kind": "choice", "choices": "\n".join(f"c{i}" for i in range(101))}, "choices",
      "at most 100 choices"),
     ({"name": "Size", "kind": "text", "position": "first"}, "position", "Position must be a whole number."),
