@@ -3,6 +3,7 @@ import asyncio
 import socket
 import threading
 
+import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -50,3 +51,18 @@ def start_sink():
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     return controller, sink
+
+
+def mail_settings(sink) -> dict:
+    """The app settings that send e-mail to `sink`."""
+    return {"MAIL_TRANSPORT": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port,
+            "MAIL_DEFAULT_SENDER": "office@example.com"}
+
+
+@pytest.fixture
+def smtp():
+    """A started Sink (import this fixture into a test module to use it)."""
+    controller, sink = start_sink()
+    yield sink
+    sink.release()
+    controller.stop()

@@ -22,15 +22,7 @@ from app.models.resellers import utcnow
 from app.services.messages import delivery, outbox
 from tests import factories as f
 from tests.conftest import PASSWORD, csrf_from, make_app
-from tests.smtp_sink import start_sink
-
-
-@pytest.fixture
-def smtp():
-    controller, sink = start_sink()
-    yield sink
-    sink.release()
-    controller.stop()
+from tests.smtp_sink import mail_settings, smtp  # noqa: F401  (smtp: a fixture)
 
 
 @pytest.fixture
@@ -38,8 +30,7 @@ def worker_app(app, redis_url, smtp):
     """The app as a worker sees it: Redis for jobs, SMTP for mail, retries without waiting."""
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url, RQ_QUEUE=queue_name,
-                     MAIL_TRANSPORT="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                     MAIL_DEFAULT_SENDER="office@example.com", MESSAGE_RETRY_DELAYS=[0, 0], BULK_SYNC_LIMIT=2)
+                     **mail_settings(smtp), MESSAGE_RETRY_DELAYS=[0, 0], BULK_SYNC_LIMIT=2)
     yield other
     with other.app_context():
         get_queue().empty()

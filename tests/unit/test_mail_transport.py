@@ -9,7 +9,7 @@ from flask_mail import email_dispatched
 from app.extensions import MailConnection, db, mail
 from app.services.messages import transports
 from tests.conftest import make_app
-from tests.smtp_sink import start_sink
+from tests.smtp_sink import mail_settings, smtp  # noqa: F401  (smtp: a fixture)
 
 HEADERS = {"Message-ID": "<message-7@example.com>", "List-Unsubscribe": "<https://example.com/u/x>",
            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
@@ -20,17 +20,8 @@ def message(recipient, subject="Hello", body="Dear Zoë, …"):
 
 
 @pytest.fixture
-def smtp():
-    controller, sink = start_sink()
-    yield sink
-    sink.release()
-    controller.stop()
-
-
-@pytest.fixture
 def mail_app(app, smtp):
-    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], MAIL_TRANSPORT="smtp", MAIL_SERVER="127.0.0.1",
-                     MAIL_PORT=smtp.port, MAIL_DEFAULT_SENDER="office@example.com", MAIL_TIMEOUT=0.5)
+    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], **mail_settings(smtp), MAIL_TIMEOUT=0.5)
     yield other
     with other.app_context():
         db.session.remove()
