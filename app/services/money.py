@@ -28,8 +28,10 @@ def minor_units(currency: str) -> int:
 
 
 def quantize(amount, currency: str) -> Decimal:
-    """`amount` rounded half-up to the currency's minor units (JPY 1234.5 -> 1235)."""
-    return _decimal(amount).quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+    """`amount` rounded half-up to the currency's minor units (JPY 1234.5 -> 1235); what rounds
+    to nothing is 0, never -0 (which would show as "-£0.00")."""
+    rounded = _decimal(amount).quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
 
 
 def format(amount, currency: str, locale: str = DEFAULT_LOCALE) -> str:  # noqa: A001  (money.format)

@@ -21,6 +21,12 @@ def test_amounts_round_half_up_to_the_currencys_minor_units(amount, currency, ex
     assert str(rounded) == expected
 
 
+@pytest.mark.parametrize("amount, currency", [("-0.001", "GBP"), ("-0.00", "GBP"), ("-0.4", "JPY")])
+def test_what_rounds_to_nothing_is_zero_not_minus_zero(amount, currency):
+    assert str(money.quantize(Decimal(amount), currency)).startswith("0")
+    assert not money.format(Decimal(amount), currency).startswith("-")
+
+
 def test_quantize_refuses_a_float_and_nan_rather_than_guess():
     for bad in (0.1, Decimal("NaN"), Decimal("Infinity")):
         with pytest.raises(TypeError):
