@@ -2,7 +2,7 @@
 from app.views.admin import AuditView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
-from app.views.bulk import JobView
+from app.views.jobs import JobView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
 from app.views.messages import (

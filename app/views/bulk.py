@@ -21,7 +21,6 @@ from app.services import jobs
 from app.services.customers import bulk, status
 from app.services.errors import Invalid
 from app.services.forms import new_form_key
-from app.views.jobs import JobView  # noqa: F401  (re-exported: app/views/__init__.py imports it from here)
 
 # Each action's permission is its name on CustomerView (FAB's convention for actions);
 # the default roles grant them in app/security.py.
