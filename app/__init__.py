@@ -7,7 +7,7 @@ from flask_appbuilder import AppBuilder, IndexView
 from sqlalchemy.orm import Session
 
 import config
-from app.extensions import csrf, db, migrate
+from app.extensions import csrf, db, mail, migrate
 
 
 class HomeView(IndexView):
@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.BASE_DIR / "migrations"))
     csrf.init_app(app)
+    mail.init_app(app)
     audit.install(Session)
     files.install(Session)
     audit.set_actor_provider(_current_actor)

@@ -65,14 +65,18 @@ class Mail(flask_mail.Mail):
 
 
 mail = Mail()
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 @event.listens_for(Engine, "connect")
 def _sqlite_as_postgresql(dbapi_connection, connection_record):
     """SQLite's lower() folds only A-Z, so ILIKE missed "Ó'Súilleabháin"; use Python's. And
     foreign keys are enforced, with their ON DELETE CASCADE: FAB relies on it to drop a
-    deleted role's permissions, which a new role given the same id inherited."""
+    deleted role's permissions, which a new role given the same id inherited. SQLite allows
+    one writer at a time: a request writing while a job's thread commits a chunk waits for
+    it (up to SQLITE_BUSY_TIMEOUT_MS) instead of failing with "database is locked"."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function(
             "lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")

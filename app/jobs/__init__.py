@@ -10,24 +10,12 @@ default; off when TESTING, so tests see the work done when the request returns):
 request answers at once and the job page follows the job, as with a worker. A job whose
 process ends before it is done is seen as such (app/jobs/runner.py, services/jobs.reap).
 """
-import sqlite3
 import threading
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 QUEUE_NAME = "default"
-# SQLite allows one writer at a time: a request writing while a job's thread commits a chunk
-# waits for it (up to this long) instead of failing with "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_busy_timeout(dbapi_connection, connection_record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def redis_connection(app=None):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer, Reseller
 from app.services.errors import NotFound
-from app.services.fields import INT_MAX, INT_MIN
+from app.services.fields import record_id as parse_record_id
 
 RESELLER_ROLE = "Reseller"
 
@@ -60,11 +60,8 @@ def load_in_scope(session: Session, user, model, record_id, through=(), message=
     Raises NotFound for a missing id, a malformed one, or one outside the scope:
     the three are indistinguishable to the caller on purpose.
     """
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError):
-        raise NotFound(message) from None
-    if not INT_MIN <= record_id <= INT_MAX:
+    record_id = parse_record_id(record_id)
+    if record_id is None:
         raise NotFound(message)
     stmt = select(model)
     for target in through:

@@ -57,7 +57,7 @@ def _refuse_nul_bytes():
         sent.append(request.get_json(silent=True))
     if not _holds_nul(sent):
         return None
-    if request.path.startswith("/api/") or request.is_json:
+    if request.path.startswith(("/api/", "/messages/inbound/")) or request.is_json:
         return jsonify(message=NUL_MESSAGE), 400
     abort(400, description=NUL_MESSAGE)
 

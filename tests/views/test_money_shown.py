@@ -1,14 +1,11 @@
 """Amounts on pages are shown in their own currency, through the money module."""
 from decimal import Decimal
 
-import pytest
-
 from app.extensions import db
 from app.models import Customer
+
 from tests import factories as f
 
-
-@pytest.mark.xfail(strict=True, reason="views/customers.py must pass each row's currency to formatters.money")
 def test_the_lists_balance_column_shows_each_customers_balance_in_its_own_currency(app, login):
     with app.app_context():
         for surname, currency, balance in (("Yen", "JPY", "1234.50"), ("Pound", "GBP", "12.5"),

@@ -49,7 +49,7 @@ def test_every_tab_opens_and_the_side_panel_has_the_primary_contact_first(app, l
     side = html[html.index('id="side-contacts"'):html.index('id="side-address"')]
     assert side.index("Prim Ary") < side.index("Zed Second")
     assert 'href="tel:+447911123456"' in side and 'href="mailto:prim@example.com"' in side
-    assert "Balance" in html and 'id="annual-value">0.00 GBP' in html and 'id="account-credit">0.00 GBP' in html
+    assert "Balance" in html and 'id="annual-value">£0.00' in html and 'id="account-credit">£0.00' in html
 
 
 def test_the_tabs_show_their_records(app, login, ada):
@@ -164,7 +164,7 @@ def test_the_header_shows_a_debt(app, login, ada):
     with app.app_context():
         db.session.get(Customer, ada).balance = Decimal("42.50")
         db.session.commit()
-    assert "Owes 42.50" in page(login("admin"), ada)
+    assert "Owes £42.50" in page(login("admin"), ada)
 
 
 def test_an_admin_merges_a_duplicate_and_its_old_id_leads_to_the_survivor(app, login, ada):

@@ -91,7 +91,8 @@ def delete_customers(session: Session, ids: list[int]) -> tuple[int, Counter]:
     contact_of = dict(session.execute(select(Contact.id, Contact.customer_id)
                                       .where(in_ids(session, Contact.customer_id, doomed))).all())
     messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed))
-    # Children first: SQLite does not enforce the foreign keys' ON DELETE CASCADE.
+    # Children before their parents (the foreign keys are enforced); customer data with
+    # RETURNING, so that each row's deletion is audited with its old values.
     session.execute(delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages))
                     .execution_options(synchronize_session=False))
     for model in (Message, CustomerAlias):

@@ -207,7 +207,7 @@ def brief(session: Session, message_id):
     """A message's status, direction, channel and customer (what its page's buttons depend on);
     the caller has already found it within the user's scope."""
     return session.execute(select(Message.status, Message.direction, Message.channel, Message.customer_id)
-                           .where(Message.id == int(message_id))).first()
+                           .where(Message.id == fields.record_id(message_id))).first()
 
 
 def may_resend(message) -> bool:
