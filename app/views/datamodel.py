@@ -31,6 +31,7 @@ from sqlalchemy.orm import selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
+from app.services.fields import whole_number
 from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
 
 MAX_PAGE_SIZE = 100
@@ -243,8 +244,8 @@ class ListInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
-        page = max(int(page or 0), 0)
-        page_size = min(max(int(page_size or 25), 1), MAX_PAGE_SIZE)
+        page = whole_number(page, 0) or 0  # the views refuse bad arguments; never a 500 here either
+        page_size = min(whole_number(page_size, 1) or 25, MAX_PAGE_SIZE)
         ids_query = self.filtered_ids(filters)
         count = self.count(ids_query)
         key = self.sort_key(order_column)
