@@ -10,7 +10,6 @@ from app.services import resellers, tags
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface
-from app.views.list_widget import ModelListWidget
 
 
 class TagView(ServiceModelView):
@@ -73,7 +72,6 @@ class AuditView(ServiceModelView):
     """Read-only: the audit log is written by the session hook and nothing else."""
 
     datamodel = ListInterface(AuditEntry)
-    list_widget = ModelListWidget
     route_base = "/audit"
     list_title = "Audit log"
     base_order = ("at", "desc")

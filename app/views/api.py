@@ -18,6 +18,7 @@ from flask_appbuilder.const import (
 from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name, protect
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from app.extensions import db
@@ -29,7 +30,7 @@ from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
 from app.services.errors import ServiceError
 from app.views.customers import CustomerView
-from app.views.datamodel import CustomerInterface
+from app.views.datamodel import CustomerInterface, ListInterface
 from app.views.filters import ChildScopeFilter, CustomerScopeFilter, PhoneScopeFilter
 from app.views.lists import MAX_PAGE_SIZE, RequestFilters, rest_list_problem
 
@@ -210,7 +211,7 @@ class CustomerApi(ServiceApi):
 
 class ContactApi(ServiceApi):
     resource_name = "contacts"
-    datamodel = SQLAInterface(Contact)
+    datamodel = ListInterface(Contact, eager=(selectinload(Contact.phones),))
     base_filters = [["id", ChildScopeFilter, None]]
     _fields = ["title", "first_name", "surname", "position", "email", "is_primary",
                "website_url", "twitter_url", "facebook_url", "linkedin_url"]
@@ -231,7 +232,7 @@ class ContactApi(ServiceApi):
 
 class ContactPhoneApi(ServiceApi):
     resource_name = "contact-phones"
-    datamodel = SQLAInterface(ContactPhone)
+    datamodel = ListInterface(ContactPhone)
     base_filters = [["id", PhoneScopeFilter, None]]
     list_columns = show_columns = ["id", "contact_id", "kind", "number"]
     add_columns = ["contact_id", "kind", "number"]
@@ -250,7 +251,7 @@ class ContactPhoneApi(ServiceApi):
 
 class AddressApi(ServiceApi):
     resource_name = "addresses"
-    datamodel = SQLAInterface(Address)
+    datamodel = ListInterface(Address)
     base_filters = [["id", ChildScopeFilter, None]]
     _fields = ["kind", "line1", "line2", "line3", "town", "county", "postcode", "country",
                "latitude", "longitude", "access_name", "access_phone", "access_relationship"]

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from app.extensions import db
 from app.services.errors import Invalid
 from app.services.forms import claim_form_key, new_form_key
+from app.views.list_widget import ModelListWidget
 from app.views.lists import RequestFilters
 from app.views.widgets import CachedSearchWidget
 
@@ -41,6 +42,7 @@ class ServiceModelView(RequestFilters, ModelView):
     field_map: dict[str, str] = {}
     page_size = 25
     search_widget = CachedSearchWidget
+    list_widget = ModelListWidget
     # FAB's /download/<filename> serves files from UPLOAD_FOLDER, which this app does not use
     # (customer files have their own scoped route): not registered.
     exclude_route_methods = {"download"}

@@ -1,26 +1,18 @@
 """Contacts, their phone numbers, and addresses: FAB screens that save through the services."""
 from flask import g
-from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import IntegerField
 from wtforms.validators import Optional
 
 from app.extensions import db
-from app.models import Address, Contact, ContactPhone, Customer, CustomerService
+from app.models import Address, Contact, ContactPhone, CustomerService
 from app.models.customers import CHANNELS, PURPOSES
 from app.services.customers import addresses, contacts, services
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.datamodel import ListInterface
-from app.views.list_widget import ModelListWidget
+from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter, PhoneScopeFilter
 from app.views.forms import address_fields, contact_fields, phone_fields, service_fields
-
-
-def customer_name(relationship):
-    """Load a row's customer in the list's statement, as the list shows it (its name): not its
-    reseller (joined) and tags (selectin) that Customer loads eagerly by default."""
-    return joinedload(relationship).options(load_only(Customer.id, Customer.name), lazyload(Customer.reseller),
-                                            lazyload(Customer.tags))
 
 
 def customer_id_field():
@@ -32,7 +24,6 @@ class ChildView(ServiceModelView):
     """A record that belongs to a parent: added from the parent's page, or by the parent's ID."""
 
     parent_field = "customer_id"
-    list_widget = ModelListWidget
 
     def add_exclude_cols(self):
         return [self.parent_field] if self.parent_id() else []

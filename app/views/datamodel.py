@@ -27,7 +27,7 @@ from decimal import Decimal
 from flask import current_app, has_request_context, request, url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import Column, asc, desc, func, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
@@ -398,3 +398,10 @@ class CustomerInterface(ListInterface):
             customer.__dict__["_services_summary"] = summary
             by_id[customer.id] = customer
         return [by_id[i] for i in ids if i in by_id]
+
+
+def customer_name(relationship):
+    """Load a row's customer in the list's statement, as the list shows it (its name): not its
+    reseller (joined) and tags (selectin) that Customer loads eagerly by default."""
+    return joinedload(relationship).options(load_only(Customer.id, Customer.name), lazyload(Customer.reseller),
+                                            lazyload(Customer.tags))

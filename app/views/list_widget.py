@@ -1,4 +1,4 @@
-"""The list widget of every list but the customers': FAB's, with the pager that carries cursors
+"""The list widget of every list (the customers' adds its row menu): FAB's, with the pager that carries cursors
 (widgets/pager.html) and rows built once, in Python.
 
 FAB's Jinja rows build the show, edit and delete URLs of every row (three url_for and a
@@ -6,6 +6,7 @@ permission check each) and call each cell's formatter through the template: a th
 list page's time. Here the URLs are built once, for pk 0, and each row's pk replaces it.
 """
 from flask_appbuilder.widgets import ListWidget
+from flask import url_for
 from markupsafe import Markup, escape
 
 from app.views.formatters import text as formatters_text
@@ -13,21 +14,33 @@ from app.views.formatters import text as formatters_text
 
 class ModelListWidget(ListWidget):
     template = "widgets/model_list.html"
+    # column -> a function of the whole row, for a cell that needs more than its own value
+    # (an amount with its row's currency).
+    row_formatters: dict = {}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.template_args["table_rows"] = self.table_rows
 
+    def menu_entries(self, item: dict, menu: list) -> list:
+        """The row menu's entries (text, icon, url) for this row; every one by default."""
+        return [(text, icon, url) for _name, text, icon, url in menu]
+
     def table_rows(self, show_url: str, edit_url: str, delete_url: str, checkboxes: bool,
-                   labels: tuple[str, str, str], link_filters: str = "") -> Markup:
-        """The <tr>s: a checkbox, the show/edit/delete buttons, then each column formatted.
-        The URLs end in "0" (built for pk 0), replaced by each row's pk."""
+                   labels: tuple[str, str, str], link_filters: str = "", row_actions=()) -> Markup:
+        """The <tr>s: a checkbox, the show/edit/delete buttons and a menu of the row's actions,
+        then each column formatted. The URLs end in "0" (built for pk 0), replaced by each row's pk."""
         args = self.template_args
         formatters = args["formatters_columns"]
-        columns = [(column, formatters.get(column) or formatters_text) for column in args["include_columns"]]
+        columns = [self.row_formatters.get(column) or (
+            lambda item, column=column, formatter=formatters.get(column) or formatters_text: formatter(item[column]))
+            for column in args["include_columns"]]
         show_label, edit_label, delete_label = (escape(label) for label in labels)
         show_url, edit_url, delete_url = (escape(url[:-1]) for url in (show_url, edit_url, delete_url))
         suffix = escape(link_filters)
+        view = args["modelview_name"]
+        menu = [(a.name, escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
+                for a in row_actions]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
             pk = escape(pk)
@@ -35,7 +48,7 @@ class ModelListWidget(ListWidget):
             if checkboxes:
                 cells.append(f'<td><input id="{pk}" class="action_check" name="rowid" value="{pk}" type="checkbox"></td>')
             if show_url or edit_url or delete_url:
-                cells.append('<td><center><div class="btn-group btn-group-xs" style="display: flex;">')
+                cells.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
                 if show_url:
                     cells.append(f'<a href="{show_url}{pk}{suffix}" class="btn btn-sm btn-default" title="{show_label}">'
                                  '<span class="sr-only">Show</span><i class="fa fa-search"></i></a>')
@@ -46,7 +59,14 @@ class ModelListWidget(ListWidget):
                     cells.append(f'<a href="#" data-delete="{delete_url}{pk}" class="btn btn-sm btn-default confirm '
                                  f'row-delete" title="{delete_label}"><span class="sr-only">Delete</span>'
                                  '<i class="fa fa-trash"></i></a>')
-                cells.append("</div></center></td>")
-            cells.extend(f"<td>{escape(formatter(item[column]))}</td>" for column, formatter in columns)
+                if menu:
+                    items = "".join(f'<li><a href="{url}{pk}"><i class="fa {icon}"></i> {text}</a></li>'
+                                    for text, icon, url in self.menu_entries(item, menu))
+                    cells.append('<div class="btn-group"><button type="button" class="btn btn-sm btn-default '
+                                 'dropdown-toggle row-actions" data-toggle="dropdown" title="Actions">'
+                                 '<span class="sr-only">Actions</span><i class="fa fa-ellipsis-v"></i></button>'
+                                 f'<ul class="dropdown-menu">{items}</ul></div>')
+                cells.append("</div></td>")
+            cells.extend(f"<td>{escape(cell(item))}</td>" for cell in columns)
             rows.append(f"<tr>{''.join(cells)}</tr>")
         return Markup("\n".join(rows))

@@ -6,7 +6,6 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -19,6 +18,7 @@ from app.services.messages import inbound, outbox, placeholders, sms, unsubscrib
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.bulk import Selection
+from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter
 
 MESSAGE_ACTIONS = {"send_email": "email", "send_text": "sms"}
@@ -84,7 +84,7 @@ class MessagesMixin:
 class MessageView(ServiceModelView):
     """Every message, newest first, within the user's scope; failed ones can be resent (admins)."""
 
-    datamodel = SQLAInterface(Message)
+    datamodel = ListInterface(Message, eager=(customer_name(Message.customer),))
     route_base = "/messages"
     list_title = "Messages"
     show_title = "Message"
