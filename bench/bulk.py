@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 
-from bench import run as bench  # noqa: E402
+from bench import harness as bench  # noqa: E402
 
 
 def free_port() -> int:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 
-from bench import run as bench  # noqa: E402
+from bench import harness as bench  # noqa: E402
 
 TABS = ("details", "contacts", "addresses", "notes", "files", "finances", "messages", "works", "changes")
 SIZES = {"contacts": 50, "addresses": 200, "notes": 1000, "audit": 5000}
