@@ -478,7 +478,6 @@ def run_from_snapshot(argv: list[str]) -> None:
     """Copy the app (app/, migrations/, config.py, bench/) to a temporary folder and run the
     benchmark from there, so edits to the checkout during a long run cannot change the code
     under test half-way (or break the CSV subprocesses). Does not return."""
-    import atexit  # noqa: F401  (the child cleans up; see main)
     import tempfile
     snap = Path(tempfile.mkdtemp(prefix="bench-app-"))
     git = _git_state(ROOT)

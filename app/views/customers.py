@@ -1,7 +1,7 @@
 """The customer list: FAB's ModelView on our fast datamodel, with CSV export."""
 from datetime import date
 
-from flask import Response, current_app, g, request, stream_with_context, url_for
+from flask import Response, g, request, stream_with_context
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
@@ -46,6 +46,7 @@ class CustomerListWidget(ModelListWidget):
     to the row's status."""
 
     template = "widgets/customer_list.html"
+    row_menu = True
     row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"])}
 
     def __init__(self, **kwargs):
@@ -173,8 +174,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
             value_columns=self.datamodel.get_values(items, [*self.list_columns, "currency"]),
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
             page=page, page_size=page_size, count=count, pks=self.datamodel.get_keys(items),
-            actions=actions, filters=filters, modelview_name=self.__class__.__name__,
-            exact_limit=current_app.config["LIST_EXACT_COUNT_LIMIT"], **kwargs)
+            actions=actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
         return widgets
 
     @expose("/export.csv")

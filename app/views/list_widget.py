@@ -18,6 +18,9 @@ class ModelListWidget(ListWidget):
     # (an amount with its row's currency).
     row_formatters: dict = {}
 
+    # Whether each row has a menu of the list's actions (on its one row: `<view>.action`).
+    row_menu = False
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.template_args["table_rows"] = self.table_rows
@@ -27,7 +30,7 @@ class ModelListWidget(ListWidget):
         return [(text, icon, url) for _name, text, icon, url in menu]
 
     def table_rows(self, show_url: str, edit_url: str, delete_url: str, checkboxes: bool,
-                   labels: tuple[str, str, str], link_filters: str = "", row_actions=()) -> Markup:
+                   labels: tuple[str, str, str], link_filters: str = "") -> Markup:
         """The <tr>s: a checkbox, the show/edit/delete buttons and a menu of the row's actions,
         then each column formatted. The URLs end in "0" (built for pk 0), replaced by each row's pk."""
         args = self.template_args
@@ -40,7 +43,7 @@ class ModelListWidget(ListWidget):
         suffix = escape(link_filters)
         view = args["modelview_name"]
         menu = [(a.name, escape(a.text), escape(a.icon or ""), escape(url_for(f"{view}.action", name=a.name, pk=0)[:-1]))
-                for a in row_actions]
+                for a in (args["actions"].values() if self.row_menu else ())]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
             pk = escape(pk)

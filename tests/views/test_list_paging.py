@@ -155,7 +155,7 @@ def test_a_cursor_that_does_not_fit_the_list_is_ignored(app, login, data):
     next_link = pager_links(page)["&gt;"]
     assert "_cur_ContactView=" in next_link
     cursor = re.search(r"_cur_ContactView=([^&]+)", next_link).group(1)
-    for url in (f"/contacts/list/?psize_ContactView=10&page_ContactView=3&_cur_ContactView=not-a-cursor",
+    for url in ("/contacts/list/?psize_ContactView=10&page_ContactView=3&_cur_ContactView=not-a-cursor",
                 f"/contacts/list/?psize_ContactView=10&page_ContactView=3&_cur_ContactView={cursor}x",
                 # made for the default order, sent with another sort and page size
                 f"/contacts/list/?psize_ContactView=10&page_ContactView=3&_cur_ContactView={cursor}"
