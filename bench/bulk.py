@@ -14,6 +14,9 @@
    enqueued in Redis (as the compose screen does). Reported: time, messages.
 4. One worker's delivery rate: an RQ worker (flask worker's AppWorker) delivers
    --deliver messages by SMTP to a local sink (aiosmtpd in its own process).
+5. Delete --delete-rows customers with their contacts, addresses, services, notes... each row
+   audited (the one set-based delete of one customer and of the bulk action), in chunks as the
+   bulk job does; rolled back, so the database keeps its size.
 Everything it adds (jobs, messages, audit rows) is removed at the end; statuses are restored.
 """
 import argparse
@@ -58,15 +61,15 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=100_000, help="customers to disable and to e-mail")
     p.add_argument("--stock-rows", type=int, default=10_000, help="customers for the stock FAB per-row baseline")
     p.add_argument("--deliver", type=int, default=5_000, help="messages one worker delivers, for the rate")
+    p.add_argument("--delete-rows", type=int, default=20_000, help="customers to delete (rolled back)")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     args = p.parse_args()
 
     url = bench.sqlalchemy_url(args.database)
     bench.ensure_database(args.database, reset=False)
     port = free_port()
-    app = bench.make_app(url)
-    app.config.update(REDIS_URL=args.redis, RQ_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", MAIL_TRANSPORT="smtp",
-                      MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DEFAULT_SENDER="office@example.com")
+    app = bench.make_app(url, REDIS_URL=args.redis, RQ_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", MAIL_TRANSPORT="smtp",
+                         MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DEFAULT_SENDER="office@example.com")
     bench.setup(app, args.customers)
 
     from sqlalchemy import delete, func, select, update
@@ -172,6 +175,21 @@ def main() -> None:
         results["deliver"] = (t_deliver, sent)
         print(f"one worker delivered {sent:,} e-mails in {t_deliver:.2f} s: {sent / t_deliver:.0f} a second")
 
+        # 5. delete customers with everything that belongs to them, audited, then rolled back (the
+        #    database keeps its size): the one set-based delete, in the bulk job's chunks
+        from app.services.customers.delete import delete_customers
+        doomed = s.scalars(select(Customer.id).order_by(Customer.id.desc()).limit(args.delete_rows)).all()
+        before_delete = s.scalar(select(func.max(AuditEntry.id))) or 0
+        t0 = time.perf_counter()
+        for start in range(0, len(doomed), bulk.CHUNK):
+            delete_customers(s, doomed[start:start + bulk.CHUNK])
+            s.flush()
+        t_delete = time.perf_counter() - t0
+        delete_audit = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.id > before_delete))
+        s.rollback()
+        results["delete"] = (t_delete, len(doomed), delete_audit)
+        print(f"delete {len(doomed):,} customers: {t_delete:.2f} s with {delete_audit:,} audit rows (rolled back)")
+
         # clean up
         queue.empty()
         batch = select(Message.id).where(Message.batch_id == mail_job_id)
@@ -197,6 +215,9 @@ def main() -> None:
     print(f"| queue an e-mail to {n_queued:,} customers (outbox + Redis) | {t_queue:.2f} s | < 10 s |")
     t_deliver, sent = results["deliver"]
     print(f"| one worker to a local SMTP sink | {sent / t_deliver:.0f} e-mails/s | >= 200/s |")
+    t_delete, n_deleted, delete_audit = results["delete"]
+    print(f"| delete {n_deleted:,} customers and what belongs to them, {delete_audit:,} audit rows (rolled back) "
+          f"| {t_delete:.2f} s | |")
 
 
 if __name__ == "__main__":

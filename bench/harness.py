@@ -68,7 +68,9 @@ def ensure_database(url: str, reset: bool) -> None:
     admin.dispose()
 
 
-def make_app(url: str):
+def make_app(url: str, **settings):
+    """The app on `url`, with `settings` given at creation (as the environment would give them:
+    extensions such as Flask-Mail read theirs when the app is made)."""
     from app import create_app
     app = create_app(dict(
         SQLALCHEMY_DATABASE_URI=url,
@@ -77,6 +79,7 @@ def make_app(url: str):
         AUTH_RATE_LIMITED=False,
         LOG_LEVEL=logging.WARNING,
         SERVER_NAME=None,
+        **settings,
     ))
     logging.getLogger().setLevel(logging.WARNING)
     from bench import stock_fab

@@ -90,14 +90,20 @@ def delete_customers(session: Session, ids: list[int]) -> tuple[int, Counter]:
     stored = files.stored_names_of(session, doomed)
     contact_of = dict(session.execute(select(Contact.id, Contact.customer_id)
                                       .where(in_ids(session, Contact.customer_id, doomed))).all())
-    messages = select(Message.id).where(in_ids(session, Message.customer_id, doomed))
+    # The messages as a semi-join with the doomed customers, not `customer_id = ANY(ids)`: right
+    # after a large send the planner still believes the table small and scans it, testing each
+    # row against the whole array (100,000 messages x 5,000 ids: 21 s a chunk); a semi-join
+    # hashes the ids instead.
+    doomed_ids = select(Customer.id).where(in_ids(session, Customer.id, doomed))
+    messages = select(Message.id).where(Message.customer_id.in_(doomed_ids))
     # Children before their parents (the foreign keys are enforced); customer data with
     # RETURNING, so that each row's deletion is audited with its old values.
     session.execute(delete(MessageAttempt).where(MessageAttempt.message_id.in_(messages))
                     .execution_options(synchronize_session=False))
-    for model in (Message, CustomerAlias):
-        session.execute(delete(model).where(in_ids(session, model.customer_id, doomed))
-                        .execution_options(synchronize_session=False))
+    session.execute(delete(Message).where(Message.customer_id.in_(doomed_ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(CustomerAlias).where(in_ids(session, CustomerAlias.customer_id, doomed))
+                    .execution_options(synchronize_session=False))
     session.execute(delete(customer_tag).where(in_ids(session, customer_tag.c.customer_id, doomed)))
     if contact_of:
         _delete_audited(session, ContactPhone, ContactPhone.contact_id, list(contact_of),
