@@ -20,11 +20,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.customers import Contact, Customer
 from app.models.resellers import utcnow
 
-MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "received")
-MESSAGE_CHANNELS = ("email", "sms")
-MESSAGE_KINDS = ("message", "notification")
-
-
 class Message(Model):
     """One e-mail or text to one recipient (or received from one).
 
@@ -54,14 +49,15 @@ class Message(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
     contact_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("contact.id", ondelete="SET NULL"))
-    channel: Mapped[str] = mapped_column(String(5), nullable=False)
+    channel: Mapped[str] = mapped_column(String(5), nullable=False)  # email, sms
     purpose: Mapped[str] = mapped_column(String(10), nullable=False, default="service")
-    kind: Mapped[str] = mapped_column(String(12), nullable=False, default="message")
+    kind: Mapped[str] = mapped_column(String(12), nullable=False, default="message")  # or notification
     direction: Mapped[str] = mapped_column(String(3), nullable=False, default="out")
     recipient: Mapped[str | None] = mapped_column(String(254))
     recipient_name: Mapped[str | None] = mapped_column(String(250))
     subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, nullable=False)
+    # queued, sending, sent, failed, skipped (out); received (in)
     status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
     skip_reason: Mapped[str | None] = mapped_column(String(60))
     error: Mapped[str | None] = mapped_column(Text)

@@ -16,8 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.resellers import utcnow
 
-JOB_STATUSES = ("queued", "running", "done", "failed")
-
 # The customers a job acts on, fixed when it is confirmed (the count the user agreed to).
 # No foreign key to customer (the job may delete them), nor to job: checking it once per row
 # was half the time of fixing 100,000 customers (migration 0013). A job's rows are removed
@@ -47,7 +45,7 @@ class Job(Model):
     params: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     user_id: Mapped[int | None] = mapped_column(Integer)
     username: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")  # running, done, failed
     total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     result: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
