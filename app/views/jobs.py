@@ -44,8 +44,8 @@ class JobView(BaseView):
     def start_again(self, pk):
         """Start a stopped job again (whoever may see the job may start it again: it does only
         what its user confirmed)."""
-        jobs.start_again(db.session, g.user, pk)
-        flash("Started again.", "info")
+        job = jobs.start_again(db.session, g.user, pk)
+        flash(f"{jobs.label(job)} started again: it goes on with the customers not done.", "info")
         return redirect(url_for("JobView.show", pk=pk))
 
     @expose("/mine")
