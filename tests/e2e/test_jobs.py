@@ -15,7 +15,7 @@ def test_a_stopped_job_says_so_and_start_again_finishes_it(page_as, live_server,
 
     def stopped_job(session):
         ids = session.scalars(select(Customer.id).where(Customer.status == "active", Customer.reseller_id.is_(None))
-                              .order_by(Customer.id).limit(4)).all()
+                              .order_by(Customer.id.desc()).limit(4)).all()  # not the other tests' first ones
         admin = session.scalar(select(User).where(User.username == "admin"))
         job = bulk.prepare(session, admin, "disable", {}, ids=ids)
         session.commit()

@@ -10,7 +10,8 @@ def a_customer_with_a_billing_address(live_server):
     def pick(session):
         from app.models import Address, Customer
         row = (session.query(Customer.id, Customer.name, Address.id).join(Address, Address.customer_id == Customer.id)
-               .filter(Address.kind == "billing", Customer.status == "active").order_by(Customer.id).first())
+               .filter(Address.kind == "billing", Customer.status == "active", Customer.customer_type == "private")
+               .order_by(Customer.id).first())
         address = session.get(Address, row[2])
         address.latitude, address.longitude = 51.4545, -2.5879  # Bristol
         session.commit()
