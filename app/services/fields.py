@@ -128,6 +128,7 @@ def choice(errors: FieldErrors, field: str, value, choices, required: bool = Fal
 
 # Ids and counts are 32-bit INTEGER columns; a bigger number can match nothing.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # No amount, quantity or coordinate a person writes is longer; a longer one is refused before
 # Decimal sees it (a 200,000-digit bind overflows PostgreSQL's numeric: a 500, not an answer).
 _MAX_NUMBER_TEXT = 64
@@ -199,7 +200,7 @@ def record_id(value) -> int | None:
 def page_cursor(value) -> int | None:
     """Where a page of a long list starts (`?before=` the id the previous page ended at):
     the id, or None (the first page) when it is not a positive id a BIGINT can hold."""
-    return whole_number(value, 1, 2**63 - 1)
+    return whole_number(value, 1, BIGINT_MAX)
 
 
 def integer(errors: FieldErrors, field: str, value, required: bool = False,

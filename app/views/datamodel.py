@@ -20,6 +20,7 @@ row's relations one row at a time. `ListInterface` (any model) does instead:
 """
 import base64
 import hashlib
+import hmac
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,7 +32,7 @@ from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
-from app.services.fields import whole_number
+from app.services.fields import BIGINT_MAX, BIGINT_MIN, CONTROL, INT_MAX, decimal_number, whole_number
 from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
 
 MAX_PAGE_SIZE = 100
@@ -79,12 +80,14 @@ def _decode(column: Column, value):
         if kind is date:
             return date.fromisoformat(value)
         if kind is Decimal:
-            number = Decimal(str(value))
-            return number if number.is_finite() else None
+            return decimal_number(value)
         if kind is bool:
             return value if isinstance(value, bool) else None
         if kind is int:
-            return value if isinstance(value, int) and not isinstance(value, bool) else None
+            return whole_number(value, BIGINT_MIN, BIGINT_MAX) if isinstance(value, int) else None
+        if kind is str:
+            # what the database can compare: no NUL (PostgreSQL refuses it), nor other controls
+            return value if isinstance(value, str) and len(value) <= 1000 and not CONTROL.search(value) else None
         return value if isinstance(value, kind) else None
     except (TypeError, ValueError, ArithmeticError):
         return None
@@ -114,7 +117,8 @@ class Paging:
         side, row = ("a", self.last) if target > self.page else ("b", self.first)
         if row is None:
             return None
-        data = json.dumps([self.signature, self.page, side, _encode(row[0]), row[1]], separators=(",", ":"))
+        body = [self.page, side, _encode(row[0]), row[1]]
+        data = json.dumps([*body, _mac(self.signature, body)], separators=(",", ":"))
         return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
     def link(self, target: int, modelview_name: str) -> str:
@@ -128,15 +132,26 @@ class Paging:
         return url_for(request.endpoint, **{**request.view_args, **args.to_dict()})
 
 
-def _read_cursor(token: str):
+def _mac(signature: str, body: list) -> str:
+    """The cursor's seal: made with the app's secret over the list it is for (model, sort, page
+    size, filters) and its row, so a cursor is read only as it was made, for that list."""
+    data = signature + json.dumps(body, separators=(",", ":"))
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), data.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _read_cursor(token: str, signature: str):
+    """(anchor page, side, sort key, id) of a cursor made for the list `signature`, else None."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        signature, anchor, side, key, pk = data
+        anchor, side, key, pk, mac = data
     except (ValueError, TypeError):
         return None
-    if not (isinstance(anchor, int) and anchor >= 0 and side in ("a", "b") and isinstance(pk, int)):
+    if not (isinstance(mac, str) and hmac.compare_digest(mac, _mac(signature, [anchor, side, key, pk]))):
         return None
-    return signature, anchor, side, key, pk
+    anchor, pk = whole_number(anchor, 0, INT_MAX), whole_number(pk, BIGINT_MIN, BIGINT_MAX)
+    if anchor is None or pk is None or side not in ("a", "b"):
+        return None
+    return anchor, side, key, pk
 
 
 class LookupInterface(SQLAInterface):
@@ -333,10 +348,10 @@ class ListInterface(SQLAInterface):
         for name, token in request.args.items():
             if not name.startswith(CURSOR_ARG):
                 continue
-            cursor = _read_cursor(token)
-            if cursor is None or cursor[0] != signature:
+            cursor = _read_cursor(token, signature)
+            if cursor is None:
                 continue
-            _, anchor, side, value, pk = cursor
+            anchor, side, value, pk = cursor
             value = _decode(key, value) if key is not None else None
             if key is not None and value is None:
                 return None

@@ -164,6 +164,31 @@ def test_a_cursor_that_does_not_fit_the_list_is_ignored(app, login, data):
         assert got == (by_email if "email" in url else ids)[30:40], url
 
 
+def test_a_forged_cursor_is_ignored_never_a_500(app, login, data):
+    """A cursor's id, sort key or page rewritten by hand (too large for the database, a NUL, a
+    string where a number sorts) is not the cursor the list made: the page is read without it."""
+    import base64
+    import json
+    with app.app_context():
+        ids = expected(Contact, "is_primary", "desc")
+    browser = login("admin")
+    page = browser.get("/contacts/list/?psize_ContactView=10").get_data(as_text=True)
+    token = re.search(r"_cur_ContactView=([^&]+)", pager_links(page)["&gt;"]).group(1)
+    anchor, side, key, pk, mac = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+
+    def forged(*body):
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    for cursor, sort in ((forged(anchor, side, key, 2**70, mac), ""),
+                         (forged(anchor, side, "a\x00b", pk, mac), "&_oc_ContactView=email&_od_ContactView=asc"),
+                         (forged(anchor, side, 2**70, pk, mac), "&_oc_ContactView=id&_od_ContactView=asc"),
+                         (forged(2**70, side, key, pk, mac), ""),
+                         (forged(anchor, side, key, pk), "")):
+        response = browser.get(f"/contacts/list/?psize_ContactView=10&page_ContactView=1{sort}&_cur_ContactView={cursor}")
+        assert response.status_code == 200, cursor
+        if not sort:
+            assert shown("/contacts", response.get_data(as_text=True)) == ids[10:20]
+
+
 def test_the_customer_lists_surname_starts_with_goes_through_the_surname_lexicon(app, login):
     with app.app_context():
         from tests import factories as f
