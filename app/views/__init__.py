@@ -5,6 +5,7 @@ from app.views.contacts import AddressView, ContactPhoneView, ContactView, Servi
 from app.views.jobs import JobView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
+from app.views.lists import NUL_MESSAGE
 from app.views.messages import (
     CustomerMessagesView,
     InboundMessageView,
@@ -32,7 +33,6 @@ def _refuse_malformed_requests():
             abort(404)
 
 
-NUL_MESSAGE = "Text may not contain the NUL character (\\x00)."
 
 
 def _holds_nul(value) -> bool:

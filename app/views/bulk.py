@@ -21,6 +21,7 @@ from app.services import jobs
 from app.services.customers import bulk, status
 from app.services.errors import Invalid
 from app.services.forms import new_form_key
+from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
 # Each action's permission is its name on CustomerView (FAB's convention for actions);
 # the default roles grant them in app/security.py.
@@ -64,14 +65,24 @@ class Selection:
 
 
 def matching_ids(view, query: str):
-    """A select of the ids the customer list shows for `query` (its filters, the user's scope)."""
+    """A select of the ids the customer list shows for `query` (its filters, the user's scope).
+
+    `query` is the list's query string as the browser had it: a filter the list ignored (with
+    a message, views/lists.py) is ignored here too, so the action is for the customers shown."""
     args = MultiDict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+    if any("\x00" in text for pair in args.items(multi=True) for text in pair):
+        abort(400, description=NUL_MESSAGE)
     filters = view.datamodel.get_filters(view.search_columns)
     available = filters.get_search_filters()
     for arg in args:
-        m = re.fullmatch(r"_flt_(\d+)_(.+)", arg)
-        if m and m.group(2) in available and int(m.group(1)) < len(available[m.group(2)]):
-            filters.add_filter_index(m.group(2), int(m.group(1)), args.getlist(arg))
+        m = re.fullmatch(r"_flt_(\d)_(.+)", arg)
+        if not (m and m.group(2) in available and int(m.group(1)) < len(available[m.group(2)])):
+            continue
+        column, index = m.group(2), int(m.group(1))
+        values = [v for v in args.getlist(arg)
+                  if stock_filter_takes(available[column][index], view.datamodel, column, v)]
+        if values:
+            filters.add_filter_index(column, index, values)
     return view.datamodel.filtered_ids(view.active_filters(filters)).statement
 
 

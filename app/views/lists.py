@@ -29,6 +29,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from app.services.fields import INT_MAX, INT_MIN, decimal_number, whole_number
 
 MAX_PAGE_SIZE = 100
+NUL_MESSAGE = "Text may not contain the NUL character (\\x00)."
 # The argument names as FAB's urltools finds them (searched for, not anchored).
 _FILTER, _PAGE_SIZE, _PAGE = re.compile(r"_flt_(\d)_(.*)"), re.compile("psize_(.*)"), re.compile("page_(.*)")
 _ORDER = re.compile("_(?:oc|od)_(.*)")
@@ -88,12 +89,12 @@ def _filter_problem(view, column: str, index: str, value: str) -> str | None:
         return f"Ignored a filter on “{_short(column)}”: this list cannot be filtered by it."
     if int(index) >= len(offered[column]):
         return f"Ignored a filter on “{_short(column)}”: it has no filter number {index}."
-    if not _stock_filter_takes(offered[column][int(index)], view.datamodel, column, value):
+    if not stock_filter_takes(offered[column][int(index)], view.datamodel, column, value):
         return f"Ignored the filter value “{_short(value)}” on “{_short(column)}”: it is not a value of that column."
     return None
 
 
-def _stock_filter_takes(flt, datamodel, column: str, value) -> bool:
+def stock_filter_takes(flt, datamodel, column: str, value) -> bool:
     """Whether FAB's own filter can compare `column` with `value` (text from a query string, or
     any JSON value from rison) without an error.
 
@@ -194,6 +195,6 @@ def rest_list_problem(api, args: dict) -> str | None:
         flt = next((f for f in offered[column] if f.arg_name == operation), None)
         if flt is None:
             return f"Filter operation: {_short(str(operation))} not allowed on column: {column}"
-        if not _stock_filter_takes(flt, api.datamodel, column, value):
+        if not stock_filter_takes(flt, api.datamodel, column, value):
             return f"Filter value: {_short(str(value))} is not a value of column: {column}"
     return None

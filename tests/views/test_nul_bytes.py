@@ -83,3 +83,20 @@ def test_a_nul_byte_sent_to_the_inbound_message_webhook_is_refused_and_kept_nowh
     r = client.post("/messages/inbound/sms", data={"From": "07911 123456", "Body": NUL}, headers=headers)
     assert r.status_code == 400
     assert _count(app, Message) == 0
+
+
+@pytest.mark.parametrize("path", ["/customers/action_post", "/customers/bulk/disable", "/customers/compose/send_email"])
+def test_a_nul_byte_hidden_in_the_select_all_matching_query_is_refused(app, login, path):
+    """The list's query string travels in a form field, percent-encoded: the NUL appears only
+    when it is decoded, past the check of the request's own fields."""
+    with app.app_context():
+        f.customer(surname="Okafor")
+    browser = login("admin")
+    token = csrf_from(browser.get("/customers/list/").get_data(as_text=True))
+    r = browser.post(path, data={"csrf_token": token, "action": "disable", "all_matching": "1",
+                                 "query": "_flt_0_name=a%00b", "form_key": "00000000-0000-4000-8000-000000000001",
+                                 "subject": "Hello", "body": "Hi"})
+    _refused(r)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(Customer.status == "disabled")) == 0
+
