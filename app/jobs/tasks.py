@@ -6,13 +6,13 @@ def run_bulk_action(job_id: int) -> None:
     """Do a confirmed bulk action (app/services/customers/bulk.py), or go on with one started again."""
     from app.jobs import runner
     from app.models import Job
+    from app.services import jobs
     from app.services.customers import bulk
-    job = db.session.get(Job, job_id)
-    if job is None or job.status in ("done", "failed"):
-        return
     try:
         with runner.running(job_id) as me:
-            bulk.run(db.session, job, runner=me)
+            if not jobs.claim(db.session, job_id, me):
+                return  # done, failed, or another runner has it
+            bulk.run(db.session, db.session.get(Job, job_id), runner=me)
     except Exception as e:  # record it on the job for the page, then let RQ see the failure too
         db.session.rollback()
         job = db.session.get(Job, job_id)

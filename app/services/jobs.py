@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Job, Message, job_customer
 from app.models.resellers import utcnow
-from app.services import fields
+from app.services import fields, permissions
 from app.services.db import commit
 from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import customer_scope, is_scoped
@@ -35,13 +35,14 @@ class Kind:
     label: str
     messages: bool = False  # a batch of messages: its progress is their delivery
     restart: Callable[[int], None] | None = None  # runs the job again by id (after the commit)
+    grants: tuple = ()  # (permission, view) pairs, any of which lets a user start it (again)
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def register(action: str, label: str, *, messages: bool = False, restart=None) -> None:
-    KINDS[action] = Kind(label, messages, restart)
+def register(action: str, label: str, *, messages: bool = False, restart=None, grants=()) -> None:
+    KINDS[action] = Kind(label, messages, restart, tuple(grants))
 
 
 def label(job: Job) -> str:
@@ -201,8 +202,25 @@ def start_again(session: Session, actor, job_id) -> Job:
     job = get_job(session, actor, job_id)
     if not may_start_again(job):
         raise Invalid({"status": "Only a job that stopped can be started again."})
-    # Queued again now: a thread that never starts is seen from here (see reap).
-    job.status, job.error, job.runner, job.heartbeat_at, job.finished_at = "queued", None, None, utcnow(), None
+    # It does again what its user confirmed: only someone who may do that action may restart it.
+    permissions.require(session, actor, *KINDS[job.action].grants, message="You may not do this action.")
+    # Queued again now (a thread that never starts is seen from here: see reap), once: of two
+    # users (or two clicks) starting it again at the same time, one does.
+    claimed = session.execute(
+        update(Job).where(Job.id == job.id, Job.status == "failed")
+        .values(status="queued", error=None, runner=None, heartbeat_at=utcnow(), finished_at=None)).rowcount
+    if not claimed:
+        session.rollback()
+        raise Invalid({"status": "This job has been started again already."})
     commit(session)
     KINDS[job.action].restart(job.id)
-    return job
+    return session.get(Job, job.id)
+
+
+def claim(session: Session, job_id: int, runner: str | None) -> bool:
+    """Take a queued job to run it (committed): False when it is not queued any more (another
+    runner took it, or it is done), so that two runners never work on one job."""
+    claimed = session.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
+                              .values(status="running", runner=runner, heartbeat_at=utcnow())).rowcount
+    session.commit()
+    return bool(claimed)

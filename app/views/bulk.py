@@ -23,11 +23,8 @@ from app.services.errors import Invalid
 from app.services.forms import new_form_key
 from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
-# Each action's permission is its name on CustomerView (FAB's convention for actions);
-# the default roles grant them in app/security.py.
-ACTION_NAMES = {"enable": "enable", "disable": "disable", "archive": "archive", "unarchive": "unarchive",
-                "make_dormant": "make_dormant", "block": "block", "edit": "bulk_edit", "delete": "bulk_delete"}
-SERVICE_ACTION = {v: k for k, v in ACTION_NAMES.items()}
+# The CustomerView action (its permission: bulk.PERMISSIONS) -> the service's action.
+SERVICE_ACTION = {v: k for k, v in bulk.PERMISSIONS.items()}
 
 
 def action_applies(name: str, customer_status: str) -> bool:

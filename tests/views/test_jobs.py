@@ -172,3 +172,68 @@ def test_without_redis_a_job_still_queued_long_after_it_was_started_lost_its_pro
     later = utcnow() + jobs.STALE_AFTER + timedelta(minutes=1)
     assert jobs.reap(ctx, job, runner.alive, queued_waits=True, now=later).status == "queued"  # a worker will come
     assert jobs.reap(ctx, job, runner.alive, queued_waits=False, now=later).status == "failed"
+
+
+def a_stopped_job(app, action, ids, params=None):
+    """A job of `action` the admin confirmed, whose process died after its first chunk."""
+    with app.app_context():
+        job = bulk.prepare(db.session, f.user("admin"), action, params or {}, ids=ids)
+        db.session.commit()
+        real, calls = bulk.ACT[action], []
+
+        def dies_on_the_second_chunk(session, chunk_params, chunk_ids):
+            calls.append(chunk_ids)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real(session, chunk_params, chunk_ids)
+        bulk.ACT[action] = dies_on_the_second_chunk
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                bulk.run(db.session, job, chunk=1, runner=runner.this_process())
+        finally:
+            bulk.ACT[action] = real
+        db.session.rollback()
+        jobs.reap(db.session, db.session.get(Job, job.id), runner.alive)
+        db.session.commit()
+        return job.id
+
+
+def test_staff_cannot_start_again_an_admins_bulk_delete_and_nothing_more_is_deleted(app, login):
+    ids = make(app, 3)
+    job_id = a_stopped_job(app, "delete", ids, {"confirm": "delete"})
+    with app.app_context():
+        assert db.session.get(Job, job_id).status == "failed"
+        left = db.session.query(Customer.id).filter(Customer.id.in_(ids)).count()
+    assert left == 2  # the first chunk went
+    assert login("staff").post(f"/jobs/{job_id}/again").status_code == 403
+    with app.app_context():
+        assert db.session.query(Customer.id).filter(Customer.id.in_(ids)).count() == 2
+        assert db.session.get(Job, job_id).status == "failed"
+
+
+def test_a_stopped_job_started_again_twice_at_once_runs_once(app, login):
+    from sqlalchemy.orm import Session
+    ids = make(app, 3)
+    job_id = a_stopped_job(app, "disable", ids)
+    with app.app_context():
+        admin = f.user("admin")
+        with Session(db.engine) as second_click:
+            seen = second_click.get(Job, job_id)  # read before the first click acts (and kept)
+            assert seen.status == "failed"
+            jobs.start_again(db.session, admin, job_id)
+            with pytest.raises(jobs.Invalid, match="started again already"):
+                jobs.start_again(second_click, admin, job_id)
+        db.session.expire_all()
+        again = db.session.get(Job, job_id)
+        assert (again.status, again.done, again.result["changed"]) == ("done", 3, 3)
+
+
+def test_a_queued_job_is_run_by_one_runner_only(app):
+    ids = make(app, 2)
+    with app.app_context():
+        job = bulk.prepare(db.session, f.user("admin"), "disable", {}, ids=ids)
+        db.session.commit()
+        assert jobs.claim(db.session, job.id, "one") is True
+        assert jobs.claim(db.session, job.id, "two") is False
+        db.session.expire_all()
+        assert db.session.get(Job, job.id).runner == "one"

@@ -20,7 +20,7 @@ from app.models import Customer, Job, Reseller, Tag, customer_tag, job_customer
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.models.resellers import utcnow
 from app.services import audit, fields, jobs
-from app.services.customers.delete import delete_customers, require_delete_permission
+from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
 from app.services.customers.status import transitions_note as status_note
 from app.services.db import commit, in_ids, vacuum
@@ -35,6 +35,12 @@ ACTIONS = (*STATUS_ACTIONS, "edit", "delete")
 LABELS = {**ACTION_LABELS, "edit": "Edit", "delete": "Delete"}
 NOTES = {"delete": "Deletes each customer with its contacts, addresses, services and messages. This cannot be undone."}
 ALREADY_STARTED = "This action was already started."
+# Each action's permission is its name on CustomerView (FAB's convention for actions); the
+# default roles grant them in app/security.py. Deleting takes any of the delete grants.
+PERMISSIONS = {"enable": "enable", "disable": "disable", "archive": "archive", "unarchive": "unarchive",
+               "make_dormant": "make_dormant", "block": "block", "edit": "bulk_edit", "delete": "bulk_delete"}
+GRANTS = {**{action: ((name, "CustomerView"),) for action, name in PERMISSIONS.items()},
+          "delete": DELETE_GRANTS}
 
 
 # ---- preparing -----------------------------------------------------------------------------
@@ -278,4 +284,4 @@ def _restart(job_id: int) -> None:
 
 
 for _action in ACTIONS:
-    jobs.register(_action, LABELS[_action], restart=_restart)
+    jobs.register(_action, LABELS[_action], restart=_restart, grants=GRANTS[_action])
