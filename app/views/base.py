@@ -43,6 +43,10 @@ class ServiceModelView(RequestFilters, ModelView):
     page_size = 25
     search_widget = CachedSearchWidget
     list_widget = ModelListWidget
+    # column -> a function of the row, for a cell that needs more than its own value (an amount
+    # with its customer's currency); `row_columns`: the other values those functions read.
+    row_formatters: dict = {}
+    row_columns: list[str] = []
     # FAB's /download/<filename> serves files from UPLOAD_FOLDER, which this app does not use
     # (customer files have their own scoped route): not registered.
     exclude_route_methods = {"download"}
@@ -52,6 +56,23 @@ class ServiceModelView(RequestFilters, ModelView):
     #   update(self, pk, data: dict)
     #   remove(self, pk)
     # each calling one service and letting NotFound / Invalid propagate.
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs):
+        """FAB's list widget, with the rows' extra values (row_columns) and their formatters."""
+        widgets = widgets or {}
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        count, items = self.datamodel.query(filters.get_joined_filters(self._base_filters), order_column,
+                                            order_direction, page=page, page_size=page_size or self.page_size)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(items, [*self.list_columns, *self.row_columns]),
+            order_columns=self.order_columns, formatters_columns=self.formatters_columns,
+            row_formatters=self.row_formatters, page=page, page_size=page_size or self.page_size, count=count,
+            pks=self.datamodel.get_keys(items), actions=actions or self.actions, filters=filters,
+            modelview_name=self.__class__.__name__, **kwargs)
+        return widgets
 
     # ---- plumbing -------------------------------------------------------------
     def form_data(self, form, columns) -> dict:

@@ -178,7 +178,9 @@ class ServiceView(ChildView):
     search_columns = ["name", "status", "billing_cycle"]
     label_columns = {"customer": "Customer", "customer_id": "Customer ID", "billing_cycle": "Billing cycle",
                      "started_on": "Started on", "suspended_by_disable": "Suspended by the customer's disable"}
-    formatters_columns = {"price": formatters.money, "started_on": formatters.day}
+    formatters_columns = {"price": formatters.money, "started_on": formatters.day}  # price: on its own page
+    row_formatters = {"price": lambda row: formatters.money(row["price"], row["customer.currency"])}
+    row_columns = ["customer.currency"]
     add_form_extra_fields = {**service_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = service_fields()
 

@@ -47,7 +47,6 @@ class CustomerListWidget(ModelListWidget):
 
     template = "widgets/customer_list.html"
     row_menu = True
-    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"])}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -90,6 +89,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
         "unsubscribed_at": "Unsubscribed (link) at", **PREFERENCE_LABELS,
     }
+    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"])}
+    row_columns = ["currency"]
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,
         "balance": formatters.money, "status": formatters.status, "tags": formatters.tags,
@@ -171,8 +172,9 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
             self.active_filters(filters), order_column, order_direction, page=page, page_size=page_size)
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns, include_columns=self.list_columns,
-            value_columns=self.datamodel.get_values(items, [*self.list_columns, "currency"]),
+            value_columns=self.datamodel.get_values(items, [*self.list_columns, *self.row_columns]),
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
+            row_formatters=self.row_formatters,
             page=page, page_size=page_size, count=count, pks=self.datamodel.get_keys(items),
             actions=actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
         return widgets

@@ -416,7 +416,9 @@ class CustomerInterface(ListInterface):
 
 
 def customer_name(relationship):
-    """Load a row's customer in the list's statement, as the list shows it (its name): not its
-    reseller (joined) and tags (selectin) that Customer loads eagerly by default."""
-    return joinedload(relationship).options(load_only(Customer.id, Customer.name), lazyload(Customer.reseller),
+    """Load a row's customer in the list's statement, as the list shows it (its name, and the
+    currency its amounts are in): not its reseller (joined) and tags (selectin) that Customer
+    loads eagerly by default."""
+    return joinedload(relationship).options(load_only(Customer.id, Customer.name, Customer.currency),
+                                            lazyload(Customer.reseller),
                                             lazyload(Customer.tags))

@@ -14,9 +14,6 @@ from app.views.formatters import text as formatters_text
 
 class ModelListWidget(ListWidget):
     template = "widgets/model_list.html"
-    # column -> a function of the whole row, for a cell that needs more than its own value
-    # (an amount with its row's currency).
-    row_formatters: dict = {}
 
     # Whether each row has a menu of the list's actions (on its one row: `<view>.action`).
     row_menu = False
@@ -35,7 +32,10 @@ class ModelListWidget(ListWidget):
         then each column formatted. The URLs end in "0" (built for pk 0), replaced by each row's pk."""
         args = self.template_args
         formatters = args["formatters_columns"]
-        columns = [self.row_formatters.get(column) or (
+        # column -> a function of the whole row, for a cell that needs more than its own value
+        # (an amount with its row's currency): the view's row_formatters
+        row_formatters = args.get("row_formatters") or {}
+        columns = [row_formatters.get(column) or (
             lambda item, column=column, formatter=formatters.get(column) or formatters_text: formatter(item[column]))
             for column in args["include_columns"]]
         show_label, edit_label, delete_label = (escape(label) for label in labels)

@@ -3,9 +3,9 @@ and for a bulk delete alike.
 
 The rules are the same on every path: the actor must hold a delete permission (checked here
 as well as at the route), a customer with financial documents is never deleted, and a
-customer goes with every record that belongs to it (contacts and their phones, addresses,
-services, notes, files and their bytes once committed, custom values, tags, aliases,
-messages and their attempts), each audited with its old values.
+customer goes with every record that belongs to it: its contacts and their phones,
+addresses, services, notes, files (their bytes once committed) and custom values, each
+audited with its old values; and its tags, aliases, messages and their attempts.
 """
 from collections import Counter
 
