@@ -27,3 +27,27 @@ def customer(actor="admin", **fields):
     data = {"customer_type": "private", "first_name": "Test", "surname": f"Person{_n[0]}"}
     data.update(fields)
     return create_customer(db.session, user(actor) if isinstance(actor, str) else actor, data)
+
+
+def stopped_job(session, actor, action: str, ids, params=None, chunk: int = 1) -> int:
+    """A bulk job of `action` on `ids` whose process ended under it after its first chunk of
+    `chunk` customers (nothing recorded the failure: the job still says running). Its id."""
+    from app.jobs import runner
+    from app.services.customers import bulk
+    job = bulk.prepare(session, actor, action, params or {}, ids=ids)
+    session.commit()
+    real, calls = bulk.ACT[action], []
+
+    def dies_on_the_second_chunk(s, chunk_params, chunk_ids):
+        calls.append(chunk_ids)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as the process ending under it
+        return real(s, chunk_params, chunk_ids)
+    bulk.ACT[action] = dies_on_the_second_chunk
+    try:
+        bulk.run(session, job, chunk=chunk, runner=runner.this_process())
+    except KeyboardInterrupt:
+        session.rollback()
+    finally:
+        bulk.ACT[action] = real
+    return job.id

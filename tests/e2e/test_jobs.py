@@ -9,31 +9,14 @@ pytestmark = pytest.mark.e2e
 def test_a_stopped_job_says_so_and_start_again_finishes_it(page_as, live_server, screenshots):
     from sqlalchemy import select
 
-    from app.jobs import runner
     from app.models import Customer, User
-    from app.services.customers import bulk
+    from tests import factories as f
 
     def stopped_job(session):
         ids = session.scalars(select(Customer.id).where(Customer.status == "active", Customer.reseller_id.is_(None))
                               .order_by(Customer.id.desc()).limit(4)).all()  # not the other tests' first ones
         admin = session.scalar(select(User).where(User.username == "admin"))
-        job = bulk.prepare(session, admin, "disable", {}, ids=ids)
-        session.commit()
-        real, calls = bulk.ACT["disable"], []
-
-        def dies_on_the_second_chunk(s, params, chunk_ids):
-            calls.append(chunk_ids)
-            if len(calls) == 2:
-                raise KeyboardInterrupt  # as the process ending under it: nothing records the failure
-            return real(s, params, chunk_ids)
-        bulk.ACT["disable"] = dies_on_the_second_chunk
-        try:
-            bulk.run(session, job, chunk=2, runner=runner.this_process())
-        except KeyboardInterrupt:
-            session.rollback()
-        finally:
-            bulk.ACT["disable"] = real
-        return job.id, ids
+        return f.stopped_job(session, admin, "disable", ids, chunk=2), ids
 
     job_id, ids = live_server.query(stopped_job)
     page = page_as("admin")

@@ -92,23 +92,7 @@ def test_without_redis_messages_are_delivered_beside_the_request(app, login, in_
 def test_a_job_whose_thread_is_gone_is_shown_failed_and_started_again_does_the_rest(app, login):
     ids = make(app, 4)
     with app.app_context():
-        job = bulk.prepare(db.session, f.user("admin"), "disable", {}, ids=ids)
-        db.session.commit()
-        job_id = job.id
-        real, calls = bulk.ACT["disable"], []
-
-        def dies_on_the_second_chunk(session, params, chunk_ids):
-            calls.append(chunk_ids)
-            if len(calls) == 2:
-                raise KeyboardInterrupt  # as the process ending under it: nothing records the failure
-            return real(session, params, chunk_ids)
-        bulk.ACT["disable"] = dies_on_the_second_chunk
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                bulk.run(db.session, job, chunk=2, runner=runner.this_process())
-        finally:
-            bulk.ACT["disable"] = real
-        db.session.rollback()
+        job_id = f.stopped_job(db.session, f.user("admin"), "disable", ids, chunk=2)
     assert statuses(app, ids) == ["disabled", "disabled", "active", "active"]
     browser = login("admin")
     page = browser.get(f"/jobs/{job_id}").get_data(as_text=True)
@@ -175,27 +159,13 @@ def test_without_redis_a_job_still_queued_long_after_it_was_started_lost_its_pro
 
 
 def a_stopped_job(app, action, ids, params=None):
-    """A job of `action` the admin confirmed, whose process died after its first chunk."""
+    """A job of `action` the admin confirmed, whose process died after its first chunk, as its
+    page shows it: failed."""
     with app.app_context():
-        job = bulk.prepare(db.session, f.user("admin"), action, params or {}, ids=ids)
+        job_id = f.stopped_job(db.session, f.user("admin"), action, ids, params)
+        jobs.reap(db.session, db.session.get(Job, job_id), runner.alive)
         db.session.commit()
-        real, calls = bulk.ACT[action], []
-
-        def dies_on_the_second_chunk(session, chunk_params, chunk_ids):
-            calls.append(chunk_ids)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return real(session, chunk_params, chunk_ids)
-        bulk.ACT[action] = dies_on_the_second_chunk
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                bulk.run(db.session, job, chunk=1, runner=runner.this_process())
-        finally:
-            bulk.ACT[action] = real
-        db.session.rollback()
-        jobs.reap(db.session, db.session.get(Job, job.id), runner.alive)
-        db.session.commit()
-        return job.id
+        return job_id
 
 
 def test_staff_cannot_start_again_an_admins_bulk_delete_and_nothing_more_is_deleted(app, login):
