@@ -355,3 +355,16 @@ def test_receiving_needs_the_shared_token(app, three, inbound, monkeypatch):
     assert inbound("email", **data).status_code == 404  # switched off unless a token is set
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_a_sent_batch_keeps_no_list_of_its_customers_once_written(app, login, three):
+    """The customers a job is for are kept only while it works (a send to a million customers
+    would otherwise keep a million rows); its messages say who they went to."""
+    from sqlalchemy import func, select
+
+    from app.models import job_customer
+    ada, bob, _ = three
+    compose(login("admin"), "send_email", [ada, bob], subject="S", body="Hi {first_name}", recipients="all", send="1")
+    assert messages_of(app, ada)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(job_customer)) == 0

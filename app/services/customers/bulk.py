@@ -16,9 +16,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.jobs import enqueue, tasks
-from app.models import Customer, Job, Reseller, Tag, customer_tag, job_customer
+from app.models import Customer, Job, Reseller, Tag, customer_tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
-from app.models.resellers import utcnow
 from app.services import audit, fields, jobs
 from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
@@ -159,8 +158,7 @@ def _run(session: Session, job: Job, chunk: int, runner: str | None) -> Job:
         job.result = dict(result)
         jobs.beat(job, runner, done_through=ids[-1])
         session.commit()
-    job.status, job.finished_at = "done", utcnow()
-    session.execute(delete(job_customer).where(job_customer.c.job_id == job.id))
+    jobs.finish(session, job)
     session.commit()
     if result["changed"] >= VACUUM_AFTER and job.action in ACT_TABLES:
         # The changed rows' pages lost their all-visible mark, so the list's index-only walks

@@ -197,7 +197,7 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
                 queued_count += 1
         insert_rows(session, Message.__table__, rows)
         job.done += len(customer_ids)
-    job.status, job.finished_at = "done", utcnow()
+    jobs.finish(session, job)
     job.result = {**(job.result or {}), "queued": queued_count, "skipped": dict(skipped)}
     return list(session.scalars(select(Message.id).where(Message.batch_id == job.id, Message.status == "queued")
                                 .order_by(Message.id)))
