@@ -55,7 +55,7 @@ def amount_text(amount, currency):
     by_units = {}
     for code in sorted(fields.CURRENCIES):
         by_units.setdefault(money.minor_units(code), []).append(code)
-    usual = money.minor_units("XXX")  # two: most currencies, and any CLDR says nothing about
+    usual = max(by_units, key=lambda units: len(by_units[units]))  # most currencies' (two): the CASE's else
     return case(*((currency.in_(codes), fixed_text(amount, literal_column(str(units))))
                   for units, codes in sorted(by_units.items()) if units != usual),
                 else_=fixed_text(amount, literal_column(str(usual))))

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.services.errors import Invalid
 from app.services.forms import claim_form_key, new_form_key
 from app.views.list_widget import ModelListWidget
-from app.views.lists import RequestFilters
+from app.views.lists import MAX_PAGE_SIZE, RequestFilters
 from app.views.widgets import CachedSearchWidget
 
 ALREADY_SAVED = "This form was already saved; it was not saved twice."
@@ -57,19 +57,25 @@ class ServiceModelView(RequestFilters, ModelView):
     #   remove(self, pk)
     # each calling one service and letting NotFound / Invalid propagate.
 
+    def active_filters(self, filters):
+        """The request's filters joined with the view's base filters (scope): what the list shows."""
+        return filters.get_joined_filters(self._base_filters)
+
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs):
-        """FAB's list widget, with the rows' extra values (row_columns) and their formatters."""
+        """FAB's list widget, on active_filters, with the rows' extra values (row_columns) and
+        their formatters."""
         widgets = widgets or {}
+        page_size = min(page_size or self.page_size, MAX_PAGE_SIZE)
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
-        count, items = self.datamodel.query(filters.get_joined_filters(self._base_filters), order_column,
-                                            order_direction, page=page, page_size=page_size or self.page_size)
+        count, items = self.datamodel.query(self.active_filters(filters), order_column, order_direction,
+                                            page=page, page_size=page_size)
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns, include_columns=self.list_columns,
             value_columns=self.datamodel.get_values(items, [*self.list_columns, *self.row_columns]),
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
-            row_formatters=self.row_formatters, page=page, page_size=page_size or self.page_size, count=count,
+            row_formatters=self.row_formatters, page=page, page_size=page_size, count=count,
             pks=self.datamodel.get_keys(items), actions=actions or self.actions, filters=filters,
             modelview_name=self.__class__.__name__, **kwargs)
         return widgets

@@ -28,7 +28,6 @@ from app.views.custom_fields import CustomFieldsMixin
 from app.views.files import FilesMixin
 from app.views.profile import ProfileMixin
 from app.views.list_widget import ModelListWidget
-from app.views.lists import MAX_PAGE_SIZE
 
 
 class ResellerChoiceFilter(BaseFilter):
@@ -156,28 +155,10 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     # ---- the list's filters, shared with the CSV export -------------------------
     def active_filters(self, filters):
         """The user's filters joined with scope; archived customers hidden unless asked for."""
-        joined = filters.get_joined_filters(self._base_filters)
+        joined = super().active_filters(filters)
         if "status" not in [f.column_name for f in filters.filters]:
             joined.add_filter("status", FilterStatusNotEqual, "archived")
         return joined
-
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
-                         page=None, page_size=None, widgets=None, **kwargs):
-        widgets = widgets or {}
-        actions = actions or self.actions
-        page_size = min(page_size or self.page_size, MAX_PAGE_SIZE)
-        if not order_column and self.base_order:
-            order_column, order_direction = self.base_order
-        count, items = self.datamodel.query(
-            self.active_filters(filters), order_column, order_direction, page=page, page_size=page_size)
-        widgets["list"] = self.list_widget(
-            label_columns=self.label_columns, include_columns=self.list_columns,
-            value_columns=self.datamodel.get_values(items, [*self.list_columns, *self.row_columns]),
-            order_columns=self.order_columns, formatters_columns=self.formatters_columns,
-            row_formatters=self.row_formatters,
-            page=page, page_size=page_size, count=count, pks=self.datamodel.get_keys(items),
-            actions=actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
-        return widgets
 
     @expose("/export.csv")
     @has_access

@@ -27,15 +27,15 @@ from decimal import Decimal
 
 from flask import current_app, has_request_context, request, url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import Column, asc, desc, func, select, tuple_
+from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, Numeric, String, asc, desc, func, select, tuple_
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
 from app.services.fields import BIGINT_MAX, BIGINT_MIN, CONTROL, INT_MAX, decimal_number, whole_number
 from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
+from app.views.lists import MAX_PAGE_SIZE
 
-MAX_PAGE_SIZE = 100
 TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
 MATERIALIZE_BELOW = 20_000
 AROUND = 3  # pages FAB's pager links on either side of the current one
@@ -70,27 +70,24 @@ def _encode(value):
 
 def _decode(column: Column, value):
     """A sort key from a cursor, as the column's Python type (None when it is not one)."""
+    kind = column.type
     try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        return None
-    try:
-        if kind is datetime:
+        if isinstance(kind, DateTime):
             return datetime.fromisoformat(value)
-        if kind is date:
+        if isinstance(kind, Date):
             return date.fromisoformat(value)
-        if kind is Decimal:
+        if isinstance(kind, Numeric) and not isinstance(kind, Float):
             return decimal_number(value)
-        if kind is bool:
+        if isinstance(kind, Boolean):
             return value if isinstance(value, bool) else None
-        if kind is int:
+        if isinstance(kind, Integer):
             return whole_number(value, BIGINT_MIN, BIGINT_MAX) if isinstance(value, int) else None
-        if kind is str:
+        if isinstance(kind, String):
             # what the database can compare: no NUL (PostgreSQL refuses it), nor other controls
             return value if isinstance(value, str) and len(value) <= 1000 and not CONTROL.search(value) else None
-        return value if isinstance(value, kind) else None
-    except (TypeError, ValueError, ArithmeticError):
+    except (TypeError, ValueError):
         return None
+    return None  # a column of another type has no cursor
 
 
 class Paging:
@@ -190,6 +187,16 @@ class _Walk:
         return [(row[0], row[1] if keyed else None) for row in rows]
 
 
+class _Matches(_Walk):
+    """The sorted matches of a text search (ListInterface._page_of_matches), read forwards only."""
+
+    def __init__(self, page_of_matches, page_size: int):
+        self.page_of_matches, self.page_size = page_of_matches, page_size
+
+    def rows(self, offset: int, limit: int, reverse: bool = False, after=None) -> list[tuple]:
+        return self.page_of_matches(offset, limit)
+
+
 class ListInterface(SQLAInterface):
     """FAB's SQLAInterface with the list machinery above, for any model.
 
@@ -267,10 +274,11 @@ class ListInterface(SQLAInterface):
         few = self._few_matches(count, filters)
         seekable = self.seekable(key) and not few
         signature = self._signature(filters, order_column, order_direction, page_size) if seekable else None
-        walk = _Walk(ids_query, self.pk, key, order_direction == "desc", page_size, seekable)
         if few:
-            walk.rows = lambda offset, limit, reverse=False, after=None: self._page_of_matches(
-                ids_query, order_column, order_direction, offset, limit)
+            walk = _Matches(lambda offset, limit: self._page_of_matches(
+                ids_query, order_column, order_direction, offset, limit), page_size)
+        else:
+            walk = _Walk(ids_query, self.pk, key, order_direction == "desc", page_size, seekable)
         cursor = self._cursor(signature, key)
         rows, page, count = self._find(walk, few, count, ids_query, page, cursor)
         count.paging = Paging(page, count, page_size, signature, *(
@@ -335,10 +343,10 @@ class ListInterface(SQLAInterface):
         return None
 
     def _signature(self, filters, order_column, order_direction, page_size) -> str:
+        """The list a cursor is for (model, sort, page size, filters), as text: part of its seal."""
         shown = [(f.column_name, type(f).__name__, repr(v))
                  for f, v in zip(filters.filters, filters.values)] if filters is not None else []
-        data = json.dumps([self.obj.__name__, order_column, order_direction, page_size, shown], default=repr)
-        return hashlib.sha1(data.encode()).hexdigest()[:16]
+        return json.dumps([self.obj.__name__, order_column, order_direction, page_size, shown], default=repr)
 
     @staticmethod
     def _cursor(signature, key):

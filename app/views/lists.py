@@ -26,7 +26,7 @@ from flask_appbuilder.models.sqla.filters import FilterIn, FilterNotIn
 from sqlalchemy import BigInteger
 from werkzeug.datastructures import ImmutableMultiDict
 
-from app.services.fields import INT_MAX, INT_MIN, decimal_number, whole_number
+from app.services.fields import BIGINT_MAX, BIGINT_MIN, INT_MAX, INT_MIN, decimal_number, whole_number
 
 MAX_PAGE_SIZE = 100
 NUL_MESSAGE = "Text may not contain the NUL character (\\x00)."
@@ -114,7 +114,7 @@ def _fits(datamodel, column: str, value) -> bool:
         return value is True or value is False or value == "y"
     if datamodel.is_integer(column):
         big = isinstance(datamodel.list_columns[column].type, BigInteger)
-        return whole_number(value, *((-2**63, 2**63 - 1) if big else (INT_MIN, INT_MAX))) is not None
+        return whole_number(value, *((BIGINT_MIN, BIGINT_MAX) if big else (INT_MIN, INT_MAX))) is not None
     if datamodel.is_float(column) or datamodel.is_numeric(column):
         if isinstance(value, float):
             return math.isfinite(value)
