@@ -23,6 +23,12 @@ class Forbidden(ServiceError):
     status = 403
 
 
+class AlreadyDone(ServiceError):
+    """The form was submitted before (a double click, a reload): its work was done once, then."""
+
+    status = 409
+
+
 class Invalid(ServiceError):
     """One or more fields are wrong; `errors` maps each field to its messages."""
 

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from app.extensions import db
 from app.services import jobs
 from app.services.customers import bulk, status
-from app.services.errors import Invalid
+from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
@@ -194,10 +194,10 @@ class BulkActionsMixin:
         try:
             job = bulk.start_bulk_action(db.session, g.user, SERVICE_ACTION[name], params, form.get("form_key"),
                                          **selection.chosen(self))
+        except AlreadyDone as e:
+            flash(e.message, "info")
+            return redirect(url_for("JobView.mine"))
         except Invalid as e:
             db.session.rollback()
-            if e.errors.get("form_key") == [bulk.ALREADY_STARTED]:
-                flash(bulk.ALREADY_STARTED, "info")
-                return redirect(url_for("JobView.mine"))
             return self._confirm(name, selection, errors=e.errors, values=form, status=422)
         return redirect(url_for("JobView.show", pk=job.id))

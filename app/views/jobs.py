@@ -42,8 +42,7 @@ class JobView(BaseView):
     @has_access
     @permission_name("show")
     def start_again(self, pk):
-        """Start a stopped job again (whoever may see the job may start it again: it does only
-        what its user confirmed)."""
+        """Start a stopped job again: who may see the job and do its action (services/jobs.start_again)."""
         job = jobs.start_again(db.session, g.user, pk)
         flash(f"{jobs.label(job)} started again: it goes on with the customers not done.", "info")
         return redirect(url_for("JobView.show", pk=pk))

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import csrf, db
 from app.models import Message
-from app.services.errors import Invalid
+from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.messages import inbound, outbox, placeholders, sms, unsubscribe
 from app.views import formatters
@@ -72,11 +72,11 @@ class MessagesMixin:
                 return self.compose_for(name, selection, values=form, preview=draft)
             job = outbox.send(db.session, g.user, channel, form, form.get("form_key"), current_app.config,
                               **selection.chosen(self))
+        except AlreadyDone as e:
+            flash(e.message, "info")
+            return redirect(url_for("JobView.mine"))
         except Invalid as e:
             db.session.rollback()
-            if e.errors.get("form_key") == [outbox.ALREADY_SENT]:
-                flash(outbox.ALREADY_SENT, "info")
-                return redirect(url_for("JobView.mine"))
             return self.compose_for(name, selection, values=form, errors=e.errors, status=422)
         return redirect(url_for("JobView.show", pk=job.id))
 

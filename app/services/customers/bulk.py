@@ -23,7 +23,7 @@ from app.services.customers.delete import DELETE_GRANTS, delete_customers, requi
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
 from app.services.customers.status import transitions_note as status_note
 from app.services.db import commit, in_ids, vacuum
-from app.services.errors import FieldErrors, Invalid
+from app.services.errors import AlreadyDone, FieldErrors, Invalid
 from app.services.forms import claim_form_key
 from app.services.scope import is_scoped, reseller_choice_scope
 
@@ -101,11 +101,11 @@ def start_bulk_action(session: Session, actor, action: str, params: dict, form_k
     """The confirmed bulk action: claim the form's key, fix the customers (see prepare),
     commit, then run the job (at once when it is small, else in the background).
 
-    Raises Invalid (form_key: ALREADY_STARTED) when this form was sent before, and what
-    prepare raises; nothing is written then.
+    Raises AlreadyDone when this form was sent before, and what prepare raises; nothing is
+    written then.
     """
     if not claim_form_key(session, form_key):
-        raise Invalid({"form_key": ALREADY_STARTED})
+        raise AlreadyDone(ALREADY_STARTED)
     job = prepare(session, actor, action, params, ids=ids, matching=matching)
     commit(session)
     enqueue(tasks.run_bulk_action, job.id, size=job.total)

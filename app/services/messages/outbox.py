@@ -15,7 +15,7 @@ from app.models.resellers import utcnow
 from app.services import fields
 from app.services import jobs
 from app.services.db import commit, in_ids, insert_rows
-from app.services.errors import FieldErrors, Invalid
+from app.services.errors import AlreadyDone, FieldErrors, Invalid
 from app.services.forms import claim_form_key
 from app.services.messages import placeholders, sms, unsubscribe
 from app.services.messages.preferences import skip_reason
@@ -158,11 +158,11 @@ def send(session: Session, actor, channel: str, data: dict, form_key, config: di
     recipient to the outbox (queued, or skipped with its reason) as a job, commit, then queue
     their delivery. Returns the job (its page follows the delivery).
 
-    Raises Invalid with every field error (form_key: ALREADY_SENT for a form sent before);
-    nothing is written then."""
+    Raises Invalid with every field error, AlreadyDone for a form sent before; nothing is
+    written then."""
     values = clean(channel, data)
     if not claim_form_key(session, form_key):
-        raise Invalid({"form_key": ALREADY_SENT})
+        raise AlreadyDone(ALREADY_SENT)
     job = start(session, actor, values, ids=ids, matching=matching)
     queued = write(session, job, config)
     commit(session)
