@@ -203,3 +203,12 @@ def test_a_single_customer_disabled_from_its_form_suspends_its_services_too(ctx)
     update_customer(ctx, f.user("admin"), c, {"status": "active"})
     ctx.expire_all()
     assert ctx.get(CustomerService, s).status == "active"
+
+
+@pytest.mark.parametrize("action", ["disable", "archive", "edit"])
+def test_a_user_whose_role_lacks_the_action_cannot_start_it_by_the_service_either(ctx, action):
+    customer = f.customer(surname="Okafor").id
+    with pytest.raises(Forbidden):
+        bulk.prepare(ctx, f.user("readonly"), action, {"status": "dormant"}, ids=[customer])
+    ctx.rollback()
+    assert statuses(ctx, [customer]) == ["active"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.jobs import enqueue, tasks
 from app.models import Customer, Job, Reseller, Tag, customer_tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
-from app.services import audit, fields, jobs
+from app.services import audit, fields, jobs, permissions
 from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
 from app.services.customers.status import transitions_note as status_note
@@ -87,11 +87,14 @@ def prepare(session: Session, actor, action: str, params: dict, *, ids: Iterable
 
     `ids`: the ticked rows (any that are missing or outside the user's scope are counted
     as not found and left out); `matching`: a select of customer ids from the list's
-    filter, already within the user's scope. Raises Forbidden (delete without a delete
-    permission) and Invalid with every field error.
+    filter, already within the user's scope. Raises Forbidden when the actor may not do the
+    action (GRANTS: the route asks too, a job started again does not) and Invalid with every
+    field error.
     """
     if action == "delete":
         require_delete_permission(session, actor)
+    elif action in GRANTS:
+        permissions.require(session, actor, *GRANTS[action], message="You may not do this action.")
     values = clean_params(session, actor, action, params)
     return jobs.new_job(session, actor, action, values, ids=ids, matching=matching)
 
