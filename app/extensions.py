@@ -58,10 +58,8 @@ class Mail(flask_mail.Mail):
         return self.state_of().connect()
 
     def state_of(self, app=None) -> MailState:
-        """The app's mail state (the current app's by default), registered on first use."""
-        app = app or current_app._get_current_object()
-        state = app.extensions.get("mail")
-        return state if isinstance(state, MailState) else self.init_app(app)
+        """The app's mail state (the current app's by default), made by init_app in create_app."""
+        return (app or current_app).extensions["mail"]
 
 
 mail = Mail()
