@@ -30,7 +30,6 @@ NUMBER_FRACTION_DIGITS = 6
 KIND_LABELS = {"text": "Text", "number": "Number", "date": "Date", "choice": "Choice"}
 DEFINITION_KEYS = ("name", "kind", "choices", "required", "position", "active")
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _UK_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 
 
@@ -208,7 +207,7 @@ def _date(errors: FieldErrors, key: str, label: str, raw: str) -> str | None:
     if uk:
         day, month, year = uk.groups()
         raw_iso = f"{year}-{int(month):02d}-{int(day):02d}"
-    elif _ISO_DATE.fullmatch(raw):
+    elif fields.ISO_DATE.fullmatch(raw):
         raw_iso = raw
     else:
         errors.add(key, f"{label} must be a date as YYYY-MM-DD or DD/MM/YYYY.")

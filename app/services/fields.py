@@ -136,7 +136,7 @@ _MAX_NUMBER_TEXT = 64
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 _DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")  # 1,200.50 as en_GB writes it
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # ---- the one parser per kind: URLs, forms, filters and the API all read numbers and dates here --
@@ -184,7 +184,7 @@ def iso_date(value) -> date | None:
     if isinstance(value, date):
         return value
     text = "" if value is None else str(value).strip()
-    if not _ISO_DATE.fullmatch(text):
+    if not ISO_DATE.fullmatch(text):
         return None
     try:
         return date.fromisoformat(text)
