@@ -5,6 +5,7 @@ from app.views.contacts import AddressView, ContactPhoneView, ContactView, Servi
 from app.views.jobs import JobView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
+from app.services.errors import ServiceError
 from app.views.lists import NUL_MESSAGE
 from app.views.messages import (
     CustomerMessagesView,
@@ -49,17 +50,14 @@ def _refuse_nul_bytes():
     """400 for text with a NUL byte anywhere a user or a webhook sends it (the URL's path and
     query, a form, a JSON body): PostgreSQL can neither store nor compare it, and a search,
     filter, login or save would answer 500. Checked once here rather than in every field."""
-    from flask import abort, jsonify, request
+    from flask import request
     sent = [request.path, list(request.args.items(multi=True))]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sent.append(list(request.form.items(multi=True)))
     if request.is_json:
         sent.append(request.get_json(silent=True))
-    if not _holds_nul(sent):
-        return None
-    if request.path.startswith(("/api/", "/messages/inbound/")) or request.is_json:
-        return jsonify(message=NUL_MESSAGE), 400
-    abort(400, description=NUL_MESSAGE)
+    if _holds_nul(sent):
+        raise ServiceError(NUL_MESSAGE)  # 400, as a page or JSON: views/errors.py
 
 
 def register(appbuilder) -> None:

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from app.extensions import db
 from app.services import jobs
 from app.services.customers import bulk, status
-from app.services.errors import AlreadyDone, Invalid
+from app.services.errors import AlreadyDone, Invalid, ServiceError
 from app.services.forms import new_form_key
 from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
@@ -68,7 +68,7 @@ def matching_ids(view, query: str):
     a message, views/lists.py) is ignored here too, so the action is for the customers shown."""
     args = MultiDict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
     if any("\x00" in text for pair in args.items(multi=True) for text in pair):
-        abort(400, description=NUL_MESSAGE)
+        raise ServiceError(NUL_MESSAGE)
     filters = view.datamodel.get_filters(view.search_columns)
     available = filters.get_search_filters()
     for arg in args:

@@ -2,8 +2,9 @@
 
 A view calls its service and lets NotFound, Forbidden and Invalid propagate; the session
 is rolled back here (nothing half-written) and the error answered: 404 and 403 as those
-statuses (the app's error pages, or JSON under /api/), an Invalid that no form caught as
-422 (JSON with the field errors under /api/, else the messages on FAB's error page).
+statuses (the app's error pages, or JSON for the API and webhooks), a plain ServiceError as
+400 (a request no field can be blamed for: text with a NUL byte), an Invalid that no form
+caught as 422 (JSON with the field errors for the API, else the messages on FAB's error page).
 Forms that show errors next to their fields catch Invalid themselves (views/base.py).
 """
 from flask import current_app, jsonify, request
@@ -14,7 +15,8 @@ from app.services.errors import Forbidden, Invalid, NotFound, ServiceError
 
 
 def _is_api() -> bool:
-    return request.path.startswith("/api/")
+    """A caller that reads JSON: the REST API, the webhook for received messages, a JSON body."""
+    return request.path.startswith(("/api/", "/messages/inbound/")) or request.is_json
 
 
 def answer(error: ServiceError):
