@@ -11,10 +11,19 @@ SECRET_KEY    required when APP_ENV=production; in development a random key is
               generated once and kept in instance/secret_key
 MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL, MAIL_USERNAME, MAIL_PASSWORD,
 MAIL_DEFAULT_SENDER  Flask-Mail's settings (its Mail extension, app/extensions.py, sends);
-              MAIL_TIMEOUT seconds to wait for the server (10). With MAIL_SERVER set
+              MAIL_TIMEOUT seconds to wait for the server (10), MAIL_DATA_TIMEOUT seconds to
+              wait for its final reply once it has a message's body (600, RFC 5321's advice:
+              a reply that comes later is "uncertain", never sent twice). With MAIL_SERVER set
               (or MAIL_TRANSPORT=smtp) e-mail goes out by SMTP, else it is only kept in
               the outbox (shown in the app)
 SMS_GATEWAY_URL  an HTTP SMS gateway (JSON POST); without it texts are kept in the outbox
+MESSAGE_RETRY_DELAYS  seconds before each retry after a transient failure (30,120,600)
+DELIVERY_LEASE_SECONDS  a worker renews its claim on the message it is sending every quarter
+              of this (120); a message whose claim has lapsed this long (its worker stopped) is
+              marked "uncertain" by the next maintenance
+DELIVERY_MAINTENANCE_SECONDS  how often each `flask worker` runs its maintenance, idle or not
+              (60): lapsed claims, and due messages whose job was lost (due for longer than this)
+DUE_WORK_SECONDS  without Redis, how often the web process sends what is due (5)
 PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
 BUSINESS_LATITUDE, BUSINESS_LONGITUDE  where the business is: a customer's page shows how far away
               (as the crow flies) its billing address is; DISTANCE_UNIT km (default) or mi
@@ -130,6 +139,10 @@ def load() -> dict:
         SMS_SENDER=os.environ.get("SMS_SENDER", "Backoffice"),
         # Delivery: seconds before each retry after a transient failure (then: failed).
         MESSAGE_RETRY_DELAYS=[int(s) for s in os.environ.get("MESSAGE_RETRY_DELAYS", "30,120,600").split(",") if s],
+        MAIL_DATA_TIMEOUT=float(os.environ.get("MAIL_DATA_TIMEOUT", "600")),
+        DELIVERY_LEASE_SECONDS=float(os.environ.get("DELIVERY_LEASE_SECONDS", "120")),
+        DELIVERY_MAINTENANCE_SECONDS=int(os.environ.get("DELIVERY_MAINTENANCE_SECONDS", "60")),
+        DUE_WORK_SECONDS=float(os.environ.get("DUE_WORK_SECONDS", "5")),
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         INBOUND_MESSAGE_TOKEN=os.environ.get("INBOUND_MESSAGE_TOKEN") or None,
         BUSINESS_ADDRESS=os.environ.get("BUSINESS_ADDRESS", ""),

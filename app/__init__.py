@@ -45,6 +45,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app.cli import register as register_cli
     register_cli(app)
+    from app.jobs import watch_due_work
+    watch_due_work(app)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Command-line set-up and operations: `flask setup`, `flask seed`, `flask demo-users`, `flask worker`."""
+"""Command-line set-up and operations: `flask setup`, `flask seed`, `flask demo-users`, `flask worker`,
+`flask jobs run-due`."""
 import os
 import secrets
 import string
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from app.extensions import db
 
@@ -59,6 +61,18 @@ def register(app: Flask) -> None:
         if queue is None:
             raise click.ClickException("Set REDIS_URL to run a worker; without it, jobs run in-process.")
         AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+
+    jobs_group = AppGroup("jobs", help="Background work.")
+
+    @jobs_group.command("run-due")
+    def run_due():
+        """Send what is due now (first sends and retries of messages) and mark messages a stopped
+        worker left sending as uncertain. Without Redis, run it from cron every minute."""
+        from app.jobs import tasks
+        done = {k: v for k, v in tasks.run_due().items() if v}
+        click.echo(", ".join(f"{n} {what}" for what, n in done.items()) if done else "Nothing was due.")
+
+    app.cli.add_command(jobs_group)
 
     @app.cli.command("setup")
     @click.option("--admin-username", default="admin")

@@ -18,14 +18,54 @@ migrate = Migrate()
 csrf = CSRFProtect()
 
 
+class _KnowsWhenTheBodyIsSent:
+    """An SMTP client that knows whether the server has the message's whole body (`body_sent`),
+    and waits for the server's final reply after it as long as RFC 5321 (4.5.3.2.6) advises
+    (`data_timeout`, 10 minutes), not the short timeout of every other step: after the body, a
+    reply that comes late is not a failure, and giving up on it could send the message twice."""
+
+    body_sent = False
+    data_timeout: float = 600
+
+    def mail(self, *args, **kwargs):  # a new message begins
+        self.body_sent = False
+        if self.sock is not None:
+            self.sock.settimeout(self.timeout)
+        return super().mail(*args, **kwargs)
+
+    def data(self, msg):
+        try:
+            return super().data(msg)
+        finally:  # the final reply is in (or never came): the next step waits as long as any
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+    def send(self, s):
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):  # smtplib.data() ends the body so
+            self.body_sent = True
+            if self.sock is not None:
+                self.sock.settimeout(self.data_timeout)
+
+
+class SMTP(_KnowsWhenTheBodyIsSent, smtplib.SMTP):
+    pass
+
+
+class SMTP_SSL(_KnowsWhenTheBodyIsSent, smtplib.SMTP_SSL):
+    pass
+
+
 class MailConnection(flask_mail.Connection):
     """Flask-Mail's connection, with the timeout (MAIL_TIMEOUT seconds) its own lacks: without
-    one, a server that accepts and never answers holds a worker for good."""
+    one, a server that accepts and never answers holds a worker for good. Its host knows when
+    a message's body has been sent (see _KnowsWhenTheBodyIsSent)."""
 
     def configure_host(self) -> smtplib.SMTP:
         state = self.mail
-        factory = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        factory = SMTP_SSL if state.use_ssl else SMTP
         host = factory(state.server, state.port, timeout=state.timeout)
+        host.data_timeout = state.data_timeout
         host.set_debuglevel(int(state.debug))
         if state.use_tls:
             host.starttls()
@@ -35,11 +75,12 @@ class MailConnection(flask_mail.Connection):
 
 
 class MailState(flask_mail._Mail):
-    """An app's MAIL_* settings as Flask-Mail reads them, plus MAIL_TIMEOUT."""
+    """An app's MAIL_* settings as Flask-Mail reads them, plus MAIL_TIMEOUT and MAIL_DATA_TIMEOUT."""
 
-    def __init__(self, settings: flask_mail._Mail, timeout: float):
+    def __init__(self, settings: flask_mail._Mail, timeout: float, data_timeout: float):
         self.__dict__.update(vars(settings))
         self.timeout = timeout
+        self.data_timeout = data_timeout
 
     def connect(self) -> MailConnection:
         return MailConnection(self)
@@ -52,7 +93,8 @@ class Mail(flask_mail.Mail):
     all is MAIL_TRANSPORT's business, and a suppressed send would count as delivered."""
 
     def init_mail(self, config, debug=False, testing=False) -> MailState:
-        return MailState(super().init_mail(config, debug, testing), float(config.get("MAIL_TIMEOUT", 10)))
+        return MailState(super().init_mail(config, debug, testing), float(config.get("MAIL_TIMEOUT", 10)),
+                         float(config.get("MAIL_DATA_TIMEOUT", 600)))
 
     def connect(self) -> MailConnection:
         return self.state_of().connect()

@@ -9,13 +9,20 @@ Without Redis the task runs in a daemon thread of this process (JOBS_IN_THREAD, 
 default; off when TESTING, so tests see the work done when the request returns): the
 request answers at once and the job page follows the job, as with a worker. A job whose
 process ends before it is done is seen as such (app/jobs/runner.py, services/jobs.reap).
+
+Work that is due at a time (a message's first send or its retry) keeps that time in the
+database; `run_due` (tasks.run_due) sends what is due. A worker's maintenance queues it when
+something has waited too long; without Redis the web process runs it every few seconds
+(`watch_due_work`), and `flask jobs run-due` runs it once, for cron.
 """
+import logging
 import threading
 from datetime import timedelta
 
 from flask import current_app
 
 QUEUE_NAME = "default"
+log = logging.getLogger(__name__)
 
 
 def redis_connection(app=None):
@@ -44,8 +51,10 @@ def enqueue(task, *args, delay: float = 0, size: int | None = None) -> str | Non
     """Run `task(*args)` in a worker (returns the RQ job id), or without Redis in a thread.
 
     `size`: how many customers the work is for; work for at most BULK_SYNC_LIMIT of them is
-    quick and is done in the caller at once, Redis or not. (Without Redis, `delay` is not
-    waited for: a retry runs at once.)
+    quick and is done in the caller at once, Redis or not. `delay`: seconds to wait first; with
+    Redis, RQ's scheduler waits; without, a timer thread of this process, or (tasks run in the
+    caller: tests, commands) nobody: pass a delay only for work whose due time the database
+    keeps, which `flask jobs run-due` finds.
     """
     app = current_app._get_current_object()
     if size is not None and size <= app.config.get("BULK_SYNC_LIMIT", 0):
@@ -53,6 +62,10 @@ def enqueue(task, *args, delay: float = 0, size: int | None = None) -> str | Non
         return None
     queue = get_queue(app)
     if queue is None:
+        if delay > 0:
+            if in_thread(app):
+                start_thread(app, task, *args, delay=delay)
+            return None
         if in_thread(app):
             start_thread(app, task, *args)
         else:
@@ -63,10 +76,12 @@ def enqueue(task, *args, delay: float = 0, size: int | None = None) -> str | Non
     return queue.enqueue(task, *args).id
 
 
-def start_thread(app, task, *args) -> threading.Thread:
-    """Run `task(*args)` in a daemon thread with its own app context and session."""
+def start_thread(app, task, *args, delay: float = 0) -> threading.Thread:
+    """Run `task(*args)` in a daemon thread with its own app context and session (after `delay` s)."""
     def work():
         from app.extensions import db
+        if delay:
+            threading.Event().wait(delay)
         with app.app_context():
             try:
                 task(*args)
@@ -96,3 +111,34 @@ def enqueue_many(task, arg_lists: list[tuple]) -> int:
     from rq import Queue
     jobs = queue.enqueue_many([Queue.prepare_data(task, args) for args in arg_lists])
     return len(jobs)
+
+
+def watch_due_work(app) -> None:
+    """Without Redis, the web process runs due work itself: a daemon thread started with the
+    first request (so commands such as `flask db upgrade` start none) runs tasks.run_due every
+    DUE_WORK_SECONDS (5). With Redis, workers do it (app/jobs/worker.py)."""
+    if app.config.get("REDIS_URL") or not in_thread(app):
+        return
+    started, stopped = threading.Lock(), threading.Event()
+    app.extensions["due_work_stop"] = stopped  # set it to end the thread (tests)
+
+    def start():
+        if not started.acquire(blocking=False):
+            return
+        from app.jobs import tasks
+        interval = float(app.config.get("DUE_WORK_SECONDS", 5))
+
+        def loop():
+            from app.extensions import db
+            while not stopped.is_set():
+                with app.app_context():
+                    try:
+                        tasks.run_due()
+                    except Exception:  # noqa: BLE001  logged; the next turn tries again
+                        app.logger.exception("running due work failed")
+                    finally:
+                        db.session.remove()
+                stopped.wait(interval)
+        threading.Thread(target=loop, name="due-work", daemon=True).start()
+
+    app.before_request(start)

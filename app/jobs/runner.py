@@ -5,6 +5,7 @@ process is not taken for the old one). The jobs this process is running now are 
 memory: a job this process claims but no longer runs lost its thread.
 """
 import os
+import secrets
 import socket
 import threading
 from contextlib import contextmanager
@@ -27,6 +28,12 @@ def _start_of(pid: int) -> str | None:
 def this_process() -> str:
     pid = os.getpid()  # read each time: a forked worker is another process
     return f"{HOST}:{pid}:{_start_of(pid) or ''}"
+
+
+def sender() -> str:
+    """A name for one delivery run of this process ("host:pid:start/token"): its claims on
+    messages, and the lease it renews, are its own, apart from other runs in other threads."""
+    return f"{this_process()}/{secrets.token_hex(4)}"
 
 
 @contextmanager

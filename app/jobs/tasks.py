@@ -1,5 +1,12 @@
 """The functions RQ runs. Thin: each loads what it needs by id and calls a service."""
+import logging
+
+from redis.exceptions import RedisError
+
 from app.extensions import db
+
+log = logging.getLogger(__name__)
+QUEUE_ERRORS = (RedisError, OSError)  # the queue could not take a job
 
 
 def run_bulk_action(job_id: int) -> None:
@@ -22,21 +29,52 @@ def run_bulk_action(job_id: int) -> None:
 
 
 def deliver_messages(message_ids: list[int]) -> dict:
-    """Deliver queued messages by id (app/services/messages/delivery.py); a transient
-    failure is tried again later, by a job of its own."""
+    """Deliver queued messages by id (app/services/messages/delivery.py); a transient failure
+    is tried again when it is due, by a job of its own (and by run_due if that job is lost)."""
     from flask import current_app
 
-    from app.jobs import enqueue
+    from app.jobs import runner
     from app.services.messages import delivery
-    return delivery.deliver(db.session, message_ids, current_app.config,
-                            retry=lambda ids, delay: enqueue(deliver_messages, ids, delay=delay))
+    return dict(delivery.deliver(db.session, message_ids, current_app.config, runner=runner.sender(),
+                                 retry=_retry_later))
+
+
+def _retry_later(message_ids: list[int], delay: float) -> None:
+    from app.jobs import enqueue
+    try:
+        enqueue(deliver_messages, message_ids, delay=delay)
+    except QUEUE_ERRORS:  # Redis refused: their due time is kept; run_due sends them
+        log.warning("could not queue the retry of %d message(s); due work will send them", len(message_ids),
+                    exc_info=True)
+
+
+def run_due() -> dict:
+    """Due work: messages whose worker stopped while sending them are marked uncertain; every
+    queued message whose time has come is sent. Returns what came of it."""
+    from flask import current_app
+
+    from app.jobs import runner
+    from app.services.messages import delivery
+    config = current_app.config
+    recovered = delivery.recover(db.session, config)
+    if recovered:
+        log.warning("%d message(s) left sending by a stopped worker were marked uncertain", recovered)
+    outcomes = delivery.deliver_due(db.session, config, runner=runner.sender())
+    outcomes.pop("not due", None)
+    return {"uncertain (worker stopped)": recovered, **outcomes}
 
 
 DELIVERY_BATCH = 100
 
 
 def queue_delivery(message_ids: list[int]) -> int:
-    """Jobs that deliver these messages, DELIVERY_BATCH a job; returns how many jobs."""
+    """Jobs that deliver these messages, DELIVERY_BATCH a job; returns how many jobs. If the
+    queue refuses them, the messages wait in the database (queued, due now) for run_due."""
     from app.jobs import enqueue_many
     batches = [(message_ids[i:i + DELIVERY_BATCH],) for i in range(0, len(message_ids), DELIVERY_BATCH)]
-    return enqueue_many(deliver_messages, batches) if batches else 0
+    try:
+        return enqueue_many(deliver_messages, batches) if batches else 0
+    except QUEUE_ERRORS:  # the request has committed them: they are not lost
+        log.warning("could not queue the delivery of %d message(s); due work will send them", len(message_ids),
+                    exc_info=True)
+        return 0

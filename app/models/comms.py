@@ -14,6 +14,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,13 +27,17 @@ class Message(Model):
 
     kind: "message" is written by a person (compose, reply); "notification" is sent by the
     system (reminders, notices): getSoapy's notification logs.
-    status: queued -> sending -> sent | failed; or skipped (preferences, status), with the reason;
-    a message from the customer (direction "in") is received.
+    status: queued (until due_at) -> sending -> sent | failed | uncertain; or skipped
+    (preferences, status), with the reason; a message from the customer (direction "in") is
+    received. "sending" is one message a worker is handing to the server now: claimed_by is
+    that worker, which renews lease_until while it sends. "uncertain": the attempt broke off
+    after the server had the message (a late reply, a worker that died while sending), so it
+    may have gone out; it is never sent again by itself.
     """
 
     __tablename__ = "message"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'skipped', 'received')",
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'uncertain', 'skipped', 'received')",
                         name="ck_message_status"),
         CheckConstraint("channel IN ('email', 'sms')", name="ck_message_channel"),
         CheckConstraint("purpose IN ('service', 'marketing')", name="ck_message_purpose"),
@@ -44,6 +50,9 @@ class Message(Model):
         Index("ix_message_contact_id", "contact_id"),
         Index("ix_message_resend_of_id", "resend_of_id"),
         Index("ix_message_recipient_id", "recipient", "id"),  # a reply: the last message to its sender
+        # What is due to be sent: queued messages by due time (few rows: the index stays small).
+        Index("ix_message_due", "due_at", "id", postgresql_where=text("status = 'queued'"),
+              sqlite_where=text("status = 'queued'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,8 +66,8 @@ class Message(Model):
     recipient_name: Mapped[str | None] = mapped_column(String(250))
     subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    # queued, sending, sent, failed, skipped (out); received (in)
-    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
+    # queued, sending, sent, failed, uncertain, skipped (out); received (in)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="queued")
     skip_reason: Mapped[str | None] = mapped_column(String(60))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -67,7 +76,12 @@ class Message(Model):
     resend_of_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    # When it may be tried (first send or retry): whatever runs due work sends it from then on.
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now(),
+                                             nullable=False)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # taken by a worker to send
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # that worker (app/jobs/runner.py)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # renewed while it sends
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     customer: Mapped[Customer] = relationship(Customer)
@@ -101,7 +115,9 @@ class MessageAttempt(Model):
     message_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("message.id", ondelete="CASCADE"), nullable=False, index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
-    # sent, retry (a transient failure; tried again later), failed (given up), interrupted
+    # sent, retry (a transient failure; tried again later), failed (given up), uncertain (broke off
+    # after the server had it), interrupted (its worker died while sending), skipped (opted out or
+    # status changed before it was sent), late (an outcome that came after the message was given up)
     outcome: Mapped[str] = mapped_column(String(12), nullable=False)
     transport: Mapped[str | None] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)

@@ -139,11 +139,9 @@ def get_job(session: Session, actor, job_id) -> Job:
 
 
 def latest_job_id(session: Session, actor) -> int:
-    """The actor's latest job (any user's, for an unscoped user): where a form sent twice lands."""
-    stmt = select(Job.id).order_by(Job.id.desc()).limit(1)
-    if is_scoped(actor):
-        stmt = stmt.where(Job.user_id == getattr(actor, "id", None))
-    pk = session.scalar(stmt)
+    """The actor's own latest job (an admin's too, not anyone's): where a form sent twice lands."""
+    pk = session.scalar(select(Job.id).where(Job.user_id == getattr(actor, "id", None))
+                        .order_by(Job.id.desc()).limit(1))
     if pk is None:
         raise NotFound("No job yet.")
     return pk
@@ -177,13 +175,14 @@ def reap(session: Session, job: Job, alive: Callable[[Job], bool | None], *, que
 
 
 def message_counts(session: Session, job: Job) -> dict[str, int]:
-    """A messages job's messages by status (queued, sending, sent, failed, skipped)."""
+    """A messages job's messages by status (queued, sending, sent, failed, uncertain, skipped)."""
     return dict(session.execute(select(Message.status, func.count()).where(Message.batch_id == job.id)
                                 .group_by(Message.status)).all())
 
 
 def progress(session: Session, job: Job) -> dict:
-    """Where a job is: for a bulk action, customers done; for messages, messages delivered."""
+    """Where a job is: for a bulk action, customers done; for messages, messages delivered (those
+    skipped by reason, whether written skipped or skipped when sent; the next retry's time)."""
     out = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent,
            "result": job.result, "error": job.error, "may_start_again": may_start_again(job)}
     kind = KINDS.get(job.action)
@@ -191,9 +190,15 @@ def progress(session: Session, job: Job) -> dict:
         counts = message_counts(session, job)
         total = sum(counts.values())
         pending = counts.get("queued", 0) + counts.get("sending", 0)
-        out.update(messages=counts, total=total, done=total - pending,
+        skipped = dict(session.execute(
+            select(Message.skip_reason, func.count()).where(Message.batch_id == job.id, Message.status == "skipped")
+            .group_by(Message.skip_reason).order_by(func.count().desc())).all()) if counts.get("skipped") else {}
+        next_try = session.scalar(select(func.min(Message.due_at)).where(
+            Message.batch_id == job.id, Message.status == "queued", Message.attempts > 0)) if pending else None
+        out.update(messages=counts, skipped=skipped, total=total, done=total - pending,
                    percent=100 if not total else int(100 * (total - pending) / total),
-                   status="done" if not pending else "running")
+                   status="done" if not pending else "running",
+                   next_try=next_try.isoformat() if next_try else None)
     return out
 
 

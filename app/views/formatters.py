@@ -12,7 +12,8 @@ from app.services.fields import national_phone
 from app.services.settings import settings
 
 MESSAGE_LABELS = {"queued": "info", "sending": "info", "sent": "success", "failed": "danger", "skipped": "default",
-                  "received": "primary"}
+                  "received": "primary", "uncertain": "warning"}
+MESSAGE_STATUS_NAMES = {"uncertain": "may have gone out"}  # else the status as it is
 CHANNEL_NAMES = {"email": "E-mail", "sms": "Text"}
 DIRECTIONS = {"in": Markup('<span class="nowrap"><i class="fa fa-reply"></i> from them</span>'),
               "out": Markup('<span class="nowrap"><i class="fa fa-share"></i> to them</span>')}
@@ -95,7 +96,7 @@ def message_status(value) -> Markup:
     if not value:
         return Markup("")
     return Markup(f'<span class="label label-{MESSAGE_LABELS.get(value, "default")} message-status">'
-                  f'{escape(value)}</span>')
+                  f'{escape(MESSAGE_STATUS_NAMES.get(value, value))}</span>')
 
 
 def channel(value) -> str:

@@ -111,9 +111,10 @@ class MessageView(ServiceModelView):
 
     def _show(self, pk):
         widgets = super()._show(pk)
-        # The "Send again" button: a failed message, for who may resend.
+        # The "Send again" button: a failed or uncertain message, for who may resend.
         message = outbox.brief(db.session, pk)
         g.may_resend = (outbox.may_resend(message) and self.appbuilder.sm.has_access("can_resend", "MessageView"))
+        g.uncertain = message.status == "uncertain"
         # "Reply": the compose screen for the customer who sent it, if the user may send.
         reply = REPLY_ACTIONS[message.channel]
         g.reply_url = (url_for("CustomerView.action", name=reply, pk=message.customer_id)

@@ -1,12 +1,15 @@
 """Background work for real: Redis, an RQ worker and an SMTP server (aiosmtpd) in this process.
 
-Delivery is by id and at most once: a job run twice sends once; a worker killed mid-send and
-replaced sends nothing twice; a failing server gets retries, then "failed" with its reply.
+Delivery is by id and at most once: a job run twice sends once; a worker killed mid-send sends
+nothing twice (only the message it was sending is in doubt, "uncertain"; the others go out with
+the next run); a failing server gets retries, then "failed" with its reply.
+(More faults, one by one: test_delivery_faults.py.)
 """
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from datetime import timedelta
 
@@ -16,7 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs import get_queue, tasks
-from app.jobs.worker import STUCK_AFTER, AppWorker
+from app.jobs.worker import AppWorker
 from app.models import Customer, Message, MessageAttempt
 from app.models.resellers import utcnow
 from app.services.messages import delivery, outbox
@@ -109,7 +112,8 @@ def test_a_permanent_refusal_fails_at_once(worker_app, smtp):
         assert (message.status, message.attempts) == ("failed", 1) and "550" in message.error
 
 
-def test_a_worker_killed_mid_send_and_restarted_sends_nothing_twice(worker_app, smtp, redis_url):
+def test_a_worker_killed_mid_send_sends_nothing_twice_and_leaves_only_that_message_in_doubt(
+        worker_app, smtp, redis_url):
     with worker_app.app_context():
         queued = queue_email(worker_app, customers_with_email(3, "killed"))
         tasks.queue_delivery(queued)
@@ -118,7 +122,8 @@ def test_a_worker_killed_mid_send_and_restarted_sends_nothing_twice(worker_app, 
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "RQ_QUEUE": queue_name,
            "SECRET_KEY": "test-secret-key-that-is-long-enough-for-jwt", "FLASK_APP": "app:create_app",
            "MAIL_TRANSPORT": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port),
-           "MAIL_DEFAULT_SENDER": "office@example.com", "MESSAGE_RETRY_DELAYS": "0,0"}
+           "MAIL_DEFAULT_SENDER": "office@example.com", "MESSAGE_RETRY_DELAYS": "0,0",
+           "DELIVERY_LEASE_SECONDS": "1"}
     smtp.hold_from = 2  # the first message goes through; the worker is killed sending the second
     smtp.hold = True
     worker = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--burst"], env=env,
@@ -135,20 +140,23 @@ def test_a_worker_killed_mid_send_and_restarted_sends_nothing_twice(worker_app, 
     assert [r for r, _, _ in smtp.received] == ["killed0@example.com"] and smtp.seen == 2
     with worker_app.app_context():
         db.session.expire_all()
-        # The batch was claimed before sending; the outcome of the one sent was not recorded yet.
-        assert [db.session.get(Message, i).status for i in queued] == ["sending"] * 3
-        # The killed worker's job is gone with it; queue it again (as RQ would, or an admin).
-        tasks.queue_delivery(queued)
-        drain(worker_app)  # returns when the job is done: anything it sent was received by then
+        # One message at a time: the first is recorded sent, the second was being sent, the third never tried.
+        assert [db.session.get(Message, i).status for i in queued] == ["sent", "sending", "queued"]
+        # Its lease (1 s) lapses, as no worker renews it: recover() gives it up as uncertain, once.
+        deadline = time.monotonic() + 10
+        while not delivery.recover(db.session, worker_app.config):
+            assert time.monotonic() < deadline, "the killed worker's lease never lapsed"
+            time.sleep(0.1)
+        assert delivery.recover(db.session, worker_app.config) == 0
+        # The killed worker's job is gone with it; the next run of due work sends the one never tried.
+        tasks.run_due()
         db.session.expire_all()
-        assert [r for r, _, _ in smtp.received] == ["killed0@example.com"] and smtp.seen == 2  # nothing twice
-        assert [(m.status, m.attempts) for m in (db.session.get(Message, i) for i in queued)] == [("sending", 1)] * 3
-        assert not db.session.scalar(select(MessageAttempt.id).where(MessageAttempt.message_id.in_(queued)))
-        assert delivery.recover(db.session, older_than=timedelta(0)) == 3
-        db.session.expire_all()
-        stuck = [db.session.get(Message, i) for i in queued]
-        assert {m.status for m in stuck} == {"failed"}
-        assert all(m.error.startswith("Interrupted while sending") for m in stuck)
+        assert [r for r, _, _ in smtp.received] == ["killed0@example.com", "killed2@example.com"]
+        assert smtp.seen == 3  # nothing twice
+        messages = [db.session.get(Message, i) for i in queued]
+        assert [(m.status, m.attempts) for m in messages] == [("sent", 1), ("uncertain", 1), ("sent", 1)]
+        assert messages[1].error.startswith("Interrupted while sending")
+        assert [a.outcome for a in messages[1].attempt_log] == ["interrupted"]
 
 
 def test_a_large_bulk_action_runs_in_the_worker_and_its_page_shows_the_progress(worker_app, redis_url):
@@ -211,15 +219,19 @@ def test_a_mailbox_with_accents_gets_its_mail_and_one_that_cannot_be_built_fails
         assert "victim" not in " ".join(content for _, content, _ in smtp.received)
 
 
-def test_the_worker_marks_messages_a_dead_worker_left_sending_as_failed(worker_app):
+def test_the_worker_marks_messages_a_dead_worker_left_sending_as_uncertain(worker_app):
     with worker_app.app_context():
         [customer_id] = customers_with_email(1)
         stuck = Message(customer_id=customer_id, channel="email", subject="S", body="B", status="sending",
-                        recipient="stuck@example.com", attempts=1,
-                        claimed_at=utcnow() - STUCK_AFTER - timedelta(minutes=1))
-        db.session.add(stuck)
+                        recipient="stuck@example.com", attempts=1, claimed_by="elsewhere:1:1",
+                        claimed_at=utcnow() - timedelta(minutes=5), lease_until=utcnow() - timedelta(minutes=1))
+        held = Message(customer_id=customer_id, channel="email", subject="S", body="B", status="sending",
+                       recipient="held@example.com", attempts=1, claimed_by="elsewhere:2:1",
+                       claimed_at=utcnow() - timedelta(minutes=5), lease_until=utcnow() + timedelta(minutes=1))
+        db.session.add_all([stuck, held])
         db.session.commit()
-        stuck_id = stuck.id
-        drain(worker_app)  # a worker's maintenance runs when it starts, then every 10 minutes
+        stuck_id, held_id = stuck.id, held.id
+        drain(worker_app)  # a worker's maintenance runs when it starts, then every DELIVERY_MAINTENANCE_SECONDS
         db.session.expire_all()
-        assert db.session.get(Message, stuck_id).status == "failed"
+        assert db.session.get(Message, stuck_id).status == "uncertain"
+        assert db.session.get(Message, held_id).status == "sending"  # its worker still renews its lease

@@ -1,27 +1,59 @@
-"""Delivering messages from the outbox, by id: at most once, retried with backoff, every attempt logged.
+"""Delivering messages from the outbox, by id: at most once, never lost, never to someone who
+opted out since, every attempt logged.
 
-A message is claimed (queued -> sending) in its own committed transaction before it
-is handed to the transport, and marked sent or failed after. A second run of the same
-job finds nothing queued and sends nothing; a worker killed between the claim and the
-mark leaves the message "sending", never sent twice (recover() later marks it failed,
-for an admin to resend). A transient failure puts the message back in the queue for
-a later try, until the attempts run out.
+The database holds the whole state of delivery; a job on Redis (or a thread) only says "look
+now". A queued message has a due time (its first send, or a retry after a transient failure):
+whoever runs due work (a worker's maintenance, `flask jobs run-due`, the app's own thread
+without Redis) sends what is due, so nothing waits on a job that was lost.
+
+One message at a time, each in its own committed step before it is handed to the transport:
+its customer's status and the recipient's opt-in are read again (a message queued before an
+unsubscribe is skipped, with the reason), and it is claimed (queued -> sending, with this
+worker's name and a lease the worker renews while it sends). Of two workers given the same
+message, one claims it. After a crash only the message being sent is in doubt: when its lease
+lapses, `recover` marks it "uncertain" (it may have gone out); the others are still queued,
+and go out once. An outcome is written only while the worker still holds the claim.
+
+A transient failure puts the message back in the queue with its next due time, until the
+attempts run out; a failure after the server had the whole message is "uncertain", never
+tried again by itself.
 """
+import logging
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Message, MessageAttempt
+from app.models import Contact, Customer, Message, MessageAttempt
 from app.models.resellers import utcnow
-from app.services.db import in_ids
 from app.services.messages import transports, unsubscribe
+from app.services.messages.preferences import skip_reason
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS = (30, 120, 600)  # seconds before the 2nd, 3rd and 4th attempts
+DEFAULT_LEASE_SECONDS = 120  # a sending message whose worker has not renewed its claim for this long is in doubt
+DUE_BATCH = 100
+INTERRUPTED = ("Interrupted while sending: it may or may not have gone out. "
+               "Send it again if it did not arrive.")
+PREFERENCES = ("service_email", "service_sms", "marketing_email", "marketing_sms")  # customer's and contact's
+MESSAGE_COLUMNS = (Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
+                   Message.recipient, Message.subject, Message.body, Message.attempts)
 
 
-def headers_for(message: Message, config: dict) -> dict:
+def lease_of(config: dict) -> timedelta:
+    return timedelta(seconds=float(config.get("DELIVERY_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)))
+
+
+def retry_delays(config: dict) -> tuple:
+    return tuple(config.get("MESSAGE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
+
+
+def headers_for(message, config: dict) -> dict:
     """A Message-ID made from the message's id (so a receiving server can spot a repeat),
     and RFC 8058 one-click unsubscribe headers on marketing e-mail."""
     domain = (config.get("MAIL_DEFAULT_SENDER") or "localhost").rsplit("@", 1)[-1].strip("> ")
@@ -32,96 +64,259 @@ def headers_for(message: Message, config: dict) -> dict:
     return headers
 
 
-def deliver(session: Session, message_ids: Iterable[int], config: dict,
-            retry: Callable[[list[int], float], None], commit_every: int = 20) -> dict:
-    """Try each queued message of `message_ids` once; returns counts by outcome.
+class Lease:
+    """While a worker sends, a thread renews the lease of the message it is sending (every
+    quarter of the lease, on a connection of its own), so that `recover` leaves a slow send
+    alone and takes over only from a worker that stopped."""
 
-    The batch is claimed (queued -> sending) in one committed statement; outcomes are
-    committed every `commit_every` messages. A crash in between leaves the claimed
-    messages "sending": never sent again by themselves (see recover()).
-    `retry(ids, delay)` schedules a later try of messages put back in the queue."""
-    delays = tuple(config.get("MESSAGE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
-    ids = list(message_ids)
-    claimed = session.scalars(
-        update(Message).where(in_ids(session, Message.id, ids), Message.status == "queued")
-        .values(status="sending", attempts=Message.attempts + 1, claimed_at=utcnow()).returning(Message.id)
-        .execution_options(synchronize_session=False)).all()
-    session.commit()
-    outcomes = {"sent": 0, "retry": 0, "failed": 0, "not queued": len(ids) - len(claimed)}
-    columns = [Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
-               Message.recipient, Message.subject, Message.body, Message.attempts]
-    messages = session.execute(select(*columns).where(in_ids(session, Message.id, claimed)).order_by(Message.id)).all()
-    open_transports, retries, pending = {}, {}, []
-    try:
-        for message in messages:
-            if message.channel not in open_transports:
-                open_transports[message.channel] = transports.for_channel(message.channel, config)
-            transport = open_transports[message.channel]
+    def __init__(self, session: Session, runner: str, lease: timedelta):
+        self.engine, self.runner, self.lease = session.get_bind(), runner, lease
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._renew, name="message-lease", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(5)
+
+    def _renew(self):
+        while not self.stopped.wait(self.lease.total_seconds() / 4):
             try:
-                transport.send(message, headers_for(message, config))
-            except transports.Transient as e:
-                again = message.attempts <= len(delays)
-                pending.append((message.id, "queued" if again else "failed", "retry" if again else "failed",
-                                transport.name, str(e)))
-                outcomes["retry" if again else "failed"] += 1
-                if again:
-                    retries.setdefault(delays[message.attempts - 1], []).append(message.id)
-            except transports.Permanent as e:
-                pending.append((message.id, "failed", "failed", transport.name, str(e)))
-                outcomes["failed"] += 1
-            except Exception as e:  # noqa: BLE001  a message that cannot be built: fail it, go on
-                pending.append((message.id, "failed", "failed", transport.name, f"{type(e).__name__}: {e}"))
-                outcomes["failed"] += 1
-            else:
-                pending.append((message.id, "sent", "sent", transport.name, None))
-                outcomes["sent"] += 1
-            if len(pending) >= commit_every:
-                _record(session, pending)
-    finally:
-        _record(session, pending)
-        for transport in open_transports.values():
+                with self.engine.begin() as connection:
+                    connection.execute(update(Message).where(Message.status == "sending",
+                                                             Message.claimed_by == self.runner)
+                                       .values(lease_until=utcnow() + self.lease))
+            except Exception:  # noqa: BLE001  the next turn tries again; recover() is the backstop
+                log.exception("could not renew the lease of messages being sent")
+
+
+class Sender:
+    """Sends messages one at a time for one worker (`runner`); counts the outcomes.
+
+    `batched`: an outcome is committed with the next message's claim (one commit a message, not
+    two), and by finish() after the last. A crash in between leaves that message "sending" for
+    recover() to mark uncertain, as a crash while it was sent would."""
+
+    def __init__(self, session: Session, config: dict, runner: str, now: Callable[[], datetime] = utcnow,
+                 batched: bool = False):
+        self.session, self.config, self.runner, self.now = session, config, runner, now
+        self.batched, self.uncommitted = batched, False
+        self.delays, self.lease = retry_delays(config), lease_of(config)
+        self.outcomes = Counter()
+        self.retries: dict[float, list[int]] = {}
+        self.transports = {}
+
+    def finish(self):
+        """Commit the last outcome (batched)."""
+        if self.uncommitted:
+            self.session.commit()
+            self.uncommitted = False
+
+    def close(self):
+        for transport in self.transports.values():
             transport.close()
-    for delay, retry_ids in retries.items():
-        retry(retry_ids, delay)
-    return outcomes
+        self.transports.clear()
+
+    def one(self, message_id: int) -> str:
+        """Send one message if it is queued and due: check, claim (committed), send, record
+        (committed). Returns the outcome: sent, retry, failed, uncertain, skipped, not due.
+
+        Another error fails the message (it cannot be built), or makes it uncertain if the other
+        end may have it. Cut short by the job's timeout or an interrupt, it records the message as
+        uncertain when the other end may have it (else queued again, due now) and re-raises: the
+        batch stops, and what it had not tried is still queued."""
+        message = self._claim(message_id)
+        if isinstance(message, str):
+            self.outcomes[message] += 1
+            return message
+        transport = self._transport(message.channel)
+        try:
+            transport.send(message, headers_for(message, self.config))
+        except transports.Transient as e:
+            if message.attempts <= len(self.delays):
+                delay = self.delays[message.attempts - 1]
+                self.retries.setdefault(delay, []).append(message.id)
+                outcome = self._record(message.id, "queued", "retry", transport.name, str(e),
+                                       due_at=self.now() + timedelta(seconds=delay))
+            else:
+                outcome = self._record(message.id, "failed", "failed", transport.name, str(e))
+        except transports.Uncertain as e:
+            outcome = self._record(message.id, "uncertain", "uncertain", transport.name, str(e))
+        except transports.Permanent as e:
+            outcome = self._record(message.id, "failed", "failed", transport.name, str(e))
+        except BaseException as e:  # not the transport's kinds of failure
+            stop = not isinstance(e, Exception) or isinstance(e, JobTimeoutException)
+            cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if getattr(transport, "may_have_it", lambda: True)():
+                outcome = self._record(message.id, "uncertain", "interrupted" if stop else "uncertain",
+                                       transport.name, f"Interrupted while sending ({cause}): it may have gone out.",
+                                       at_once=stop)
+            elif stop:  # the job's timeout, an interrupt: it did not go; it goes again, the batch stops
+                outcome = self._record(message.id, "queued", "interrupted", transport.name,
+                                       f"Interrupted before it was handed over ({cause}); it goes again.",
+                                       due_at=self.now(), at_once=True)
+            else:  # a message that cannot be built: fail it, go on
+                outcome = self._record(message.id, "failed", "failed", transport.name, cause)
+            if stop:
+                raise
+        else:
+            outcome = self._record(message.id, "sent", "sent", transport.name, None, sent_at=self.now())
+        self.outcomes[outcome] += 1
+        return outcome
+
+    def _transport(self, channel: str):
+        if channel not in self.transports:
+            self.transports[channel] = transports.for_channel(channel, self.config)
+        return self.transports[channel]
+
+    def _claim(self, message_id: int):
+        """The message, claimed for this worker (committed); or why not: "not due" (sent, taken
+        by another worker, or not due yet), "skipped" (recorded, committed)."""
+        connection, now = self.session.connection(), self.now()
+        row = connection.execute(CHECK, {"message_id": message_id, "now": now}).first()
+        if row is None:
+            self._commit()  # the last outcome, if it waits (nothing else was written)
+            return "not due"
+        channel, purpose, recipient, contact_id, status = row[:5]
+        try:
+            self._transport(channel)  # before the claim: a transport that cannot be made leaves it queued
+        except BaseException:
+            self._commit()
+            raise
+        prefs = row[9:13] if contact_id is not None else row[5:9]
+        reason = skip_reason(status, bool(prefs[PREFERENCES.index(f"{purpose}_{channel}")]), channel, purpose,
+                             recipient)
+        if reason:
+            skipped = connection.execute(SKIP, {"message_id": message_id, "reason": reason}).rowcount
+            if skipped:
+                connection.execute(LOG, {"message_id": message_id, "at": now, "outcome": "skipped",
+                                         "transport": None, "error": reason})
+            self._commit()
+            return "skipped" if skipped else "not due"
+        claimed = connection.execute(CLAIM, {"message_id": message_id, "now": now, "runner": self.runner,
+                                             "lease_until": now + self.lease}).first()
+        self._commit()
+        return claimed if claimed is not None else "not due"
+
+    def _commit(self):
+        self.session.commit()
+        self.uncommitted = False
+
+    def _record(self, message_id: int, status: str, outcome: str, transport: str, error: str | None,
+                due_at: datetime | None = None, sent_at: datetime | None = None, at_once: bool = False) -> str:
+        """What came of the attempt, written only if this worker still holds the claim; else only
+        the attempt is logged, as "late" (recover() gave the message up meanwhile). Committed now,
+        or with the next claim when batched (unless `at_once`)."""
+        error = error[:2000] if error else None
+        connection = self.session.connection()
+        held = connection.execute(RECORD, {"message_id": message_id, "runner": self.runner, "status": status,
+                                           "transport": transport, "error": error, "due_at": due_at,
+                                           "sent_at": sent_at}).rowcount
+        if not held:
+            error = f"{outcome} after the message was given up" + (f": {error}" if error else "")
+            outcome = "late"
+        connection.execute(LOG, {"message_id": message_id, "at": self.now(), "outcome": outcome,
+                                 "transport": transport, "error": error})
+        if self.batched and not at_once:
+            self.uncommitted = True
+        else:
+            self._commit()
+        return outcome
 
 
-def _record(session: Session, outcomes: list[tuple]) -> None:
-    """Write and commit what came of each message, and its attempt; empties `outcomes`."""
-    if not outcomes:
-        return
-    now = utcnow()
-    for message_id, status, _, transport, error in outcomes:
-        values = {"status": status, "transport": transport, "error": error[:2000] if error else None}
-        if status == "sent":
-            values["sent_at"] = now
-        session.execute(update(Message).where(Message.id == message_id).values(**values)
-                        .execution_options(synchronize_session=False))
-    session.execute(insert(MessageAttempt), [
-        {"message_id": message_id, "at": now, "outcome": outcome, "transport": transport,
-         "error": error[:2000] if error else None}
-        for message_id, _, outcome, transport, error in outcomes])
+# The statements of each message's steps, built once (they run a few hundred times a second).
+_message, _customer, _contact = Message.__table__, Customer.__table__, Contact.__table__
+_queued_and_due = and_(_message.c.id == bindparam("message_id"), _message.c.status == "queued",
+                       _message.c.due_at <= bindparam("now"))
+CHECK = (select(_message.c.channel, _message.c.purpose, _message.c.recipient, _message.c.contact_id,
+                _customer.c.status, *(_customer.c[name] for name in PREFERENCES),
+                *(_contact.c[name] for name in PREFERENCES))
+         .select_from(_message.join(_customer, _customer.c.id == _message.c.customer_id)
+                      .outerjoin(_contact, _contact.c.id == _message.c.contact_id))
+         .where(_queued_and_due))
+CLAIM = (update(_message).where(_queued_and_due)
+         .values(status="sending", attempts=_message.c.attempts + 1, claimed_at=bindparam("now"),
+                 claimed_by=bindparam("runner"), lease_until=bindparam("lease_until"))
+         .returning(*(_message.c[column.key] for column in MESSAGE_COLUMNS)))
+SKIP = (update(_message).where(_message.c.id == bindparam("message_id"), _message.c.status == "queued")
+        .values(status="skipped", skip_reason=bindparam("reason")))
+RECORD = (update(_message).where(_message.c.id == bindparam("message_id"), _message.c.status == "sending",
+                                 _message.c.claimed_by == bindparam("runner"))
+          .values(status=bindparam("status"), transport=bindparam("transport"), error=bindparam("error"),
+                  claimed_by=None, lease_until=None,
+                  due_at=func.coalesce(bindparam("due_at", type_=_message.c.due_at.type), _message.c.due_at),
+                  sent_at=func.coalesce(bindparam("sent_at", type_=_message.c.sent_at.type), _message.c.sent_at)))
+LOG = insert(MessageAttempt.__table__).values(
+    message_id=bindparam("message_id"), at=bindparam("at"), outcome=bindparam("outcome"),
+    transport=bindparam("transport"), error=bindparam("error"))
+
+
+def deliver(session: Session, message_ids: Iterable[int], config: dict, *, runner: str,
+            retry: Callable[[list[int], float], None] | None = None, now: Callable[[], datetime] = utcnow) -> Counter:
+    """Send each of `message_ids` that is queued and due, one at a time (see Sender.one);
+    returns the outcomes counted. `retry(ids, delay)` is told of messages put back in the
+    queue for a later try (their due time is already kept with them)."""
+    sender = Sender(session, config, runner, now, batched=True)
+    try:
+        with Lease(session, runner, sender.lease):
+            for message_id in sorted(set(message_ids)):
+                sender.one(message_id)
+            sender.finish()
+    finally:
+        sender.close()
+    if retry:
+        for delay, ids in sender.retries.items():
+            retry(ids, delay)
+    return sender.outcomes
+
+
+def due_ids(session: Session, limit: int, now: datetime, overdue_by: timedelta = timedelta(0)) -> list[int]:
+    """Queued messages whose due time has come (`overdue_by` ago), oldest first."""
+    return list(session.scalars(select(Message.id).where(Message.status == "queued",
+                                                         Message.due_at <= now - overdue_by)
+                                .order_by(Message.due_at, Message.id).limit(limit)))
+
+
+def deliver_due(session: Session, config: dict, *, runner: str, now: Callable[[], datetime] = utcnow,
+                batch: int = DUE_BATCH) -> Counter:
+    """Send every queued message whose time has come, in order of due time, until none is due.
+    Returns the outcomes counted. Safe beside other workers: each message is claimed once."""
+    outcomes = Counter()
+    while True:
+        ids = due_ids(session, batch, now())
+        session.rollback()
+        if not ids:
+            return outcomes
+        done = deliver(session, ids, config, runner=runner, now=now)
+        outcomes.update(done)
+        if not done.keys() - {"not due"}:
+            return outcomes  # another worker took them all: it goes on
+
+
+def recover(session: Session, config: dict, now: datetime | None = None) -> int:
+    """Messages whose worker stopped while sending them (its lease lapsed): "uncertain", for an
+    admin to send again (they may or may not have gone out, and sending again could send twice).
+    Messages the worker is still sending are left alone, however slow the server."""
+    now = now or utcnow()
+    lapsed = or_(Message.lease_until < now,
+                 and_(Message.lease_until.is_(None), Message.claimed_at < now - lease_of(config)),
+                 and_(Message.lease_until.is_(None), Message.claimed_at.is_(None),
+                      Message.created_at < now - lease_of(config)))
+    ids = list(session.scalars(
+        update(Message).where(Message.status == "sending", lapsed)
+        .values(status="uncertain", error=INTERRUPTED, claimed_by=None, lease_until=None)
+        .returning(Message.id).execution_options(synchronize_session=False)))
+    if ids:
+        session.execute(insert(MessageAttempt), [
+            {"message_id": message_id, "at": now, "outcome": "interrupted", "transport": None, "error": INTERRUPTED}
+            for message_id in ids])
     session.commit()
-    outcomes.clear()
-
-
-def _finish(session: Session, message: Message, status: str, outcome: str, transport: str, error: str | None):
-    message.status, message.transport = status, transport
-    message.error = error[:2000] if error else None
-    session.add(MessageAttempt(message_id=message.id, outcome=outcome, transport=transport,
-                               error=error[:2000] if error else None))
-    session.commit()
-
-
-def recover(session: Session, older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Messages left "sending" by a worker that died: failed, for an admin to resend
-    (they may or may not have gone out, and sending again could send twice)."""
-    cutoff = utcnow() - older_than
-    ids = list(session.scalars(select(Message.id).where(
-        Message.status == "sending", func.coalesce(Message.claimed_at, Message.created_at) < cutoff)))
-    for message_id in ids:
-        message = session.get(Message, message_id)
-        _finish(session, message, "failed", "interrupted", message.transport or "-",
-                "Interrupted while sending: it may or may not have gone out. Resend it if it did not arrive.")
     return len(ids)
 
+
+def overdue(session: Session, now: datetime, by: timedelta) -> bool:
+    """Whether some queued message has been due for longer than `by` (its job was lost)."""
+    return bool(due_ids(session, 1, now, overdue_by=by))

@@ -189,7 +189,7 @@ def write(session: Session, job: Job, config: dict) -> list[int]:
                 "purpose": values["purpose"], "kind": "message", "direction": "out", "recipient": draft.recipient,
                 "recipient_name": draft.recipient_name, "subject": draft.subject, "body": draft.body,
                 "status": "skipped" if draft.skip else "queued", "skip_reason": draft.skip, "attempts": 0,
-                "batch_id": job.id, "created_by": job.username, "created_at": now,
+                "batch_id": job.id, "created_by": job.username, "created_at": now, "due_at": now,
             })
             if draft.skip:
                 skipped[draft.skip] += 1
@@ -211,16 +211,16 @@ def brief(session: Session, message_id):
 
 
 def may_resend(message) -> bool:
-    """Only a failed outgoing message is sent again."""
-    return message.status == "failed" and message.direction == "out"
+    """Only an outgoing message that failed, or may have gone out (uncertain), is sent again."""
+    return message.status in ("failed", "uncertain") and message.direction == "out"
 
 
 def resend(session: Session, actor, message_id) -> Message:
-    """A failed message in the actor's scope, queued again as a new message (the failed one
+    """A failed (or uncertain) message in the actor's scope, queued again as a new message (the old one
     stays, with its log), committed, then its delivery queued. NotFound outside the scope."""
     message = load_in_scope(session, actor, Message, message_id, (Customer,), "No such message.")
     if not may_resend(message):
-        raise Invalid({"status": "Only a failed message can be sent again."})
+        raise Invalid({"status": "Only a message that failed or may not have gone out can be sent again."})
     copy = Message(customer_id=message.customer_id, contact_id=message.contact_id, channel=message.channel,
                    purpose=message.purpose, kind=message.kind, direction="out", recipient=message.recipient,
                    recipient_name=message.recipient_name, subject=message.subject, body=message.body,

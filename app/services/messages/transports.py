@@ -7,8 +7,13 @@ which our e-mail validation accepts): it would write the name as an encoded word
 address. Such a message is built with the standard library's EmailMessage and goes out over
 the same connection with SMTPUTF8.
 
+A transport's may_have_it() says, after send() was cut short by something else (the job's
+timeout, an interrupt), whether the other end may have the message.
+
 A transport raises Transient for a failure worth retrying (a connection refused, a 4xx
-reply) and Permanent for one that is not (a 5xx reply, a refused address).
+reply), Permanent for one that is not (a 5xx reply, a refused address), and Uncertain when the
+attempt broke off after the other end had the whole message (no final reply to the body, no
+answer to the gateway's request): it may have gone out, and trying again could send it twice.
 """
 import json
 import smtplib
@@ -30,6 +35,10 @@ class Permanent(Exception):
     """Trying again will not help."""
 
 
+class Uncertain(Exception):
+    """It may have gone out: never tried again by itself."""
+
+
 class OutboxOnly:
     """Keeps the message in the outbox (shown in the app) and sends nothing."""
 
@@ -37,6 +46,9 @@ class OutboxOnly:
 
     def send(self, message, headers: dict) -> None:
         return None
+
+    def may_have_it(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -56,6 +68,8 @@ class Smtp:
         try:
             if self.connection is None:
                 self.connection = self.state.connect().__enter__()
+            if self.connection.host is not None:
+                self.connection.host.body_sent = False  # the last message's body is not this one's
             mailbox = message.recipient.rpartition("@")[0]
             if mailbox.isascii():
                 self.connection.send(self._mail(message, headers))
@@ -68,13 +82,22 @@ class Smtp:
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
             raise (Permanent if code >= 500 else Transient)(f"{code} {reply.decode(errors='replace')}") from e
-        except smtplib.SMTPResponseException as e:
+        except smtplib.SMTPResponseException as e:  # a reply: the server did not take the message
             self.close()
             error = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else e.smtp_error
             raise (Permanent if e.smtp_code >= 500 else Transient)(f"{e.smtp_code} {error}") from e
         except (smtplib.SMTPException, OSError) as e:
+            body_sent = self.connection is not None and getattr(self.connection.host, "body_sent", False)
             self.close()
+            if body_sent:
+                raise Uncertain(f"No reply from the mail server after it had the message ({type(e).__name__}: "
+                                f"{e}): it may have gone out.") from e
             raise Transient(f"{type(e).__name__}: {e}") from e
+
+    def may_have_it(self) -> bool:
+        """Whether the server had the whole body of the message being sent."""
+        host = self.connection.host if self.connection is not None else None
+        return bool(getattr(host, "body_sent", False))
 
     def _mail(self, message, headers: dict) -> MailMessage:
         extra = dict(headers)
@@ -113,7 +136,8 @@ class Smtp:
 class HttpSmsGateway:
     """POSTs {"to", "from", "text"} as JSON to SMS_GATEWAY_URL with a bearer token.
 
-    2xx: sent; 5xx, 429 or no answer: Transient; any other 4xx: Permanent."""
+    2xx: sent; 5xx, 429 or no connection: Transient; any other 4xx: Permanent; the request
+    sent but no answer read: Uncertain."""
 
     name = "sms-http"
 
@@ -134,8 +158,14 @@ class HttpSmsGateway:
         except urllib.error.HTTPError as e:
             kind = Transient if e.code >= 500 or e.code == 429 else Permanent
             raise kind(f"gateway answered {e.code}") from e
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise Transient(f"gateway unreachable: {e}") from e
+        except urllib.error.URLError as e:  # urllib wraps what fails before the request is sent
+            raise Transient(f"gateway unreachable: {e.reason}") from e
+        except OSError as e:  # the request went; its answer did not come (a timeout, a dropped line)
+            raise Uncertain(f"No answer from the gateway after it had the text ({type(e).__name__}: {e}): "
+                            f"it may have gone out.") from e
+
+    def may_have_it(self) -> bool:
+        return True  # cut short while talking to the gateway: it may have the text
 
     def close(self) -> None:
         pass
