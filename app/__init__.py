@@ -3,15 +3,11 @@ import logging
 from pathlib import Path
 
 from flask import Flask, g
-from flask_appbuilder import AppBuilder, IndexView
+from flask_appbuilder import AppBuilder
 from sqlalchemy.orm import Session
 
 import config
 from app.extensions import csrf, db, mail, migrate
-
-
-class HomeView(IndexView):
-    index_template = "index.html"
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -37,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     files.install(Session)
     audit.set_actor_provider(_current_actor)
 
+    from app.views.home import HomeView
     appbuilder = AppBuilder(indexview=HomeView, base_template="layout.html")
     with app.app_context():
         appbuilder.init_app(app, db.session)
