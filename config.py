@@ -24,7 +24,8 @@ DELIVERY_LEASE_SECONDS  a worker renews its claim on the message it is sending e
 DELIVERY_MAINTENANCE_SECONDS  how often each `flask worker` runs its maintenance, idle or not
               (60): lapsed claims, and due messages whose job was lost (due for longer than this)
 DUE_WORK_SECONDS  without Redis, how often the web process sends what is due (5)
-PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe)
+PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe); unset, the address
+              the request that writes the message came to (a marketing e-mail written elsewhere is refused)
 BUSINESS_LATITUDE, BUSINESS_LONGITUDE  where the business is: a customer's page shows how far away
               (as the crow flies) its billing address is; DISTANCE_UNIT km (default) or mi
 MAP_TILE_URL  the map tiles of the customer page's mini-map ("" for a map without tiles);
@@ -143,7 +144,7 @@ def load() -> dict:
         DELIVERY_LEASE_SECONDS=float(os.environ.get("DELIVERY_LEASE_SECONDS", "120")),
         DELIVERY_MAINTENANCE_SECONDS=int(os.environ.get("DELIVERY_MAINTENANCE_SECONDS", "60")),
         DUE_WORK_SECONDS=float(os.environ.get("DUE_WORK_SECONDS", "5")),
-        PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        PUBLIC_URL=os.environ.get("PUBLIC_URL") or None,
         INBOUND_MESSAGE_TOKEN=os.environ.get("INBOUND_MESSAGE_TOKEN") or None,
         BUSINESS_ADDRESS=os.environ.get("BUSINESS_ADDRESS", ""),
         BUSINESS_LATITUDE=os.environ.get("BUSINESS_LATITUDE") or None,

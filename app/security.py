@@ -34,13 +34,19 @@ _SELF_SERVICE = [
     (r"UserInfoEditView|ResetMyPasswordView", r"can_this_form_(get|post)"),
     (r"(UserView|ResetMyPasswordView|UserInfoEditView)", r"(resetmypassword|userinfoedit)"),
 ]
-_CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses)", r"menu_access")
-# Bulk actions on the customer list (their permission is the action's name), and the
+_CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses|Services)", r"menu_access")
+# Bulk actions on the customer list (their permission is the action's name), and the jobs
+# list (the user's own jobs: seeing everyone's, can_see_all_jobs, is the Admin's) and the
 # page that follows a job. Delete (bulk_delete, can_delete) is the Admin's alone.
 _BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|make_dormant|block|bulk_edit|send_email|send_text"),
-         (r"JobView", r"can_show")]
+         (r"JobView", r"can_(show|list)"), (r"Jobs", r"menu_access")]
+# The REST API's documentation (FAB's Swagger UI, the OpenAPI document it reads, its menu link):
+# every default role may call the API within its permissions.
+_API_DOCS = [(r"SwaggerView", r"can_show"), (r"OpenApi", r"can_get"), (r"API documentation", r"menu_access")]
 # Messages and notification logs, to read (resending a failed message is the Admin's).
 _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]
+# Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
+_PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
 # Role -> list of (view name regex, permission regex), matched in full.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -48,14 +54,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
-        *_BULK, *_MESSAGES, *_SELF_SERVICE,
+        *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS,
     ],
     READ_ONLY: [
-        (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE,
+        (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
-        _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE,
+        _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
     ],
 }
 

@@ -60,6 +60,19 @@ def _refuse_nul_bytes():
         raise ServiceError(NUL_MESSAGE)  # 400, as a page or JSON: views/errors.py
 
 
+API_DOCUMENTATION = "API documentation"
+
+
+def _add_api_documentation_link(appbuilder) -> None:
+    """A menu link to FAB's Swagger UI of the REST API (when FAB_API_SWAGGER_UI serves it). The
+    navigation bar shows it to roles with menu_access on it (app/security.py gives it with the
+    page's own permission); FAB's menu API asks the page's permission itself (cond)."""
+    if not appbuilder.app.config.get("FAB_API_SWAGGER_UI"):
+        return
+    appbuilder.add_link(API_DOCUMENTATION, href="/swagger/v1", icon="fa-book", category="Customers",
+                        cond=lambda: appbuilder.sm.has_access("can_show", "SwaggerView"))
+
+
 def register(appbuilder) -> None:
     from app.views import errors
     from app.views.lists import clean_list_arguments
@@ -70,15 +83,17 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CustomerView, "Customers", icon="fa-users", category="Customers")
     appbuilder.add_view(ContactView, "Contacts", icon="fa-address-book", category="Customers")
     appbuilder.add_view(AddressView, "Addresses", icon="fa-map-marker", category="Customers")
+    appbuilder.add_view(ServiceView, "Services", icon="fa-wrench", category="Customers")
     appbuilder.add_view_no_menu(ContactPhoneView)
-    appbuilder.add_view_no_menu(JobView)
-    appbuilder.add_view_no_menu(ServiceView)
     appbuilder.add_view(MessageView, "Messages", icon="fa-envelope", category="Customers")
     appbuilder.add_view_no_menu(CustomerMessagesView)
     appbuilder.add_view_no_menu(NotificationLogView)
     appbuilder.add_view_no_menu(UnsubscribeView)
     appbuilder.add_view_no_menu(InboundMessageView)
     appbuilder.add_view(TagView, "Tags", icon="fa-tags", category="Customers")
+    appbuilder.add_separator("Customers")
+    appbuilder.add_view(JobView, "Jobs", icon="fa-tasks", category="Customers")
+    _add_api_documentation_link(appbuilder)
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")

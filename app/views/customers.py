@@ -70,7 +70,10 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     list_widget = CustomerListWidget
     base_filters = [["id", CustomerScopeFilter, None]]
     base_order = ("name", "asc")
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export", "can_merge"]
+    # can_see_private_notes: no route carries it (the notes service checks it, notes.PRIVATE_NOTES);
+    # declared here, or FAB would drop it from the database.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export", "can_merge",
+                        "can_see_private_notes"]
 
     list_columns = ["id", "name", "phone", "email", "joined_on", "balance", "services_summary", "tags", "status",
                     "reseller"]

@@ -1,15 +1,29 @@
-"""The page that follows a job (a bulk action, a batch of messages): its progress, then its result.
+"""Jobs (bulk actions, batches of messages): the list of them, and the page that follows one,
+its progress, then its result.
 
 A job whose process died is shown failed (services/jobs.reap, with app/jobs/runner.alive)
 and offers "Start again", which goes on with the customers it had not done.
 """
-from flask import flash, g, jsonify, redirect, url_for
-from flask_appbuilder import BaseView, expose
+from flask import current_app, flash, g, jsonify, redirect, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
+from markupsafe import Markup, escape
 
 from app.extensions import db
 from app.jobs import get_queue, runner
+from app.models import Job
 from app.services import jobs
+from app.views import formatters
+from app.views.base import ServiceModelView
+from app.views.datamodel import ListInterface
+
+# The permission that shows everyone's jobs in the list (Admin holds every permission); without
+# it a user's list holds the jobs they started.
+ALL_JOBS = ("can_see_all_jobs", "JobView")
+# What a job's status means to its user, in the words of its page (jobs/show.html).
+STATUS_WORDS = {"queued": ("Waiting", "info"), "running": ("Working", "primary"), "done": ("Done", "success"),
+                "failed": ("Stopped", "danger")}
 
 
 def _job(pk):
@@ -18,12 +32,55 @@ def _job(pk):
                      queued_waits=get_queue() is not None)
 
 
-class JobView(BaseView):
-    """A bulk action or a batch of messages: its progress, then its result."""
+class OwnJobsFilter(BaseFilter):
+    """Base filter: the jobs the user started, or every job for who may see them all."""
 
+    name = "Yours"
+
+    def apply(self, query, value):
+        if current_app.appbuilder.sm.has_access(*ALL_JOBS):
+            return query
+        return query.filter(Job.user_id == getattr(g.user, "id", None))
+
+
+def _kind(row) -> Markup:
+    """The kind of job, as its page names it, linking to that page."""
+    kind = jobs.KINDS.get(row["action"])
+    label = kind.label if kind else row["action"]
+    return Markup(f'<a href="{escape(url_for("JobView.show", pk=row["id"]))}">{escape(label)}</a>')
+
+
+def _status(value) -> Markup:
+    words, colour = STATUS_WORDS.get(value, (value or "", "default"))
+    return Markup(f'<span class="label label-{colour}">{escape(words)}</span>')
+
+
+def _done_of_total(row) -> str:
+    return f"{row['done']:,} of {row['total']:,}"
+
+
+class JobView(ServiceModelView):
+    """The jobs list (the user's own; all of them with can_see_all_jobs), and each job's page:
+    its progress, then its result."""
+
+    datamodel = ListInterface(Job)
     route_base = "/jobs"
-    default_view = "mine"
-    base_permissions = ["can_show"]
+    default_view = "list"
+    list_title = "Jobs"
+    base_permissions = ["can_list", "can_show", ALL_JOBS[0]]
+    base_filters = [["id", OwnJobsFilter, None]]
+    base_order = ("id", "desc")
+    # Only the list of FAB's routes: a job is made by the action that starts it, and its page is show.
+    exclude_route_methods = {"add", "edit", "delete", "download", "action", "action_post"}
+    list_columns = ["action", "username", "created_at", "status", "done"]
+    row_columns = ["id", "total"]
+    row_formatters = {"action": _kind, "done": _done_of_total}
+    formatters_columns = {"created_at": formatters.moment, "status": _status}
+    label_columns = {"action": "Job", "username": "Who", "created_at": "When", "status": "Status",
+                     "done": "Customers done"}
+    order_columns = ["created_at", "status", "username"]
+    search_columns = ["status", "username", "created_at"]
+    add_columns = edit_columns = show_columns = ["action", "status"]
 
     @expose("/<int:pk>")
     @has_access

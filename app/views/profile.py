@@ -104,7 +104,7 @@ class ProfileMixin:
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
-            may_private=notes.may_see_private(g.user), title=summary.customer.name)
+            may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name)
 
     def _to_survivor(self, pk, endpoint: str, **args):
         """A merged-away customer's id leads to the customer it was merged into (a GET of its page

@@ -1,35 +1,59 @@
-"""Notes on a customer: written by staff, pinned when important, hidden from resellers when private.
+"""Notes on a customer: written by staff, pinned when important, private ones for admins and staff.
+
+Who reads and writes private notes is a FAB permission, PRIVATE_NOTES (granted by default to
+Admin and Staff, not to Read-only nor Reseller: app/security.py), never a role's name; a user
+confined to a reseller never does, whatever their roles hold. Every read of notes goes through
+`visible` (lists, the pinned ones, the profile's count) or `get_note`, and the Changes tab
+leaves out the history of notes for whom `history_visible` says so (a private note's words
+are in it).
 
 A "do not work with again" note (Commusoft) also makes the customer dormant, through the
 status machine; the customer's page shows the warning for as long as such a note exists.
 """
-from sqlalchemy import exists, select
+from sqlalchemy import exists, inspect, select, true
 from sqlalchemy.orm import Session
 
-from app.models import Customer, Note
+from app.models import AuditEntry, Customer, Note
 from app.services.customers.status import cascade, check_transition
 from app.services import fields
 from app.services.db import commit
 from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
+from app.services.permissions import may
 from app.services.scope import get_customer, is_scoped, load_in_scope
 
 MAX_NOTE = 10_000
 FLAGS = ("important", "private", "do_not_work")
+# The permission to read and write private notes, on the view whose routes serve notes.
+PRIVATE_NOTES = ("can_see_private_notes", "CustomerView")
 
 
 def _flag(value) -> bool:
     return str(value).lower() in ("1", "true", "on", "y", "yes")
 
 
-def may_see_private(actor) -> bool:
-    """Private notes are for users who see every reseller (a reseller's user neither reads nor
-    writes them)."""
-    return not is_scoped(actor)
+def may_see_private(session: Session, actor) -> bool:
+    """Whether `actor` may read and write private notes: their roles grant PRIVATE_NOTES and
+    they are not confined to a reseller (a reseller's user never does)."""
+    return not is_scoped(actor) and may(session, actor, PRIVATE_NOTES)
 
 
-def visible(actor):
-    """The notes `actor` may read: private ones only for who may see them."""
-    return Note.id.is_not(None) if may_see_private(actor) else Note.private.is_(False)
+def visible(actor, session: Session | None = None):
+    """A WHERE clause on Note: the notes `actor` may read (private ones only for who may see
+    them). `session` answers the permission question; without it, the session `actor` was
+    loaded in (none: no private notes)."""
+    session = session if session is not None else _session_of(actor)
+    allowed = session is not None and may_see_private(session, actor)
+    return true() if allowed else Note.private.is_(False)
+
+
+def history_visible(session: Session, actor):
+    """A WHERE clause on AuditEntry for a customer's Changes tab: the history of notes only for
+    who may see private notes (the words of a private note are in its history)."""
+    return true() if may_see_private(session, actor) else AuditEntry.entity != "note"
+
+
+def _session_of(actor) -> Session | None:
+    return getattr(inspect(actor, raiseerr=False), "session", None)
 
 
 def notes_for(session: Session, actor, customer_id, limit: int = 200) -> list[Note]:
@@ -43,7 +67,7 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
     `before` (the id the previous page ended at) gives older ones. Returns the page and the
     next `before`, or None on the last page."""
     customer = get_customer(session, actor, customer_id)
-    mine = select(Note).where(Note.customer_id == customer.id, visible(actor))
+    mine = select(Note).where(Note.customer_id == customer.id, visible(actor, session))
     pinned = [] if before is not None else list(session.scalars(
         mine.where(Note.important.is_(True)).order_by(Note.id.desc())))
     others = mine.where(Note.important.is_(False))
@@ -62,14 +86,15 @@ def never_again(session: Session, customer_id: int) -> bool:
 
 def add_note(session: Session, actor, customer_id, data: dict) -> Note:
     """Write a note on a customer in `actor`'s scope (committed). Raises Invalid for an empty or
-    over-long note, Forbidden for a private note by a reseller, NotFound outside the scope."""
+    over-long note, Forbidden for a private note by who may not see private notes, NotFound
+    outside the scope."""
     customer = get_customer(session, actor, customer_id)
     errors = FieldErrors()
     body = fields.long_text(errors, "body", data.get("body"), MAX_NOTE, label="A note")
     if body is None and "body" not in errors:
         errors.add("body", "Write the note.")
     flags = {flag: _flag(data.get(flag)) for flag in FLAGS}
-    if flags["private"] and not may_see_private(actor):
+    if flags["private"] and not may_see_private(session, actor):
         raise Forbidden("Only admins and staff can write private notes.")
     if flags["do_not_work"] and customer.status != "dormant":
         try:
@@ -87,9 +112,10 @@ def add_note(session: Session, actor, customer_id, data: dict) -> Note:
 
 
 def get_note(session: Session, actor, note_id) -> Note:
-    """A note `actor` may read; NotFound otherwise (another reseller's, or private to a reseller)."""
+    """A note `actor` may read; NotFound otherwise (another reseller's, or a private one to who
+    may not see private notes: missing and hidden look the same)."""
     note = load_in_scope(session, actor, Note, note_id, (Customer,), "No such note.")
-    if note.private and not may_see_private(actor):
+    if note.private and not may_see_private(session, actor):
         raise NotFound("No such note.")
     return note
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, Message, Note
 from app.services import geo
-from app.services.customers.notes import never_again, visible
-from app.services.scope import get_customer, is_scoped
+from app.services.customers.notes import history_visible, never_again, visible
+from app.services.scope import get_customer
 
 ZERO = Decimal("0.00")
 CHANGES_PAGE = 50
@@ -47,7 +47,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
     counts = {
         "contacts": len(contacts),
         "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
-        "notes": _count(session, select(Note.id).where(Note.customer_id == customer.id, visible(actor))),
+        "notes": _count(session, select(Note.id).where(Note.customer_id == customer.id, visible(actor, session))),
         "messages": _count(session, select(Message.id).where(Message.customer_id == customer.id)),
         "files": _count(session, select(CustomerFile.id).where(CustomerFile.customer_id == customer.id)),
     }
@@ -89,11 +89,9 @@ def changes(session: Session, actor, customer_id, before: int | None = None) -> 
     """The audit trail of the customer and everything on it, newest first, a page at a time
     (`before`: the id the previous page ended at). Returns the page and the next `before`.
 
-    A reseller does not see the history of notes (a private note's words are in it)."""
+    Only who may see private notes sees the history of notes (a private note's words are in it)."""
     customer = get_customer(session, actor, customer_id)
-    stmt = select(AuditEntry).where(AuditEntry.customer_id == customer.id)
-    if is_scoped(actor):
-        stmt = stmt.where(AuditEntry.entity != "note")
+    stmt = select(AuditEntry).where(AuditEntry.customer_id == customer.id, history_visible(session, actor))
     if before is not None:
         stmt = stmt.where(AuditEntry.id < before)
     rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(CHANGES_PAGE + 1)))

@@ -55,11 +55,13 @@ def retry_delays(config: dict) -> tuple:
 
 def headers_for(message, config: dict) -> dict:
     """A Message-ID made from the message's id (so a receiving server can spot a repeat),
-    and RFC 8058 one-click unsubscribe headers on marketing e-mail."""
+    and RFC 8058 one-click unsubscribe headers on marketing e-mail (the body's own link)."""
     domain = (config.get("MAIL_DEFAULT_SENDER") or "localhost").rsplit("@", 1)[-1].strip("> ")
     headers = {"Message-ID": f"<message-{message.id}@{domain}>"}
     if message.purpose == "marketing" and message.channel == "email":
-        headers["List-Unsubscribe"] = f"<{unsubscribe.url(config, message.customer_id, message.contact_id)}>"
+        # The link the body was written with (under the address of the request that wrote it).
+        link = unsubscribe.link_in(message.body) or unsubscribe.url(config, message.customer_id, message.contact_id)
+        headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return headers
 

@@ -25,6 +25,8 @@ CHANNELS = {"email": "E-mail", "sms": "Text"}
 ALREADY_SENT = "This message was already sent."
 PURPOSES = {"service": "Service (reminders, notices, account)", "marketing": "Marketing (offers, news)"}
 RECIPIENTS = {"primary": "The primary contact", "all": "Every contact"}
+NO_PUBLIC_URL = ("Marketing e-mail carries an unsubscribe link, and the address people reach this app at is "
+                 "not known here: set PUBLIC_URL.")
 MAX_SUBJECT, MAX_EMAIL_BODY = 200, 50_000
 CHUNK = 2000
 CUSTOMER_COLUMNS = ("id", "name", "title", "first_name", "surname", "company_name", "email", "mobile", "balance",
@@ -120,9 +122,23 @@ def _recipients(session: Session, customer_ids: list[int], values: dict):
             yield customer, contact, address, contact["allows"]
 
 
-def drafts(session: Session, customer_ids: list[int], values: dict, config: dict):
-    """The messages these customers would get (or the reason each is skipped)."""
+def link_base(values: dict, config: dict) -> str | None:
+    """The address a marketing e-mail's unsubscribe links start with (unsubscribe.base_url),
+    decided once for all its messages; None for messages that carry no link. Invalid when a
+    marketing e-mail is written where that address is unknown (no PUBLIC_URL, no request)."""
+    if values["channel"] != "email" or values["purpose"] != "marketing":
+        return None
+    base = unsubscribe.base_url(config)
+    if base is None:
+        raise Invalid({"purpose": NO_PUBLIC_URL})
+    return base
+
+
+def drafts(session: Session, customer_ids: list[int], values: dict, config: dict, base: str | None = None):
+    """The messages these customers would get (or the reason each is skipped); a marketing
+    e-mail's unsubscribe links start with `base` (link_base's, when not given)."""
     channel, purpose = values["channel"], values["purpose"]
+    base = base or link_base(values, config)
     used = placeholders.names(values["body"]) | placeholders.names(values["subject"] or "")
     for customer, contact, address, allows in _recipients(session, customer_ids, values):
         person = contact or customer
@@ -131,8 +147,8 @@ def drafts(session: Session, customer_ids: list[int], values: dict, config: dict
         filled = placeholders.values_for(customer, contact, address, used)
         body = placeholders.render(values["body"], filled)
         if channel == "email" and purpose == "marketing":
-            link = unsubscribe.url(config, customer["id"], contact["id"] if contact else None)
-            body += f"\n\n--\nTo stop receiving these e-mails, unsubscribe: {link}"
+            body += unsubscribe.footer(unsubscribe.url(config, customer["id"], contact["id"] if contact else None,
+                                                       base))
         subject = placeholders.render(values["subject"], filled) if values["subject"] else None
         yield Draft(customer["id"], contact["id"] if contact else None, address, name[:250],
                     subject[:MAX_SUBJECT] if subject else None, body, reason)
@@ -158,13 +174,14 @@ def send(session: Session, actor, channel: str, data: dict, form_key, config: di
     recipient to the outbox (queued, or skipped with its reason) as a job, commit, then queue
     their delivery. Returns the job (its page follows the delivery).
 
-    Raises Invalid with every field error, AlreadyDone for a form sent before; nothing is
-    written then."""
+    Raises Invalid with every field error (a marketing e-mail where the app's address is
+    unknown: link_base), AlreadyDone for a form sent before; nothing is written then."""
     values = clean(channel, data)
+    base = link_base(values, config)
     if not claim_form_key(session, form_key):
         raise AlreadyDone(ALREADY_SENT)
     job = start(session, actor, values, ids=ids, matching=matching)
-    queued = write(session, job, config)
+    queued = write(session, job, config, base)
     commit(session)
     tasks.queue_delivery(queued)
     return job
@@ -176,14 +193,17 @@ def start(session: Session, actor, values: dict, *, ids=None, matching=None) -> 
                         ids=ids, matching=matching)
 
 
-def write(session: Session, job: Job, config: dict) -> list[int]:
-    """Write the job's messages to the outbox (not committed); returns the ids queued for delivery."""
+def write(session: Session, job: Job, config: dict, base: str | None = None) -> list[int]:
+    """Write the job's messages to the outbox (not committed); returns the ids queued for delivery.
+    Unsubscribe links start with `base` (link_base's when not given: Invalid for marketing
+    e-mail where the app's address is unknown)."""
     values = job.params
+    base = base or link_base(values, config)
     skipped, queued_count = Counter(), 0
     now = utcnow()
     for customer_ids in jobs.customer_chunks(session, job, CHUNK):
         rows = []
-        for draft in drafts(session, customer_ids, values, config):
+        for draft in drafts(session, customer_ids, values, config, base):
             rows.append({
                 "customer_id": draft.customer_id, "contact_id": draft.contact_id, "channel": values["channel"],
                 "purpose": values["purpose"], "kind": "message", "direction": "out", "recipient": draft.recipient,
