@@ -116,7 +116,7 @@ def test_an_admin_logs_in_through_the_login_form(page):
         page.get_by_role("button", name="Sign In").click()
 
     assert "/login" not in page.url
-    expect(page.get_by_text("Signed in as")).to_contain_text("admin")
+    expect(page.locator("#dashboard-statuses")).to_contain_text("All customers")  # the home page: a dashboard
     expect(page.locator(".navbar-right")).to_contain_text("admin Test")
     page.goto(LIST)
     expect(page.locator(".panel-title").first).to_have_text("Customers")
