@@ -5,7 +5,7 @@ request, and no FAB file-download route.
 NotFound and Forbidden from a service go on to app/views/errors.py (404, 403); only Invalid is
 caught here, where a form shows its field errors next to the fields.
 """
-from flask import abort, flash, request
+from flask import abort, flash, redirect, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla import Model
 from wtforms import HiddenField
@@ -17,6 +17,7 @@ from app.services.errors import Invalid
 from app.services.forms import claim_form_key, new_form_key
 from app.views.list_widget import ModelListWidget
 from app.views.lists import MAX_PAGE_SIZE, RequestFilters
+from app.views.return_to import return_target
 from app.views.widgets import CachedSearchWidget
 
 ALREADY_SAVED = "This form was already saved; it was not saved twice."
@@ -40,6 +41,9 @@ class ServiceModelView(RequestFilters, ModelView):
     """
 
     field_map: dict[str, str] = {}
+    # What a saved record is called in the message after saving: "Contact Ada Okafor added".
+    # None keeps FAB's words ("Added Row"); "" names the record alone ("Acme Hotel Ltd updated").
+    record_noun: str | None = None
     page_size = 25
     search_widget = CachedSearchWidget
     list_widget = ModelListWidget
@@ -99,6 +103,26 @@ class ServiceModelView(RequestFilters, ModelView):
                 unplaced.extend(messages)
         flash(" ".join(unplaced) if unplaced else error.message, "danger")
 
+    def record_name(self, item) -> str:
+        return getattr(item, "name", None) or str(item)
+
+    def saved_message(self, item, verb: str) -> str:
+        """The message after `item` was saved: "Contact Ada Okafor added" (verb: added, updated)."""
+        if self.record_noun is None:
+            return str(self.add_row_message if verb == "added" else self.edit_row_message)
+        return " ".join(p for p in (self.record_noun, self.record_name(item), verb) if p)
+
+    def post_add_redirect(self):
+        return self._saved_redirect()
+
+    def post_edit_redirect(self):
+        return self._saved_redirect()
+
+    def _saved_redirect(self):
+        """Back where the form was opened (`?next=`, a page of this app), else FAB's page history."""
+        previous = self.get_redirect()  # popped either way, so FAB's history stays in step
+        return redirect(return_target() or previous)
+
     parent_key = "customer"
 
     def parent_id(self):
@@ -153,7 +177,7 @@ class ServiceModelView(RequestFilters, ModelView):
                     self.show_errors(form, e)
                 else:
                     self.post_add(item)
-                    flash(self.add_row_message, "success")
+                    flash(self.saved_message(item, "added"), "success")
                     return None
         self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=self.add_exclude_cols())
@@ -170,12 +194,12 @@ class ServiceModelView(RequestFilters, ModelView):
             form._id = pk
             if form.validate():
                 try:
-                    self.update(pk, self.form_data(form, self.edit_columns))
+                    saved = self.update(pk, self.form_data(form, self.edit_columns)) or item
                 except Invalid as e:
                     db.session.rollback()
                     self.show_errors(form, e)
                 else:
-                    flash(self.edit_row_message, "success")
+                    flash(self.saved_message(saved, "updated"), "success")
                     return None
         else:
             form = self.edit_form.refresh(obj=item)

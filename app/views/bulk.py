@@ -4,7 +4,8 @@ The list's ticked rows (or "all N matching this filter") are posted to FAB's
 action_post; instead of acting at once, we show how many customers will change
 and ask for the action's values. The confirmed form calls one command
 (services/customers/bulk.start_bulk_action), which starts a Job; the job's page
-(views/jobs.py) shows its progress until the result is in.
+(views/jobs.py) shows its progress until the result is in. One customer's action asked from
+its page runs at once (BULK_SYNC_LIMIT) and goes back to that page with what was done.
 """
 import re
 from dataclasses import dataclass, field
@@ -21,10 +22,14 @@ from app.services import jobs
 from app.services.customers import bulk, status
 from app.services.errors import AlreadyDone, Invalid, ServiceError
 from app.services.forms import new_form_key
+from app.services.scope import get_customer
 from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
 # The CustomerView action (its permission: bulk.PERMISSIONS) -> the service's action.
 SERVICE_ACTION = {v: k for k, v in bulk.PERMISSIONS.items()}
+# What one customer's message says was done: "Acme Hotel Ltd (#112) disabled".
+DONE = {"enable": "enabled", "disable": "disabled", "archive": "archived", "unarchive": "unarchived",
+        "make_dormant": "made dormant", "block": "blocked", "edit": "updated", "delete": "deleted"}
 
 
 def action_applies(name: str, customer_status: str) -> bool:
@@ -49,9 +54,14 @@ class Selection:
             return {"ids": None, "matching": matching_ids(view, self.query)}
         return {"ids": self.ids, "matching": None}
 
+    @property
+    def one_from_profile(self) -> bool:
+        """One customer's action asked from its page: done at once, and back to the page."""
+        return self.from_profile and len(self.ids) == 1 and not self.all_matching
+
     def back(self, view) -> str:
         """Where Cancel leads: the customer's page it came from, else the list as it was filtered."""
-        if self.from_profile and len(self.ids) == 1 and not self.all_matching:
+        if self.one_from_profile:
             return url_for(f"{view.endpoint}.show", pk=self.ids[0])
         return url_for(f"{view.endpoint}.list") + ("?" + self.query.lstrip("?") if self.query else "")
 
@@ -169,9 +179,12 @@ class BulkActionsMixin:
         if count == 0 and not errors:
             return self._none_found(selection)
         service_action = SERVICE_ACTION[name]
+        # One customer's confirmation names it ("Disable Acme Hotel Ltd (#112)?").
+        named = repr(get_customer(db.session, g.user, selection.ids[0])) if len(selection.ids) == 1 and not \
+            selection.all_matching else None
         return self.render_template(
             "bulk/confirm.html", view=self, name=name, service_action=service_action, label=bulk.LABELS[service_action],
-            count=count, not_found=max(asked - count, 0), selection=selection,
+            count=count, not_found=max(asked - count, 0), selection=selection, named=named,
             note=bulk.note(service_action), errors=errors or {}, values=values or MultiDict(),
             form_key=new_form_key(), back=selection.back(self), **bulk.options(db.session, g.user),
         ), status
@@ -191,13 +204,29 @@ class BulkActionsMixin:
                   "tag_ids": form.getlist("tag_ids"), "status": form.get("status"),
                   "reseller_id": form.get("reseller_id"), "currency": form.get("currency"),
                   "creditor_days": form.get("creditor_days")}
+        # The customer's name, read before the action (which may delete it); NotFound: 404.
+        named = repr(get_customer(db.session, g.user, selection.ids[0])) if selection.one_from_profile else None
         try:
             job = bulk.start_bulk_action(db.session, g.user, SERVICE_ACTION[name], params, form.get("form_key"),
                                          **selection.chosen(self))
         except AlreadyDone as e:
             flash(e.message, "info")
-            return redirect(url_for("JobView.mine"))
+            return redirect(selection.back(self) if named else url_for("JobView.mine"))
         except Invalid as e:
             db.session.rollback()
             return self._confirm(name, selection, errors=e.errors, values=form, status=422)
+        if named and job.status == "done":
+            return self._done_for_one(job, named, selection)
         return redirect(url_for("JobView.show", pk=job.id))
+
+    def _done_for_one(self, job, named: str, selection: Selection):
+        """Back to the customer's page (the list, once it is deleted) with what was done to it."""
+        result = job.result or {}
+        if not result.get("changed"):
+            reasons = ", ".join(result.get("skipped") or {})
+            flash(f"{named} was not changed" + (f": {reasons}" if reasons else ""), "warning")
+            return redirect(selection.back(self))
+        flash(f"{named} {DONE[job.action]}", "success")
+        if job.action == "delete":
+            return redirect(url_for(f"{self.endpoint}.list"))
+        return redirect(selection.back(self))

@@ -59,6 +59,7 @@ class ContactPhoneView(ChildView):
     edit_form_extra_fields = phone_fields()
 
     parent_key, parent_field = "contact", "contact_id"
+    record_noun = "Phone number"
 
     def create(self, data, parent_id):
         contact_id, data = self.split(data, parent_id)
@@ -101,7 +102,8 @@ class ContactView(ChildView):
         "first_name": "First name", "website_url": "Website", "twitter_url": "Twitter / X",
         "facebook_url": "Facebook", "linkedin_url": "LinkedIn", "email": "E-mail", "phones": "Phones",
     }
-    formatters_columns = {"email": formatters.email, "is_primary": formatters.yes,
+    formatters_columns = {"email": formatters.email, "is_primary": formatters.yes_no,
+                          **{name: formatters.yes_no for name in _preferences},
                           "phones": lambda phones: ", ".join(f"{p.kind}: {formatters.phone(p.number)}"
                                                              for p in phones or ())}
     description_columns = {"is_primary": "Documents are addressed to the primary contact.",
@@ -111,6 +113,7 @@ class ContactView(ChildView):
     edit_form_extra_fields = contact_fields()
     related_views = [ContactPhoneView]
     show_template = "appbuilder/general/model/show_cascade.html"
+    record_noun = "Contact"
 
     def create(self, data, parent_id):
         customer_id, data = self.split(data, parent_id)
@@ -148,6 +151,10 @@ class AddressView(ChildView):
     formatters_columns = {"access_phone": formatters.telephone, "access": formatters.access_contact}
     add_form_extra_fields = {**address_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = address_fields()
+    record_noun = "Address"
+
+    def record_name(self, item) -> str:
+        return item.line1 or item.one_line
 
     def create(self, data, parent_id):
         customer_id, data = self.split(data, parent_id)
@@ -183,6 +190,7 @@ class ServiceView(ChildView):
     row_columns = ["customer.currency"]
     add_form_extra_fields = {**service_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = service_fields()
+    record_noun = "Service"
 
     def create(self, data, parent_id):
         customer_id, data = self.split(data, parent_id)

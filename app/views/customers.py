@@ -135,6 +135,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
     related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
     edit_template = "appbuilder/general/model/edit_cascade.html"
+    record_noun = ""  # "Acme Hotel Ltd updated"
 
     def create(self, data, parent_id):
         return create_customer(db.session, g.user, data)

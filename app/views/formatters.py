@@ -78,6 +78,11 @@ def yes(value) -> Markup:
     return Markup('<i class="fa fa-check" title="Yes"></i>') if value else Markup("")
 
 
+def yes_no(value) -> str:
+    """A tick box's value in words: "Yes" or "No", never True or False."""
+    return "Yes" if value else "No"
+
+
 def access_contact(address) -> Markup:
     """The key icon of Payaca's address list: who gives access to the property."""
     if not address.access_name:

@@ -28,7 +28,8 @@ def status_of(app, pk):
 
 
 def act(browser, pk, link: str, **form):
-    """Follow a menu link from the profile, check the confirmation, confirm it."""
+    """Follow a menu link from the profile, check the confirmation, confirm it: done at once,
+    back to the customer's page (the list once it is deleted)."""
     page = browser.get(link)
     assert page.status_code == 200, page.status_code
     html = page.get_data(as_text=True)
@@ -37,8 +38,9 @@ def act(browser, pk, link: str, **form):
     key = re.search(r'name="form_key" value="([^"]+)"', html).group(1)
     action = re.search(r'action="/customers/bulk/([a-z_]+)"', html).group(1)
     assert '<input type="hidden" name="next" value="profile">' in html
-    r = browser.post(f"/customers/bulk/{action}", {"rowid": str(pk), "form_key": key, **form})
-    assert r.status_code == 302 and "/jobs/" in r.headers["Location"], r.get_data(as_text=True)[:500]
+    r = browser.post(f"/customers/bulk/{action}", {"rowid": str(pk), "form_key": key, "next": "profile", **form})
+    back = "/customers/list/" if action == "bulk_delete" else f"/customers/show/{pk}"
+    assert r.status_code == 302 and r.headers["Location"] == back, r.get_data(as_text=True)[:500]
     return html
 
 
