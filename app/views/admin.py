@@ -81,6 +81,7 @@ class AuditView(ServiceModelView):
     base_order = ("at", "desc")
     base_permissions = ["can_list", "can_show"]
     list_columns = ["at", "username", "customer_id", "entity", "changes"]
+    order_columns = ["at", "username", "action", "entity", "entity_id", "customer_id"]
     row_columns = ["id", "user_id", "action", "entity_id"]
     show_columns = ["at", "username", "action", "entity", "entity_id", "customer_id", "changes"]
     search_columns = ["at", "username", "action", "entity", "entity_id", "customer_id"]

@@ -240,9 +240,11 @@ def _one_line(kind: str, changes: dict, side: int, labels, names, currency) -> M
     parts = []
     for field in MAIN.get(kind, ()):
         pair = changes.get(field)
-        if not isinstance(pair, list) or len(pair) != 2 or pair[side] in (None, "", False):
+        if not isinstance(pair, list) or len(pair) != 2:
             continue
-        raw = pair[side]
+        raw = pair[side] if pair[side] is not None else pair[1 - side]  # "merged into": only a new value
+        if raw in (None, "", False):
+            continue
         if raw is True:
             parts.append(f"<span class=\"history-flag\">{escape(label(labels, kind, field))}</span>")
         elif field == "body":
@@ -258,6 +260,9 @@ def _change_list(kind: str, changes: dict, labels, names, currency) -> Markup:
         if hidden(field) or not isinstance(pair, list) or len(pair) != 2:
             continue
         old, new = (value(kind, field, v, names, currency) for v in pair)
+        if pair[1] is None and field in REFERENCES:  # a merged customer: gone, only its name
+            rows.append(f'<li><span class="history-field">{escape(label(labels, kind, field))}</span>: {escape(old)}</li>')
+            continue
         rows.append(f'<li><span class="history-field">{escape(label(labels, kind, field))}</span>: '
                     f'<span class="history-old">{escape(old) or "—"}</span> → '
                     f'<span class="history-new">{escape(new) or "—"}</span></li>')
@@ -289,7 +294,9 @@ def present(session: Session, entries) -> list[Event]:
         currency = currency or names.currency.get(customer_id)
         own = {f: p[1] if action == "create" else p[0] for f, p in changes.items()
                if isinstance(p, list) and len(p) == 2}
-        if kind == "custom_value":
+        if kind == "note" and action in ("create", "delete"):
+            record = ""  # its words are the one line below
+        elif kind == "custom_value":
             record = names.name("custom_field", own.get("field_id")) if own.get("field_id") else ""
         elif kind in NAMES:
             record = (names.found.get(kind, {}).get(_get(entry, "entity_id")) or NAMES[kind][2](own)
