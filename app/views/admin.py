@@ -1,13 +1,14 @@
 """Tags, resellers and the audit log."""
 import json
 
+from flask import url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
 
 from app.extensions import db
 from app.models import AuditEntry, Reseller, Tag
 from app.services import resellers, tags
-from app.views import formatters
+from app.views import formatters, history
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface
 
@@ -69,15 +70,43 @@ def _changes(changes) -> Markup:
 
 
 class AuditView(ServiceModelView):
-    """Read-only: the audit log is written by the session hook and nothing else."""
+    """Read-only: the audit log is written by the session hook and nothing else.
+
+    The list reads as the Changes tab does (app/views/history.py: labels, names, one line for an
+    added record); the show page keeps the raw entry, every field's stored old and new value."""
 
     datamodel = ListInterface(AuditEntry)
     route_base = "/audit"
     list_title = "Audit log"
     base_order = ("at", "desc")
     base_permissions = ["can_list", "can_show"]
-    list_columns = ["at", "username", "action", "entity", "entity_id", "customer_id", "changes"]
-    show_columns = list_columns
+    list_columns = ["at", "username", "customer_id", "entity", "changes"]
+    order_columns = ["at", "username", "action", "entity", "entity_id", "customer_id"]
+    row_columns = ["id", "user_id", "action", "entity_id"]
+    show_columns = ["at", "username", "action", "entity", "entity_id", "customer_id", "changes"]
     search_columns = ["at", "username", "action", "entity", "entity_id", "customer_id"]
-    label_columns = {"at": "When", "username": "Who", "entity_id": "Record ID", "customer_id": "Customer ID"}
+    label_columns = {"at": "When (UTC)", "username": "Who", "entity": "What", "entity_id": "Record ID",
+                     "customer_id": "Customer", "changes": "Details"}
     formatters_columns = {"changes": _changes}
+
+    def _get_list_widget(self, *args, **kwargs):
+        """The page's entries presented together: each kind of name is one query for the page."""
+        widgets = super()._get_list_widget(*args, **kwargs)
+        widget = widgets["list"]
+        rows = widget.template_args["value_columns"] = list(widget.template_args["value_columns"])  # may be a generator
+        events = {e.id: e for e in history.present(db.session, rows)}
+        widget.template_args["row_formatters"] = {
+            "at": lambda row: events[row["id"]].at,
+            "username": lambda row: events[row["id"]].who,
+            "customer_id": lambda row: _customer_link(events[row["id"]]),
+            "entity": lambda row: events[row["id"]].what,
+            "changes": lambda row: events[row["id"]].detail,
+        }
+        return widgets
+
+
+def _customer_link(event) -> Markup:
+    if event.customer_id is None:
+        return Markup("")
+    return Markup('<a href="{}">{}</a>').format(url_for("CustomerView.show", pk=event.customer_id, tab="changes"),
+                                                event.customer)

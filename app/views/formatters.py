@@ -137,3 +137,19 @@ def attempts(value) -> Markup:
         f"{' via ' + str(escape(a.transport)) if a.transport else ''}"
         f"{': ' + str(escape(a.error)) if a.error else ''}</li>" for a in value or ())
     return Markup(f'<ul class="list-unstyled attempts">{rows}</ul>') if rows else Markup("none yet")
+
+
+BILLING_CYCLE_NAMES = {"monthly": "Monthly", "quarterly": "Every three months", "annually": "Yearly",
+                       "one-off": "One-off"}
+SERVICE_STATUS_LABELS = {"active": "success", "suspended": "warning", "cancelled": "default"}
+
+
+def billing_cycle(value) -> str:
+    return BILLING_CYCLE_NAMES.get(value, value or "")
+
+
+def service_status(value) -> Markup:
+    if not value:
+        return Markup("")
+    return Markup(f'<span class="label label-{SERVICE_STATUS_LABELS.get(value, "default")} service-status">'
+                  f'{escape(value.capitalize())}</span>')

@@ -19,7 +19,7 @@ from app.services.customers import contacts, merge, notes, profile, update
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.scope import get_customer
-from app.views import formatters
+from app.views import formatters, history
 from app.views.bulk import action_applies
 
 
@@ -52,7 +52,12 @@ def _messages(view, pk, args) -> dict:
 
 def _changes(view, pk, args) -> dict:
     rows, next_before = profile.changes(db.session, g.user, pk, page_cursor(args.get("before")))
-    return {"changes": rows, "next_before": next_before}
+    return {"changes": history.present(db.session, rows), "next_before": next_before,
+            "may_see_raw": view.appbuilder.sm.has_access("can_show", "AuditView")}
+
+
+def _services(view, pk, args) -> dict:
+    return {"services": profile.services(db.session, g.user, pk)}
 
 
 register_tab("details", "Details", lambda view, pk, args: view.custom_fields_tab(pk))
@@ -64,6 +69,7 @@ register_tab("files", "Files", lambda view, pk, args: view.files_tab(pk))
 register_tab("finances", "Finances")
 register_tab("messages", "Messages", _messages)
 register_tab("works", "Jobs / works")
+register_tab("services", "Services", _services)
 register_tab("changes", "Changes", _changes)
 
 # The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
@@ -104,7 +110,8 @@ class ProfileMixin:
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
-            may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name)
+            may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name,
+            pinned=notes.pinned(db.session, g.user, summary.customer.id))
 
     def _to_survivor(self, pk, endpoint: str, **args):
         """A merged-away customer's id leads to the customer it was merged into (a GET of its page

@@ -10,7 +10,7 @@ from app.models import Contact, Customer, Message, Note
 from app.services.customers import addresses, contacts, notes
 from tests import factories as f
 
-TABS = ("details", "contacts", "addresses", "notes", "finances", "messages", "works", "changes")
+TABS = ("details", "contacts", "addresses", "notes", "finances", "messages", "works", "services", "changes")
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_the_tabs_show_their_records(app, login, ada):
     assert html.index("1 Analytical Row") < html.index("2 Engine Yard")
     assert "fa-key" in html and "Mrs Tenant" in html and "(tenant)" in html
     html = page(browser, ada, "changes")
-    assert "create contact" in html and "Zed" in html
+    assert "Added contact <strong>Zed Second</strong>" in html
     assert "No invoices" in page(browser, ada, "finances")
 
 
@@ -247,7 +247,7 @@ def test_the_tabs_show_preferences_dormant_sites_address_changes_and_the_configu
     rows = {("billing" if "Billing" in r else "site"): r for r in html.split('<tr class="address"')[1:]}
     assert "address-dormant" in rows["site"] and "address-dormant" not in rows["billing"]
     changes = page(browser, ada, "changes")
-    assert "create address" in changes and "Analytical Row" in changes and "dormant" in changes
+    assert "Added address <strong>1 Analytical Row, SW1A 1AA</strong>" in changes and "Dormant" in changes
 
 
 def test_a_tab_is_an_entry_in_the_registry_and_reads_only_when_open(app, login, ada, monkeypatch):

@@ -68,8 +68,7 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
     next `before`, or None on the last page."""
     customer = get_customer(session, actor, customer_id)
     mine = select(Note).where(Note.customer_id == customer.id, visible(actor, session))
-    pinned = [] if before is not None else list(session.scalars(
-        mine.where(Note.important.is_(True)).order_by(Note.id.desc())))
+    pinned = [] if before is not None else _pinned(session, actor, customer.id)
     others = mine.where(Note.important.is_(False))
     if before is not None:
         others = others.where(Note.id < before)
@@ -77,6 +76,16 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
     more = len(rest) > limit
     rest = rest[:limit]
     return pinned + rest, (rest[-1].id if more else None)
+
+
+def pinned(session: Session, actor, customer_id) -> list[Note]:
+    """A customer's important (pinned) notes that `actor` may read, newest first."""
+    return _pinned(session, actor, get_customer(session, actor, customer_id).id)
+
+
+def _pinned(session: Session, actor, customer_id: int) -> list[Note]:
+    return list(session.scalars(select(Note).where(Note.customer_id == customer_id, visible(actor, session),
+                                                   Note.important.is_(True)).order_by(Note.id.desc())))
 
 
 def never_again(session: Session, customer_id: int) -> bool:

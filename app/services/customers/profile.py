@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, Message, Note
+from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
 from app.services import geo
 from app.services.customers.notes import history_visible, never_again, visible
 from app.services.scope import get_customer
@@ -73,6 +73,15 @@ def addresses(session: Session, actor, customer_id) -> list[Address]:
     customer = get_customer(session, actor, customer_id)
     return list(session.scalars(select(Address).where(Address.customer_id == customer.id)
                                 .order_by((Address.kind != "billing"), Address.id)))
+
+
+def services(session: Session, actor, customer_id) -> list[CustomerService]:
+    """The customer's services: active ones first, then suspended, then cancelled; newest first within each."""
+    customer = get_customer(session, actor, customer_id)
+    order = {"active": 0, "suspended": 1, "cancelled": 2}
+    rows = session.scalars(select(CustomerService).where(CustomerService.customer_id == customer.id)
+                           .order_by(CustomerService.started_on.desc(), CustomerService.id.desc()))
+    return sorted(rows, key=lambda s: order.get(s.status, 3))
 
 
 def messages(session: Session, actor, customer_id, notifications: bool, limit: int = 100) -> list[Message]:
