@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 from sqlalchemy import String, case, func, literal, literal_column, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import GenericFunction
 
-from app.models import Customer, Reseller, Tag, customer_tag
+from app.models import Address, Customer, Reseller, Tag, customer_tag
+from app.models.custom_fields import CustomField, CustomValue
 from app.services import fields, money
 from app.services.customers import services
 
@@ -27,6 +28,11 @@ BATCH = 5000
 def safe(expr):
     """Text that a spreadsheet will not take for a formula."""
     return case((func.substr(expr, 1, 1).in_(FORMULA_STARTS), literal("'") + expr), else_=expr)
+
+
+def safe_text(text: str) -> str:
+    """safe() in Python, for the headers that users named (the custom fields)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class fixed_text(GenericFunction):  # noqa: N801  (an SQL function's name)
@@ -101,23 +107,53 @@ CUSTOMER_COLUMNS = [
 ]
 
 
-def customers_statement(customer_select, rows_expected: int):
+# The billing address (at most one a customer: ux_address_billing), joined, so it adds no row.
+BILLING = aliased(Address, name="billing")
+BILLING_COLUMNS = [
+    ("Billing address line 1", safe(BILLING.line1)),
+    ("Billing address line 2", safe(BILLING.line2)),
+    ("Billing address line 3", safe(BILLING.line3)),
+    ("Billing town", safe(BILLING.town)),
+    ("Billing county", safe(BILLING.county)),
+    ("Billing postcode", safe(BILLING.postcode)),
+    ("Billing country", safe(BILLING.country)),
+]
+
+
+def export_fields(session: Session) -> list[CustomField]:
+    """The custom fields the export has a column for: the active ones, in the profile's order."""
+    return list(session.scalars(select(CustomField).where(CustomField.active.is_(True))
+                                .order_by(CustomField.position, CustomField.name, CustomField.id)))
+
+
+def customers_statement(customer_select, rows_expected: int, custom_fields=()):
     """The export columns for the customers that `customer_select` (a Select over Customer,
-    with the user's scope, filters and order) returns, in its order."""
+    with the user's scope, filters and order) returns, in its order: the customer's, its
+    billing address's, then one per field of `custom_fields` (export_fields) with the value
+    as the profile shows it (custom_fields.display: the stored text). The address and every
+    field's value are joined (one row at most each: a primary key, a unique index)."""
     large = rows_expected > LARGE_EXPORT
     services_of = services.summaries() if large else None
     aggregated = {"Tags": safe(TAGS.c.names if large else TAGS_OF_ONE),
                   "Services": safe(services_of.c.summary if large else services.summary_of_one())}
-    columns = [aggregated.get(header, expr).label(f"c{i}") for i, (header, expr) in enumerate(CUSTOMER_COLUMNS)]
-    joined = Customer.__table__.outerjoin(Reseller.__table__, Reseller.id == Customer.reseller_id)
+    exprs = [aggregated.get(header, expr) for header, expr in CUSTOMER_COLUMNS]
+    exprs += [expr for _, expr in BILLING_COLUMNS]
+    joined = (Customer.__table__.outerjoin(Reseller.__table__, Reseller.id == Customer.reseller_id)
+              .outerjoin(BILLING, (BILLING.customer_id == Customer.id) & (BILLING.kind == "billing")))
+    for field in custom_fields:
+        value = aliased(CustomValue, name=f"cf_{field.id}")
+        joined = joined.outerjoin(value, (value.customer_id == Customer.id) & (value.field_id == field.id))
+        exprs.append(safe(value.value))
     if large:
         joined = (joined.outerjoin(TAGS, TAGS.c.customer_id == Customer.id)
                   .outerjoin(services_of, services_of.c.customer_id == Customer.id))
+    columns = [expr.label(f"c{i}") for i, expr in enumerate(exprs)]
     return customer_select.with_only_columns(*columns).select_from(joined)
 
 
-def headers() -> list[str]:
-    return [h for h, _ in CUSTOMER_COLUMNS]
+def headers(custom_fields=()) -> list[str]:
+    return ([h for h, _ in CUSTOMER_COLUMNS] + [h for h, _ in BILLING_COLUMNS]
+            + [safe_text(field.name) for field in custom_fields])
 
 
 def stream_csv(session: Session, stmt, header: list[str]) -> Iterator[bytes]:

@@ -36,13 +36,15 @@ class Kind:
     messages: bool = False  # a batch of messages: its progress is their delivery
     restart: Callable[[int], None] | None = None  # runs the job again by id (after the commit)
     grants: tuple = ()  # (permission, view) pairs, any of which lets a user start it (again)
+    done_word: str = "changed"  # what the job did to result["changed"] customers ("deleted")
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def register(action: str, label: str, *, messages: bool = False, restart=None, grants=()) -> None:
-    KINDS[action] = Kind(label, messages, restart, tuple(grants))
+def register(action: str, label: str, *, messages: bool = False, restart=None, grants=(),
+             done_word: str = "changed") -> None:
+    KINDS[action] = Kind(label, messages, restart, tuple(grants), done_word)
 
 
 def label(job: Job) -> str:
@@ -182,10 +184,14 @@ def message_counts(session: Session, job: Job) -> dict[str, int]:
 
 def progress(session: Session, job: Job) -> dict:
     """Where a job is: for a bulk action, customers done; for messages, messages delivered (those
-    skipped by reason, whether written skipped or skipped when sent; the next retry's time)."""
-    out = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent,
-           "result": job.result, "error": job.error, "may_start_again": may_start_again(job)}
+    skipped by reason, whether written skipped or skipped when sent; the next retry's time).
+
+    A bulk action's figures are the job's own (total, done, result), written as it went and
+    kept when it finished: deleting its customers later does not change them."""
     kind = KINDS.get(job.action)
+    out = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent,
+           "result": job.result, "error": job.error, "may_start_again": may_start_again(job),
+           "done_word": kind.done_word if kind else "changed"}
     if kind and kind.messages and job.status == "done":
         counts = message_counts(session, job)
         total = sum(counts.values())

@@ -174,12 +174,13 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         orders = get_order_args().get(self.__class__.__name__)
         order_column, order_direction = orders if orders else self.base_order
         ids = self.datamodel.filtered_ids(self.active_filters(self._filters))
+        custom_fields = csv_export.export_fields(db.session)
         stmt = csv_export.customers_statement(
             self.datamodel.ordered(ids, order_column, order_direction).statement,
-            rows_expected=self.datamodel.count(ids))
+            rows_expected=self.datamodel.count(ids), custom_fields=custom_fields)
         filename = f"customers-{date.today().isoformat()}.csv"
         return Response(
-            stream_with_context(csv_export.stream_csv(db.session, stmt, csv_export.headers())),
+            stream_with_context(csv_export.stream_csv(db.session, stmt, csv_export.headers(custom_fields))),
             mimetype="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"',
                      "X-Content-Type-Options": "nosniff"},

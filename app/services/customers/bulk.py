@@ -285,4 +285,5 @@ def _restart(job_id: int) -> None:
 
 
 for _action in ACTIONS:
-    jobs.register(_action, LABELS[_action], restart=_restart, grants=GRANTS[_action])
+    jobs.register(_action, LABELS[_action], restart=_restart, grants=GRANTS[_action],
+                  done_word="deleted" if _action == "delete" else "changed")
