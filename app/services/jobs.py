@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Job, Message, job_customer
@@ -131,6 +131,15 @@ def beat(job: Job, runner: str | None, done_through: int | None = None) -> None:
 
 
 # ---- reading and watching ----------------------------------------------------------------------
+# Who sees every user's jobs in the jobs list (Admin holds every permission); others see theirs.
+ALL_JOBS = ("can_see_all_jobs", "JobView")
+
+
+def listed(session: Session, actor):
+    """A WHERE clause on Job: the jobs in the actor's list (every job with ALL_JOBS, else their own)."""
+    return true() if permissions.may(session, actor, ALL_JOBS) else Job.user_id == getattr(actor, "id", None)
+
+
 def get_job(session: Session, actor, job_id) -> Job:
     """A job the actor started (any job, for an unscoped user); NotFound otherwise."""
     job_id = fields.record_id(job_id)

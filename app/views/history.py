@@ -32,6 +32,19 @@ NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "se
          "contact_phone": "phone number", "note": "note", "customer_file": "file",
          "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
+
+
+def verb(action: str) -> str:
+    return VERBS.get(action, action.capitalize())
+
+
+def noun(kind: str) -> str:
+    return NOUNS.get(kind, kind.replace("_", " "))
+
+
+def what(kind: str, action: str) -> str:
+    """What an audit entry did, in words: "Added customer", "Changed phone number"."""
+    return f"{verb(action)} {noun(kind)}"
 # The main fields of a record, the one line that shows it added or deleted.
 MAIN = {
     "customer": ("customer_type", "email", "phone", "currency", "status", "reseller_id", "merged into"),
@@ -314,7 +327,7 @@ def present(session: Session, entries) -> list[Event]:
         at = _get(entry, "at")
         events.append(Event(
             id=_get(entry, "id"), at=formatters.moment(at.astimezone(timezone.utc) if at.tzinfo else at), who=who,
-            verb=VERBS.get(action, action.capitalize()), noun=NOUNS.get(kind, kind.replace("_", " ")), record=record,
+            verb=verb(action), noun=noun(kind), record=record,
             customer_id=customer_id, customer=customer if customer_id else "",
             detail=detail))
     return events

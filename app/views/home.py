@@ -9,7 +9,7 @@ from flask_appbuilder import IndexView, expose
 
 from app.extensions import db
 from app.services import dashboard, jobs
-from app.views import formatters
+from app.views import formatters, history
 
 # The panels and the permission each needs: the screen it links to.
 PANELS = {
@@ -18,14 +18,6 @@ PANELS = {
     "messages": ("can_list", "MessageView"),
     "audit": ("can_list", "AuditView"),
 }
-
-ACTIONS = {"create": "added", "update": "changed", "delete": "deleted"}
-
-
-def _entity_word(entity: str) -> str:
-    """A table's name as words: "customer_service" -> "Customer service"."""
-    return entity.replace("_", " ").capitalize()
-
 
 class HomeView(IndexView):
     index_template = "index.html"
@@ -42,7 +34,6 @@ class HomeView(IndexView):
                                    with_messages=may["messages"])
         return self.render_template(self.index_template, appbuilder=self.appbuilder, board=board, may=may,
                                     days=dashboard.MESSAGE_DAYS,
-                                    job_label=jobs.label, moment=formatters.moment, entity_word=_entity_word,
-                                    action_word=lambda action: ACTIONS.get(action, action),
+                                    job_label=jobs.label, moment=formatters.moment, what=history.what,
                                     status_word=lambda status: dashboard.STATUS_NAMES.get(status, status),
                                     message_status=formatters.message_status)

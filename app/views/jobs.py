@@ -4,7 +4,7 @@ its progress, then its result.
 A job whose process died is shown failed (services/jobs.reap, with app/jobs/runner.alive)
 and offers "Start again", which goes on with the customers it had not done.
 """
-from flask import current_app, flash, g, jsonify, redirect, url_for
+from flask import flash, g, jsonify, redirect, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -18,9 +18,6 @@ from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface
 
-# The permission that shows everyone's jobs in the list (Admin holds every permission); without
-# it a user's list holds the jobs they started.
-ALL_JOBS = ("can_see_all_jobs", "JobView")
 # What a job's status means to its user, in the words of its page (jobs/show.html).
 STATUS_WORDS = {"queued": ("Waiting", "info"), "running": ("Working", "primary"), "done": ("Done", "success"),
                 "failed": ("Stopped", "danger")}
@@ -38,9 +35,7 @@ class OwnJobsFilter(BaseFilter):
     name = "Yours"
 
     def apply(self, query, value):
-        if current_app.appbuilder.sm.has_access(*ALL_JOBS):
-            return query
-        return query.filter(Job.user_id == getattr(g.user, "id", None))
+        return query.filter(jobs.listed(db.session, g.user))
 
 
 def _kind(row) -> Markup:
@@ -67,7 +62,7 @@ class JobView(ServiceModelView):
     route_base = "/jobs"
     default_view = "list"
     list_title = "Jobs"
-    base_permissions = ["can_list", "can_show", ALL_JOBS[0]]
+    base_permissions = ["can_list", "can_show", jobs.ALL_JOBS[0]]
     base_filters = [["id", OwnJobsFilter, None]]
     base_order = ("id", "desc")
     # Only the list of FAB's routes: a job is made by the action that starts it, and its page is show.

@@ -103,7 +103,7 @@ def test_activity_says_who_did_what_to_which_customer_to_the_minute(shop, login)
     assert rows and all(re.fullmatch(r'<span class="nowrap">\d{4}-\d\d-\d\d \d\d:\d\d</span>', at)
                         for at, _, _ in rows)
     # made outside a request (the factories): no user to name
-    assert ("the system", "Customer added") in {(who, what.strip()) for _, who, what in rows}
+    assert ("the system", "Added customer") in {(who, what.strip()) for _, who, what in rows}
     assert "Olga Archived" in activity and 'href="/audit/list/"' in activity
 
 
