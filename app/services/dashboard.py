@@ -11,7 +11,7 @@
 - the ten newest customers (id descending: the primary key, walked backwards);
 - the last ten audit entries on customers in scope (who, when, what; never the values changed,
   which may hold a private note's text), for a scoped user among the log's last 20,000;
-- bulk jobs queued, running or failed: the user's own for a scoped user, everyone's otherwise
+- bulk jobs queued, running or failed: those the user's jobs list holds (jobs.listed)
   (as `jobs.get_job` lets them open);
 - messages that failed or may have gone out, written in the last seven days.
 
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app.models import AuditEntry, Customer, Job, Message
 from app.models.customers import IN_SERVICE
 from app.models.resellers import utcnow
+from app.services import jobs, permissions
 from app.services.scope import customer_ids_in_scope, customer_scope, is_scoped
 
 STATUSES = ("active", "disabled", "dormant", "blocked", "archived")
@@ -88,7 +89,7 @@ def for_user(session: Session, user, *, exact_limit: int = 1000, customers: bool
     PostgreSQL's figures may be estimates (the lists' LIST_EXACT_COUNT_LIMIT). The caller leaves
     out (False) the parts whose screens the user may not open: customers (statuses, newest,
     activity), jobs, messages."""
-    board = Dashboard(messages_since=utcnow() - timedelta(days=MESSAGE_DAYS), all_jobs=not is_scoped(user))
+    board = Dashboard(messages_since=utcnow() - timedelta(days=MESSAGE_DAYS), all_jobs=permissions.may(session, user, jobs.ALL_JOBS))
     if customers:
         board.statuses = status_counts(session, user, exact_limit)
         board.total = sum(s.count for s in board.statuses)
@@ -181,10 +182,8 @@ def recent_activity(session: Session, user, limit: int = ACTIVITY) -> list[Activ
 
 # ---- work that needs looking at ----------------------------------------------------------------
 def open_and_failed_jobs(session: Session, user, limit: int = JOBS) -> list[Job]:
-    """Jobs queued, running or failed, newest first: a scoped user's own, or everyone's."""
-    stmt = select(Job).where(Job.status.in_(JOB_STATES))
-    if is_scoped(user):
-        stmt = stmt.where(Job.user_id == getattr(user, "id", None))
+    """Jobs queued, running or failed, newest first: those the user's jobs list holds (jobs.listed)."""
+    stmt = select(Job).where(Job.status.in_(JOB_STATES), jobs.listed(session, user))
     return list(session.scalars(stmt.order_by(Job.id.desc()).limit(limit)))
 
 
