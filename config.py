@@ -27,7 +27,10 @@ DUE_WORK_SECONDS  without Redis, how often the web process sends what is due (5)
 PUBLIC_URL    the address people reach the app at, for links in e-mails (unsubscribe); unset, the address
               the request that writes the message came to (a marketing e-mail written elsewhere is refused)
 BUSINESS_LATITUDE, BUSINESS_LONGITUDE  where the business is: a customer's page shows how far away
-              (as the crow flies) its billing address is; DISTANCE_UNIT km (default) or mi
+              (as the crow flies) its billing address is; DISTANCE_UNIT km (default) or mi. An admin
+              sets it in the browser (Admin, Company settings), which wins over these
+TIME_ZONE     the company's time zone (an IANA name, "Europe/London"; default UTC) that times are
+              shown in, until an admin sets it in Company settings
 MAP_TILE_URL  the map tiles of the customer page's mini-map ("" for a map without tiles);
               MAP_ATTRIBUTION the credit shown on it
 GEOCODER      "nominatim" to look up an address's coordinates (off by default); GEOCODER_URL,
@@ -147,6 +150,7 @@ def load() -> dict:
         PUBLIC_URL=os.environ.get("PUBLIC_URL") or None,
         INBOUND_MESSAGE_TOKEN=os.environ.get("INBOUND_MESSAGE_TOKEN") or None,
         BUSINESS_ADDRESS=os.environ.get("BUSINESS_ADDRESS", ""),
+        TIME_ZONE=os.environ.get("TIME_ZONE") or None,
         BUSINESS_LATITUDE=os.environ.get("BUSINESS_LATITUDE") or None,
         BUSINESS_LONGITUDE=os.environ.get("BUSINESS_LONGITUDE") or None,
         DISTANCE_UNIT=os.environ.get("DISTANCE_UNIT", "km"),

@@ -91,12 +91,14 @@ def clean_data(request):
     application = request.getfixturevalue("app")
     from app.extensions import db
     from app.models import (Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
-                            MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer)
+                            MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
+                            CompanySettings)
     with application.app_context():
         db.session.rollback()
         for table in (MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
-                      Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__):
+                      Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__,
+                      CompanySettings.__table__):
             db.session.execute(delete(table))
         db.session.execute(delete(Reseller).where(Reseller.name.not_in(["Reseller A", "Reseller B"])))
         db.session.commit()

@@ -2,6 +2,7 @@
 from app.models.aliases import CustomerAlias
 from app.models.audit import AuditEntry, SubmittedForm
 from app.models.comms import Message, MessageAttempt
+from app.models.company import CompanySettings
 from app.models.custom_fields import CustomField, CustomValue
 from app.models.customers import (
     Address,
@@ -22,6 +23,7 @@ from app.models.users import AppUser as User
 __all__ = [
     "Address",
     "AuditEntry",
+    "CompanySettings",
     "SubmittedForm",
     "Contact",
     "ContactPhone",

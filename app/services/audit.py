@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import Address, AuditEntry, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, CustomValue, Note, Reseller, Tag
+from app.models import Address, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, CustomValue, Note, Reseller, Tag
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -28,6 +28,7 @@ AUDITED: dict[type, Callable] = {
     ContactPhone: lambda o: o.contact.customer_id if o.contact is not None else None,
     Tag: lambda o: None,
     Reseller: lambda o: None,
+    CompanySettings: lambda o: None,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
 SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"}}

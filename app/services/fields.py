@@ -203,6 +203,22 @@ def page_cursor(value) -> int | None:
     return whole_number(value, 1, BIGINT_MAX)
 
 
+def coordinate(errors: FieldErrors, field: str, value, limit: int) -> Decimal | None:
+    """Degrees of latitude (limit 90) or longitude (limit 180), to the six places the columns keep."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, float):  # a JSON number: as many places as the column keeps (six)
+        value = f"{value:f}"
+    number = decimal_number(value)
+    if number is None:
+        errors.add(field, "Enter a number of degrees, e.g. 51.5074.")
+        return None
+    if abs(number) > limit:
+        errors.add(field, f"Must be between -{limit} and {limit}.")
+        return None
+    return number.quantize(Decimal("0.000001"))
+
+
 def integer(errors: FieldErrors, field: str, value, required: bool = False,
             label: str | None = None) -> int | None:
     label = label or field.replace("_", " ").capitalize()

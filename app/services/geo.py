@@ -64,9 +64,10 @@ def business_place(config: dict) -> Place | None:
     return place(config.get("BUSINESS_LATITUDE"), config.get("BUSINESS_LONGITUDE"))
 
 
-def distance_from_business(config: dict, latitude: object, longitude: object) -> float | None:
-    """Kilometres from the business to a point, or None if either place is unknown."""
-    business, there = business_place(config), place(latitude, longitude)
+def distance_from(business: Place | None, latitude: object, longitude: object) -> float | None:
+    """Kilometres from the business (services/company.py says where it is) to a point, or None if
+    either place is unknown."""
+    there = place(latitude, longitude)
     if business is None or there is None:
         return None
     return distance_km(business.latitude, business.longitude, there.latitude, there.longitude)

@@ -1,5 +1,5 @@
 """Registers every screen and API with FAB. Thin: parse, call a service, render."""
-from app.views.admin import AuditView, ResellerView, TagView
+from app.views.admin import AuditView, CompanySettingsView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.jobs import JobView
@@ -97,5 +97,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")
+    appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)

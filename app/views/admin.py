@@ -1,13 +1,18 @@
-"""Tags, resellers and the audit log."""
+"""Tags, resellers, the audit log and the company settings."""
 import json
+from datetime import datetime, timezone
 
-from flask import url_for
+from flask import current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
 
 from app.extensions import db
 from app.models import AuditEntry, Reseller, Tag
-from app.services import resellers, tags
+from app.services import company, resellers, tags
+from app.services.errors import Invalid
+from app.services.settings import settings
 from app.views import formatters, history
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface
@@ -85,7 +90,7 @@ class AuditView(ServiceModelView):
     row_columns = ["id", "user_id", "action", "entity_id"]
     show_columns = ["at", "username", "action", "entity", "entity_id", "customer_id", "changes"]
     search_columns = ["at", "username", "action", "entity", "entity_id", "customer_id"]
-    label_columns = {"at": "When (UTC)", "username": "Who", "entity": "What", "entity_id": "Record ID",
+    label_columns = {"at": "When", "username": "Who", "entity": "What", "entity_id": "Record ID",
                      "customer_id": "Customer", "changes": "Details"}
     formatters_columns = {"changes": _changes}
 
@@ -110,3 +115,38 @@ def _customer_link(event) -> Markup:
         return Markup("")
     return Markup('<a href="{}">{}</a>').format(url_for("CustomerView.show", pk=event.customer_id, tab="changes"),
                                                 event.customer)
+
+
+class CompanySettingsView(BaseView):
+    """The company's settings (services/company.py): the time zone times are shown in, and where the
+    business is. One form; saving comes back to it with what changed."""
+
+    route_base = "/company"
+    default_view = "edit"
+    base_permissions = ["can_edit"]
+    LABELS = {"time_zone": "time zone", "business_address": "business address",
+              "business_latitude": "latitude", "business_longitude": "longitude"}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def edit(self):
+        config = current_app.config
+        row = company.stored(db.session)
+        values = {key: "" if getattr(row, key) is None else str(getattr(row, key)) for key in company.FIELDS}
+        errors: dict = {}
+        if request.method == "POST":
+            values = {key: request.form.get(key, "") for key in company.FIELDS}
+            try:
+                changed = company.update(db.session, g.user, values, geocoder=settings.geocoder)
+            except Invalid as e:
+                db.session.rollback()
+                errors = e.errors
+            else:
+                flash(f"Company settings saved: {', '.join(self.LABELS[k] for k in changed)} changed." if changed
+                      else "Company settings saved: nothing changed.", "success")
+                return redirect(url_for(f"{self.endpoint}.edit"))
+        in_force = company.read(db.session, config)
+        return self.render_template(
+            "admin/company.html", values=values, errors=errors, zones=company.time_zones(), in_force=in_force,
+            now=company.local(datetime.now(timezone.utc), in_force.time_zone), title="Company settings")

@@ -3,7 +3,7 @@ entries through `present`.
 
 Field labels are the FAB views' own (`label_columns` where a view declares one), ids become names
 (one query per kind of record per page, whatever the page holds), yes/no, dates, times to the
-minute in UTC (there is no company time zone setting), money in its customer's currency, a
+minute in the company's time zone (services/company.py), money in its customer's currency, a
 created or deleted record as one line of its main fields, and internal values (stored file
 names, hashes, password hashes, tokens) left out. The raw entry stays on the audit log's show
 page, for who may open it (admins).
@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
@@ -23,14 +23,15 @@ from sqlalchemy.orm import Session
 from app.models import Address, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, Note, \
     Reseller, Tag
 from app.models.users import AppUser
-from app.services import audit
+from app.services import audit, company
 from app.services import money as amounts
 from app.views import formatters
 
 MODELS = {model.__tablename__: model for model in audit.AUDITED}
 NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "service": "service",
          "contact_phone": "phone number", "note": "note", "customer_file": "file",
-         "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller"}
+         "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller",
+         "company_settings": "company settings"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
 
 
@@ -168,6 +169,7 @@ class _Names:
         self.wanted: dict[str, set] = defaultdict(set)
         self.found: dict[str, dict] = {}
         self.currency: dict[int, str] = {}
+        self.zone = company.read(session, current_app.config).time_zone  # times are shown in it
 
     def want(self, kind: str, value) -> None:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -195,14 +197,12 @@ class _Names:
         return self.found.get(kind, {}).get(value) or (f"#{value}" if value is not None else "")
 
 
-def _moment(value: str) -> str:
+def _moment(value: str, zone) -> str:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return company.local(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _size(value) -> str:
@@ -233,7 +233,7 @@ def value(kind: str, field: str, raw, names: _Names, currency: str | None) -> st
         except (InvalidOperation, ValueError):
             return str(raw)
     if kind_of is not None and issubclass(kind_of, DateTime):
-        return _moment(str(raw))
+        return _moment(str(raw), names.zone)
     if kind_of is not None and issubclass(kind_of, Date):
         return str(raw)[:10]
     if kind_of is not None and issubclass(kind_of, Numeric):
@@ -309,6 +309,8 @@ def present(session: Session, entries) -> list[Event]:
                if isinstance(p, list) and len(p) == 2}
         if kind == "note" and action in ("create", "delete"):
             record = ""  # its words are the one line below
+        elif kind == "company_settings":
+            record = ""  # there is one
         elif kind == "custom_value":
             record = names.name("custom_field", own.get("field_id")) if own.get("field_id") else ""
         elif kind in NAMES:
@@ -326,7 +328,7 @@ def present(session: Session, entries) -> list[Event]:
         who = names.found.get("user", {}).get(user_id) or _get(entry, "username") or "system"
         at = _get(entry, "at")
         events.append(Event(
-            id=_get(entry, "id"), at=formatters.moment(at.astimezone(timezone.utc) if at.tzinfo else at), who=who,
+            id=_get(entry, "id"), at=formatters.moment(company.local(at, names.zone)), who=who,
             verb=verb(action), noun=noun(kind), record=record,
             customer_id=customer_id, customer=customer if customer_id else "",
             detail=detail))

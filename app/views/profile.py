@@ -104,7 +104,7 @@ class ProfileMixin:
             content=content, custom_fields=content.get("custom_fields", []), formatters=formatters, distance=geo.format_distance(
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
-            business_known=geo.business_place(config) is not None,
+            business_known=summary.business_known,
             menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)
                   and action_applies(name, summary.customer.status)],
             may_edit=may("can_edit", self.class_permission_name),

@@ -64,9 +64,9 @@ def test_business_place_is_none_when_missing_invalid_or_out_of_range(config):
 
 def test_distance_from_business():
     config = {"BUSINESS_LATITUDE": "51.5074", "BUSINESS_LONGITUDE": "-0.1278"}
-    assert geo.distance_from_business(config, Decimal("48.856600"), Decimal("2.352200")) == pytest.approx(343.5, abs=1)
-    assert geo.distance_from_business(config, None, None) is None  # an address without coordinates
-    assert geo.distance_from_business({}, *PARIS) is None  # no business place configured
+    assert geo.distance_from(geo.business_place(config), Decimal("48.856600"), Decimal("2.352200")) == pytest.approx(343.5, abs=1)
+    assert geo.distance_from(geo.business_place(config), None, None) is None  # an address without coordinates
+    assert geo.distance_from(None, *PARIS) is None  # no business place configured
 
 
 @pytest.mark.parametrize("km, unit, expected", [

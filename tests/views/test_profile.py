@@ -67,7 +67,7 @@ def test_the_mini_map_and_the_distance_from_the_business(app, login, ada, monkey
     browser = login("admin")
     html = page(browser, ada)
     assert 'class="minimap"' in html and 'data-lat="51.501000"' in html and "vendor/leaflet/leaflet.js" in html
-    assert "Set the business address" in html  # no business coordinates configured
+    assert "Set where the business is" in html  # no business coordinates configured
     monkeypatch.setitem(app.config, "BUSINESS_LATITUDE", "51.5074")
     monkeypatch.setitem(app.config, "BUSINESS_LONGITUDE", "-0.1278")
     html = page(browser, ada)

@@ -107,7 +107,7 @@ def test_the_audit_list_reads_like_the_changes_tab(app, login, ada):
     html = login("admin").get("/audit/list/").get_data(as_text=True)
     assert "Added contact <strong>Grace Hopper</strong>" in html
     assert f'href="/customers/show/{ada}?tab=changes">Ada Lovelace</a>' in html
-    assert "Reseller B" in html and "reseller_id" not in html and "When (UTC)" in html
+    assert "Reseller B" in html and "reseller_id" not in html and "When" in html and "When (UTC)" not in html
     assert '"sha256"' not in html and "audit-changes" not in html
 
 

@@ -5,7 +5,6 @@ address turns the old billing address into a site. The billing address cannot
 be deleted while site addresses remain: make another one billing first.
 """
 import logging
-from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,21 +27,6 @@ def get_address(session: Session, actor, address_id) -> Address:
     return load_in_scope(session, actor, Address, address_id, (Customer,), "No such address.")
 
 
-def _coordinate(errors, field, value, limit):
-    if value in (None, ""):
-        return None
-    if isinstance(value, float):  # a JSON number: as many places as the column keeps (six)
-        value = f"{value:f}"
-    number = fields.decimal_number(value)
-    if number is None:
-        errors.add(field, "Enter a number of degrees, e.g. 51.5074.")
-        return None
-    if abs(number) > limit:
-        errors.add(field, f"Must be between -{limit} and {limit}.")
-        return None
-    return number.quantize(Decimal("0.000001"))
-
-
 def _clean(data: dict, address: Address | None) -> dict:
     errors = FieldErrors()
     for key in data:
@@ -62,8 +46,8 @@ def _clean(data: dict, address: Address | None) -> dict:
         county=fields.text(errors, "county", current("county"), 80),
         postcode=fields.text(errors, "postcode", current("postcode"), 12, required=True),
         country=(fields.text(errors, "country", current("country", "GB"), 2) or "GB").upper(),
-        latitude=_coordinate(errors, "latitude", current("latitude"), 90),
-        longitude=_coordinate(errors, "longitude", current("longitude"), 180),
+        latitude=fields.coordinate(errors, "latitude", current("latitude"), 90),
+        longitude=fields.coordinate(errors, "longitude", current("longitude"), 180),
         access_name=fields.text(errors, "access_name", current("access_name"), 120,
                                 label="Access contact name"),
         access_phone=fields.phone(errors, "access_phone", current("access_phone"), settings.phone_region),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
-from app.services import geo
+from app.services import company, geo
 from app.services.customers.notes import history_visible, never_again, visible
 from app.services.scope import get_customer
 
@@ -27,6 +27,7 @@ class Summary:
     contacts: list[Contact]  # the primary contact first
     billing: Address | None
     distance_km: float | None
+    business_known: bool  # where the business is has been set (company settings)
     never_again: bool
     balance: Decimal
     credit: Decimal
@@ -41,9 +42,10 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
         select(Contact).where(Contact.customer_id == customer.id)
         .order_by(Contact.is_primary.desc(), Contact.id)))
     billing = session.scalar(select(Address).where(Address.customer_id == customer.id, Address.kind == "billing"))
+    business = company.read(session, config).business
     distance = None
     if billing is not None and billing.latitude is not None and billing.longitude is not None:
-        distance = geo.distance_from_business(config, billing.latitude, billing.longitude)
+        distance = geo.distance_from(business, billing.latitude, billing.longitude)
     counts = {
         "contacts": len(contacts),
         "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
@@ -53,6 +55,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
     }
     # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
     return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
+                   business_known=business is not None,
                    never_again=never_again(session, customer.id), balance=customer.balance or ZERO, credit=ZERO,
                    annual_value=ZERO, debt_days=None, counts=counts)
 

@@ -1,0 +1,25 @@
+from datetime import datetime
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, DateTime, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.resellers import utcnow
+
+
+class CompanySettings(Model):
+    """The business's own settings that admins change in the browser: one row (id 1).
+
+    An empty field falls back to the app's configuration (TIME_ZONE, BUSINESS_LATITUDE...),
+    so a new installation works before anyone opens the screen."""
+
+    __tablename__ = "company_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_company_settings_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # an IANA name: "Europe/London"
+    business_address: Mapped[str | None] = mapped_column(String(255))
+    business_latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    business_longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
