@@ -116,7 +116,7 @@ def report(args, info, facts, results, csv, runs, own_schema=None) -> tuple[str,
             if "list" in c.kinds and len(o.statements) > TARGET_STATEMENTS]
     verdicts.append((f"<= {TARGET_STATEMENTS} SQL statements per list page", not many,
                      "over: " + ", ".join(many) if many else
-                     "max " + str(max(len(o.statements) for c, o, s, ok in results if "list" in c.kinds))))
+                     "max " + str(max((len(o.statements) for c, o, s, ok in results if "list" in c.kinds), default=0))))
     wrong = [f"{c.label}: {ok}" for c, o, s, ok in results if ok not in ("ok", "-")]
     verdicts.append(("our pages return the right rows (checked against plain SQL)", not wrong,
                      "; ".join(wrong) if wrong else "all match"))
