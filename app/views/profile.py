@@ -20,7 +20,7 @@ from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.scope import get_customer
 from app.views import formatters, history
-from app.views.bulk import menu_groups
+from app.views.bulk import MENU_ACTIONS, menu_groups
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class ProfileMixin:
             return self._to_survivor(pk, "show", tab=tab)
         config = current_app.config
         may = self.appbuilder.sm.has_access
+        actions_menu = self._actions_menu(summary.customer)
         return self.render_template(
             "customers/profile.html", summary=summary, c=summary.customer, tab=tab, pk=summary.customer.id,
             tabs={key: t.label for key, t in TABS.items()},
@@ -109,7 +110,9 @@ class ProfileMixin:
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
             business_known=geo.business_place(config) is not None,
-            menu=self._actions_menu(summary.customer),
+            actions_menu=actions_menu,
+            # The customer's actions, flat (name, label, icon): the messages tab's compose buttons.
+            menu=[(e.name, e.label, e.icon) for group in actions_menu for e in group if e.name in MENU_ACTIONS],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
