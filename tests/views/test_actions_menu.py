@@ -12,8 +12,8 @@ from app.views.bulk import ACTION_GROUPS
 from tests import factories as f
 
 ENTRY = re.compile(r'<li role="separator" class="divider"></li>'
-                   r'|<li( class="action-danger")?>\s*<a href="[^"]*" class="(?:profile-action-)?([a-z_]+?)(?:_menu_item)?">'
-                   r'<i class="fa ([a-z0-9-]+)"></i> ([^<]+)</a>')
+                   r'|<li( class="action-danger")?>\s*<a href="[^"]*" '
+                   r'class="(?:profile-action-)?([a-z_]+?)(?:_menu_item)?"><i class="fa ([a-z0-9-]+)"></i> ([^<]+)</a>')
 
 
 def groups_in(menu_html: str) -> list[list[tuple]]:
