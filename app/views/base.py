@@ -81,7 +81,7 @@ class ServiceModelView(RequestFilters, ModelView):
             order_columns=self.order_columns, formatters_columns=self.formatters_columns,
             row_formatters=self.row_formatters, page=page, page_size=page_size, count=count,
             pks=self.datamodel.get_keys(items), actions=actions or self.actions, filters=filters,
-            modelview_name=self.__class__.__name__, **kwargs)
+            modelview_name=self.__class__.__name__, list_title=self.list_title, **kwargs)
         return widgets
 
     # ---- plumbing -------------------------------------------------------------

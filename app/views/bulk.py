@@ -6,14 +6,19 @@ and ask for the action's values. The confirmed form calls one command
 (services/customers/bulk.start_bulk_action), which starts a Job; the job's page
 (views/jobs.py) shows its progress until the result is in. One customer's action asked from
 its page runs at once (BULK_SYNC_LIMIT) and goes back to that page with what was done.
+
+ACTION_GROUPS is the one declaration of the customers' Actions menu: its groups in order, each
+action's label and icon. The list's menu (widgets/model_list.html, through FAB's actions) and the
+customer page's (views/profile.py) both render from it, with a divider between groups.
 """
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.actions import action
+from flask_appbuilder.actions import ActionItem, action
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -30,6 +35,64 @@ SERVICE_ACTION = {v: k for k, v in bulk.PERMISSIONS.items()}
 # What one customer's message says was done: "Acme Hotel Ltd (#112) disabled".
 DONE = {"enable": "enabled", "disable": "disabled", "archive": "archived", "unarchive": "unarchived",
         "make_dormant": "made dormant", "block": "blocked", "edit": "updated", "delete": "deleted"}
+
+
+@dataclass(frozen=True)
+class MenuAction:
+    """One entry of the customers' Actions menu: the CustomerView action (and its permission),
+    its label and icon; a dangerous one (delete) is shown apart, in red."""
+
+    name: str
+    label: str
+    icon: str
+    dangerous: bool = False
+
+
+# The customers' Actions menu, on the list and on a customer's page: (group, its actions), in the
+# menu's order, a divider between groups; delete last, apart.
+ACTION_GROUPS: tuple[tuple[str, tuple[MenuAction, ...]], ...] = (
+    ("status", (MenuAction("enable", "Enable", "fa-play"), MenuAction("disable", "Disable", "fa-pause"),
+                MenuAction("make_dormant", "Make dormant", "fa-moon-o"), MenuAction("block", "Block", "fa-lock"),
+                MenuAction("archive", "Archive", "fa-archive"), MenuAction("unarchive", "Unarchive", "fa-undo"))),
+    ("messages", (MenuAction("send_email", "Send an e-mail", "fa-envelope"),
+                  MenuAction("send_text", "Send a text", "fa-commenting"))),
+    ("edit", (MenuAction("bulk_edit", "Edit status, tags…", "fa-pencil"),)),
+    ("delete", (MenuAction("bulk_delete", "Delete", "fa-trash", dangerous=True),)),
+)
+MENU_ACTIONS = {entry.name: entry for _group, entries in ACTION_GROUPS for entry in entries}
+GROUP_OF = {entry.name: group for group, entries in ACTION_GROUPS for entry in entries}
+
+
+def menu_action(name: str):
+    """FAB's @action for the menu's entry `name`, with its label and icon from ACTION_GROUPS."""
+    entry = MENU_ACTIONS[name]
+    return action(name, entry.label, icon=entry.icon)
+
+
+def menu_groups(may: Callable[[str], bool], customer_status: str | None = None
+                ) -> list[tuple[str, list[MenuAction]]]:
+    """Every group of the menu in order, with the actions `may(name)` allows (and, for one
+    customer, only those that apply to its status); a group may be left empty."""
+    return [(group, [entry for entry in entries if may(entry.name) and (
+        customer_status is None or action_applies(entry.name, customer_status))])
+            for group, entries in ACTION_GROUPS]
+
+
+class GroupedAction(ActionItem):
+    """FAB's action, with its group and whether it is dangerous: the list's menu draws a
+    divider where the group changes (widgets/model_list.html)."""
+
+    def __init__(self, item: ActionItem):
+        super().__init__(item.name, item.text, item.confirmation, item.icon, item.multiple, item.single, item.func)
+        self.group = GROUP_OF.get(item.name)
+        self.dangerous = MENU_ACTIONS[item.name].dangerous if item.name in MENU_ACTIONS else False
+
+
+def grouped_actions(actions: dict) -> dict:
+    """A view's actions in the menu's order (ACTION_GROUPS, then any others), each with its group."""
+    order = {name: i for i, name in enumerate(MENU_ACTIONS)}
+    ranked = sorted(actions.values(), key=lambda item: order.get(item.name, len(order)))
+    return {item.name: GroupedAction(item) for item in ranked}
 
 
 def action_applies(name: str, customer_status: str) -> bool:
@@ -96,36 +159,40 @@ def matching_ids(view, query: str):
 class BulkActionsMixin:
     """For CustomerView: the actions FAB lists, answered with a confirmation first."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.actions = grouped_actions(self.actions)  # FAB collects them by method name
+
     # FAB registers these (menu, permissions); action_post below is what answers them.
-    @action("enable", "Enable", icon="fa-play")
+    @menu_action("enable")
     def action_enable(self, items):
         abort(404)
 
-    @action("disable", "Disable", icon="fa-pause")
+    @menu_action("disable")
     def action_disable(self, items):
         abort(404)
 
-    @action("archive", "Archive", icon="fa-archive")
+    @menu_action("archive")
     def action_archive(self, items):
         abort(404)
 
-    @action("unarchive", "Unarchive", icon="fa-undo")
+    @menu_action("unarchive")
     def action_unarchive(self, items):
         abort(404)
 
-    @action("make_dormant", "Make dormant", icon="fa-moon-o")
+    @menu_action("make_dormant")
     def action_make_dormant(self, items):
         abort(404)
 
-    @action("block", "Block", icon="fa-lock")
+    @menu_action("block")
     def action_block(self, items):
         abort(404)
 
-    @action("bulk_edit", "Bulk edit", icon="fa-pencil")
+    @menu_action("bulk_edit")
     def action_bulk_edit(self, items):
         abort(404)
 
-    @action("bulk_delete", "Delete", icon="fa-trash")
+    @menu_action("bulk_delete")
     def action_bulk_delete(self, items):
         abort(404)
 

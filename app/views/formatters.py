@@ -1,8 +1,14 @@
 """How values are shown in lists and show pages. Presentation only.
 
+Every stored code shows as its word ("billing" -> "Billing address", "monthly" -> "Monthly"), every
+time to the minute in UTC (`moment`; `moment_seconds` where the second matters), never with
+microseconds: `text`, every column's formatter unless the view names another, does the same for
+times, dates and yes/no.
+
 A list page calls these a few hundred times, so they build their HTML with
 f-strings over escape() rather than Markup.format (several times slower).
 """
+from datetime import date, datetime
 from functools import lru_cache
 
 from markupsafe import Markup, escape
@@ -93,8 +99,17 @@ def access_contact(address) -> Markup:
 
 
 def text(value):
-    """Anything else: empty for a missing value, never the word None."""
-    return escape(value) if value is not None else ""
+    """Anything else: empty for a missing value, never the word None; a time to the minute, a
+    date as YYYY-MM-DD, a tick box as Yes or No."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return moment(value)
+    if isinstance(value, date):
+        return day(value)
+    if isinstance(value, bool):
+        return yes_no(value)
+    return escape(value)
 
 
 def message_status(value) -> Markup:
@@ -125,6 +140,11 @@ def moment(value) -> Markup:
     return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M")}</span>') if value else Markup("")
 
 
+def moment_seconds(value) -> Markup:
+    """A timestamp to the second, in UTC, where the second matters (an attempt, an audit entry)."""
+    return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M:%S")}</span>') if value else Markup("")
+
+
 def multiline(value) -> Markup:
     """Text as written, line breaks kept, nothing interpreted as HTML."""
     return Markup(f'<div class="message-body">{escape(value or "")}</div>')
@@ -133,7 +153,7 @@ def multiline(value) -> Markup:
 def attempts(value) -> Markup:
     """A message's delivery attempts: when, through what, what came of it."""
     rows = "".join(
-        f"<li>{a.at.strftime('%Y-%m-%d %H:%M:%S')}: {escape(a.outcome)}"
+        f"<li>{moment_seconds(a.at)}: {escape(a.outcome)}"
         f"{' via ' + str(escape(a.transport)) if a.transport else ''}"
         f"{': ' + str(escape(a.error)) if a.error else ''}</li>" for a in value or ())
     return Markup(f'<ul class="list-unstyled attempts">{rows}</ul>') if rows else Markup("none yet")
@@ -153,3 +173,48 @@ def service_status(value) -> Markup:
         return Markup("")
     return Markup(f'<span class="label label-{SERVICE_STATUS_LABELS.get(value, "default")} service-status">'
                   f'{escape(value.capitalize())}</span>')
+
+
+# ---- stored codes as words ------------------------------------------------------------------
+ADDRESS_KIND_NAMES = {"billing": "Billing address", "site": "Site address"}
+PHONE_KIND_NAMES = {"mobile": "Mobile", "office": "Office", "home": "Home", "fax": "Fax", "other": "Other"}
+CUSTOMER_TYPE_NAMES = {"private": "Private", "company": "Company"}
+MESSAGE_PURPOSE_NAMES = {"service": "Service", "marketing": "Marketing"}
+MESSAGE_KIND_NAMES = {"message": "Message", "notification": "Automatic notification"}
+
+
+def _word(names: dict, value) -> str:
+    """A stored code's word; a code without one as it is, capitalised ("letting agent" ->
+    "Letting agent"); nothing for a missing value."""
+    if not value:
+        return ""
+    return names.get(value) or (value[:1].upper() + value[1:])
+
+
+def address_kind(value) -> str:
+    return _word(ADDRESS_KIND_NAMES, value)
+
+
+def phone_kind(value) -> str:
+    return _word(PHONE_KIND_NAMES, value)
+
+
+def phones(value) -> str:
+    """A contact's numbers with their kinds: "Mobile: 07700 900123, Office: 020 7946 0000"."""
+    return ", ".join(f"{phone_kind(p.kind)}: {phone(p.number)}" for p in value or ())
+
+
+def access_relationship(value) -> str:
+    return _word({}, value)
+
+
+def customer_type(value) -> str:
+    return _word(CUSTOMER_TYPE_NAMES, value)
+
+
+def purpose(value) -> str:
+    return _word(MESSAGE_PURPOSE_NAMES, value)
+
+
+def message_kind(value) -> str:
+    return _word(MESSAGE_KIND_NAMES, value)

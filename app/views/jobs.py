@@ -82,7 +82,7 @@ class JobView(ServiceModelView):
     def show(self, pk):
         job = _job(pk)
         return self.render_template("jobs/show.html", job=job, progress=jobs.progress(db.session, job),
-                                    label=jobs.label(job))
+                                    label=jobs.label(job), formatters=formatters)
 
     @expose("/<int:pk>/progress")
     @has_access

@@ -4,7 +4,6 @@ import hmac
 
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
@@ -17,7 +16,7 @@ from app.services.forms import new_form_key
 from app.services.messages import inbound, outbox, placeholders, sms, unsubscribe
 from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.bulk import Selection
+from app.views.bulk import Selection, menu_action
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter
 
@@ -30,11 +29,11 @@ class MessagesMixin:
 
     message_actions = MESSAGE_ACTIONS
 
-    @action("send_email", "Send an e-mail", icon="fa-envelope")
+    @menu_action("send_email")
     def action_send_email(self, items):
         abort(404)
 
-    @action("send_text", "Send a text", icon="fa-commenting")
+    @menu_action("send_text")
     def action_send_text(self, items):
         abort(404)
 

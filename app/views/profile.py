@@ -20,7 +20,7 @@ from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.scope import get_customer
 from app.views import formatters, history
-from app.views.bulk import action_applies
+from app.views.bulk import MENU_ACTIONS, menu_groups
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,17 @@ register_tab("works", "Jobs / works")
 register_tab("services", "Services", _services)
 register_tab("changes", "Changes", _changes)
 
-# The profile's actions menu: (action name on CustomerView, label, icon); each needs its permission.
-# A status action shows only where it applies to the customer's status (action_applies).
-MENU = [("enable", "Enable", "fa-check"), ("disable", "Disable", "fa-ban"),
-        ("make_dormant", "Make dormant", "fa-moon-o"), ("block", "Block", "fa-lock"),
-        ("bulk_edit", "Change status, tags…", "fa-pencil-square-o"), ("archive", "Archive", "fa-archive"),
-        ("unarchive", "Unarchive", "fa-undo"), ("send_email", "Send an e-mail", "fa-envelope"),
-        ("send_text", "Send a text", "fa-commenting"), ("bulk_delete", "Delete", "fa-trash")]
+
+@dataclass(frozen=True)
+class MenuLink:
+    """An entry of the customer page's Actions menu: what it is (its class profile-action-<name>),
+    its words, icon and link."""
+
+    name: str
+    label: str
+    icon: str
+    url: str
+    dangerous: bool = False
 
 
 class ProfileMixin:
@@ -98,6 +102,7 @@ class ProfileMixin:
             return self._to_survivor(pk, "show", tab=tab)
         config = current_app.config
         may = self.appbuilder.sm.has_access
+        actions_menu = self._actions_menu(summary.customer)
         return self.render_template(
             "customers/profile.html", summary=summary, c=summary.customer, tab=tab, pk=summary.customer.id,
             tabs={key: t.label for key, t in TABS.items()},
@@ -105,13 +110,32 @@ class ProfileMixin:
                 summary.distance_km, config.get("DISTANCE_UNIT", "km")) if summary.distance_km is not None else None,
             map_tiles=config.get("MAP_TILE_URL") or "", map_attribution=config.get("MAP_ATTRIBUTION") or "",
             business_known=summary.business_known,
-            menu=[(name, label, icon) for name, label, icon in MENU if may(name, self.class_permission_name)
-                  and action_applies(name, summary.customer.status)],
+            actions_menu=actions_menu,
+            # The customer's actions, flat (name, label, icon): the messages tab's compose buttons.
+            menu=[(e.name, e.label, e.icon) for group in actions_menu for e in group if e.name in MENU_ACTIONS],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
             may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name,
             pinned=notes.pinned(db.session, g.user, summary.customer.id))
+
+    def _actions_menu(self, customer) -> list[list[MenuLink]]:
+        """The page's Actions menu, as groups: the list's groups and words (bulk.ACTION_GROUPS), each
+        action with its permission and only where it applies to the customer's status; "Change
+        customer type" with the edits, merging in a group of its own before delete."""
+        may = self.appbuilder.sm.has_access
+        view = self.class_permission_name
+        groups = {group: [MenuLink(a.name, a.label, a.icon, url_for(f"{self.endpoint}.action", name=a.name,
+                                                                     pk=customer.id, next="profile"), a.dangerous)
+                          for a in entries]
+                  for group, entries in menu_groups(lambda name: may(name, view), customer.status)}
+        if may("can_edit", view):
+            groups["edit"].append(MenuLink("type", "Change customer type", "fa-exchange",
+                                           url_for(f"{self.endpoint}.change_type", pk=customer.id)))
+        merging = [MenuLink("merge", "Merge a duplicate into this customer", "fa-compress",
+                            url_for(f"{self.endpoint}.merge", pk=customer.id))] if may("can_merge", view) else []
+        ordered = [entries for group, entries in groups.items() if group != "delete"] + [merging, groups["delete"]]
+        return [entries for entries in ordered if entries]
 
     def _to_survivor(self, pk, endpoint: str, **args):
         """A merged-away customer's id leads to the customer it was merged into (a GET of its page

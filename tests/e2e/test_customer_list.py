@@ -44,12 +44,10 @@ def shown_ids(page):
 
 
 def record_count(page, scope=None):
-    """The count above a list: the customer list's own (#record-count, "1,234"), or FAB's
-    "Record Count: N" in a related list on a show page (scope: that panel)."""
-    if scope is None:
-        return int(page.locator("#record-count").inner_text().replace(",", ""))
-    text = page.locator(scope).inner_text()
-    return int(re.search(r"Record Count:\s*([\d,]+)", text).group(1).replace(",", ""))
+    """The count above a list (#record-count, "1,234"), or above a related list on a show page
+    (scope: that panel)."""
+    counts = page.locator(scope).locator("#record-count") if scope else page.locator("#record-count")
+    return int(counts.first.inner_text().replace(",", ""))
 
 
 def search(page, text):
