@@ -1,7 +1,7 @@
 """How values are shown in lists and show pages. Presentation only.
 
 Every stored code shows as its word ("billing" -> "Billing address", "monthly" -> "Monthly"), every
-time to the minute in UTC (`moment`; `moment_seconds` where the second matters), never with
+time to the minute in the company's time zone (`moment`, `zone`: Company settings; `moment_seconds` where the second matters), never with
 microseconds: `text`, every column's formatter unless the view names another, does the same for
 times, dates and yes/no.
 
@@ -10,9 +10,12 @@ f-strings over escape() rather than Markup.format (several times slower).
 """
 from datetime import date, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from flask import current_app, g, has_app_context
 from markupsafe import Markup, escape
 
+from app.services import company
 from app.services import money as amounts
 from app.services.fields import national_phone
 from app.services.settings import settings
@@ -135,14 +138,29 @@ def opted_in(person) -> str:
                      if getattr(person, f"{purpose}_{channel}", False)) or "nothing"
 
 
+def zone() -> ZoneInfo:
+    """The company's time zone (Company settings, else TIME_ZONE, else UTC), read once a request."""
+    if not has_app_context():
+        return ZoneInfo("UTC")
+    if "company_zone" not in g:
+        from app.extensions import db
+        g.company_zone = company.read(db.session, current_app.config).time_zone
+    return g.company_zone
+
+
 def moment(value) -> Markup:
-    """A timestamp to the minute, in UTC."""
-    return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M")}</span>') if value else Markup("")
+    """A timestamp to the minute, in the company's time zone."""
+    if not value:
+        return Markup("")
+    return Markup(f'<span class="nowrap">{company.local(value, zone()).strftime("%Y-%m-%d %H:%M")}</span>')
 
 
 def moment_seconds(value) -> Markup:
-    """A timestamp to the second, in UTC, where the second matters (an attempt, an audit entry)."""
-    return Markup(f'<span class="nowrap">{value.strftime("%Y-%m-%d %H:%M:%S")}</span>') if value else Markup("")
+    """A timestamp to the second, in the company's time zone, where the second matters (an attempt,
+    an audit entry)."""
+    if not value:
+        return Markup("")
+    return Markup(f'<span class="nowrap">{company.local(value, zone()).strftime("%Y-%m-%d %H:%M:%S")}</span>')
 
 
 def multiline(value) -> Markup:

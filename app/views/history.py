@@ -169,7 +169,7 @@ class _Names:
         self.wanted: dict[str, set] = defaultdict(set)
         self.found: dict[str, dict] = {}
         self.currency: dict[int, str] = {}
-        self.zone = company.read(session, current_app.config).time_zone  # times are shown in it
+        self.zone = formatters.zone()  # times are shown in it
 
     def want(self, kind: str, value) -> None:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -328,7 +328,7 @@ def present(session: Session, entries) -> list[Event]:
         who = names.found.get("user", {}).get(user_id) or _get(entry, "username") or "system"
         at = _get(entry, "at")
         events.append(Event(
-            id=_get(entry, "id"), at=formatters.moment(company.local(at, names.zone)), who=who,
+            id=_get(entry, "id"), at=formatters.moment(at), who=who,
             verb=verb(action), noun=noun(kind), record=record,
             customer_id=customer_id, customer=customer if customer_id else "",
             detail=detail))

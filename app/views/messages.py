@@ -104,7 +104,8 @@ class MessageView(ServiceModelView):
     formatters_columns = {"status": formatters.message_status, "created_at": formatters.moment,
                           "sent_at": formatters.moment, "body": formatters.multiline,
                           "attempt_log": formatters.attempts, "channel": formatters.channel,
-                          "direction": formatters.direction}
+                          "direction": formatters.direction, "purpose": formatters.purpose,
+                          "kind": formatters.message_kind}
     page_size = 25
     show_template = "messages/show.html"
 

@@ -104,3 +104,14 @@ def test_the_service_reads_the_configuration_until_an_admin_saves(app):
         with pytest.raises(Invalid) as e:
             company.update(db.session, f.user("admin"), {"nonsense": "1"})
         assert "nonsense" in e.value.errors
+
+
+def test_every_screen_shows_times_in_the_company_time_zone(app):
+    from app.views import formatters
+    with app.app_context():
+        company.update(db.session, f.user("admin"), {"time_zone": "America/New_York"})
+    summer = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+    with app.test_request_context("/"):
+        assert "2026-07-01 08:00" in formatters.moment(summer)  # EDT, UTC-4
+        assert "2026-07-01 08:00:00" in formatters.moment_seconds(summer.replace(tzinfo=None))  # naive = UTC
+        assert "2026-01-01 07:00" in formatters.text(datetime(2026, 1, 1, 12, 0))  # EST, UTC-5
