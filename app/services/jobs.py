@@ -191,6 +191,38 @@ def message_counts(session: Session, job: Job) -> dict[str, int]:
                                 .group_by(Message.status)).all())
 
 
+def _message_figures(session: Session, job: Job) -> dict:
+    counts = message_counts(session, job)
+    total = sum(counts.values())
+    pending = counts.get("queued", 0) + counts.get("sending", 0)
+    skipped = dict(session.execute(
+        select(Message.skip_reason, func.count()).where(Message.batch_id == job.id, Message.status == "skipped")
+        .group_by(Message.skip_reason).order_by(func.count().desc())).all()) if counts.get("skipped") else {}
+    next_try = session.scalar(select(func.min(Message.due_at)).where(
+        Message.batch_id == job.id, Message.status == "queued", Message.attempts > 0)) if pending else None
+    return dict(messages=counts, skipped=skipped, total=total, done=total - pending,
+                percent=100 if not total else int(100 * (total - pending) / total),
+                status="done" if not pending else "running", next_try=next_try.isoformat() if next_try else None)
+
+
+def keep_figures(session: Session, job: Job, figures: dict) -> None:
+    """A messages job whose every message is settled keeps its figures (flushed): they stay what
+    they were when it finished, whatever is deleted later."""
+    job.result = {**(job.result or {}), "kept": {**figures, "next_try": None}}
+    session.flush()
+
+
+def keep_message_figures(session: Session, batch_ids) -> None:
+    """Before messages go (with their customer): each finished messages job among `batch_ids` keeps
+    its figures as they are, the going messages counted."""
+    for job in session.scalars(select(Job).where(Job.id.in_(batch_ids), Job.status == "done")):
+        if "kept" in (job.result or {}):
+            continue
+        figures = _message_figures(session, job)
+        if figures["status"] == "done":
+            keep_figures(session, job, figures)
+
+
 def progress(session: Session, job: Job) -> dict:
     """Where a job is: for a bulk action, customers done; for messages, messages delivered (those
     skipped by reason, whether written skipped or skipped when sent; the next retry's time).
@@ -202,18 +234,11 @@ def progress(session: Session, job: Job) -> dict:
            "result": job.result, "error": job.error, "may_start_again": may_start_again(job),
            "done_word": kind.done_word if kind else "changed"}
     if kind and kind.messages and job.status == "done":
-        counts = message_counts(session, job)
-        total = sum(counts.values())
-        pending = counts.get("queued", 0) + counts.get("sending", 0)
-        skipped = dict(session.execute(
-            select(Message.skip_reason, func.count()).where(Message.batch_id == job.id, Message.status == "skipped")
-            .group_by(Message.skip_reason).order_by(func.count().desc())).all()) if counts.get("skipped") else {}
-        next_try = session.scalar(select(func.min(Message.due_at)).where(
-            Message.batch_id == job.id, Message.status == "queued", Message.attempts > 0)) if pending else None
-        out.update(messages=counts, skipped=skipped, total=total, done=total - pending,
-                   percent=100 if not total else int(100 * (total - pending) / total),
-                   status="done" if not pending else "running",
-                   next_try=next_try.isoformat() if next_try else None)
+        figures = (job.result or {}).get("kept") or _message_figures(session, job)
+        if "kept" not in (job.result or {}) and figures["status"] == "done":
+            keep_figures(session, job, figures)
+            commit(session)
+        out.update(figures)
     return out
 
 

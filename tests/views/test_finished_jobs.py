@@ -86,3 +86,28 @@ def test_a_finished_jobs_figures_stay_when_its_customers_are_deleted(app, login)
     progress = browser.get(url + "/progress").json
     assert (progress["total"], progress["done"], progress["percent"], progress["result"]) == (4, 4, 100, before[3])
     assert "4 of 4" in browser.get("/jobs/list/").get_data(as_text=True)
+
+
+def test_a_finished_messages_jobs_figures_stay_when_a_customer_is_deleted_unseen(app, login):
+    """Deleting a customer deletes its messages: the job keeps the figures it finished with, even
+    when nobody opened its page before."""
+    from tests.views.test_messages import compose
+    with app.app_context():
+        ids = [f.customer(first_name=n, surname="Sender", email=f"{n.lower()}@example.com").id
+               for n in ("Ada", "Bob", "Cy")]
+        gone = f.customer(first_name="Old", surname="Gone", email="old@example.com", status="archived").id
+    browser = login("admin")
+    r = compose(browser, "send_email", ids + [gone], subject="Hello", body="Hi", send="1")
+    url = r.headers["Location"]
+    with app.app_context():
+        delete_customers(db.session, [ids[0], gone])
+        db.session.commit()
+    progress = browser.get(url + "/progress").json
+    assert (progress["total"], progress["done"], progress["messages"]) == (4, 4, {"sent": 3, "skipped": 1})
+    assert progress["skipped"] == {"customer archived": 1}
+    page = browser.get(url).get_data(as_text=True)
+    assert "<strong>3</strong> sent" in page and "1 skipped: customer archived" in page
+    with app.app_context():
+        delete_customers(db.session, [ids[1]])  # and after the page was seen: the same
+        db.session.commit()
+    assert browser.get(url + "/progress").json["messages"] == {"sent": 3, "skipped": 1}

@@ -26,7 +26,7 @@ from app.models import (
     Note,
     customer_tag,
 )
-from app.services import audit, permissions
+from app.services import audit, jobs, permissions
 from app.services.customers import files
 from app.services.db import commit, in_ids
 from app.services.errors import Invalid
@@ -95,6 +95,8 @@ def delete_customers(session: Session, ids: list[int]) -> tuple[int, Counter]:
     # row against the whole array (100,000 messages x 5,000 ids: 21 s a chunk); a semi-join
     # hashes the ids instead.
     doomed_ids = select(Customer.id).where(in_ids(session, Customer.id, doomed))
+    jobs.keep_message_figures(session, select(Message.batch_id).where(Message.customer_id.in_(doomed_ids),
+                                                                     Message.batch_id.is_not(None)).distinct())
     messages = select(Message.id).where(Message.customer_id.in_(doomed_ids))
     # Children before their parents (the foreign keys are enforced); customer data with
     # RETURNING, so that each row's deletion is audited with its old values.
