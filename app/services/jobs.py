@@ -20,7 +20,7 @@ from app.models.resellers import utcnow
 from app.services import fields, permissions
 from app.services.db import commit
 from app.services.errors import FieldErrors, Invalid, NotFound
-from app.services.scope import customer_scope, is_scoped
+from app.services.scope import customer_scope
 
 # A running job that has not reported for this long, on a machine that cannot look at its
 # process, is taken for dead (a chunk takes seconds).
@@ -141,10 +141,10 @@ def listed(session: Session, actor):
 
 
 def get_job(session: Session, actor, job_id) -> Job:
-    """A job the actor started (any job, for an unscoped user); NotFound otherwise."""
+    """A job the actor's jobs list holds (listed: their own, every job with ALL_JOBS); NotFound otherwise."""
     job_id = fields.record_id(job_id)
     job = session.get(Job, job_id) if job_id is not None else None
-    if job is None or (is_scoped(actor) and job.user_id != getattr(actor, "id", None)):
+    if job is None or (job.user_id != getattr(actor, "id", None) and not permissions.may(session, actor, ALL_JOBS)):
         raise NotFound("No such job.")
     return job
 

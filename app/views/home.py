@@ -10,6 +10,7 @@ from flask_appbuilder import IndexView, expose
 from app.extensions import db
 from app.services import dashboard, jobs
 from app.views import formatters, history
+from app.views.jobs import reaped
 
 # The panels and the permission each needs: the screen it links to.
 PANELS = {
@@ -32,6 +33,8 @@ class HomeView(IndexView):
         board = dashboard.for_user(db.session, user, exact_limit=current_app.config["LIST_EXACT_COUNT_LIMIT"],
                                    customers=may["customers"], with_jobs=may["jobs"],
                                    with_messages=may["messages"])
+        if board.jobs:
+            board.jobs = [reaped(job) for job in board.jobs]  # one whose process died shows as failed
         return self.render_template(self.index_template, appbuilder=self.appbuilder, board=board, may=may,
                                     days=dashboard.MESSAGE_DAYS,
                                     job_label=jobs.label, moment=formatters.moment, what=history.what,

@@ -23,10 +23,14 @@ STATUS_WORDS = {"queued": ("Waiting", "info"), "running": ("Working", "primary")
                 "failed": ("Stopped", "danger")}
 
 
+def reaped(job):
+    """The job, marked failed first if its runner is gone (so no page shows a dead job running)."""
+    return jobs.reap(db.session, job, runner.alive, queued_waits=get_queue() is not None)
+
+
 def _job(pk):
     """The user's job (NotFound: 404), marked failed first if its runner is gone."""
-    return jobs.reap(db.session, jobs.get_job(db.session, g.user, pk), runner.alive,
-                     queued_waits=get_queue() is not None)
+    return reaped(jobs.get_job(db.session, g.user, pk))
 
 
 class OwnJobsFilter(BaseFilter):

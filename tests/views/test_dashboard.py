@@ -149,3 +149,21 @@ def test_each_status_links_to_the_customer_list_filtered_by_it(shop, login):
         link = unescape(re.search(rf'href="(/customers/list/\?_flt_0_status={status})"', page).group(1))
         listed = browser.get(link).get_data(as_text=True)
         assert name in listed and "Ada Lovelace" not in listed, status
+
+
+def test_a_job_whose_process_died_shows_as_stopped_not_running(app, login):
+    with app.app_context():
+        ids = [f.customer().id for _ in range(3)]
+        job_id = f.stopped_job(db.session, f.user("staff"), "disable", ids, chunk=1)
+        assert db.session.get(Job, job_id).status == "running"  # nothing recorded the failure
+    jobs = panel(login("staff").get("/").get_data(as_text=True), "jobs")
+    assert f'href="/jobs/{job_id}"' in jobs and "Stopped" in jobs and "Running" not in jobs
+    with app.app_context():
+        assert db.session.get(Job, job_id).status == "failed"
+
+
+def test_a_user_opens_only_the_jobs_their_list_holds(app, login):
+    with app.app_context():
+        job_id = f.stopped_job(db.session, f.user("admin"), "disable", [f.customer().id], chunk=1)
+    assert login("staff").get(f"/jobs/{job_id}").status_code == 404  # not in staff's list: not theirs
+    assert login("admin").get(f"/jobs/{job_id}").status_code == 200
