@@ -33,6 +33,16 @@ from app.views.widgets import (FilterChipsWidget, clear_filters_url, filter_chip
                                with_filter_url)
 
 
+def breakable_email(value) -> Markup:
+    """An e-mail address that may wrap before its @ (never inside a word): a long one makes the
+    column no wider than its longer half."""
+    if not value:
+        return Markup("")
+    local, at, domain = str(value).rpartition("@") if "@" in str(value) else ("", "", str(value))
+    text = f"{escape(local)}<wbr>@{escape(domain)}" if at else escape(domain)
+    return Markup(f'<a href="mailto:{escape(value)}">{text}</a>')
+
+
 class ResellerChoiceFilter(BaseFilter):
     """Resellers a user may pick in forms and filters: all, or only their own."""
 
@@ -104,7 +114,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
         "unsubscribed_at": "Unsubscribed (link) at", **PREFERENCE_LABELS,
     }
-    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"])}
+    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"]),
+                      "email": lambda row: breakable_email(row["email"])}
     row_columns = ["currency"]
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,

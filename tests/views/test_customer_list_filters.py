@@ -202,3 +202,13 @@ def test_chips_and_drop_downs_read_nothing_more_than_the_plain_list(app, login, 
     assert count(f"{LIST}?_flt_0_tags={people['vip']}&_flt_0_reseller={people['reseller_a']}"
                  "&_flt_0_status=dormant") == plain
     assert sum("FROM reseller" in s for s in statements) == 1
+
+
+def test_the_search_box_keeps_the_other_filters_sort_and_page_size(app, login, people):
+    html = page(login("admin"), f"{LIST}?_flt_0_status=dormant&_flt_0_name=old&_oc_CustomerView=id"
+                                "&_od_CustomerView=asc&psize_CustomerView=50&page_CustomerView=3")
+    form = re.search(r'<form method="get" action="/customers/list/" role="search">(.*?)</form>', html, re.S).group(1)
+    hidden = sorted(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form))
+    assert hidden == sorted([("_flt_0_status", "dormant"), ("_oc_CustomerView", "id"), ("_od_CustomerView", "asc"),
+                             ("psize_CustomerView", "50")])
+    assert 'name="_flt_0_name"' in form and 'value="old"' in form
