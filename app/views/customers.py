@@ -59,6 +59,7 @@ class CustomerListWidget(ModelListWidget):
 
     template = "widgets/customer_list.html"
     row_menu = True
+    column_classes = True  # app.css folds the less needed columns on a narrow screen
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
