@@ -38,7 +38,7 @@ def breakable_email(value) -> Markup:
     column no wider than its longer half."""
     if not value:
         return Markup("")
-    local, at, domain = str(value).rpartition("@") if "@" in str(value) else ("", "", str(value))
+    local, at, domain = str(value).rpartition("@")
     text = f"{escape(local)}<wbr>@{escape(domain)}" if at else escape(domain)
     return Markup(f'<a href="mailto:{escape(value)}">{text}</a>')
 
