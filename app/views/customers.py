@@ -2,6 +2,7 @@
 from datetime import date
 
 from flask import Response, g, request, stream_with_context
+from markupsafe import Markup, escape
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
@@ -28,6 +29,18 @@ from app.views.custom_fields import CustomFieldsMixin
 from app.views.files import FilesMixin
 from app.views.profile import ProfileMixin
 from app.views.list_widget import ModelListWidget
+from app.views.widgets import (FilterChipsWidget, clear_filters_url, filter_chips, reseller_field, status_field,
+                               with_filter_url)
+
+
+def breakable_email(value) -> Markup:
+    """An e-mail address that may wrap before its @ (never inside a word): a long one makes the
+    column no wider than its longer half."""
+    if not value:
+        return Markup("")
+    local, at, domain = str(value).rpartition("@")
+    text = f"{escape(local)}<wbr>@{escape(domain)}" if at else escape(domain)
+    return Markup(f'<a href="mailto:{escape(value)}">{text}</a>')
 
 
 class ResellerChoiceFilter(BaseFilter):
@@ -42,14 +55,25 @@ class ResellerChoiceFilter(BaseFilter):
 class CustomerListWidget(ModelListWidget):
     """The customer list: our header ("about" on estimated counts, "select all N matching"),
     each balance in its customer's currency, and a row menu of the status actions that apply
-    to the row's status."""
+    to the row's status; each name links to the customer's page."""
 
     template = "widgets/customer_list.html"
     row_menu = True
+    column_classes = True  # app.css folds the less needed columns on a narrow screen
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._by_status = {}  # status -> the row menu's entries that apply to it
+
+    def table_rows(self, show_url: str, *args, **kwargs) -> Markup:
+        """The rows, each name a link to the customer's page (`show_url`, built once for pk 0 by
+        the template, empty without can_show), which takes the place of the row's Show button."""
+        if show_url:
+            prefix = escape(show_url[:-1])
+            self.template_args["row_formatters"] = {
+                **(self.template_args.get("row_formatters") or {}),
+                "name": lambda row: Markup(f'<a href="{prefix}{escape(row["id"])}">{escape(row["name"] or "")}</a>')}
+        return super().table_rows("", *args, **kwargs)
 
     def menu_entries(self, item, menu):
         status = item.get("status")
@@ -91,7 +115,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
         "unsubscribed_at": "Unsubscribed (link) at", **PREFERENCE_LABELS,
     }
-    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"])}
+    row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"]),
+                      "email": lambda row: breakable_email(row["email"])}
     row_columns = ["currency"]
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,
@@ -131,7 +156,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     edit_form_extra_fields = customer_fields()
     add_form_query_rel_fields = {"reseller": [["id", ResellerChoiceFilter, None]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
-    search_form_query_rel_fields = add_form_query_rel_fields
+    # The filter bar's status and reseller: drop-downs of real values, resellers within scope.
+    search_form_extra_fields = {"status": status_field(), "reseller": reseller_field()}
     field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
     related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
     edit_template = "appbuilder/general/model/edit_cascade.html"
@@ -157,10 +183,28 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
     # ---- the list's filters, shared with the CSV export -------------------------
+    def _list(self, **kwargs):
+        """FAB's list and filter bar, and the chips of what the list is filtered by."""
+        widgets = super()._list(**kwargs)
+        name = self.__class__.__name__
+        note = None
+        if not self._filtered_by_status(self._filters):  # active_filters hides the archived
+            note = {"id": "archived-hidden", "text": "Archived customers hidden", "link": "Show archived",
+                    "url": with_filter_url(name, "_flt_0_status", "archived")}
+        widgets["chips"] = FilterChipsWidget(
+            filter_chips(self._filters, widgets["search"].template_args["form"], self.label_columns, name),
+            clear_url=clear_filters_url(name), note=note)
+        return widgets
+
+    @staticmethod
+    def _filtered_by_status(filters) -> bool:
+        """Whether the user filters by status (else the list hides archived customers)."""
+        return "status" in [f.column_name for f in filters.filters]
+
     def active_filters(self, filters):
         """The user's filters joined with scope; archived customers hidden unless asked for."""
         joined = super().active_filters(filters)
-        if "status" not in [f.column_name for f in filters.filters]:
+        if not self._filtered_by_status(filters):
             joined.add_filter("status", FilterStatusNotEqual, "archived")
         return joined
 

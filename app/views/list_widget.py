@@ -17,6 +17,9 @@ class ModelListWidget(ListWidget):
 
     # Whether each row has a menu of the list's actions (on its one row: `<view>.action`).
     row_menu = False
+    # Whether each cell carries its column's class (col-<column>), for a list whose CSS sizes or
+    # folds its columns (the customers').
+    column_classes = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -29,7 +32,8 @@ class ModelListWidget(ListWidget):
     def table_rows(self, show_url: str, edit_url: str, delete_url: str, checkboxes: bool,
                    labels: tuple[str, str, str], link_filters: str = "") -> Markup:
         """The <tr>s: a checkbox, the show/edit/delete buttons and a menu of the row's actions,
-        then each column formatted. The URLs end in "0" (built for pk 0), replaced by each row's pk."""
+        then each column formatted (in a cell of class col-<column> with column_classes). The URLs
+        end in "0" (built for pk 0), replaced by each row's pk."""
         args = self.template_args
         formatters = args["formatters_columns"]
         # column -> a function of the whole row, for a cell that needs more than its own value
@@ -38,6 +42,8 @@ class ModelListWidget(ListWidget):
         columns = [row_formatters.get(column) or (
             lambda item, column=column, formatter=formatters.get(column) or formatters_text: formatter(item[column]))
             for column in args["include_columns"]]
+        classes = [f' class="col-{escape(column)}"' if self.column_classes else ""
+                   for column in args["include_columns"]]
         show_label, edit_label, delete_label = (escape(label) for label in labels)
         show_url, edit_url, delete_url = (escape(url[:-1]) for url in (show_url, edit_url, delete_url))
         suffix = escape(link_filters)
@@ -70,6 +76,6 @@ class ModelListWidget(ListWidget):
                                  '<span class="sr-only">Actions</span><i class="fa fa-ellipsis-v"></i></button>'
                                  f'<ul class="dropdown-menu">{items}</ul></div>')
                 cells.append("</div></td>")
-            cells.extend(f"<td>{escape(cell(item))}</td>" for cell in columns)
+            cells.extend(f"<td{css}>{escape(cell(item))}</td>" for css, cell in zip(classes, columns))
             rows.append(f"<tr>{''.join(cells)}</tr>")
         return Markup("\n".join(rows))

@@ -317,3 +317,116 @@ def test_the_trash_button_asks_then_deletes_the_customer(admin_page, live_server
         page.locator("#modal-confirm-ok").click()
     search(page, str(cid))
     assert shown_ids(page) == []
+
+
+# ---- what the list is filtered by, and its width ----------------------------------------
+
+FOLDED_AT_1024 = ["Date joined", "Services", "Reseller"]
+
+
+def visible_headers(page):
+    return [t.strip() for t, shown in zip(page.locator(f"{LIST_TABLE} thead th").all_inner_texts(),
+                                          page.locator(f"{LIST_TABLE} thead th").evaluate_all(
+                                              "ths => ths.map(th => th.offsetParent !== null)"))
+            if shown and t.strip()]
+
+
+def overflow(page):
+    """How far the table sticks out of its box and the page out of the window (px): 0 when it fits."""
+    return page.evaluate("""() => {
+        const box = document.querySelector('div.table-responsive');
+        const table = box.querySelector('table');
+        return {table: Math.max(0, table.getBoundingClientRect().right - box.getBoundingClientRect().right,
+                                box.scrollWidth - box.clientWidth),
+                page: Math.max(0, document.documentElement.scrollWidth - window.innerWidth)};
+    }""")
+
+
+def chip_texts(page):
+    return [" ".join(t.split()) for t in page.locator("#filter-chips .filter-chip:not(.filter-chip-default)")
+            .all_inner_texts()]
+
+
+def test_every_column_fits_at_1440_px(admin_page, screenshots):
+    page = admin_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(LIST)
+    assert visible_headers(page) == COLUMNS
+    assert overflow(page) == {"table": 0, "page": 0}
+    for label in ("Customer ID", "Date joined"):  # a header on one line
+        height = page.locator(f"{LIST_TABLE} thead th", has_text=label).evaluate("th => th.clientHeight")
+        assert height < 40, (label, height)
+    page.screenshot(path=str(screenshots / "customer-list-1440.png"), full_page=True)
+
+
+def test_at_1024_px_the_less_needed_columns_fold_away_and_the_rest_fit(admin_page, screenshots):
+    page = admin_page
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto(LIST)
+    assert visible_headers(page) == [c for c in COLUMNS if c not in FOLDED_AT_1024]
+    assert overflow(page) == {"table": 0, "page": 0}
+    page.screenshot(path=str(screenshots / "customer-list-1024.png"), full_page=True)
+    # Just above each fold, what is still shown fits too.
+    for width, folded in ((1280, []), (992, FOLDED_AT_1024)):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.reload()
+        assert visible_headers(page) == [c for c in COLUMNS if c not in folded], width
+        assert overflow(page) == {"table": 0, "page": 0}, width
+
+
+def test_a_filter_set_shows_as_a_chip_keeps_the_panel_open_and_its_cross_removes_it(admin_page, live_server,
+                                                                                     screenshots):
+    page = admin_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(LIST)
+    expect(page.locator("#accordion1_href")).to_be_hidden()
+    expect(page.locator("#archived-hidden")).to_contain_text("Archived customers hidden")
+
+    # The filter bar: add a status filter, pick a status from its drop-down, search.
+    page.locator("#accordion1 .accordion-toggle").click()
+    page.locator("#filter_form .dropdown-toggle", has_text="Add Filter").click()
+    page.locator("#filter_form a.filter[name=status]").click()
+    page.locator("#filter_form select.filter_val").select_option("dormant")
+    with page.expect_navigation():
+        page.locator("#filter_form button[type=submit]").click()
+
+    dormant = [r for r in customers(live_server) if r["status"] == "dormant"]
+    assert dormant, "the demo data has dormant customers"
+    assert chip_texts(page) == ["Status: Dormant ×"]
+    expect(page.locator("#accordion1_href")).to_be_visible()  # the filter in sight, open
+    expect(page.locator("#archived-hidden")).to_have_count(0)
+    assert sorted(shown_ids(page)) == sorted(r["id"] for r in dormant)[:PAGE_SIZE] or \
+        set(column(page, "Status")) == {"dormant"}
+
+    search(page, "a")  # the search box adds its own chip and keeps the status filter
+    assert sorted(chip_texts(page)) == ["Search: a ×", "Status: Dormant ×"]
+    assert set(column(page, "Status")) <= {"dormant"}
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=str(screenshots / "customer-list-filtered-1440.png"), full_page=True)
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.reload()  # as opened on a 1024 px screen (the filter bar's drop-downs take their width once)
+    assert overflow(page) == {"table": 0, "page": 0}
+    page.screenshot(path=str(screenshots / "customer-list-filtered-1024.png"), full_page=True)
+
+    with page.expect_navigation():
+        page.locator("#filter-chips .filter-chip", has_text="Status").locator(".filter-chip-remove").click()
+    assert chip_texts(page) == ["Search: a ×"]
+    assert "_flt_0_status" not in page.url and "_flt_0_name=a" in page.url
+    expect(page.locator("#accordion1_href")).to_be_visible()
+
+    with page.expect_navigation():
+        page.locator("#filter-chips .filter-chip-remove").click()
+    assert chip_texts(page) == []
+    expect(page.locator("#accordion1_href")).to_be_hidden()
+    assert record_count(page) == len(listed(customers(live_server)))
+
+
+def test_a_customers_name_opens_its_page(admin_page, live_server):
+    page = admin_page
+    page.goto(LIST)
+    first = page.locator(f"{LIST_TABLE} tbody td.col-name a").first
+    name = first.inner_text()
+    with page.expect_navigation():
+        first.click()
+    assert re.search(r"/customers/show/\d+$", page.url)
+    expect(page.locator(".profile-name")).to_contain_text(name)
