@@ -121,7 +121,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     formatters_columns = {
         "phone": formatters.telephone, "mobile": formatters.telephone, "email": formatters.email,
         "balance": formatters.money, "status": formatters.status, "tags": formatters.tags,
-        "joined_on": formatters.day,
+        "joined_on": formatters.day, "customer_type": formatters.customer_type,
     }
     _details = ["customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
                 "mobile", "currency", "reseller", "tags", "status", "joined_on"]

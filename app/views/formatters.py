@@ -55,7 +55,7 @@ def money(value, currency: str | None = None) -> str:
 def status(value) -> Markup:
     if not value:
         return Markup("")
-    return Markup(f'<span class="label label-{STATUS_LABELS.get(value, "default")}">{escape(value)}</span>')
+    return Markup(f'<span class="label label-{STATUS_LABELS.get(value, "default")}">{escape(value.capitalize())}</span>')
 
 
 def tags(value) -> Markup:
