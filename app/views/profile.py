@@ -176,7 +176,7 @@ class ProfileMixin:
                                     types=CUSTOMER_TYPES, titles=TITLES,
                                     title=f"Change the type of {customer.name}"), 422 if errors else 200
 
-    # ---- contacts (Commusoft: type "delete" to delete, "primary" to make primary) -----------
+    # ---- contacts (Commusoft: type "delete" to delete; tick the box to make primary) ---------
     @expose("/contacts/<int:contact_id>/delete", methods=["POST"])
     @has_access
     @permission_name("delete")
