@@ -116,11 +116,10 @@ class ContactView(ChildView):
     add_columns = ["customer_id"] + _fields + ["phone_rows"] + _preferences
     edit_columns = _fields + ["phone_rows"] + _preferences
     search_columns = ["first_name", "surname", "email", "position"]
-    add_fieldsets = [("Contact", {"fields": ["customer_id"] + _fields}),
-                     ("Phone numbers", {"fields": ["phone_rows"], "expanded": True}),
+    _with_phones = _fields[:5] + ["phone_rows"] + _fields[5:]  # the phone numbers after the e-mail
+    add_fieldsets = [("Contact", {"fields": ["customer_id"] + _with_phones}),
                      ("Communication preferences", {"fields": _preferences, "expanded": True})]
-    edit_fieldsets = [("Contact", {"fields": _fields}),
-                      ("Phone numbers", {"fields": ["phone_rows"], "expanded": True}),
+    edit_fieldsets = [("Contact", {"fields": _with_phones}),
                       ("Communication preferences", {"fields": _preferences, "expanded": True})]
     field_map = {"phone_rows": "phones"}
     add_widget = edit_widget = ContactFormWidget

@@ -207,7 +207,7 @@ def test_contacts_are_made_primary_with_a_tick_and_deleted_only_with_the_typed_w
     html = page(staff, ada, "contacts")
     assert 'placeholder="Type primary"' not in html
     assert re.search(r'<input type="checkbox" name="confirm" value="1" required aria-label="Make Zed Second the '
-                     r'primary contact">', html)
+                     r'primary contact"', html)
     staff.post(f"/customers/contacts/{zed}/primary", {})  # the box left unticked
     assert "Tick the box to make Zed Second the primary contact." in page(staff, ada, "contacts")
     with app.app_context():
