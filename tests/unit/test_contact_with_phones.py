@@ -142,6 +142,11 @@ def test_another_contacts_phone_cannot_be_taken_over_by_its_id(ctx):
             contacts.update_contact(ctx, admin, two.id, {"phones": [
                 {"id": phone_id, "kind": "mobile", "number": "07911 000000"}]})
         ctx.rollback()
+    with pytest.raises(NotFound):  # one phone in two rows
+        contacts.update_contact(ctx, admin, one.id, {"phones": [
+            {"id": str(theirs), "kind": "mobile", "number": "07911 000001"},
+            {"id": str(theirs), "kind": "home", "number": "07911 000002"}]})
+    ctx.rollback()
     with pytest.raises(NotFound):
         contacts.create_contact(ctx, admin, c.id, {"surname": "Three", "phones": [
             {"id": str(theirs), "kind": "mobile", "number": "07911 000000"}]})

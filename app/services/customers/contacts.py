@@ -66,7 +66,7 @@ def _clean_phones(errors: FieldErrors, rows, phones: list[ContactPhone]) -> list
     """The phone rows a form sent, as the contact's phones are to be: [{"phone": an existing
     ContactPhone or None, "kind", "number"}]. A row without a number is left out (a blank row,
     or an existing phone cleared: removed). A row's `id` names one of `phones`, the contact's
-    own; any other id raises NotFound."""
+    own; any other id, or one named by two rows, raises NotFound."""
     if not isinstance(rows, (list, tuple)) or len(rows) > MAX_PHONE_ROWS or \
             not all(isinstance(row, dict) for row in rows):
         errors.add("phones", "Phone numbers must be rows of a type and a number.")
@@ -80,7 +80,7 @@ def _clean_phones(errors: FieldErrors, rows, phones: list[ContactPhone]) -> list
                 errors.add(key + name, "Unknown field.")
         phone = None
         if row.get("id") not in (None, ""):
-            phone = own.get(fields.whole_number(row["id"]))
+            phone = own.pop(fields.whole_number(row["id"]), None)  # popped: one row per phone
             if phone is None:
                 raise NotFound("No such phone number.")
         if _blank(row.get("number")):
