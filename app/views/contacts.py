@@ -1,12 +1,17 @@
-"""Contacts, their phone numbers, and addresses: FAB screens that save through the services."""
-from flask import g
+"""Contacts, their phone numbers, and addresses: FAB screens that save through the services.
+
+The contact form carries the contact's phone numbers as rows (type and number; blank rows are
+ignored, a cleared row removes its phone), saved with the contact by one service command."""
+from flask import flash, g
+from flask_appbuilder.widgets import FormWidget
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms import IntegerField
+from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
 from app.extensions import db
 from app.models import Address, Contact, ContactPhone, CustomerService
-from app.models.customers import CHANNELS, PURPOSES
+from app.models.customers import CHANNELS, PHONE_KINDS, PURPOSES
+from app.services.errors import Invalid
 from app.services.customers import addresses, contacts, services
 from app.views import formatters
 from app.views.base import ServiceModelView
@@ -72,6 +77,28 @@ class ContactPhoneView(ChildView):
         contacts.delete_phone(db.session, g.user, pk)
 
 
+class PhoneRow(Form):
+    """One phone row of the contact form: the service reads and checks every value."""
+
+    id = HiddenField()
+    kind = SelectField("Type", choices=[(k, k.capitalize()) for k in PHONE_KINDS], validate_choice=False)
+    number = StringField("Number")
+
+
+PHONE_ROWS = 3  # rows the add form shows; the edit form shows the phones and at least one blank row
+
+
+def phone_rows_field():
+    return FieldList(FormField(PhoneRow), "Phone numbers", min_entries=PHONE_ROWS,
+                     max_entries=contacts.MAX_PHONE_ROWS)
+
+
+class ContactFormWidget(FormWidget):
+    """FAB's form with the phone rows as a table of their own (customers/contact_form.html)."""
+
+    template = "customers/contact_form.html"
+
+
 class ContactView(ChildView):
     datamodel = ListInterface(Contact, eager=(customer_name(Contact.customer), selectinload(Contact.phones)))
     route_base = "/contacts"
@@ -86,13 +113,17 @@ class ContactView(ChildView):
     _fields = ["title", "first_name", "surname", "position", "email", "is_primary",
                "website_url", "twitter_url", "facebook_url", "linkedin_url"]
     show_columns = ["customer"] + _fields + ["phones"] + _preferences + ["unsubscribed_at"]
-    add_columns = ["customer_id"] + _fields + _preferences
-    edit_columns = _fields + _preferences
+    add_columns = ["customer_id"] + _fields + ["phone_rows"] + _preferences
+    edit_columns = _fields + ["phone_rows"] + _preferences
     search_columns = ["first_name", "surname", "email", "position"]
-    add_fieldsets = [("Contact", {"fields": ["customer_id"] + _fields}),
+    _with_phones = _fields[:5] + ["phone_rows"] + _fields[5:]  # the phone numbers after the e-mail
+    add_fieldsets = [("Contact", {"fields": ["customer_id"] + _with_phones}),
                      ("Communication preferences", {"fields": _preferences, "expanded": True})]
-    edit_fieldsets = [("Contact", {"fields": _fields}),
+    edit_fieldsets = [("Contact", {"fields": _with_phones}),
                       ("Communication preferences", {"fields": _preferences, "expanded": True})]
+    field_map = {"phone_rows": "phones"}
+    add_widget = edit_widget = ContactFormWidget
+    edit_template = "customers/contact_edit.html"  # the phones are on the form: no related list beside it
     show_fieldsets = [("Contact", {"fields": ["customer"] + _fields + ["phones"]}),
                       ("Communication preferences", {"fields": _preferences + ["unsubscribed_at"]})]
     label_columns = {
@@ -109,11 +140,42 @@ class ContactView(ChildView):
     description_columns = {"is_primary": "Documents are addressed to the primary contact.",
                            "marketing_email": "Off until the contact opts in; the unsubscribe link turns it off.",
                            "service_email": "Reminders, notices and account messages."}
-    add_form_extra_fields = {**contact_fields(), "customer_id": customer_id_field()}
-    edit_form_extra_fields = contact_fields()
+    add_form_extra_fields = {**contact_fields(), "customer_id": customer_id_field(), "phone_rows": phone_rows_field()}
+    edit_form_extra_fields = {**contact_fields(), "phone_rows": phone_rows_field()}
     related_views = [ContactPhoneView]
     show_template = "appbuilder/general/model/show_cascade.html"
     record_noun = "Contact"
+
+    def prefill_form(self, form, pk):
+        """The contact's phones in the rows, as people write them, and room for one more."""
+        phones = contacts.get_contact(db.session, g.user, pk).phones
+        rows = form.phone_rows
+        while rows.entries:
+            rows.pop_entry()
+        for phone in phones:
+            rows.append_entry({"id": str(phone.id), "kind": phone.kind, "number": formatters.phone(phone.number)})
+        for _ in range(max(1, PHONE_ROWS - len(phones))):
+            rows.append_entry({"kind": "mobile"})
+
+    def show_errors(self, form, error: Invalid) -> None:
+        """A phone row's errors (`phones.<i>.<field>`) go next to that row's field; the rest as FAB's."""
+        rest = {}
+        entries = form.phone_rows.entries
+        for key, messages in error.errors.items():
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "phones" and parts[1].isdigit() and int(parts[1]) < len(entries):
+                row = entries[int(parts[1])].form
+                if parts[2] in row:
+                    row[parts[2]].errors = list(row[parts[2]].errors or []) + messages
+                    continue
+            if key == "phones":
+                form.phone_rows.messages = messages
+                continue
+            rest[key] = messages
+        if rest:
+            super().show_errors(form, Invalid(rest, error.message))
+        else:
+            flash(error.message, "danger")
 
     def create(self, data, parent_id):
         customer_id, data = self.split(data, parent_id)

@@ -16,8 +16,9 @@ from app.extensions import db
 from app.services import geo
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.services.customers import contacts, merge, notes, profile, update
-from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
+from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import formatters, history
 from app.views.bulk import MENU_ACTIONS, menu_groups
@@ -42,7 +43,7 @@ def register_tab(key: str, label: str, read: Callable[..., dict] | None = None) 
 
 def _notes(view, pk, args) -> dict:
     page, next_before = notes.notes_page(db.session, g.user, pk, page_cursor(args.get("before")))
-    return {"notes": page, "next_before": next_before}
+    return {"notes": page, "next_before": next_before, "form_key": new_form_key()}
 
 
 def _messages(view, pk, args) -> dict:
@@ -199,7 +200,7 @@ class ProfileMixin:
                                     types=CUSTOMER_TYPES, titles=TITLES,
                                     title=f"Change the type of {customer.name}"), 422 if errors else 200
 
-    # ---- contacts (Commusoft: type "delete" to delete, "primary" to make primary) -----------
+    # ---- contacts (Commusoft: type "delete" to delete; tick the box to make primary) ---------
     @expose("/contacts/<int:contact_id>/delete", methods=["POST"])
     @has_access
     @permission_name("delete")
@@ -228,8 +229,10 @@ class ProfileMixin:
     @permission_name("edit")
     def add_note(self, pk):
         try:
-            notes.add_note(db.session, g.user, pk, request.form)
+            notes.add_note(db.session, g.user, pk, request.form, form_key=request.form.get("form_key"))
             flash("Note added.", "success")
+        except AlreadyDone as e:  # a double click: the first one wrote the note
+            flash(e.message, "info")
         except Forbidden as e:  # a private note from who may not write one: said above the notes
             db.session.rollback()
             flash(str(e), "danger")

@@ -199,15 +199,20 @@ def test_merging_is_refused_for_staff_and_outside_the_scope(app, login, ada, res
     assert r.status_code == 422 and "<script>" not in r.get_data(as_text=True)
 
 
-def test_contacts_are_deleted_and_made_primary_only_with_the_typed_word(app, login, ada):
+def test_contacts_are_made_primary_with_a_tick_and_deleted_only_with_the_typed_word(app, login, ada):
     with app.app_context():
         zed = db.session.scalar(select(Contact.id).where(Contact.first_name == "Zed"))
         prim = db.session.scalar(select(Contact.id).where(Contact.first_name == "Prim"))
     staff, admin = login("staff"), login("admin")
-    staff.post(f"/customers/contacts/{zed}/primary", {"confirm": "yes"})
-    assert "Type &#34;primary&#34; to confirm." in page(staff, ada, "contacts") or \
-        'Type "primary" to confirm.' in page(staff, ada, "contacts")
-    r = staff.post(f"/customers/contacts/{zed}/primary", {"confirm": " Primary "})
+    html = page(staff, ada, "contacts")
+    assert 'placeholder="Type primary"' not in html
+    assert re.search(r'<input type="checkbox" name="confirm" value="1" required aria-label="Make Zed Second the '
+                     r'primary contact"', html)
+    staff.post(f"/customers/contacts/{zed}/primary", {})  # the box left unticked
+    assert "Tick the box to make Zed Second the primary contact." in page(staff, ada, "contacts")
+    with app.app_context():
+        assert not db.session.get(Contact, zed).is_primary
+    r = staff.post(f"/customers/contacts/{zed}/primary", {"confirm": "1"})
     assert r.status_code == 302 and r.headers["Location"].endswith("tab=contacts")
     with app.app_context():
         assert db.session.get(Contact, zed).is_primary and not db.session.get(Contact, prim).is_primary
@@ -227,7 +232,7 @@ def test_another_resellers_contact_steps_are_not_found(app, login, resellers):
         theirs = f.customer(reseller_id=resellers["Reseller B"]).id
         contact = contacts.create_contact(db.session, f.user("admin"), theirs, {"surname": "Theirs"}).id
     browser = login("reseller_a")
-    assert browser.post(f"/customers/contacts/{contact}/primary", {"confirm": "primary"}).status_code == 404
+    assert browser.post(f"/customers/contacts/{contact}/primary", {"confirm": "1"}).status_code == 404
 
 
 def test_the_tabs_show_preferences_dormant_sites_address_changes_and_the_configured_tiles(app, login, ada, monkeypatch):

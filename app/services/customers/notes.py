@@ -17,11 +17,13 @@ from app.models import AuditEntry, Customer, Note
 from app.services.customers.status import cascade, check_transition
 from app.services import fields
 from app.services.db import commit
-from app.services.errors import FieldErrors, Forbidden, Invalid, NotFound
+from app.services.errors import AlreadyDone, FieldErrors, Forbidden, Invalid, NotFound
+from app.services.forms import claim_form_key
 from app.services.permissions import may
 from app.services.scope import get_customer, is_scoped, load_in_scope
 
 MAX_NOTE = 10_000
+ALREADY_ADDED = "This note was already added; it was not added twice."
 FLAGS = ("important", "private", "do_not_work")
 # The permission to read and write private notes, on the view whose routes serve notes.
 PRIVATE_NOTES = ("can_see_private_notes", "CustomerView")
@@ -93,11 +95,15 @@ def never_again(session: Session, customer_id: int) -> bool:
     return session.scalar(select(exists().where(Note.customer_id == customer_id, Note.do_not_work.is_(True))))
 
 
-def add_note(session: Session, actor, customer_id, data: dict) -> Note:
+def add_note(session: Session, actor, customer_id, data: dict, form_key=None) -> Note:
     """Write a note on a customer in `actor`'s scope (committed). Raises Invalid for an empty or
-    over-long note, Forbidden for a private note by who may not see private notes, NotFound
-    outside the scope."""
+    over-long note (or a `form_key` that is not one), Forbidden for a private note by who may not
+    see private notes, NotFound outside the scope, AlreadyDone when the form's `form_key` was
+    claimed before (a double click: the note was written once). Without a key (a script), the
+    note is written unguarded."""
     customer = get_customer(session, actor, customer_id)
+    if form_key is not None and not claim_form_key(session, form_key):
+        raise AlreadyDone(ALREADY_ADDED)
     errors = FieldErrors()
     body = fields.long_text(errors, "body", data.get("body"), MAX_NOTE, label="A note")
     if body is None and "body" not in errors:
