@@ -33,6 +33,7 @@ from app.services.errors import Invalid, ServiceError
 from app.services.scope import is_scoped
 from app.services.users import check_may_manage_users, reseller_for_managed_user, user_scope
 from app.views.lists import RequestFilters
+from app.views.roles import RoleModelView
 
 ADMIN, STAFF, READ_ONLY, RESELLER = "Admin", "Staff", "Read-only", "Reseller"
 
@@ -183,7 +184,6 @@ def _screen(fab_view):
     return type(fab_view.__name__, (RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
 
 
-RoleModelView = _screen(fab_views.RoleModelView)
 UserGroupModelView = _screen(fab_views.UserGroupModelView)
 PermissionModelView = _screen(fab_views.PermissionModelView)
 ViewMenuModelView = _screen(fab_views.ViewMenuModelView)
