@@ -31,7 +31,8 @@ from app.extensions import db
 from app.models import Reseller, User
 from app.services.errors import Invalid, ServiceError
 from app.services.scope import is_scoped
-from app.services.users import check_may_manage_users, reseller_for_managed_user, user_scope
+from app.services.users import (check_may_manage_users, grantable_roles, reseller_for_managed_user,
+                                user_scope)
 from app.views.lists import RequestFilters
 from app.views.roles import RoleModelView
 
@@ -93,6 +94,15 @@ class UserScopeFilter(BaseFilter):
         return query.filter(user_scope(g.user))
 
 
+class GrantableRoleFilter(BaseFilter):
+    """The roles the logged-in user may give (services/users.py): any, or within their own."""
+
+    name = "Grantable"
+
+    def apply(self, query, value):
+        return query.filter(grantable_roles(g.user))
+
+
 class ResellerWidget(Select2Widget):
     """The user form's reseller: a drop-down of every reseller (and none); for a user confined
     to a reseller, their own as fixed text, since the server gives it to every user they save."""
@@ -121,6 +131,16 @@ def _reseller_allowed(form, field):
         raise ValidationError(e.messages if isinstance(e, Invalid) else e.message) from None
 
 
+def _roles_given(form, field):
+    # FAB's roles_or_groups_required reads a groups field these forms do not have (a KeyError: 500),
+    # and FAB's field drops a role it does not offer without a word (it looks before reading them).
+    chosen = field.data
+    if field._invalid_formdata:
+        raise ValidationError("A role that is not offered here was sent: choose among those listed.")
+    if not chosen:
+        raise ValidationError("Choose at least one role.")
+
+
 def _reseller_field():
     return QuerySelectField(
         "Reseller", query_func=lambda: db.session.scalars(select(Reseller).order_by(Reseller.name)).all(),
@@ -133,7 +153,8 @@ class UserView(RequestFilters, UserDBModelView):
 
     A user confined to a reseller whom an admin lets onto this screen sees and manages that
     reseller's users only (and themselves); the form shows their reseller as fixed text, and
-    every user they add or edit gets it (another reseller posted is refused next to the field).
+    every user they add or edit gets it (another reseller posted is refused next to the field);
+    the roles offered are those within their own permissions.
     """
 
     exclude_route_methods = _NO_DOWNLOAD
@@ -153,6 +174,9 @@ class UserView(RequestFilters, UserDBModelView):
         if hasattr(UserDBModelView, "label_columns") else {"reseller": "Reseller"}
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "reseller": _reseller_field()}
     edit_form_extra_fields = {"reseller": _reseller_field()}
+    validators_columns = {"roles": [_roles_given]}
+    add_form_query_rel_fields = {"roles": [["id", GrantableRoleFilter, None]]}
+    edit_form_query_rel_fields = add_form_query_rel_fields
 
     def _add(self):
         check_may_manage_users(g.user)  # Forbidden: 403

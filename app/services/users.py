@@ -2,11 +2,12 @@
 
 No default role but Admin reaches FAB's user screen; an admin may grant it to a role of
 users confined to a reseller (a reseller's own administrator). Such a user manages that
-reseller's users only: they see those users (and themselves), and every user they add or
-edit belongs to their reseller, whatever a form sent. An unscoped user picks any reseller,
-or none.
+reseller's users only: they see those users (and themselves), every user they add or edit
+belongs to their reseller, whatever a form sent, and they give only roles within their own
+permissions. An unscoped user picks any reseller, or none, and any role.
 """
-from sqlalchemy import ColumnElement, true
+from flask_appbuilder.security.sqla.models import Role, assoc_permissionview_role as granted
+from sqlalchemy import ColumnElement, select, true
 
 from app.models import User
 from app.services.errors import Forbidden, Invalid
@@ -23,6 +24,18 @@ def user_scope(actor) -> ColumnElement[bool]:
     if own is None:
         return User.id == actor.id
     return (User.reseller_id == own) | (User.id == actor.id)
+
+
+def grantable_roles(actor) -> ColumnElement[bool]:
+    """A WHERE clause on Role: the roles `actor` may give a user. An unscoped actor gives any; a
+    scoped one only roles that hold no permission the actor lacks (else a reseller's admin
+    could make an Admin, or a user who manages roles)."""
+    if not is_scoped(actor):
+        return true()
+    own = select(granted.c.permission_view_id).where(
+        granted.c.role_id.in_([role.id for role in getattr(actor, "roles", [])]))
+    beyond = select(granted.c.role_id).where(granted.c.permission_view_id.not_in(own))
+    return Role.id.not_in(beyond)
 
 
 def check_may_manage_users(actor) -> None:

@@ -98,7 +98,7 @@ def test_a_forged_other_reseller_is_refused_and_nothing_is_saved(app, login, res
 
 def test_a_forged_none_reseller_still_gives_their_own(app, login, reseller_admin, resellers, cleanup_users):
     cleanup_users.append("ra_none")
-    r = login(reseller_admin).form("/users/add", new_user("ra_none", role_id(app, "Staff"), reseller="__None"))
+    r = login(reseller_admin).form("/users/add", new_user("ra_none", role_id(app, "Reseller"), reseller="__None"))
     assert r.status_code == 302
     assert saved(app, "ra_none") == (resellers["Reseller A"],)
 
@@ -157,3 +157,32 @@ def test_an_admin_picks_any_reseller_or_none(app, login, resellers, cleanup_user
     assert admin.form("/users/add", new_user("admin_none", staff, reseller="__None")).status_code == 302
     assert saved(app, "admin_b") == (resellers["Reseller B"],)
     assert saved(app, "admin_none") == (None,)
+
+
+def test_a_reseller_admin_gives_only_roles_within_their_own_permissions(app, login, reseller_admin, cleanup_users):
+    browser = login(reseller_admin)
+    page = browser.get("/users/add").get_data(as_text=True)
+    roles = page.split('name="roles"')[1].split("</select>")[0]
+    assert ">Reseller<" in roles and ">ResellerAdmin<" in roles
+    assert ">Admin<" not in roles and ">Staff<" not in roles  # Staff sees private notes, manages tags
+    cleanup_users.append("ra_admin")
+    for forged in ([role_id(app, "Admin")], [role_id(app, "Reseller"), role_id(app, "Admin")]):
+        r = browser.form("/users/add", {**new_user("ra_admin", 0), "roles": [str(i) for i in forged]})
+        assert r.status_code == 200
+        assert "A role that is not offered here was sent" in r.get_data(as_text=True)
+        assert saved(app, "ra_admin") is None
+
+
+def test_a_user_form_without_a_role_says_so(app, login, cleanup_users):
+    cleanup_users.append("no_role")
+    data = new_user("no_role", 0)
+    del data["roles"]
+    r = login("admin").form("/users/add", data)
+    assert r.status_code == 200 and "Choose at least one role." in r.get_data(as_text=True)
+    assert saved(app, "no_role") is None
+
+
+def test_an_admin_gives_any_role(login):
+    page = login("admin").get("/users/add").get_data(as_text=True)
+    roles = page.split('name="roles"')[1].split("</select>")[0]
+    assert all(f">{name}<" in roles for name in ("Admin", "Staff", "Read-only", "Reseller"))
