@@ -36,13 +36,13 @@ SCREENS = {
     "ViewMenuModelView": "Views and menus", "PermissionViewModelView": "Permissions on views and menus",
     "UserInfoEditView": "Own user details", "ResetMyPasswordView": "Own password",
     "ResetPasswordView": "Other users' passwords", "SwaggerView": "API documentation",
-    "OpenApi": "API documentation (OpenAPI document)", "MenuApi": "Menu (API)",
+    "OpenApi": "OpenAPI document", "MenuApi": "Menu (API)",
 }
 
 # A permission's name -> its words, in the order a group lists them; others follow, A to Z.
 PERMISSIONS = {
-    "can_list": "list", "can_show": "show", "can_add": "add", "can_edit": "edit", "can_delete": "delete",
-    "can_get": "read", "can_post": "create", "can_put": "update", "can_info": "form details",
+    "can_list": "list", "can_show": "show", "can_get": "read", "can_add": "add", "can_post": "create",
+    "can_edit": "edit", "can_put": "update", "can_delete": "delete", "can_info": "form details",
     "can_export": "export CSV", "send_email": "bulk e-mail", "send_text": "bulk text message",
     "bulk_edit": "edit in bulk", "bulk_delete": "delete in bulk", "enable": "enable", "disable": "disable",
     "make_dormant": "make dormant", "block": "block", "archive": "archive", "unarchive": "unarchive",
@@ -98,6 +98,10 @@ def grouped(pvs) -> list[tuple[str, list[tuple[str, object]]]]:
     for entries in groups.values():
         entries.sort(key=lambda e: (_ORDER.get(e[1].permission.name, len(_ORDER)), e[0]))
     return sorted(groups.items(), key=lambda g: (g[0] == MENU, g[0].lower()))
+
+
+def role_name(name) -> Markup:
+    return Markup('<span style="white-space: nowrap">{}</span>').format(name)
 
 
 def permissions_summary(pvs) -> Markup:
@@ -165,7 +169,7 @@ class RoleModelView(RequestFilters, fab_views.RoleModelView):
     exclude_route_methods = {"download"}
     list_widget = ListWidget
     show_widget = ShowWidget
-    formatters_columns = {"permissions": permissions_summary}
+    formatters_columns = {"name": role_name, "permissions": permissions_summary}
     search_form_extra_fields = {"permissions": _search_field()}
     add_form_extra_fields = {"permissions": _permissions_field()}
     edit_form_extra_fields = {"permissions": _permissions_field()}
