@@ -7,7 +7,7 @@ new to the installation (an action added by a new version).
 """
 import re
 
-from flask import g, has_app_context
+from flask import abort, g, has_app_context, request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -30,6 +30,7 @@ from wtforms import ValidationError
 from app.extensions import db
 from app.models import Reseller, User
 from app.services.errors import Invalid, ServiceError
+from app.services.fields import record_id
 from app.services.scope import is_scoped
 from app.services.users import (check_may_manage_users, grantable_roles, reseller_for_managed_user,
                                 user_scope)
@@ -204,6 +205,24 @@ class UserView(RequestFilters, UserDBModelView):
         self._check_reseller(item)
 
 
+class ResetPasswordView(fab_views.ResetPasswordView):
+    """FAB's form that sets another user's password (/resetpassword/form?pk=), for a user the
+    logged-in user manages only: anyone else, or no such user, answers 404 (FAB's form set any
+    user's password, and answered 500 for a missing one)."""
+
+    def _check_managed(self):
+        pk = record_id(request.args.get("pk"))
+        if pk is None or db.session.scalar(select(User.id).where(User.id == pk, user_scope(g.user))) is None:
+            abort(404)
+
+    def form_get(self, form):
+        self._check_managed()
+
+    def form_post(self, form):
+        self._check_managed()
+        super().form_post(form)
+
+
 def _screen(fab_view):
     return type(fab_view.__name__, (RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
 
@@ -217,6 +236,7 @@ PermissionViewModelView = _screen(fab_views.PermissionViewModelView)
 class SecurityManager(FabSecurityManager):
     user_model = User
     userdbmodelview = UserView
+    resetpasswordview = ResetPasswordView
     rolemodelview = RoleModelView
     groupmodelview = UserGroupModelView
     permissionmodelview = PermissionModelView

@@ -186,3 +186,29 @@ def test_an_admin_gives_any_role(login):
     page = login("admin").get("/users/add").get_data(as_text=True)
     roles = page.split('name="roles"')[1].split("</select>")[0]
     assert all(f">{name}<" in roles for name in ("Admin", "Staff", "Read-only", "Reseller"))
+
+
+def test_setting_another_users_password_is_for_the_users_one_manages(app, login, resellers, users):
+    with app.app_context():
+        make_role_user(app, db.session, "PwAdmin", like="Reseller", reseller_id=resellers["Reseller A"], grants=[
+            *USER_SCREEN, ("can_this_form_get", "ResetPasswordView"), ("can_this_form_post", "ResetPasswordView")])
+    try:
+        browser = login("pwadmin")
+        new = {"password": "An0ther-Horse-Battery-77", "conf_password": "An0ther-Horse-Battery-77"}
+        for other in ("admin", "reseller_b"):
+            url = f"/resetpassword/form?pk={users[other].id}"
+            assert browser.get(url).status_code == 404
+            assert browser.post(url, new).status_code == 404
+        assert browser.get("/resetpassword/form?pk=99999999").status_code == 404
+        assert browser.get("/resetpassword/form?pk=x").status_code == 404
+        login("admin")  # the admin's password is unchanged
+        assert browser.get(f"/resetpassword/form?pk={users['reseller_a'].id}").status_code == 200
+    finally:
+        with app.app_context():
+            remove_role_user(app, db.session, "PwAdmin")
+
+
+def test_an_admin_sets_any_users_password_and_a_missing_user_is_not_found(login, users):
+    admin = login("admin")
+    assert admin.get(f"/resetpassword/form?pk={users['reseller_b'].id}").status_code == 200
+    assert admin.get("/resetpassword/form?pk=99999999").status_code == 404
