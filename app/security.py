@@ -7,7 +7,10 @@ new to the installation (an action added by a new version).
 """
 import re
 
-from flask import g, has_app_context
+from flask import abort, g, has_app_context, request
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager as FabSecurityManager
 from flask_appbuilder.security.sqla.models import (
@@ -18,11 +21,21 @@ from flask_appbuilder.security.sqla.models import (
 )
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import LazyString
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from wtforms import ValidationError
 
-from app.models import User
+from app.extensions import db
+from app.models import Reseller, User
+from app.services.errors import Invalid, ServiceError
+from app.services.fields import record_id
+from app.services.scope import is_scoped
+from app.services.users import (check_may_manage_users, grantable_roles, reseller_for_managed_user,
+                                user_scope)
 from app.views.lists import RequestFilters
+from app.views.roles import RoleModelView
 
 ADMIN, STAFF, READ_ONLY, RESELLER = "Admin", "Staff", "Read-only", "Reseller"
 
@@ -73,10 +86,80 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 _NO_DOWNLOAD = {"download"}
 
 
+class UserScopeFilter(BaseFilter):
+    """The users the logged-in user manages (services/users.py): every one, or their reseller's."""
+
+    name = "In scope"
+
+    def apply(self, query, value):
+        return query.filter(user_scope(g.user))
+
+
+class GrantableRoleFilter(BaseFilter):
+    """The roles the logged-in user may give (services/users.py): any, or within their own."""
+
+    name = "Grantable"
+
+    def apply(self, query, value):
+        return query.filter(grantable_roles(g.user))
+
+
+class ResellerWidget(Select2Widget):
+    """The user form's reseller: a drop-down of every reseller (and none); for a user confined
+    to a reseller, their own as fixed text, since the server gives it to every user they save."""
+
+    def __call__(self, field, **kwargs):
+        if not is_scoped(g.user):
+            return super().__call__(field, **kwargs)
+        own = g.user.reseller
+        name = own.name if own is not None else "(none)"
+        return Markup(f'<p class="form-control-static" id="{escape(field.id)}" data-fixed="reseller">'
+                      f'<i class="fa fa-lock" aria-hidden="true"></i> <strong>{escape(name)}</strong></p>')
+
+
+def _reseller_description():
+    if is_scoped(g.user):
+        return "Every user you add or change belongs to your reseller."
+    return "Set to confine this user to one reseller's customers."
+
+
+def _reseller_allowed(form, field):
+    own = g.user.reseller if is_scoped(g.user) else None
+    try:
+        reseller_for_managed_user(g.user, field.data.id if field.data else None,
+                                  own.name if own is not None else "your reseller")
+    except ServiceError as e:
+        raise ValidationError(e.messages if isinstance(e, Invalid) else e.message) from None
+
+
+def _roles_given(form, field):
+    # FAB's roles_or_groups_required reads a groups field these forms do not have (a KeyError: 500),
+    # and FAB's field drops a role it does not offer without a word (it looks before reading them).
+    chosen = field.data
+    if field._invalid_formdata:
+        raise ValidationError("A role that is not offered here was sent: choose among those listed.")
+    if not chosen:
+        raise ValidationError("Choose at least one role.")
+
+
+def _reseller_field():
+    return QuerySelectField(
+        "Reseller", query_func=lambda: db.session.scalars(select(Reseller).order_by(Reseller.name)).all(),
+        get_pk_func=lambda reseller: reseller.id, allow_blank=True, blank_text="(none)",
+        widget=ResellerWidget(), validators=[_reseller_allowed], description=LazyString(_reseller_description))
+
+
 class UserView(RequestFilters, UserDBModelView):
-    """FAB's user screens with the user's reseller."""
+    """FAB's user screens with the user's reseller.
+
+    A user confined to a reseller whom an admin lets onto this screen sees and manages that
+    reseller's users only (and themselves); the form shows their reseller as fixed text, and
+    every user they add or edit gets it (another reseller posted is refused next to the field);
+    the roles offered are those within their own permissions.
+    """
 
     exclude_route_methods = _NO_DOWNLOAD
+    base_filters = [["id", UserScopeFilter, None]]
 
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "reseller"]
     show_fieldsets = [
@@ -90,14 +173,60 @@ class UserView(RequestFilters, UserDBModelView):
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", "reseller"]
     label_columns = {**UserDBModelView.label_columns, "reseller": "Reseller"} \
         if hasattr(UserDBModelView, "label_columns") else {"reseller": "Reseller"}
-    description_columns = {"reseller": "Set to confine this user to one reseller's customers."}
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "reseller": _reseller_field()}
+    edit_form_extra_fields = {"reseller": _reseller_field()}
+    validators_columns = {"roles": [_roles_given]}
+    add_form_query_rel_fields = {"roles": [["id", GrantableRoleFilter, None]]}
+    edit_form_query_rel_fields = add_form_query_rel_fields
+
+    def _add(self):
+        check_may_manage_users(g.user)  # Forbidden: 403
+        return super()._add()
+
+    def _edit(self, pk):
+        check_may_manage_users(g.user)
+        return super()._edit(pk)
+
+    def process_form(self, form, is_created):
+        # A scoped user's users get their reseller, also when the form sent none (fixed text).
+        if is_scoped(g.user):
+            form.reseller.data = g.user.reseller
+
+    def _check_reseller(self, item):
+        # The backstop after the form: what is saved is what the rule gives.
+        chosen = item.reseller.id if item.reseller is not None else None
+        if reseller_for_managed_user(g.user, chosen) != chosen:
+            raise Invalid({"reseller": "A user you manage must belong to your reseller."})
+
+    def pre_add(self, item):
+        self._check_reseller(item)
+
+    def pre_update(self, item):
+        self._check_reseller(item)
+
+
+class ResetPasswordView(fab_views.ResetPasswordView):
+    """FAB's form that sets another user's password (/resetpassword/form?pk=), for a user the
+    logged-in user manages only: anyone else, or no such user, answers 404 (FAB's form set any
+    user's password, and answered 500 for a missing one)."""
+
+    def _check_managed(self):
+        pk = record_id(request.args.get("pk"))
+        if pk is None or db.session.scalar(select(User.id).where(User.id == pk, user_scope(g.user))) is None:
+            abort(404)
+
+    def form_get(self, form):
+        self._check_managed()
+
+    def form_post(self, form):
+        self._check_managed()
+        super().form_post(form)
 
 
 def _screen(fab_view):
     return type(fab_view.__name__, (RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
 
 
-RoleModelView = _screen(fab_views.RoleModelView)
 UserGroupModelView = _screen(fab_views.UserGroupModelView)
 PermissionModelView = _screen(fab_views.PermissionModelView)
 ViewMenuModelView = _screen(fab_views.ViewMenuModelView)
@@ -107,6 +236,7 @@ PermissionViewModelView = _screen(fab_views.PermissionViewModelView)
 class SecurityManager(FabSecurityManager):
     user_model = User
     userdbmodelview = UserView
+    resetpasswordview = ResetPasswordView
     rolemodelview = RoleModelView
     groupmodelview = UserGroupModelView
     permissionmodelview = PermissionModelView

@@ -1,0 +1,62 @@
+"""Who manages which users, and the reseller a managed user belongs to.
+
+No default role but Admin reaches FAB's user screen; an admin may grant it to a role of
+users confined to a reseller (a reseller's own administrator). Such a user manages that
+reseller's users only: they see those users (and themselves), every user they add or edit
+belongs to their reseller, whatever a form sent, and they give only roles within their own
+permissions. An unscoped user picks any reseller, or none, and any role.
+"""
+from flask_appbuilder.security.sqla.models import Role, assoc_permissionview_role as granted
+from sqlalchemy import ColumnElement, select, true
+
+from app.models import User
+from app.services.errors import Forbidden, Invalid
+from app.services.scope import is_scoped, reseller_id_of
+
+NO_RESELLER = "Your user is confined to a reseller but linked to none: you cannot add or change users."
+
+
+def user_scope(actor) -> ColumnElement[bool]:
+    """A WHERE clause on User: the users `actor` may see and manage on the user screen."""
+    if not is_scoped(actor):
+        return true()
+    own = reseller_id_of(actor)
+    if own is None:
+        return User.id == actor.id
+    return (User.reseller_id == own) | (User.id == actor.id)
+
+
+def grantable_roles(actor) -> ColumnElement[bool]:
+    """A WHERE clause on Role: the roles `actor` may give a user. An unscoped actor gives any; a
+    scoped one only roles that hold no permission the actor lacks (else a reseller's admin
+    could make an Admin, or a user who manages roles)."""
+    if not is_scoped(actor):
+        return true()
+    own = select(granted.c.permission_view_id).where(
+        granted.c.role_id.in_([role.id for role in getattr(actor, "roles", [])]))
+    beyond = select(granted.c.role_id).where(granted.c.permission_view_id.not_in(own))
+    return Role.id.not_in(beyond)
+
+
+def check_may_manage_users(actor) -> None:
+    """Raise Forbidden when `actor` may not add or change users at all: confined to a reseller
+    but linked to none (a user they made would belong to no reseller, so see every customer)."""
+    if is_scoped(actor) and reseller_id_of(actor) is None:
+        raise Forbidden(NO_RESELLER)
+
+
+def reseller_for_managed_user(actor, chosen_id: int | None, own_name: str = "your reseller") -> int | None:
+    """The reseller id a user that `actor` adds or edits gets.
+
+    An unscoped actor's choice stands (a reseller's id, or None for none). A scoped actor's
+    users get the actor's own reseller: nothing chosen, or their own, gives it; another
+    reseller raises Invalid on the field `reseller`. Raises Forbidden as
+    check_may_manage_users().
+    """
+    if not is_scoped(actor):
+        return chosen_id
+    check_may_manage_users(actor)
+    own = reseller_id_of(actor)
+    if chosen_id is not None and chosen_id != own:
+        raise Invalid({"reseller": f"You can add and change users of {own_name} only."})
+    return own
