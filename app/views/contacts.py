@@ -59,7 +59,7 @@ class ContactPhoneView(ChildView):
     edit_columns = ["kind", "number"]
     search_columns = ["kind", "number"]
     label_columns = {"contact": "Contact", "kind": "Type", "number": "Number", "contact_id": "Contact ID"}
-    formatters_columns = {"number": formatters.telephone}
+    formatters_columns = {"number": formatters.telephone, "kind": formatters.phone_kind}
     add_form_extra_fields = {**phone_fields(), "contact_id": IntegerField("Contact ID", validators=[Optional()])}
     edit_form_extra_fields = phone_fields()
 
@@ -135,8 +135,7 @@ class ContactView(ChildView):
     }
     formatters_columns = {"email": formatters.email, "is_primary": formatters.yes_no,
                           **{name: formatters.yes_no for name in _preferences},
-                          "phones": lambda phones: ", ".join(f"{p.kind}: {formatters.phone(p.number)}"
-                                                             for p in phones or ())}
+                          "phones": formatters.phones}
     description_columns = {"is_primary": "Documents are addressed to the primary contact.",
                            "marketing_email": "Off until the contact opts in; the unsubscribe link turns it off.",
                            "service_email": "Reminders, notices and account messages."}
@@ -210,7 +209,8 @@ class AddressView(ChildView):
         "access_name": "Access contact", "access_phone": "Access contact phone",
         "access_relationship": "Access contact relationship", "access": "Access",
     }
-    formatters_columns = {"access_phone": formatters.telephone, "access": formatters.access_contact}
+    formatters_columns = {"access_phone": formatters.telephone, "access": formatters.access_contact,
+                          "kind": formatters.address_kind, "access_relationship": formatters.access_relationship}
     add_form_extra_fields = {**address_fields(), "customer_id": customer_id_field()}
     edit_form_extra_fields = address_fields()
     record_noun = "Address"
@@ -247,7 +247,8 @@ class ServiceView(ChildView):
     search_columns = ["name", "status", "billing_cycle"]
     label_columns = {"customer": "Customer", "customer_id": "Customer ID", "billing_cycle": "Billing cycle",
                      "started_on": "Started on", "suspended_by_disable": "Suspended by the customer's disable"}
-    formatters_columns = {"price": formatters.money, "started_on": formatters.day}  # price: on its own page
+    formatters_columns = {"price": formatters.money, "started_on": formatters.day,  # price: on its own page
+                          "billing_cycle": formatters.billing_cycle, "status": formatters.service_status}
     row_formatters = {"price": lambda row: formatters.money(row["price"], row["customer.currency"])}
     row_columns = ["customer.currency"]
     add_form_extra_fields = {**service_fields(), "customer_id": customer_id_field()}

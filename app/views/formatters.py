@@ -177,7 +177,7 @@ def attempts(value) -> Markup:
     return Markup(f'<ul class="list-unstyled attempts">{rows}</ul>') if rows else Markup("none yet")
 
 
-BILLING_CYCLE_NAMES = {"monthly": "Monthly", "quarterly": "Every three months", "annually": "Yearly",
+BILLING_CYCLE_NAMES = {"monthly": "Monthly", "quarterly": "Quarterly", "annually": "Annually",
                        "one-off": "One-off"}
 SERVICE_STATUS_LABELS = {"active": "success", "suspended": "warning", "cancelled": "default"}
 

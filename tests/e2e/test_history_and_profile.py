@@ -68,7 +68,7 @@ def test_history_and_profile_read_plainly(page_as, live_server, screenshots):
     shots(page, screenshots, "history-audit-list")
 
     page.goto(f"/customers/show/{customer_id}?tab=services")
-    expect(page.locator("#services")).to_contain_text("Every three months")
+    expect(page.locator("#services")).to_contain_text("Quarterly")
     expect(page.locator("#services")).to_contain_text("Cancelled")
     shots(page, screenshots, "profile-services-tab")
 

@@ -59,5 +59,5 @@ def test_the_services_tab_lists_the_services_with_words(app, login, ada):
     html = page(login("staff"), ada, "services")
     table = html[html.index('id="services"'):html.index("</table>", html.index('id="services"'))]
     assert table.index("Broadband") < table.index("Set-up")  # active first
-    assert "Every three months" in table and "One-off" in table and "quarterly" not in table
+    assert "Quarterly" in table and "One-off" in table and "quarterly" not in table
     assert "£29.50" in table and "Active</span>" in table and "Cancelled</span>" in table
