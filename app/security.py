@@ -7,7 +7,7 @@ new to the installation (an action added by a new version).
 """
 import re
 
-from flask import abort, g, has_app_context, request
+from flask import abort, g, has_app_context, has_request_context, request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -284,6 +284,17 @@ class SecurityManager(FabSecurityManager):
             .options(joinedload(User.roles), joinedload(User.groups))
         ).unique().first()
         return user if user and user.is_active else None
+
+    def has_access(self, permission_name: str, view_name: str) -> bool:
+        """FAB's answer, remembered for the request: the menu and the buttons ask some forty times a
+        page, and each asking resolves the logged-in user through flask-login's proxies."""
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        answers = g.setdefault("_access_answers", {})
+        key = (id(g.get("user")), permission_name, view_name)
+        if key not in answers:
+            answers[key] = super().has_access(permission_name, view_name)
+        return answers[key]
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         if any(r.name in self.builtin_roles and self._has_access_builtin_roles(r, permission_name, view_name)

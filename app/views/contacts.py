@@ -2,7 +2,7 @@
 
 The contact form carries the contact's phone numbers as rows (type and number; blank rows are
 ignored, a cleared row removes its phone), saved with the contact by one service command."""
-from flask import flash, g
+from flask import flash, g, request
 from flask_appbuilder.widgets import FormWidget
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField
@@ -181,6 +181,8 @@ class ContactView(ChildView):
         return contacts.create_contact(db.session, g.user, customer_id, data)
 
     def update(self, pk, data):
+        if not any(key.startswith("phone_rows-") for key in request.form):
+            data.pop("phones", None)  # a post without the phone rows (not this form's) leaves the phones alone
         return contacts.update_contact(db.session, g.user, pk, data)
 
     def remove(self, pk):

@@ -168,7 +168,7 @@ def _write_forms(rec, tag=""):
                                              "currency": "GBP", "status": "active",
                                              "reseller": str(rec.reseller_a)}),
         ("/contacts/add", {"customer_id": str(rec.customer), "surname": f"Formcontact{tag}"}),
-        (f"/contacts/edit/{rec.contact}", {"surname": f"Renamed{tag}"}),
+        (f"/contacts/edit/{rec.contact}", {"surname": f"Renamed{tag}", "is_primary": "y"}),  # it is primary
         ("/addresses/add", {"customer_id": str(rec.customer), "kind": "site", "line1": f"2 Form Road{tag}",
                             "postcode": "SW1A 2AA", "country": "GB"}),
         (f"/addresses/edit/{rec.address}", {"kind": "billing", "line1": f"1 Edited Street{tag}",
