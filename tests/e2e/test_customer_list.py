@@ -142,7 +142,7 @@ def test_the_customer_list_shows_customers_with_the_agreed_columns(admin_page, l
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in column(page, "Date joined"))
     # each balance in its customer's currency: "£12.50", "-€3.00", "JP¥1,235", "BHD7.250"
     assert all(re.fullmatch(r"-?[^\d\s-]+[\d,]+(\.\d+)?", b.replace("\xa0", "")) for b in column(page, "Balance"))
-    assert set(column(page, "Status")) <= {"active", "disabled", "dormant", "blocked"}
+    assert set(column(page, "Status")) <= {"Active", "Disabled", "Dormant", "Blocked"}
     page.screenshot(path=str(screenshots / "customer-list.png"), full_page=True)
 
 
@@ -396,11 +396,11 @@ def test_a_filter_set_shows_as_a_chip_keeps_the_panel_open_and_its_cross_removes
     expect(page.locator("#accordion1_href")).to_be_visible()  # the filter in sight, open
     expect(page.locator("#archived-hidden")).to_have_count(0)
     assert sorted(shown_ids(page)) == sorted(r["id"] for r in dormant)[:PAGE_SIZE] or \
-        set(column(page, "Status")) == {"dormant"}
+        set(column(page, "Status")) == {"Dormant"}
 
     search(page, "a")  # the search box adds its own chip and keeps the status filter
     assert sorted(chip_texts(page)) == ["Search: a ×", "Status: Dormant ×"]
-    assert set(column(page, "Status")) <= {"dormant"}
+    assert set(column(page, "Status")) <= {"Dormant"}
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.screenshot(path=str(screenshots / "customer-list-filtered-1440.png"), full_page=True)
     page.set_viewport_size({"width": 1024, "height": 800})

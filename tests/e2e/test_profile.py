@@ -152,7 +152,7 @@ def test_deleting_a_note_asks_first_and_the_menu_makes_the_customer_dormant(admi
     # one customer's action is done at once: back on its page, not the job's
     expect(page).to_have_url(f"{live_server.url}/customers/show/{customer_id}")
     expect(page.locator(".alert")).to_contain_text(f"(#{customer_id}) made dormant")
-    expect(page.locator(".profile-name")).to_contain_text("dormant")
+    expect(page.locator(".profile-name")).to_contain_text("Dormant")
 
 
 def test_change_the_customer_type_from_the_menu(admin_page, live_server, screenshots):
