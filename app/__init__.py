@@ -20,7 +20,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.getLogger("flask_appbuilder").setLevel(app.config.get("FAB_LOG_LEVEL", logging.ERROR))
 
     from app import models  # noqa: F401  (all tables on the metadata)
-    from app.services import audit, settings
+    from app.services import audit, permissions, settings
     from app.services.customers import files
 
     app.config["FILES_FOLDER"] = app.config.get("FILES_FOLDER") or str(Path(app.instance_path) / "files")
@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     audit.install(Session)
     files.install(Session)
     audit.set_actor_provider(_current_actor)
+    permissions.set_permission_source(_request_permissions)
 
     from app.views.home import HomeView
     appbuilder = AppBuilder(indexview=HomeView, base_template="layout.html")
@@ -45,6 +46,19 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.jobs import watch_due_work
     watch_due_work(app)
     return app
+
+
+def _request_permissions(user):
+    """The request's logged-in user's permissions as FAB's security manager holds them (read
+    once a request), for services/permissions.py; None for anyone else, or outside a request."""
+    from flask import current_app, has_request_context
+    if not has_request_context():
+        return None
+    user = getattr(user, "_get_current_object", lambda: user)()
+    if user is None or user is not g.get("_login_user") or not getattr(user, "is_authenticated", False):
+        return None
+    security = current_app.appbuilder.sm
+    return lambda permission, view: security._has_view_access(user, permission, view)
 
 
 def _current_actor():

@@ -286,15 +286,13 @@ class SecurityManager(FabSecurityManager):
         return user if user and user.is_active else None
 
     def has_access(self, permission_name: str, view_name: str) -> bool:
-        """FAB's answer, remembered for the request: the menu and the buttons ask some forty times a
-        page, and each asking resolves the logged-in user through flask-login's proxies."""
-        if not has_request_context():
-            return super().has_access(permission_name, view_name)
-        answers = g.setdefault("_access_answers", {})
-        key = (id(g.get("user")), permission_name, view_name)
-        if key not in answers:
-            answers[key] = super().has_access(permission_name, view_name)
-        return answers[key]
+        """FAB's answer, without its proxies: the menu and the buttons ask some forty times a page,
+        and FAB resolves flask-login's current_user (and re-checks it is attached) each time. The
+        logged-in user flask-login loaded for this request (g._login_user) answers directly."""
+        user = g.get("_login_user") if has_request_context() and not g.get("_api_key_user") else None
+        if user is not None and user.is_authenticated and user.is_active:
+            return self._has_view_access(user, permission_name, view_name)
+        return super().has_access(permission_name, view_name)
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         if any(r.name in self.builtin_roles and self._has_access_builtin_roles(r, permission_name, view_name)

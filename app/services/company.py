@@ -16,6 +16,7 @@ from app.models import CompanySettings
 from app.services import fields, geo, permissions
 from app.services.db import commit
 from app.services.errors import FieldErrors
+from app.services.transaction_cache import remembered
 
 VIEW = "CompanySettingsView"
 FIELDS = ("time_zone", "business_address", "business_latitude", "business_longitude")
@@ -51,7 +52,12 @@ def stored(session: Session) -> CompanySettings:
 
 
 def read(session: Session, config: dict) -> Company:
-    """The settings in force: what an admin saved, else the configuration."""
+    """The settings in force: what an admin saved, else the configuration (read once a transaction)."""
+    defaults = tuple(config.get(k) for k in ("TIME_ZONE", "BUSINESS_LATITUDE", "BUSINESS_LONGITUDE", "BUSINESS_ADDRESS"))
+    return remembered(session, ("company", defaults), lambda: _read(session, config))
+
+
+def _read(session: Session, config: dict) -> Company:
     row = session.get(CompanySettings, 1)
     zone = (row and row.time_zone) or config.get("TIME_ZONE")
     if row is not None and row.business_latitude is not None and row.business_longitude is not None:

@@ -118,7 +118,7 @@ class ProfileMixin:
             may_delete=may("can_delete", self.class_permission_name),
             may_merge=may("can_merge", self.class_permission_name),
             may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name,
-            pinned=notes.pinned(db.session, g.user, summary.customer.id))
+            pinned=summary.pinned)
 
     def _actions_menu(self, customer) -> list[list[MenuLink]]:
         """The page's Actions menu, as groups: the list's groups and words (bulk.ACTION_GROUPS), each

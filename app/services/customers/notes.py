@@ -70,7 +70,7 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
     next `before`, or None on the last page."""
     customer = get_customer(session, actor, customer_id)
     mine = select(Note).where(Note.customer_id == customer.id, visible(actor, session))
-    pinned = [] if before is not None else _pinned(session, actor, customer.id)
+    pinned = [] if before is not None else pinned_of(session, actor, customer.id)
     others = mine.where(Note.important.is_(False))
     if before is not None:
         others = others.where(Note.id < before)
@@ -82,10 +82,11 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
 
 def pinned(session: Session, actor, customer_id) -> list[Note]:
     """A customer's important (pinned) notes that `actor` may read, newest first."""
-    return _pinned(session, actor, get_customer(session, actor, customer_id).id)
+    return pinned_of(session, actor, get_customer(session, actor, customer_id).id)
 
 
-def _pinned(session: Session, actor, customer_id: int) -> list[Note]:
+def pinned_of(session: Session, actor, customer_id: int) -> list[Note]:
+    """The same for a customer already loaded in the actor's scope."""
     return list(session.scalars(select(Note).where(Note.customer_id == customer_id, visible(actor, session),
                                                    Note.important.is_(True)).order_by(Note.id.desc())))
 

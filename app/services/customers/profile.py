@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
 from app.services import company, geo
-from app.services.customers.notes import history_visible, never_again, visible
+from app.services.customers.notes import history_visible, never_again, pinned_of, visible
 from app.services.scope import get_customer
 
 ZERO = Decimal("0.00")
@@ -27,7 +27,8 @@ class Summary:
     contacts: list[Contact]  # the primary contact first
     billing: Address | None
     distance_km: float | None
-    business_known: bool  # where the business is has been set (company settings)
+    business_known: bool  # where the business is has been set (company settings), for a mapped address
+    pinned: list  # the important notes the actor may read, newest first
     never_again: bool
     balance: Decimal
     credit: Decimal
@@ -42,10 +43,10 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
         select(Contact).where(Contact.customer_id == customer.id)
         .order_by(Contact.is_primary.desc(), Contact.id)))
     billing = session.scalar(select(Address).where(Address.customer_id == customer.id, Address.kind == "billing"))
-    business = company.read(session, config).business
-    distance = None
+    distance, business_known = None, True  # where the business is matters only beside a mapped address
     if billing is not None and billing.latitude is not None and billing.longitude is not None:
-        distance = geo.distance_from(business, billing.latitude, billing.longitude)
+        business = company.read(session, config).business
+        distance, business_known = geo.distance_from(business, billing.latitude, billing.longitude), business is not None
     counts = {
         "contacts": len(contacts),
         "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
@@ -55,7 +56,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
     }
     # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
     return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
-                   business_known=business is not None,
+                   business_known=business_known, pinned=pinned_of(session, actor, customer.id),
                    never_again=never_again(session, customer.id), balance=customer.balance or ZERO, credit=ZERO,
                    annual_value=ZERO, debt_days=None, counts=counts)
 
