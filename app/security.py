@@ -34,6 +34,7 @@ from app.services.fields import record_id
 from app.services.scope import is_scoped
 from app.services.users import (check_may_manage_users, grantable_roles, reseller_for_managed_user,
                                 user_scope)
+from app.views.list_widget import CountLabel
 from app.views.lists import RequestFilters
 from app.views.roles import RoleModelView
 
@@ -149,7 +150,7 @@ def _reseller_field():
         widget=ResellerWidget(), validators=[_reseller_allowed], description=LazyString(_reseller_description))
 
 
-class UserView(RequestFilters, UserDBModelView):
+class UserView(CountLabel, RequestFilters, UserDBModelView):
     """FAB's user screens with the user's reseller.
 
     A user confined to a reseller whom an admin lets onto this screen sees and manages that
@@ -157,6 +158,8 @@ class UserView(RequestFilters, UserDBModelView):
     every user they add or edit gets it (another reseller posted is refused next to the field);
     the roles offered are those within their own permissions.
     """
+
+    list_title = "Users"
 
     exclude_route_methods = _NO_DOWNLOAD
     base_filters = [["id", UserScopeFilter, None]]
@@ -224,7 +227,7 @@ class ResetPasswordView(fab_views.ResetPasswordView):
 
 
 def _screen(fab_view):
-    return type(fab_view.__name__, (RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
+    return type(fab_view.__name__, (CountLabel, RequestFilters, fab_view), {"exclude_route_methods": _NO_DOWNLOAD})
 
 
 UserGroupModelView = _screen(fab_views.UserGroupModelView)

@@ -79,3 +79,20 @@ class ModelListWidget(ListWidget):
             cells.extend(f"<td{css}>{escape(cell(item))}</td>" for css, cell in zip(classes, columns))
             rows.append(f"<tr>{''.join(cells)}</tr>")
         return Markup("\n".join(rows))
+
+
+class FabListWidget(ListWidget):
+    """FAB's own list widget (the security screens keep it), with the count label every list has."""
+
+    template = "widgets/fab_list.html"
+
+
+class CountLabel:
+    """For FAB's own screens: their list's count reads "<list title>: N", as every other list's."""
+
+    list_widget = FabListWidget
+
+    def _get_list_widget(self, *args, **kwargs):
+        widgets = super()._get_list_widget(*args, **kwargs)
+        widgets["list"].template_args["list_title"] = self.list_title
+        return widgets

@@ -13,7 +13,7 @@ from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.sqla.models import PermissionView
-from flask_appbuilder.widgets import ListWidget, ShowWidget
+from flask_appbuilder.widgets import ShowWidget
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import HiddenField, ValidationError
@@ -21,6 +21,7 @@ from wtforms import HiddenField, ValidationError
 from app.extensions import db
 from app.services.errors import Invalid
 from app.services.forms import claim_form_key, new_form_key
+from app.views.list_widget import CountLabel, FabListWidget
 from app.views.lists import RequestFilters
 
 MENU = "Menu"
@@ -162,12 +163,13 @@ def _permissions_field():
 ALREADY_SAVED = "This form was already saved; it was not saved twice."
 
 
-class RoleModelView(RequestFilters, fab_views.RoleModelView):
+class RoleModelView(CountLabel, RequestFilters, fab_views.RoleModelView):
     """FAB's roles screen (the class name is the permissions' view name) with grouped permissions,
     a one-time key on the add form against a double submit, and no file-download route."""
 
     exclude_route_methods = {"download"}
-    list_widget = ListWidget
+    list_title = "Roles"
+    list_widget = FabListWidget
     show_widget = ShowWidget
     formatters_columns = {"name": role_name, "permissions": permissions_summary}
     search_form_extra_fields = {"permissions": _search_field()}

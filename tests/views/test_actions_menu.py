@@ -146,3 +146,11 @@ def test_show_pages_give_times_without_microseconds(app, login):
         html = admin.get(url).get_data(as_text=True)
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", html), url
         assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", html), url
+
+
+def test_fabs_own_screens_count_with_the_same_label(app, login):
+    admin = login("admin")
+    for url, title in (("/users/list/", "Users"), ("/roles/list/", "Roles")):
+        html = admin.get(url).get_data(as_text=True)
+        assert "Record Count" not in html
+        assert f'<strong class="count-label">{title}:</strong>' in html, url
