@@ -182,3 +182,14 @@ def admin_page(page_as):
 def screenshots():
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS
+
+
+WIDTHS = (1440, 1024)  # every new screen is looked at, and kept, at these widths
+
+
+def shoot(page, screenshots, name: str, widths=WIDTHS) -> None:
+    """Screenshots of the page as it is, at each width: screenshots/<name>-<width>.png."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)

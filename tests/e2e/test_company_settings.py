@@ -6,16 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import shoot
+
 pytestmark = pytest.mark.e2e
 
-WIDTHS = (1440, 1024)
 
-
-def shoot(page, screenshots, name: str) -> None:
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
 
 
 def test_an_admin_sets_the_time_zone_and_the_business_place(page_as, live_server, screenshots):

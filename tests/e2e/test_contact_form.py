@@ -3,9 +3,10 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import WIDTHS, shoot
+
 pytestmark = pytest.mark.e2e
 
-WIDTHS = (1440, 1024)
 
 
 def a_company(live_server) -> int:
@@ -17,12 +18,6 @@ def a_company(live_server) -> int:
                 .order_by(Customer.id.desc()).first())[0]
     return live_server.query(pick)
 
-
-def shoot(page, screenshots, name: str) -> None:
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
 
 
 def fill_in(page) -> None:

@@ -4,9 +4,10 @@ and a tab bar on one line, at 1440 and 1024 px."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import shoot
+
 pytestmark = pytest.mark.e2e
 
-WIDTHS = (1440, 1024)
 
 
 def a_customer_with_history(session):
@@ -35,12 +36,6 @@ def a_customer_with_history(session):
         session.info.pop("actor", None)
 
 
-def shots(page, screenshots, name):
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
-
 
 def test_history_and_profile_read_plainly(page_as, live_server, screenshots):
     customer_id, archived_id = live_server.query(a_customer_with_history)
@@ -52,7 +47,7 @@ def test_history_and_profile_read_plainly(page_as, live_server, screenshots):
     tabs = page.locator(".profile-tabs > li")
     tops = {round(box["y"]) for box in (tabs.nth(i).bounding_box() for i in range(tabs.count()))}
     assert len(tops) == 1, tops  # one line of tabs at 1440 px
-    shots(page, screenshots, "profile-pinned-note")
+    shoot(page, screenshots, "profile-pinned-note")
 
     page.goto(f"/customers/show/{customer_id}?tab=changes")
     changes = page.locator("#changes")
@@ -60,18 +55,18 @@ def test_history_and_profile_read_plainly(page_as, live_server, screenshots):
     expect(changes).to_contain_text("Marketing by e-mail: no → yes")
     expect(changes).to_contain_text("Price: €29.50")
     expect(changes.locator("a.history-raw").first).to_have_text("details")
-    shots(page, screenshots, "history-changes-tab")
+    shoot(page, screenshots, "history-changes-tab")
 
     page.goto("/audit/list/")
     expect(page.locator("table").last).to_contain_text("Hedy Lamarr")
     expect(page.locator("table").last).to_contain_text("Added service Broadband 500")
-    shots(page, screenshots, "history-audit-list")
+    shoot(page, screenshots, "history-audit-list")
 
     page.goto(f"/customers/show/{customer_id}?tab=services")
     expect(page.locator("#services")).to_contain_text("Quarterly")
     expect(page.locator("#services")).to_contain_text("Cancelled")
-    shots(page, screenshots, "profile-services-tab")
+    shoot(page, screenshots, "profile-services-tab")
 
     page.goto(f"/customers/show/{archived_id}")
     expect(page.locator("#archived-banner")).to_contain_text("This customer is archived.")
-    shots(page, screenshots, "profile-archived")
+    shoot(page, screenshots, "profile-archived")

@@ -4,9 +4,10 @@ for by name and done at once, back on its page."""
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import shoot
+
 pytestmark = pytest.mark.e2e
 
-WIDTHS = (1440, 1024)
 
 
 def a_company(live_server) -> tuple[int, str]:
@@ -18,12 +19,6 @@ def a_company(live_server) -> tuple[int, str]:
                 .order_by(Customer.id).first())
     return tuple(live_server.query(pick))
 
-
-def shoot(page, screenshots, name: str) -> None:
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
 
 
 def test_a_contact_saved_from_the_profile_comes_back_to_its_tab(page_as, live_server, screenshots):
