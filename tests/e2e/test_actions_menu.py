@@ -66,8 +66,6 @@ def test_the_services_list_shows_words_and_its_count(admin_page, screenshots, wi
     page.screenshot(path=str(screenshots / f"services-list-{width}.png"), full_page=True)
 
 
-@pytest.mark.xfail(reason="ServiceView (app/views/contacts.py) does not yet name formatters.billing_cycle and "
-                          "formatters.service_status in its formatters_columns", strict=False)
 def test_the_services_list_shows_billing_cycles_and_statuses_as_words(admin_page):
     page = admin_page
     page.goto("/services/list/")
