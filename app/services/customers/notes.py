@@ -10,7 +10,7 @@ are in it).
 A "do not work with again" note (Commusoft) also makes the customer dormant, through the
 status machine; the customer's page shows the warning for as long as such a note exists.
 """
-from sqlalchemy import exists, inspect, select, true
+from sqlalchemy import exists, inspect, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Customer, Note
@@ -89,6 +89,17 @@ def pinned_of(session: Session, actor, customer_id: int) -> list[Note]:
     """The same for a customer already loaded in the actor's scope."""
     return list(session.scalars(select(Note).where(Note.customer_id == customer_id, visible(actor, session),
                                                    Note.important.is_(True)).order_by(Note.id.desc())))
+
+
+def pinned_and_never_again(session: Session, actor, customer_id: int) -> tuple[list[Note], bool]:
+    """The customer's page header in one query: its pinned notes `actor` may read (newest first),
+    and whether any note says "do not work with again" (whoever may read it)."""
+    allowed = may_see_private(session, actor)
+    rows = session.scalars(select(Note).where(Note.customer_id == customer_id,
+                                              or_(Note.important.is_(True), Note.do_not_work.is_(True)))
+                           .order_by(Note.id.desc()))
+    rows = list(rows)
+    return ([n for n in rows if n.important and (allowed or not n.private)], any(n.do_not_work for n in rows))
 
 
 def never_again(session: Session, customer_id: int) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
 from app.services import company, geo
-from app.services.customers.notes import history_visible, never_again, pinned_of, visible
+from app.services.customers.notes import history_visible, pinned_and_never_again, visible
 from app.services.scope import get_customer
 
 ZERO = Decimal("0.00")
@@ -47,6 +47,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
     if billing is not None and billing.latitude is not None and billing.longitude is not None:
         business = company.read(session, config).business
         distance, business_known = geo.distance_from(business, billing.latitude, billing.longitude), business is not None
+    pinned, never_again = pinned_and_never_again(session, actor, customer.id)
     counts = {
         "contacts": len(contacts),
         "addresses": _count(session, select(Address.id).where(Address.customer_id == customer.id)),
@@ -56,8 +57,7 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
     }
     # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
     return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
-                   business_known=business_known, pinned=pinned_of(session, actor, customer.id),
-                   never_again=never_again(session, customer.id), balance=customer.balance or ZERO, credit=ZERO,
+                   business_known=business_known, pinned=pinned, never_again=never_again, balance=customer.balance or ZERO, credit=ZERO,
                    annual_value=ZERO, debt_days=None, counts=counts)
 
 
