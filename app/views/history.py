@@ -282,6 +282,15 @@ def _change_list(kind: str, changes: dict, labels, names, currency) -> Markup:
     return Markup(f'<ul class="list-unstyled history-changes">{"".join(rows)}</ul>') if rows else Markup("")
 
 
+def _named_by_itself(entry, kind: str, changes: dict) -> bool:
+    """An added or deleted record's entry holds its name as it was then: no look-up needed."""
+    action = _get(entry, "action")
+    if action not in ("create", "delete"):
+        return False
+    side = 1 if action == "create" else 0
+    return bool(NAMES[kind][2]({f: p[side] for f, p in changes.items() if isinstance(p, list) and len(p) == 2}))
+
+
 def present(session: Session, entries) -> list[Event]:
     """The entries (AuditEntry rows, or mappings of their columns) as Events, in their order."""
     entries = list(entries)
@@ -290,7 +299,7 @@ def present(session: Session, entries) -> list[Event]:
         kind, changes = _get(entry, "entity"), _get(entry, "changes") or {}
         names.want("user", _get(entry, "user_id"))
         names.want("customer", _get(entry, "customer_id"))
-        if kind in NAMES and kind != "custom_value":
+        if kind in NAMES and kind != "custom_value" and not _named_by_itself(entry, kind, changes):
             names.want(kind, _get(entry, "entity_id"))
         for field, pair in changes.items():
             if field in REFERENCES and isinstance(pair, list):
