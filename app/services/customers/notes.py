@@ -80,13 +80,9 @@ def notes_page(session: Session, actor, customer_id, before: int | None = None,
     return pinned + rest, (rest[-1].id if more else None)
 
 
-def pinned(session: Session, actor, customer_id) -> list[Note]:
-    """A customer's important (pinned) notes that `actor` may read, newest first."""
-    return pinned_of(session, actor, get_customer(session, actor, customer_id).id)
-
-
 def pinned_of(session: Session, actor, customer_id: int) -> list[Note]:
-    """The same for a customer already loaded in the actor's scope."""
+    """A customer's important (pinned) notes that `actor` may read, newest first (the customer
+    already loaded in the actor's scope)."""
     return list(session.scalars(select(Note).where(Note.customer_id == customer_id, visible(actor, session),
                                                    Note.important.is_(True)).order_by(Note.id.desc())))
 
