@@ -93,7 +93,7 @@ class AuditView(ServiceModelView):
     label_columns = {"at": "When", "username": "Who", "entity": "What", "entity_id": "Record ID",
                      "customer_id": "Customer", "changes": "Details"}
     formatters_columns = {"changes": _changes, "at": formatters.moment_seconds,
-                          "action": lambda a: history.VERBS.get(a, a or "")}
+                          "action": history.verb}
 
     def _get_list_widget(self, *args, **kwargs):
         """The page's entries presented together: each kind of name is one query for the page."""

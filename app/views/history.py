@@ -24,6 +24,7 @@ from app.models import Address, Contact, ContactPhone, Customer, CustomerFile, C
     Reseller, Tag
 from app.models.users import AppUser
 from app.services import audit, company
+from app.services.customers.files import human_size
 from app.services import money as amounts
 from app.views import formatters
 
@@ -75,7 +76,10 @@ LABELS = {
 REFERENCES = {"customer_id": "customer", "contact_id": "contact", "reseller_id": "reseller", "field_id": "custom_field",
               "merged": "customer", "merged into": "customer"}
 # Columns holding a code shown as a word ("one-off" -> "One-off").
-WORDS = {"status", "billing_cycle", "kind", "customer_type", "access_relationship"}
+# Codes shown as the screens' words (formatters), by field, or by field and kind of record.
+WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_type": formatters.customer_type,
+         "access_relationship": formatters.access_relationship,
+         "kind": {"address": formatters.address_kind, "contact_phone": formatters.phone_kind}}
 PHONES = {"phone", "mobile", "number", "access_phone"}
 MONEY = {("customer", "balance"), ("service", "price")}
 # The view whose labels a record's fields take (a record may have several screens).
@@ -138,8 +142,16 @@ def hidden(field: str) -> bool:
 
 
 def _view_labels() -> dict[str, dict[str, str]]:
-    """The labels the screens declare, by record kind (FAB fills in the others as Title Case, not taken)."""
-    views = {type(v).__name__: v for v in current_app.appbuilder.baseviews}
+    """The labels the screens declare, by record kind (FAB fills in the others as Title Case, not
+    taken); read from the registered views once, then kept on the app's AppBuilder."""
+    appbuilder = current_app.appbuilder
+    if getattr(appbuilder, "history_labels", None) is None:
+        appbuilder.history_labels = _declared_labels(appbuilder)
+    return appbuilder.history_labels
+
+
+def _declared_labels(appbuilder) -> dict[str, dict[str, str]]:
+    views = {type(v).__name__: v for v in appbuilder.baseviews}
     labels = {}
     for kind, name in VIEWS.items():
         view = views.get(name)
@@ -205,15 +217,6 @@ def _moment(value: str, zone) -> str:
     return company.local(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _size(value) -> str:
-    size = float(value)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return str(value)
-
-
 def value(kind: str, field: str, raw, names: _Names, currency: str | None) -> str:
     """One recorded value as a reader sees it (text; escaped where it is printed)."""
     if raw is None or raw == "":
@@ -238,14 +241,13 @@ def value(kind: str, field: str, raw, names: _Names, currency: str | None) -> st
         return str(raw)[:10]
     if kind_of is not None and issubclass(kind_of, Numeric):
         return str(raw)
-    if field == "size" and kind == "customer_file":
-        return _size(raw)
+    if field == "size" and kind == "customer_file" and isinstance(raw, int):
+        return human_size(raw)
     if field in PHONES:
         return formatters.phone(str(raw))
-    if field == "billing_cycle":
-        return formatters.billing_cycle(raw)
     if field in WORDS and isinstance(raw, str):
-        return raw.replace("_", " ").capitalize()
+        word = WORDS[field].get(kind) if isinstance(WORDS[field], dict) else WORDS[field]
+        return word(raw) if word else raw.replace("_", " ").capitalize()
     return str(raw)
 
 

@@ -117,3 +117,8 @@ def test_a_deleted_record_keeps_its_name(app, login, ada):
         contacts.delete_contact(db.session, f.user("admin"), other.id)
     html = changes_tab(login("admin"), ada)
     assert "Deleted contact <strong>Temp Orary</strong>" in html
+
+
+def test_history_words_are_the_screens_words(app, login, ada):
+    html = changes_tab(login("admin"), ada)
+    assert "Type: Billing address" in html  # as the address screens say it, not "Billing"
