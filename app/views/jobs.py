@@ -4,11 +4,14 @@ its progress, then its result.
 A job whose process died is shown failed (services/jobs.reap, with app/jobs/runner.alive)
 and offers "Start again", which goes on with the customers it had not done.
 """
+from datetime import datetime
+
 from flask import flash, g, jsonify, redirect, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs import get_queue, runner
@@ -81,11 +84,25 @@ class JobView(ServiceModelView):
     search_columns = ["status", "username", "created_at"]
     add_columns = edit_columns = show_columns = ["action", "status"]
 
+    def _get_list_widget(self, *args, **kwargs):
+        """A job on the page whose process died shows as stopped, as on its own page and the home page."""
+        widgets = super()._get_list_widget(*args, **kwargs)
+        widget = widgets["list"]
+        rows = widget.template_args["value_columns"] = list(widget.template_args["value_columns"])
+        open_ids = [row["id"] for row in rows if row["status"] in ("queued", "running")]
+        if open_ids:
+            status = {job.id: reaped(job).status for job in db.session.scalars(select(Job).where(Job.id.in_(open_ids)))}
+            for row in rows:
+                row["status"] = status.get(row["id"], row["status"])
+        return widgets
+
     @expose("/<int:pk>")
     @has_access
     def show(self, pk):
         job = _job(pk)
-        return self.render_template("jobs/show.html", job=job, progress=jobs.progress(db.session, job),
+        progress = jobs.progress(db.session, job)
+        next_try = datetime.fromisoformat(progress["next_try"]) if progress.get("next_try") else None
+        return self.render_template("jobs/show.html", job=job, progress=progress, next_try=next_try,
                                     label=jobs.label(job), formatters=formatters)
 
     @expose("/<int:pk>/progress")

@@ -116,7 +116,6 @@ class ProfileMixin:
             menu=[(e.name, e.label, e.icon) for group in actions_menu for e in group if e.name in MENU_ACTIONS],
             may_edit=may("can_edit", self.class_permission_name),
             may_delete=may("can_delete", self.class_permission_name),
-            may_merge=may("can_merge", self.class_permission_name),
             may_private=notes.may_see_private(db.session, g.user), title=summary.customer.name,
             pinned=summary.pinned)
 

@@ -167,3 +167,12 @@ def test_a_user_opens_only_the_jobs_their_list_holds(app, login):
         job_id = f.stopped_job(db.session, f.user("admin"), "disable", [f.customer().id], chunk=1)
     assert login("staff").get(f"/jobs/{job_id}").status_code == 404  # not in staff's list: not theirs
     assert login("admin").get(f"/jobs/{job_id}").status_code == 200
+
+
+def test_the_jobs_list_shows_a_job_whose_process_died_as_stopped(app, login):
+    with app.app_context():
+        job_id = f.stopped_job(db.session, f.user("staff"), "disable", [f.customer().id for _ in range(2)], chunk=1)
+    html = login("staff").get("/jobs/list/").get_data(as_text=True)
+    assert f'href="/jobs/{job_id}"' in html and "Stopped" in html and "Working" not in html
+    with app.app_context():
+        assert db.session.get(Job, job_id).status == "failed"

@@ -121,7 +121,7 @@ def test_a_batchs_page_counts_what_may_have_gone_out_the_reasons_skipped_and_the
     assert "<strong>1</strong> may have gone out" in page
     assert "1 skipped: customer archived" in page  # when written
     assert "1 skipped: customer blocked" in page  # when it was to be sent
-    assert f"the next try is due at {due:%Y-%m-%d %H:%M} UTC" in page
+    assert f'the next try is due at <span class="nowrap">{due:%Y-%m-%d %H:%M}</span>.' in page  # company time zone: UTC here
 
     transport.script = {}
     with app.app_context():
