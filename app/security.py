@@ -32,7 +32,7 @@ from app.models import Reseller, User
 from app.services.errors import Invalid, ServiceError
 from app.services.fields import record_id
 from app.services.scope import is_scoped
-from app.services.users import (check_may_manage_users, grantable_roles, reseller_for_managed_user,
+from app.services.users import (check_managed_user, check_may_manage_users, grantable_roles, reseller_for_managed_user,
                                 user_scope)
 from app.views.list_widget import CountLabel
 from app.views.lists import RequestFilters
@@ -195,17 +195,16 @@ class UserView(CountLabel, RequestFilters, UserDBModelView):
         if is_scoped(g.user):
             form.reseller.data = g.user.reseller
 
-    def _check_reseller(self, item):
-        # The backstop after the form: what is saved is what the rule gives.
-        chosen = item.reseller.id if item.reseller is not None else None
-        if reseller_for_managed_user(g.user, chosen) != chosen:
-            raise Invalid({"reseller": "A user you manage must belong to your reseller."})
+    def _check_managed(self, item):
+        # The backstop after the form: what is saved is what the rules of services/users.py give.
+        check_managed_user(db.session, g.user, item.reseller.id if item.reseller is not None else None,
+                           [role.id for role in item.roles])
 
     def pre_add(self, item):
-        self._check_reseller(item)
+        self._check_managed(item)
 
     def pre_update(self, item):
-        self._check_reseller(item)
+        self._check_managed(item)
 
 
 class ResetPasswordView(fab_views.ResetPasswordView):

@@ -8,6 +8,7 @@ permissions. An unscoped user picks any reseller, or none, and any role.
 """
 from flask_appbuilder.security.sqla.models import Role, assoc_permissionview_role as granted
 from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
 
 from app.models import User
 from app.services.errors import Forbidden, Invalid
@@ -60,3 +61,20 @@ def reseller_for_managed_user(actor, chosen_id: int | None, own_name: str = "you
     if chosen_id is not None and chosen_id != own:
         raise Invalid({"reseller": f"You can add and change users of {own_name} only."})
     return own
+
+
+def check_managed_user(session: Session, actor, reseller_id: int | None, role_ids) -> None:
+    """What is saved for a user `actor` adds or edits, checked once more after the form: the
+    reseller the rule gives (reseller_for_managed_user), at least one role, and only roles
+    `actor` may give (grantable_roles). Raises Invalid naming the field."""
+    if reseller_for_managed_user(actor, reseller_id) != reseller_id:
+        raise Invalid({"reseller": "A user you manage must belong to your reseller."})
+    role_ids = set(role_ids)
+    if not role_ids:
+        raise Invalid({"roles": "Choose at least one role."})
+    if not is_scoped(actor):
+        return
+    with session.no_autoflush:  # called before the user is added (FAB's pre_add): nothing to write yet
+        allowed = set(session.scalars(select(Role.id).where(Role.id.in_(role_ids), grantable_roles(actor))))
+    if allowed != role_ids:
+        raise Invalid({"roles": "You may give only roles within your own permissions."})

@@ -212,3 +212,19 @@ def test_an_admin_sets_any_users_password_and_a_missing_user_is_not_found(login,
     admin = login("admin")
     assert admin.get(f"/resetpassword/form?pk={users['reseller_b'].id}").status_code == 200
     assert admin.get("/resetpassword/form?pk=99999999").status_code == 404
+
+
+def test_the_service_checks_what_is_saved_for_a_managed_user(app, reseller_admin, resellers):
+    """The backstop after the form (services/users.check_managed_user): reseller, a role, grantable roles."""
+    from app.services.errors import Invalid
+    from app.services.users import check_managed_user
+    with app.app_context():
+        actor = db.session.query(User).filter_by(username=reseller_admin).one()
+        own, other = resellers["Reseller A"], resellers["Reseller B"]
+        check_managed_user(db.session, actor, own, [role_id(app, "Reseller")])
+        for reseller, roles, field in ((other, [role_id(app, "Reseller")], "reseller"),
+                                       (own, [], "roles"),
+                                       (own, [role_id(app, "Reseller"), role_id(app, "Admin")], "roles")):
+            with pytest.raises(Invalid) as e:
+                check_managed_user(db.session, actor, reseller, roles)
+            assert field in e.value.errors
