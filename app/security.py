@@ -29,11 +29,10 @@ from wtforms import ValidationError
 
 from app.extensions import db
 from app.models import Reseller, User
-from app.services.errors import Invalid, ServiceError
-from app.services.fields import record_id
+from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.scope import is_scoped
-from app.services.users import (check_managed_user, check_may_manage_users, grantable_roles, reseller_for_managed_user,
-                                user_scope)
+from app.services.users import (check_managed_user, check_may_manage_users, get_managed_user, grantable_roles,
+                                reseller_for_managed_user, user_scope)
 from app.views.list_widget import CountLabel
 from app.views.lists import RequestFilters
 from app.views.roles import RoleModelView
@@ -213,8 +212,9 @@ class ResetPasswordView(fab_views.ResetPasswordView):
     user's password, and answered 500 for a missing one)."""
 
     def _check_managed(self):
-        pk = record_id(request.args.get("pk"))
-        if pk is None or db.session.scalar(select(User.id).where(User.id == pk, user_scope(g.user))) is None:
+        try:
+            get_managed_user(db.session, g.user, request.args.get("pk"))
+        except NotFound:
             abort(404)
 
     def form_get(self, form):

@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from app.models import User
-from app.services.errors import Forbidden, Invalid
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.fields import record_id
 from app.services.scope import is_scoped, reseller_id_of
 
 NO_RESELLER = "Your user is confined to a reseller but linked to none: you cannot add or change users."
@@ -25,6 +26,15 @@ def user_scope(actor) -> ColumnElement[bool]:
     if own is None:
         return User.id == actor.id
     return (User.reseller_id == own) | (User.id == actor.id)
+
+
+def get_managed_user(session: Session, actor, user_id) -> User:
+    """A user `actor` manages (user_scope); NotFound for anyone else, or no such user."""
+    user_id = record_id(user_id)
+    user = session.scalar(select(User).where(User.id == user_id, user_scope(actor))) if user_id is not None else None
+    if user is None:
+        raise NotFound("No such user.")
+    return user
 
 
 def grantable_roles(actor) -> ColumnElement[bool]:
