@@ -74,6 +74,23 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(jobs_group)
 
+    ledger_group = AppGroup("ledger", help="The money ledger.")
+
+    @ledger_group.command("check")
+    def ledger_check():
+        """Recompute every balance, outstanding and unallocated rest from the documents and compare
+        them with the ledger and the cached figures; exits 1 listing each difference."""
+        from app.extensions import db
+        from app.services.billing import ledger
+        differences = ledger.check(db.session)
+        for difference in differences:
+            click.echo(str(difference), err=True)
+        if differences:
+            raise SystemExit(1)
+        click.echo("The ledger agrees with the documents.")
+
+    app.cli.add_command(ledger_group)
+
     @app.cli.command("setup")
     @click.option("--admin-username", default="admin")
     @click.option("--admin-password", default=None,

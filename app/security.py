@@ -37,7 +37,7 @@ from app.views.list_widget import CountLabel
 from app.views.lists import RequestFilters
 from app.views.roles import RoleModelView
 
-ADMIN, STAFF, READ_ONLY, RESELLER = "Admin", "Staff", "Read-only", "Reseller"
+ADMIN, FINANCE, STAFF, READ_ONLY, RESELLER = "Admin", "Finance", "Staff", "Read-only", "Reseller"
 
 _CUSTOMER_DATA = r"(Customer|Contact|ContactPhone|Address|Service)(View|Api)"
 _READ = r"can_(list|show|get|info|export)"
@@ -58,23 +58,37 @@ _BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|make_dormant|block
 _API_DOCS = [(r"SwaggerView", r"can_show"), (r"OpenApi", r"can_get"), (r"API documentation", r"menu_access")]
 # Messages and notification logs, to read (resending a failed message is the Admin's).
 _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]
+# Money. Everyone who sees customers sees their money (invoices, credits, PDFs) and the rates and
+# methods it is charged and paid with; Finance posts it (can_post_money: services/billing
+# POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
+_MONEY_READ = [(r"(Invoice|Credit|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
+               (r"(Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
+_MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(View|Api)", r"can_post_money|can_delete"),
+                (r"(Invoice|Credit)View", r"can_[a-z_]+")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
 # Role -> list of (view name regex, permission regex), matched in full.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    FINANCE: [
+        (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
+        *_MONEY_READ, *_MONEY_WRITE,
+    ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
-        *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS,
+        *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS, *_MONEY_READ,
     ],
     READ_ONLY: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
+        *_MONEY_READ,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
+        (r"(Invoice|Credit)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
+        (r"(Invoices|Credits)", r"menu_access"),
     ],
 }
 

@@ -10,9 +10,10 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, delete, select, text, update
 
 PASSWORD = "Corr3ct-Horse-Battery-99"
+DEFAULT_TAX_RATES = ("Standard rate", "Reduced rate", "Zero rate")  # migration 0018's
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -72,7 +73,7 @@ def _create_users(application):
     db.session.add_all([a, b])
     db.session.commit()
     for username, role, reseller in (
-        ("admin", "Admin", None), ("staff", "Staff", None), ("readonly", "Read-only", None),
+        ("admin", "Admin", None), ("finance", "Finance", None), ("staff", "Staff", None), ("readonly", "Read-only", None),
         ("reseller_a", "Reseller", a.id), ("reseller_b", "Reseller", b.id),
         ("reseller_none", "Reseller", None),
     ):
@@ -92,16 +93,25 @@ def clean_data(request):
     from app.extensions import db
     from app.models import (Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
-                            CompanySettings)
+                            CompanySettings, Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release, TaxRate)
+    from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
-        for table in (MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
+        # Every test that wrote money leaves books that agree (flask ledger check).
+        differences = ledger.check(db.session) if db.session.scalar(select(LedgerEntry.id).limit(1)) else []
+        for table in (LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
+                      Payment.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__,
                       CompanySettings.__table__):
             db.session.execute(delete(table))
         db.session.execute(delete(Reseller).where(Reseller.name.not_in(["Reseller A", "Reseller B"])))
+        db.session.execute(delete(TaxRate).where(TaxRate.name.not_in(DEFAULT_TAX_RATES)))
+        db.session.execute(update(TaxRate).where(TaxRate.name != "Standard rate").values(is_default=False))
+        db.session.execute(update(TaxRate).where(TaxRate.name == "Standard rate").values(is_default=True))
         db.session.commit()
+    if differences:
+        pytest.fail("flask ledger check after this test: " + "; ".join(map(str, differences)))
 
 
 @pytest.fixture

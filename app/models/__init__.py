@@ -16,11 +16,33 @@ from app.models.customers import (
 )
 from app.models.files import CustomerFile
 from app.models.jobs import Job, job_customer
+from app.models.money import (
+    Adjustment,
+    Allocation,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    Payment,
+    PaymentMethod,
+    Release,
+    TaxRate,
+)
 from app.models.notes import Note
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
 __all__ = [
+    "Adjustment",
+    "Allocation",
+    "DocumentSequence",
+    "Invoice",
+    "InvoiceLine",
+    "LedgerEntry",
+    "Payment",
+    "PaymentMethod",
+    "Release",
+    "TaxRate",
     "Address",
     "AuditEntry",
     "CompanySettings",

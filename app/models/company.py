@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, DateTime, Integer, Numeric, String
+from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.resellers import utcnow
@@ -22,4 +22,12 @@ class CompanySettings(Model):
     business_address: Mapped[str | None] = mapped_column(String(255))
     business_latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     business_longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    # What invoices show about the business (empty: the configuration's COMPANY_NAME...).
+    company_name: Mapped[str | None] = mapped_column(String(160))
+    company_address: Mapped[str | None] = mapped_column(Text)
+    tax_number: Mapped[str | None] = mapped_column(String(40))
+    bank_details: Mapped[str | None] = mapped_column(Text)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)  # a PNG or JPEG, at most LOGO_BYTES
+    logo_type: Mapped[str | None] = mapped_column(String(20))
+    default_creditor_days: Mapped[int | None] = mapped_column(Integer)  # a customer's own wins
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -144,9 +144,10 @@ class Customer(Preferences, Model):
     # enabling or disabling changes no indexed value; written by the database (0008).
     status_index: Mapped[str] = mapped_column(String(10), Computed(STATUS_INDEX, persisted=True))
     joined_on: Mapped[date] = mapped_column(Date, nullable=False, default=date.today)
-    # Written only by the ledger service once billing exists.
+    # What the customer owes (negative: in credit): the sum of its ledger entries, written only by
+    # the ledger service (app/services/billing/ledger.py), in the transaction that posts them.
     balance: Mapped[Decimal] = mapped_column(
-        Numeric(14, 2), nullable=False, default=Decimal("0.00"), server_default="0"
+        Numeric(16, 4), nullable=False, default=Decimal("0.00"), server_default="0"
     )
     reseller_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("reseller.id", ondelete="RESTRICT")
@@ -154,6 +155,9 @@ class Customer(Preferences, Model):
     # Commusoft "other details"
     advertising_source: Mapped[str | None] = mapped_column(String(80))
     creditor_days: Mapped[int | None] = mapped_column(Integer)
+    # Launch27's special sales tax: exempt from tax, or a rate of its own instead of each line's.
+    tax_exempt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    tax_rate_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tax_rate.id", ondelete="SET NULL"))
     building_type: Mapped[str | None] = mapped_column(String(20))
     third_party_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(
@@ -161,6 +165,7 @@ class Customer(Preferences, Model):
     )
 
     reseller: Mapped[Reseller | None] = relationship(Reseller, lazy="joined", innerjoin=False)
+    tax_rate = relationship("TaxRate", lazy="select")
     tags: Mapped[list[Tag]] = relationship(
         Tag, secondary=customer_tag, order_by=Tag.name, lazy="selectin"
     )
@@ -341,7 +346,7 @@ class CustomerService(Model):
         Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True
     )
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0.00"))
+    price: Mapped[Decimal] = mapped_column(Numeric(16, 4), nullable=False, default=Decimal("0.00"))
     billing_cycle: Mapped[str] = mapped_column(String(10), nullable=False, default="monthly")
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
     suspended_by_disable: Mapped[bool] = mapped_column(

@@ -16,8 +16,8 @@ from app.services import fields
 from app.services.errors import FieldErrors
 
 DEFAULT_LOCALE = "en_GB"
-# Digits before the point an amount may have: every money column (Numeric(14, 2) today,
-# Numeric(15, 3) for a three-decimal currency) holds twelve.
+# Digits before the point an amount may have: every money column (Numeric(16, 4): four decimals,
+# the most any ISO 4217 currency has) holds twelve.
 INTEGER_DIGITS = 12
 
 

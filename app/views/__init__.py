@@ -2,6 +2,9 @@
 from app.views.admin import AuditView, CompanySettingsView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
+from app.views.credits import CreditView
+from app.views.invoices import InvoiceView
+from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.jobs import JobView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
@@ -94,6 +97,11 @@ def register(appbuilder) -> None:
     appbuilder.add_separator("Customers")
     appbuilder.add_view(JobView, "Jobs", icon="fa-tasks", category="Customers")
     _add_api_documentation_link(appbuilder)
+    appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
+    appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
+    appbuilder.add_separator("Money")
+    appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
+    appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     Address,
+    Adjustment,
     Contact,
     ContactPhone,
     Customer,
@@ -23,7 +24,9 @@ from app.models import (
     CustomValue,
     Message,
     MessageAttempt,
+    Invoice,
     Note,
+    Payment,
     customer_tag,
 )
 from app.services import audit, jobs, permissions
@@ -34,9 +37,8 @@ from app.services.scope import get_customer
 from app.services.settings import settings
 
 # Tables holding a customer's financial documents (each with a customer_id column); a customer
-# with a row in any of them is never deleted. Empty until billing exists: invoices, credit
-# notes and payments register here (`FINANCIAL_DOCUMENTS.append(table)`).
-FINANCIAL_DOCUMENTS: list[Table] = []
+# with a row in any of them is never deleted (archive it instead). Credit notes join them.
+FINANCIAL_DOCUMENTS: list[Table] = [Invoice.__table__, Payment.__table__, Adjustment.__table__]
 HAS_MONEY = "has invoices, credit notes or payments"
 # Any of these lets a user delete customers (each route asks for its own as well); an admin
 # who gives a role one of them in the browser lets it delete.
@@ -60,7 +62,7 @@ def delete_customer(session: Session, actor, customer_id) -> None:
     session.expunge(customer)  # deleted below by SQL: the session must not hold a stale copy
     deleted, reasons = delete_customers(session, [customer_id])
     if not deleted:
-        raise Invalid({"_": f"This customer {HAS_MONEY} and cannot be deleted."})
+        raise Invalid({"_": f"This customer {HAS_MONEY} and cannot be deleted: archive it instead (its data is kept and it can be restored)."})
     commit(session)
 
 

@@ -27,7 +27,9 @@ from app.models import (
     customer_tag,
 )
 from app.models.custom_fields import CustomValue
+from app.models.money import Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release
 from app.services import audit, permissions
+from app.services.billing import ledger
 from app.services.db import commit
 from app.services.errors import Invalid, NotFound
 from app.services.fields import record_id
@@ -39,7 +41,9 @@ FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "m
           "creditor_days", "building_type", "third_party_reference", "reseller_id")
 # Children that simply change hands, with what the confirmation calls them.
 MOVED = {Contact: "Contacts", Address: "Addresses", Note: "Notes", CustomerFile: "Files", Message: "Messages",
-         CustomerService: "Services"}
+         CustomerService: "Services", Invoice: "Invoices", Payment: "Payments and credits",
+         Allocation: "Allocations", Release: "Refunds and voided credit", Adjustment: "Balance adjustments",
+         LedgerEntry: "Ledger entries"}
 
 
 @dataclass
@@ -89,6 +93,8 @@ def merge(session: Session, actor, survivor_id, duplicate_id) -> Customer:
     plan = preview(session, actor, survivor_id, duplicate_id)
     survivor, duplicate = plan.survivor, plan.duplicate
     sid, did = survivor.id, duplicate.id
+    for customer_id in sorted((sid, did)):  # the money of both stays still until the merge commits
+        ledger.lock(session, customer_id)
     # One billing address and one primary contact: the survivor's stay so, the duplicate's give way.
     if session.scalar(select(Address.id).where(Address.customer_id == sid, Address.kind == "billing")):
         session.execute(update(Address).where(Address.customer_id == did, Address.kind == "billing")
@@ -108,7 +114,7 @@ def merge(session: Session, actor, survivor_id, duplicate_id) -> Customer:
     # The duplicate's history becomes the survivor's; its old aliases now lead to the survivor.
     session.execute(update(AuditEntry).where(AuditEntry.customer_id == did).values(customer_id=sid))
     session.execute(update(CustomerAlias).where(CustomerAlias.customer_id == did).values(customer_id=sid))
-    survivor.balance = (survivor.balance or 0) + (duplicate.balance or 0)
+    ledger.merged(session, survivor, duplicate)
     session.expire(duplicate)
     # The duplicate goes before its e-mail address moves (unique among live customers).
     session.execute(delete(Customer).where(Customer.id == did))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
 from app.services import company, geo
+from app.services.billing import finances
 from app.services.customers.notes import history_visible, pinned_and_never_again, visible
 from app.services.scope import get_customer
 
@@ -33,7 +34,8 @@ class Summary:
     balance: Decimal
     credit: Decimal
     annual_value: Decimal
-    debt_days: int | None  # age of the oldest unpaid invoice (with billing)
+    debt_days: int | None  # days past the due date of the oldest overdue invoice
+    debt: Decimal = ZERO  # outstanding on issued invoices
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -55,10 +57,11 @@ def summary(session: Session, actor, customer_id, config: dict) -> Summary:
         "messages": _count(session, select(Message.id).where(Message.customer_id == customer.id)),
         "files": _count(session, select(CustomerFile.id).where(CustomerFile.customer_id == customer.id)),
     }
-    # Until billing exists there are no invoices: no debt, no credit, nothing invoiced.
+    money = finances.figures(session, customer)
     return Summary(customer=customer, contacts=contacts, billing=billing, distance_km=distance,
-                   business_known=business_known, pinned=pinned, never_again=never_again, balance=customer.balance or ZERO, credit=ZERO,
-                   annual_value=ZERO, debt_days=None, counts=counts)
+                   business_known=business_known, pinned=pinned, never_again=never_again, balance=money.balance,
+                   credit=money.credit, annual_value=money.annual_value, debt_days=money.debt_days, debt=money.debt,
+                   counts=counts)
 
 
 def _count(session, stmt) -> int:

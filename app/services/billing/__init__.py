@@ -1,0 +1,16 @@
+"""Money: invoices, payments, account credit, refunds, adjustments, all posted through one ledger.
+
+- ledger.py    lock a customer's money, post an entry (the only writer of customer.balance), the check
+- tax.py       tax rates, the rate a line is charged at (exempt, the customer's special rate, the line's)
+- invoices.py  drafts, issuing (a gap-free number), Charge customer, voiding
+- payments.py  payments, external payments, manual credits, allocation, refunds, voided credit,
+               balance adjustments
+- finances.py  what the customer's page reads: its figures, the Finances tab's lists
+
+Every command here is one transaction: it checks the permission (POST_MONEY), loads the customer
+through the user's scope, claims the form's key (the same key twice records once), locks the
+customer's money (ledger.lock), checks again what it read, writes, posts and commits.
+"""
+# Posting money (every command that writes a money record); Finance and Admin hold it.
+POST_MONEY = ("can_post_money", "InvoiceView")
+ALREADY_RECORDED = "This was already recorded; it was not recorded twice."

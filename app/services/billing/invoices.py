@@ -1,0 +1,346 @@
+"""Invoices: drafts edited freely, issued with a gap-free number, voided (never deleted once issued).
+
+A line's net is quantity × unit price rounded once to the currency's minor units (half-up); its tax
+is net × the rate charged, rounded; the invoice's totals are the sums of its rounded lines. Those
+stored figures are the only ones anything shows.
+
+Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue
+gives it back: no gaps), copies the billing address onto the invoice and posts the total to the
+ledger. Voiding first releases the invoice's allocations back to their sources (they become
+account credit), then posts the reversal; the number stays.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment
+from app.models.money import CATEGORIES, OPEN_STATUSES
+from app.services import fields, money, permissions
+from app.services.billing import ALREADY_RECORDED, POST_MONEY, ledger, tax
+from app.services.db import commit
+from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
+from app.services.forms import claim_form_key
+from app.services.scope import customer_scope, get_customer
+
+MAX_LINES = 500
+MAX_QUANTITY = Decimal(10) ** 8
+HUNDRED = Decimal(100)
+SEQUENCE = "invoice"
+
+
+@dataclass(frozen=True)
+class LineValues:
+    description: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate_id: int | None
+
+
+def priced(currency: str, quantity: Decimal, unit_price: Decimal, percent: Decimal) -> tuple[Decimal, Decimal]:
+    """A line's net and tax, each rounded once to the currency's minor units."""
+    net = money.quantize(quantity * unit_price, currency)
+    return net, money.quantize(net * percent / HUNDRED, currency)
+
+
+def tax_by_rate(invoice: Invoice) -> list[tuple[str | None, Decimal, Decimal, Decimal]]:
+    """(name, percent, net, tax) per rate charged, from the rounded lines, for the document's foot."""
+    found: dict[tuple, list[Decimal]] = {}
+    for line in invoice.lines:
+        sums = found.setdefault((line.tax_name, line.tax_percent), [Decimal(0), Decimal(0)])
+        sums[0] += line.net
+        sums[1] += line.tax
+    return [(name, percent, net, tax_) for (name, percent), (net, tax_) in found.items()]
+
+
+def get_invoice(session: Session, actor, invoice_id, lock: bool = False) -> Invoice:
+    """One invoice whose customer `actor` may see (NotFound otherwise, as for a missing one)."""
+    number = fields.record_id(invoice_id)
+    invoice = None
+    if number is not None:
+        invoice = session.scalars(select(Invoice).join(Customer, Customer.id == Invoice.customer_id)
+                                  .where(Invoice.id == number, customer_scope(actor))).first()
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    if lock:
+        ledger.lock(session, invoice.customer_id)
+        session.refresh(invoice)
+    return invoice
+
+
+def _claim(session: Session, key) -> None:
+    if not claim_form_key(session, key):
+        raise AlreadyDone(ALREADY_RECORDED)
+
+
+def check_currency(errors: FieldErrors, customer: Customer, data: dict) -> None:
+    """A currency sent with a money record must be the customer's own."""
+    given = data.get("currency")
+    if given not in (None, "") and str(given).strip().upper() != customer.currency:
+        errors.add("currency", f"This customer is billed in {customer.currency}: a record in "
+                               f"{str(given).strip().upper()[:3]} cannot be added.")
+
+
+def due_date_default(session: Session, customer: Customer, issue_date: date) -> date:
+    days = customer.creditor_days
+    if days is None:
+        settings = session.get(CompanySettings, 1)
+        days = settings.default_creditor_days if settings is not None else None
+    return issue_date + timedelta(days=days or 0)
+
+
+def _lines(errors: FieldErrors, session: Session, rows, currency: str) -> list[LineValues]:
+    if rows is None:
+        rows = []
+    if not isinstance(rows, (list, tuple)):
+        errors.add("lines", "Lines must be a list.")
+        return []
+    if len(rows) > MAX_LINES:
+        errors.add("lines", f"An invoice can have at most {MAX_LINES} lines.")
+        return []
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors.add(f"lines.{i}", "Each line needs a description, a quantity and a unit price.")
+            continue
+        name = f"lines.{i}."
+        description = fields.text(errors, name + "description", row.get("description"), 500, required=True,
+                                  label="Description")
+        category = fields.choice(errors, name + "category", row.get("category") or "other", CATEGORIES)
+        quantity = fields.decimal_number(row.get("quantity", 1) if row.get("quantity") not in ("", None) else 1)
+        if quantity is None or quantity <= 0 or quantity >= MAX_QUANTITY:
+            errors.add(name + "quantity", "Quantity must be a number above 0.")
+        elif quantity != quantity.quantize(Decimal("0.0001")):
+            errors.add(name + "quantity", "Quantity can have at most 4 decimals.")
+        unit_price = money.amount(errors, name + "unit_price", row.get("unit_price"), currency, required=True,
+                                  label="Unit price")
+        rate = tax.rate_id(errors, name + "tax_rate_id", row.get("tax_rate_id"), session)
+        if description is not None and category is not None and unit_price is not None and not (
+                name + "quantity" in errors):
+            out.append(LineValues(description, category, quantity, unit_price, rate))
+    return out
+
+
+def _clean(session: Session, customer: Customer, data: dict, invoice: Invoice | None) -> dict:
+    errors = FieldErrors()
+    check_currency(errors, customer, data)
+
+    def current(key):
+        return data[key] if key in data else getattr(invoice, key, None)
+
+    issue_date = fields.a_date(errors, "issue_date", current("issue_date")) or date.today()
+    due = current("due_date")
+    due_date = fields.a_date(errors, "due_date", due) if due not in (None, "") else None
+    if due_date is None and "due_date" not in errors:
+        due_date = due_date_default(session, customer, issue_date)
+    if due_date is not None and due_date < issue_date:
+        errors.add("due_date", "The due date cannot be before the issue date.")
+    notes = fields.long_text(errors, "notes", current("notes"), 5000, label="Notes")
+    lines = _lines(errors, session, data.get("lines"), customer.currency) if "lines" in data or invoice is None \
+        else None
+    errors.raise_if_any()
+    return {"issue_date": issue_date, "due_date": due_date, "notes": notes, "lines": lines}
+
+
+def _write_lines(session: Session, customer: Customer, invoice: Invoice, lines: list[LineValues]) -> None:
+    invoice.lines = []
+    for position, values in enumerate(lines):
+        charged = tax.charged(session, customer, values.tax_rate_id)
+        net, tax_ = priced(customer.currency, values.quantity, values.unit_price, charged.percent)
+        invoice.lines.append(InvoiceLine(
+            position=position, description=values.description, category=values.category,
+            quantity=values.quantity, unit_price=values.unit_price, tax_rate_id=values.tax_rate_id,
+            tax_name=charged.name, tax_percent=charged.percent, net=net, tax=tax_))
+    _total(invoice)
+
+
+def _total(invoice: Invoice) -> None:
+    invoice.net_total = sum((line.net for line in invoice.lines), Decimal(0))
+    invoice.tax_total = sum((line.tax for line in invoice.lines), Decimal(0))
+    invoice.total = invoice.net_total + invoice.tax_total
+
+
+def create_draft(session: Session, actor, customer_id, data: dict, key) -> Invoice:
+    """A draft invoice for the customer (no number yet), committed."""
+    permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
+    customer = get_customer(session, actor, customer_id)
+    values = _clean(session, customer, data, None)
+    _claim(session, key)
+    customer = ledger.lock(session, customer.id)
+    invoice = _draft(session, actor, customer, values)
+    commit(session)
+    return invoice
+
+
+def _draft(session: Session, actor, customer: Customer, values: dict) -> Invoice:
+    invoice = Invoice(customer_id=customer.id, currency=customer.currency, status="draft",
+                      issue_date=values["issue_date"], due_date=values["due_date"], notes=values["notes"],
+                      created_by_id=getattr(actor, "id", None))
+    session.add(invoice)
+    _write_lines(session, customer, invoice, values["lines"] or [])
+    session.flush()
+    return invoice
+
+
+def update_draft(session: Session, actor, invoice_id, data: dict, key) -> Invoice:
+    """Change a draft: its dates, notes and (when given) all its lines."""
+    permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
+    invoice = get_invoice(session, actor, invoice_id)
+    _claim(session, key)
+    customer = ledger.lock(session, invoice.customer_id)
+    session.refresh(invoice)
+    if invoice.status != "draft":
+        raise Invalid({"status": f"Invoice {invoice.number} is issued: only a draft can be edited."})
+    values = _clean(session, customer, data, invoice)
+    invoice.issue_date, invoice.due_date, invoice.notes = values["issue_date"], values["due_date"], values["notes"]
+    if values["lines"] is not None:
+        _write_lines(session, customer, invoice, values["lines"])
+    commit(session)
+    return invoice
+
+
+def delete_draft(session: Session, actor, invoice_id) -> None:
+    """Delete a draft; an issued invoice is never deleted (void it)."""
+    permissions.require(session, actor, POST_MONEY, message="You may not delete invoices.")
+    invoice = get_invoice(session, actor, invoice_id, lock=True)
+    if invoice.status != "draft":
+        raise Invalid({"status": f"Invoice {invoice.number} is issued: it is never deleted. Void it instead."})
+    session.delete(invoice)
+    commit(session)
+
+
+def _next_number(session: Session) -> str:
+    stmt = select(DocumentSequence).where(DocumentSequence.kind == SEQUENCE)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    sequence = session.scalars(stmt.execution_options(populate_existing=True)).first()
+    if sequence is None:
+        sequence = DocumentSequence(kind=SEQUENCE, prefix="INV-", next_number=1)
+        session.add(sequence)
+    number = f"{sequence.prefix}{sequence.next_number}"
+    sequence.next_number += 1
+    return number
+
+
+def billing_address(session: Session, customer: Customer) -> str:
+    """The customer's name and billing address, as the invoice will keep them."""
+    address = session.scalar(select(Address).where(Address.customer_id == customer.id, Address.kind == "billing"))
+    parts = [customer.name]
+    if address is not None:
+        parts += [address.line1, address.line2, address.line3, address.town, address.county, address.postcode]
+    return "\n".join(p for p in parts if p)
+
+
+def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> None:
+    errors = FieldErrors()
+    if not invoice.lines:
+        errors.add("lines", "An invoice needs at least one line to be issued.")
+    elif invoice.total <= 0:
+        errors.add("lines", "An invoice's total must be more than zero to issue it.")
+    errors.raise_if_any()
+    # Rates may have changed since the draft was written: the lines are charged as they are now.
+    _write_lines(session, customer, invoice, [LineValues(line.description, line.category, line.quantity,
+                                                         line.unit_price, line.tax_rate_id) for line in invoice.lines])
+    invoice.number = _next_number(session)
+    invoice.status = "issued"
+    invoice.outstanding = invoice.total
+    invoice.billing_address = billing_address(session, customer)
+    invoice.issued_at = datetime.now(timezone.utc)
+    session.flush()
+    ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)
+
+
+def issue(session: Session, actor, invoice_id, key) -> Invoice:
+    """Issue a draft: its number, its billing address, the ledger (committed)."""
+    permissions.require(session, actor, POST_MONEY, message="You may not issue invoices.")
+    invoice = get_invoice(session, actor, invoice_id)
+    _claim(session, key)
+    customer = ledger.lock(session, invoice.customer_id)
+    session.refresh(invoice)
+    if invoice.status != "draft":
+        raise AlreadyDone(f"Invoice {invoice.number} was already issued.")
+    _issue(session, actor, customer, invoice)
+    commit(session)
+    return invoice
+
+
+def charge(session: Session, actor, customer_id, data: dict, key) -> Invoice:
+    """Charge customer (getSoapy): a one-line invoice, issued at once. `data`: description, amount,
+    tax_rate_id, category, issue_date, due_date, notes."""
+    permissions.require(session, actor, POST_MONEY, message="You may not charge customers.")
+    customer = get_customer(session, actor, customer_id)
+    line = {"description": data.get("description"), "quantity": 1, "unit_price": data.get("amount"),
+            "tax_rate_id": data.get("tax_rate_id"), "category": data.get("category") or "other"}
+    try:
+        values = _clean(session, customer, {**data, "lines": [line]}, None)
+    except Invalid as error:  # the one line's errors belong to the form's own fields
+        names = {"lines.0.unit_price": "amount", "lines.0.description": "description",
+                 "lines.0.tax_rate_id": "tax_rate_id", "lines.0.category": "category"}
+        raise Invalid({names.get(k, k): v for k, v in error.errors.items()}) from None
+    if values["lines"][0].unit_price <= 0:
+        raise Invalid({"amount": "The amount must be more than zero."})
+    _claim(session, key)
+    customer = ledger.lock(session, customer.id)
+    invoice = _draft(session, actor, customer, values)
+    _issue(session, actor, customer, invoice)
+    commit(session)
+    return invoice
+
+
+def void(session: Session, actor, invoice_id, reason, key) -> Invoice:
+    """Void an issued invoice (committed): its allocations go back to their sources as account
+    credit, the reversal is posted, the number stays."""
+    permissions.require(session, actor, POST_MONEY, message="You may not void invoices.")
+    invoice = get_invoice(session, actor, invoice_id)
+    errors = FieldErrors()
+    reason = fields.text(errors, "reason", reason, 255, required=True, label="Reason")
+    errors.raise_if_any()
+    _claim(session, key)
+    customer = ledger.lock(session, invoice.customer_id)
+    session.refresh(invoice)
+    if invoice.status == "void":
+        raise AlreadyDone(f"Invoice {invoice.number} was already void.")
+    if invoice.status == "draft":
+        raise Invalid({"status": "A draft has nothing to void: delete it instead."})
+    today = date.today()
+    _release_allocations(session, actor, invoice, today)
+    invoice.status, invoice.outstanding = "void", Decimal(0)
+    invoice.voided_at, invoice.void_reason = datetime.now(timezone.utc), reason
+    session.flush()
+    ledger.post(session, customer, -invoice.total, "invoice_void", invoice, today, actor, reason)
+    commit(session)
+    return invoice
+
+
+def _release_allocations(session: Session, actor, invoice: Invoice, on: date) -> None:
+    """Every allocation to the invoice not yet reversed gets its reversal; its source gets it back."""
+    reversed_ids = select(Allocation.reverses_id).where(Allocation.invoice_id == invoice.id,
+                                                        Allocation.reverses_id.is_not(None))
+    live = list(session.scalars(select(Allocation).where(
+        Allocation.invoice_id == invoice.id, Allocation.amount > 0, Allocation.id.not_in(reversed_ids))))
+    for allocation in live:
+        session.add(Allocation(payment_id=allocation.payment_id, invoice_id=invoice.id,
+                               customer_id=allocation.customer_id, currency=allocation.currency,
+                               amount=-allocation.amount, allocated_on=on, reverses_id=allocation.id,
+                               created_by_id=getattr(actor, "id", None)))
+        session.execute(update(Payment).where(Payment.id == allocation.payment_id)
+                        .values(unallocated=Payment.unallocated + allocation.amount)
+                        .execution_options(synchronize_session=False))
+    session.flush()
+    for record in list(session.identity_map.values()):
+        if isinstance(record, Payment):
+            session.expire(record, ["unallocated"])
+
+
+def status_for(invoice: Invoice) -> str:
+    """An issued invoice's status from what is left to pay."""
+    if invoice.outstanding <= 0:
+        return "paid"
+    return "issued" if invoice.outstanding >= invoice.total else "part_paid"
+
+
+def is_open(invoice: Invoice) -> bool:
+    return invoice.status in OPEN_STATUSES

@@ -1,0 +1,175 @@
+"""The ledger: the one place money is posted, and the check that proves the books agree.
+
+Every posting (an issued invoice, a payment, a manual credit, a refund, a void, a balance
+adjustment) is one `post` in the transaction of the command that causes it, after `lock`:
+the entry is added and the customer's cached balance moves by the same amount. Nothing else
+writes `customer.balance`, and nothing ever changes or deletes an entry: a correction is a new
+entry.
+
+`lock` is the first thing every money command does for a customer: on PostgreSQL a row lock
+(SELECT ... FOR UPDATE), on SQLite a write to the row, which takes the database's write lock for
+the rest of the transaction. Two commands on one customer's money therefore run one after the
+other, and each reads the figures it checks (an invoice's outstanding, a credit's rest) after
+the other has committed.
+
+`check` recomputes, set-based, each customer's balance from the documents (invoices, payments,
+releases, adjustments), each invoice's outstanding and each source's rest from the allocations,
+and compares them with the ledger and the cached figures (`flask ledger check`).
+"""
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import case, func, literal, select, union_all, update
+from sqlalchemy.orm import Session
+
+from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
+from app.models.money import LEDGER_KINDS
+from app.services.errors import NotFound
+
+ZERO = Decimal(0)
+
+
+def lock(session: Session, customer_id: int) -> Customer:
+    """Lock the customer's money against every other money command until the transaction ends,
+    and return the customer as it is now (balance and currency read after the lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update()).first()
+    else:
+        found = session.execute(update(Customer).where(Customer.id == customer_id)
+                                .values(balance=Customer.balance)).rowcount
+    if not found:
+        raise NotFound("No such customer.")
+    customer = session.get(Customer, customer_id, populate_existing=True)
+    session.info.setdefault("money_locked", set()).add(customer_id)
+    return customer
+
+
+def post(session: Session, customer: Customer, amount: Decimal, kind: str, source, effective_on: date,
+         actor=None, reason: str | None = None) -> LedgerEntry:
+    """Post `amount` (positive: the customer owes more) for `source` (the record it comes from)
+    and move the customer's balance by it. The customer must have been locked in this transaction."""
+    assert kind in LEDGER_KINDS, kind
+    assert customer.id in session.info.get("money_locked", ()), "lock the customer before posting"
+    assert amount != 0, "a ledger entry is never zero"
+    entry = LedgerEntry(customer_id=customer.id, currency=customer.currency, amount=amount, kind=kind,
+                        source_table=source.__tablename__, source_id=source.id, effective_on=effective_on,
+                        reason=reason, created_by_id=getattr(actor, "id", None))
+    session.add(entry)
+    session.execute(update(Customer).where(Customer.id == customer.id)
+                    .values(balance=Customer.balance + amount).execution_options(synchronize_session=False))
+    session.expire(customer, ["balance"])
+    return entry
+
+
+def merged(session: Session, survivor: Customer, duplicate: Customer) -> None:
+    """A merge moved the duplicate's money records and ledger entries to the survivor (both locked):
+    the survivor's balance takes the duplicate's, which is left with none (it is deleted next)."""
+    moved = session.scalar(select(Customer.balance).where(Customer.id == duplicate.id))
+    session.execute(update(Customer).where(Customer.id == survivor.id)
+                    .values(balance=Customer.balance + moved).execution_options(synchronize_session=False))
+    session.execute(update(Customer).where(Customer.id == duplicate.id)
+                    .values(balance=0).execution_options(synchronize_session=False))
+    session.expire(survivor, ["balance"])
+
+
+# --- the check -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    what: str  # "customer", "invoice", "payment"
+    id: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.id}: {self.problem}"
+
+
+def _sum(column):
+    return func.coalesce(func.sum(column), 0)
+
+
+def expected_balances():
+    """Each customer's balance recomputed from its documents: issued invoices (a void one counts
+    once when issued and once, negative, when voided), minus everything paid or credited, plus
+    what was refunded or withdrawn, plus adjustments. A subquery (customer_id, amount)."""
+    parts = union_all(
+        select(Invoice.customer_id, Invoice.total.label("amount")).where(Invoice.status != "draft"),
+        select(Invoice.customer_id, (-Invoice.total).label("amount")).where(Invoice.status == "void"),
+        select(Payment.customer_id, (-Payment.amount).label("amount")),
+        select(Release.customer_id, Release.amount.label("amount")),
+        select(Adjustment.customer_id, Adjustment.amount.label("amount")),
+    ).subquery()
+    return (select(parts.c.customer_id, _sum(parts.c.amount).label("amount"))
+            .group_by(parts.c.customer_id).subquery())
+
+
+def check(session: Session) -> list[Difference]:
+    """Every difference between the documents, the ledger and the cached figures (none: the books
+    agree). Set-based: a handful of grouped queries whatever the number of customers."""
+    found: list[Difference] = []
+    expected = expected_balances()
+    ledger = (select(LedgerEntry.customer_id, _sum(LedgerEntry.amount).label("amount"))
+              .group_by(LedgerEntry.customer_id).subquery())
+    exp, led = func.coalesce(expected.c.amount, 0), func.coalesce(ledger.c.amount, 0)
+    rows = session.execute(
+        select(Customer.id, Customer.balance, exp, led)
+        .outerjoin(expected, expected.c.customer_id == Customer.id)
+        .outerjoin(ledger, ledger.c.customer_id == Customer.id)
+        .where((exp != led) | (led != Customer.balance) | (exp != Customer.balance))
+        .order_by(Customer.id))
+    for customer_id, balance, from_documents, from_ledger in rows:
+        found.append(Difference("customer", customer_id,
+                                f"balance {balance}, ledger {from_ledger}, documents {from_documents}"))
+
+    wrong_currency = union_all(
+        *[select(literal(t.__tablename__).label("what"), t.id.label("id"))
+          .join(Customer, Customer.id == t.customer_id).where(t.currency != Customer.currency)
+          for t in (Invoice, Payment, Allocation, Release, Adjustment, LedgerEntry)])
+    for what, record_id in session.execute(select(wrong_currency.subquery())):
+        found.append(Difference(what, record_id, "not in its customer's currency"))
+
+    allocated = (select(Allocation.invoice_id, _sum(Allocation.amount).label("amount"))
+                 .group_by(Allocation.invoice_id).subquery())
+    paid = func.coalesce(allocated.c.amount, 0)
+    should_owe = case((Invoice.status.in_(("draft", "void")), 0), else_=Invoice.total - paid)
+    status = case((Invoice.status.in_(("draft", "void")), Invoice.status),
+                  (paid == 0, "issued"), (paid >= Invoice.total, "paid"), else_="part_paid")
+    rows = session.execute(
+        select(Invoice.id, Invoice.outstanding, should_owe, Invoice.status, status, paid)
+        .outerjoin(allocated, allocated.c.invoice_id == Invoice.id)
+        .where((Invoice.outstanding != should_owe) | (Invoice.status != status) | (should_owe < 0)
+               | ((Invoice.status == "void") & (paid != 0)))
+        .order_by(Invoice.id))
+    for invoice_id, outstanding, owed, current, right, paid_amount in rows:
+        found.append(Difference("invoice", invoice_id, f"outstanding {outstanding} (should be {owed}), "
+                                f"status {current} (should be {right}), allocated {paid_amount}"))
+    sums = _line_sums()
+    rows = session.execute(
+        select(Invoice.id, Invoice.net_total, Invoice.tax_total, Invoice.total,
+               func.coalesce(sums.c.net, 0), func.coalesce(sums.c.tax, 0))
+        .outerjoin(sums, sums.c.invoice_id == Invoice.id)
+        .where((Invoice.net_total != func.coalesce(sums.c.net, 0)) | (Invoice.tax_total != func.coalesce(sums.c.tax, 0))
+               | (Invoice.total != Invoice.net_total + Invoice.tax_total)))
+    for invoice_id, net, tax, total, line_net, line_tax in rows:
+        found.append(Difference("invoice", invoice_id, f"totals {net} + {tax} = {total}, lines {line_net} + {line_tax}"))
+
+    by_source = (select(Allocation.payment_id, _sum(Allocation.amount).label("amount"))
+                 .group_by(Allocation.payment_id).subquery())
+    released = (select(Release.payment_id, _sum(Release.amount).label("amount"))
+                .group_by(Release.payment_id).subquery())
+    rest = Payment.amount - func.coalesce(by_source.c.amount, 0) - func.coalesce(released.c.amount, 0)
+    rows = session.execute(
+        select(Payment.id, Payment.unallocated, rest)
+        .outerjoin(by_source, by_source.c.payment_id == Payment.id)
+        .outerjoin(released, released.c.payment_id == Payment.id)
+        .where((Payment.unallocated != rest) | (rest < 0))
+        .order_by(Payment.id))
+    for payment_id, unallocated, should in rows:
+        found.append(Difference("payment", payment_id, f"unallocated {unallocated} (should be {should})"))
+    return found
+
+
+def _line_sums():
+    return (select(InvoiceLine.invoice_id, _sum(InvoiceLine.net).label("net"), _sum(InvoiceLine.tax).label("tax"))
+            .group_by(InvoiceLine.invoice_id).subquery())
