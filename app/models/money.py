@@ -104,7 +104,7 @@ class Invoice(Model):
     __tablename__ = "invoice"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'issued', 'part_paid', 'paid', 'void')", name="ck_invoice_status"),
-        CheckConstraint("outstanding >= 0 AND outstanding <= total", name="ck_invoice_outstanding"),
+        CheckConstraint("outstanding >= 0 AND (status = 'draft' OR outstanding <= total)", name="ck_invoice_outstanding"),
         CheckConstraint("due_date IS NULL OR due_date >= issue_date", name="ck_invoice_due_date"),
         CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
         Index("ix_invoice_customer_issue", "customer_id", "issue_date", "id"),

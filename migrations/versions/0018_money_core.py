@@ -72,7 +72,7 @@ def upgrade():
         sa.Column("void_reason", sa.String(255), nullable=True),
         _by_user(), _created(),
         sa.CheckConstraint("status IN ('draft', 'issued', 'part_paid', 'paid', 'void')", name="ck_invoice_status"),
-        sa.CheckConstraint("outstanding >= 0 AND outstanding <= total", name="ck_invoice_outstanding"),
+        sa.CheckConstraint("outstanding >= 0 AND (status = 'draft' OR outstanding <= total)", name="ck_invoice_outstanding"),
         sa.CheckConstraint("due_date IS NULL OR due_date >= issue_date", name="ck_invoice_due_date"),
         sa.CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
     )

@@ -126,8 +126,8 @@ def test_a_role_granted_merge_in_the_browser_merges_and_one_without_it_may_not(a
             merge.preview(ctx, clerk, sid, did)
         ctx.rollback()
     assert ctx.get(Customer, did) is not None
-    with role_user(app, ctx, "Finance", like="Staff", grants=[("can_merge", "CustomerView")]) as finance:
+    with role_user(app, ctx, "Merger", like="Staff", grants=[("can_merge", "CustomerView")]) as finance:
         assert merge.preview(ctx, finance, sid, did).duplicate.id == did
         assert merge.merge(ctx, finance, sid, did).id == sid
     ctx.expire_all()
-    assert ctx.get(Customer, did) is None and ctx.get(CustomerAlias, did).merged_by == "finance"
+    assert ctx.get(Customer, did) is None and ctx.get(CustomerAlias, did).merged_by == "merger"

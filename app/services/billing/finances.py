@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Invoice, LedgerEntry, Payment, Release
+from app.services import money
 from app.services.scope import get_customer
 
 PAGE = 50
@@ -42,8 +43,10 @@ def figures(session: Session, customer: Customer, today: date | None = None) -> 
     if isinstance(oldest_due, str):  # SQLite's MIN of dates
         oldest_due = date.fromisoformat(oldest_due)
     days = (today - oldest_due).days if oldest_due is not None and oldest_due < today else None
-    return Figures(balance=customer.balance or ZERO, debt=Decimal(debt), debt_days=days, credit=Decimal(credit),
-                   annual_value=Decimal(annual))
+    currency = customer.currency
+    return Figures(balance=money.quantize(customer.balance or ZERO, currency), debt=money.quantize(debt, currency),
+                   debt_days=days, credit=money.quantize(credit, currency),
+                   annual_value=money.quantize(annual, currency))
 
 
 def _page(session: Session, stmt, model, before):

@@ -89,6 +89,12 @@ def _sum(column):
     return func.coalesce(func.sum(column), 0)
 
 
+def _differs(a, b):
+    """a and b differ by more than the smallest unit any currency has. (SQLite keeps NUMERIC as a
+    float: its sums carry float noise that ROUND takes away; PostgreSQL's are exact anyway.)"""
+    return func.round(a - b, 4) != 0
+
+
 def expected_balances():
     """Each customer's balance recomputed from its documents: issued invoices (a void one counts
     once when issued and once, negative, when voided), minus everything paid or credited, plus
@@ -116,7 +122,7 @@ def check(session: Session) -> list[Difference]:
         select(Customer.id, Customer.balance, exp, led)
         .outerjoin(expected, expected.c.customer_id == Customer.id)
         .outerjoin(ledger, ledger.c.customer_id == Customer.id)
-        .where((exp != led) | (led != Customer.balance) | (exp != Customer.balance))
+        .where(_differs(exp, led) | _differs(led, Customer.balance) | _differs(exp, Customer.balance))
         .order_by(Customer.id))
     for customer_id, balance, from_documents, from_ledger in rows:
         found.append(Difference("customer", customer_id,
@@ -134,12 +140,13 @@ def check(session: Session) -> list[Difference]:
     paid = func.coalesce(allocated.c.amount, 0)
     should_owe = case((Invoice.status.in_(("draft", "void")), 0), else_=Invoice.total - paid)
     status = case((Invoice.status.in_(("draft", "void")), Invoice.status),
-                  (paid == 0, "issued"), (paid >= Invoice.total, "paid"), else_="part_paid")
+                  (func.round(paid, 4) == 0, "issued"), (func.round(paid - Invoice.total, 4) >= 0, "paid"),
+                  else_="part_paid")
     rows = session.execute(
         select(Invoice.id, Invoice.outstanding, should_owe, Invoice.status, status, paid)
         .outerjoin(allocated, allocated.c.invoice_id == Invoice.id)
-        .where((Invoice.outstanding != should_owe) | (Invoice.status != status) | (should_owe < 0)
-               | ((Invoice.status == "void") & (paid != 0)))
+        .where(_differs(Invoice.outstanding, should_owe) | (Invoice.status != status) | (func.round(should_owe, 4) < 0)
+               | ((Invoice.status == "void") & _differs(paid, 0)))
         .order_by(Invoice.id))
     for invoice_id, outstanding, owed, current, right, paid_amount in rows:
         found.append(Difference("invoice", invoice_id, f"outstanding {outstanding} (should be {owed}), "
@@ -149,8 +156,9 @@ def check(session: Session) -> list[Difference]:
         select(Invoice.id, Invoice.net_total, Invoice.tax_total, Invoice.total,
                func.coalesce(sums.c.net, 0), func.coalesce(sums.c.tax, 0))
         .outerjoin(sums, sums.c.invoice_id == Invoice.id)
-        .where((Invoice.net_total != func.coalesce(sums.c.net, 0)) | (Invoice.tax_total != func.coalesce(sums.c.tax, 0))
-               | (Invoice.total != Invoice.net_total + Invoice.tax_total)))
+        .where(_differs(Invoice.net_total, func.coalesce(sums.c.net, 0))
+               | _differs(Invoice.tax_total, func.coalesce(sums.c.tax, 0))
+               | _differs(Invoice.total, Invoice.net_total + Invoice.tax_total)))
     for invoice_id, net, tax, total, line_net, line_tax in rows:
         found.append(Difference("invoice", invoice_id, f"totals {net} + {tax} = {total}, lines {line_net} + {line_tax}"))
 
@@ -163,7 +171,7 @@ def check(session: Session) -> list[Difference]:
         select(Payment.id, Payment.unallocated, rest)
         .outerjoin(by_source, by_source.c.payment_id == Payment.id)
         .outerjoin(released, released.c.payment_id == Payment.id)
-        .where((Payment.unallocated != rest) | (rest < 0))
+        .where(_differs(Payment.unallocated, rest) | (func.round(rest, 4) < 0))
         .order_by(Payment.id))
     for payment_id, unallocated, should in rows:
         found.append(Difference("payment", payment_id, f"unallocated {unallocated} (should be {should})"))
