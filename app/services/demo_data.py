@@ -7,11 +7,15 @@ carry no audit entries (nobody edited them).
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.models import Address, Contact, ContactPhone, Customer, CustomerService, Reseller, Tag, customer_tag
+from app.models import (Address, Allocation, Contact, ContactPhone, Customer, CustomerService, DocumentSequence,
+                        Invoice, InvoiceLine, LedgerEntry, Payment, PaymentMethod, Reseller, Tag, TaxRate, customer_tag)
+from app.models.money import CATEGORIES
+from app.services import money
 from app.services.customers.validate import names
 from app.services.db import insert_rows
 
@@ -58,6 +62,10 @@ RESELLER_NAMES = ("Alpha Networks", "Beacon Telecom", "Cobalt Hosting", "Delta B
                   "Rowan Window Care", "Sable Systems", "Thistle Trades")
 
 
+# Money, in the order its rows are written (each refers to the ones before).
+MONEY_TABLES = {"invoice": Invoice, "invoice_line": InvoiceLine, "payment": Payment, "allocation": Allocation,
+                "ledger_entry": LedgerEntry}
+
 DRAMA_PREFIXES = ("+44207946", "+44113496", "+44161496", "+44117496", "+44118496", "+44141496")
 
 
@@ -85,25 +93,39 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
     start_contact = (session.scalar(select(func.max(Contact.id))) or 0) + 1
     start_address = (session.scalar(select(func.max(Address.id))) or 0) + 1
     start_phone = (session.scalar(select(func.max(ContactPhone.id))) or 0) + 1
-    counters = {"customer": 0, "contact": 0, "address": 0, "contact_phone": 0, "customer_tag": 0, "service": 0}
+    counters = {"customer": 0, "contact": 0, "address": 0, "contact_phone": 0, "customer_tag": 0, "service": 0,
+                **{name: 0 for name in MONEY_TABLES}}
     tables = {
         "customer": Customer.__table__, "contact": Contact.__table__,
         "address": Address.__table__, "contact_phone": ContactPhone.__table__,
         "customer_tag": customer_tag, "service": CustomerService.__table__,
+        **{name: model.__table__ for name, model in MONEY_TABLES.items()},
     }
     # Services come from a stream of their own, so the customers are the same with or without them.
     service_rng = random.Random(seed + 1)
+    money_rng = random.Random(seed + 2)  # and money from a third
     rows = {name: [] for name in tables}
-    ids = {"contact": start_contact, "address": start_address, "contact_phone": start_phone}
+    ids = {"contact": start_contact, "address": start_address, "contact_phone": start_phone,
+           **{name: (session.scalar(select(func.max(model.id))) or 0) + 1 for name, model in MONEY_TABLES.items()}}
+    sequence = session.get(DocumentSequence, "invoice") or DocumentSequence(kind="invoice", prefix="INV-", next_number=1)
+    session.add(sequence)
+    ids["number"] = sequence.next_number
+    rate = session.scalar(select(TaxRate).where(TaxRate.is_default.is_(True)))
+    percent = rate.percent if rate is not None else Decimal(0)
+    method_ids = list(session.scalars(select(PaymentMethod.id))) or [None]
     today = date.today()
     for n in range(customers):
         cid = start_customer + n
         for table, row in _customer_rows(rng, cid, ids, reseller_ids, tag_ids, today):
             rows[table].append(row)
         rows["service"].extend(_service_rows(service_rng, cid, rows["customer"][-1]["status"], today))
+        customer = rows["customer"][-1]
+        customer["balance"] = _money_rows(money_rng, customer, rows, ids, (rate, percent), method_ids, today,
+                                          sequence.prefix)
         if (n + 1) % batch == 0:
             _flush(session, tables, rows, counters)
     _flush(session, tables, rows, counters)
+    sequence.next_number = ids["number"]
     _fix_sequences(session)
     session.commit()
     return counters
@@ -196,8 +218,83 @@ def _service_rows(rng, cid, status, today) -> list[dict]:
                  created_at=today) for name, price, cycle in picked]
 
 
+def _money_rows(rng, customer, rows, ids, tax, method_ids, today, prefix) -> Decimal:
+    """About three issued invoices a customer (one to three lines each), two payments for every
+    three invoices with their allocations (now and then an overpayment: account credit), a few
+    voided invoices, and every ledger entry they post. Returns the customer's balance."""
+    cid, currency = customer["id"], customer["currency"]
+    rate, percent = tax
+    balance = Decimal(0)
+    joined = customer["joined_on"]
+
+    def entry(amount, kind, table, source_id, on):
+        rows["ledger_entry"].append(dict(id=_next(ids, "ledger_entry"), customer_id=cid, currency=currency,
+                                         amount=amount, kind=kind, source_table=table, source_id=source_id,
+                                         effective_on=on, reason=None, created_by_id=None, created_at=today))
+
+    for _ in range(rng.choices((0, 1, 2, 3, 4, 5, 6), (10, 12, 18, 20, 18, 12, 10))[0]):
+        invoice_id = _next(ids, "invoice")
+        issued_on = max(joined, today - timedelta(days=rng.randrange(730)))
+        lines = []
+        for position in range(rng.choice((1, 1, 2, 3))):
+            name, price, _cycle = rng.choice(SERVICES)
+            quantity = Decimal(rng.choice((1, 1, 1, 2, 3)))
+            net = money.quantize(quantity * Decimal(price), currency)
+            tax_ = money.quantize(net * percent / 100, currency)
+            lines.append(dict(id=_next(ids, "invoice_line"), invoice_id=invoice_id, position=position, description=name,
+                              category=rng.choice(CATEGORIES), quantity=quantity, unit_price=Decimal(price),
+                              tax_rate_id=rate.id if rate is not None else None,
+                              tax_name=rate.name if rate is not None else None, tax_percent=percent, net=net, tax=tax_))
+        net_total, tax_total = sum(l["net"] for l in lines), sum(l["tax"] for l in lines)
+        total = net_total + tax_total
+        void = rng.random() < 0.02
+        outstanding = Decimal(0) if void else total
+        number = f"{prefix}{ids['number']}"
+        ids["number"] += 1
+        invoice = dict(id=invoice_id, customer_id=cid, currency=currency, number=number, status="issued",
+                       issue_date=issued_on, due_date=issued_on + timedelta(days=14), notes=None,
+                       billing_address=customer["name"], net_total=net_total, tax_total=tax_total, total=total,
+                       outstanding=outstanding, issued_at=issued_on, voided_at=today if void else None,
+                       void_reason="Raised in error" if void else None, created_by_id=None, created_at=issued_on)
+        rows["invoice"].append(invoice)
+        rows["invoice_line"].extend(lines)
+        entry(total, "invoice", "invoice", invoice_id, issued_on)
+        balance += total
+        if void:
+            invoice["status"] = "void"
+            entry(-total, "invoice_void", "invoice", invoice_id, today)
+            balance -= total
+            continue
+        if rng.random() < 0.67:  # paid: in full, in part, or over
+            paid_on = min(today, issued_on + timedelta(days=rng.randrange(40)))
+            amount = rng.choices((total, money.quantize(total / 2, currency), total + money.quantize(10, currency)),
+                                 (80, 12, 8))[0]
+            if amount <= 0:
+                continue
+            allocated = min(amount, total)
+            payment_id = _next(ids, "payment")
+            rows["payment"].append(dict(
+                id=payment_id, customer_id=cid, currency=currency, kind="payment", amount=amount,
+                unallocated=amount - allocated, is_credit=amount > allocated, received_on=paid_on,
+                method_id=rng.choice(method_ids), reference=f"PAY{payment_id:08d}", notes=None, reason=None,
+                invoice_id=invoice_id, created_by_id=None, created_at=paid_on))
+            rows["allocation"].append(dict(id=_next(ids, "allocation"), payment_id=payment_id, invoice_id=invoice_id,
+                                           customer_id=cid, currency=currency, amount=allocated, allocated_on=paid_on,
+                                           reverses_id=None, created_by_id=None, created_at=paid_on))
+            entry(-amount, "payment", "payment", payment_id, paid_on)
+            balance -= amount
+            invoice["outstanding"] = total - allocated
+            invoice["status"] = "paid" if allocated >= total else "part_paid"
+    return balance
+
+
+def _next(ids: dict, name: str) -> int:
+    ids[name] += 1
+    return ids[name] - 1
+
+
 def _flush(session, tables, rows, counters) -> None:
-    for name in ("customer", "customer_tag", "contact", "contact_phone", "address", "service"):
+    for name in ("customer", "customer_tag", "contact", "contact_phone", "address", "service", *MONEY_TABLES):
         batch = rows[name]
         if not batch:
             continue
@@ -210,7 +307,7 @@ def _flush(session, tables, rows, counters) -> None:
 def _fix_sequences(session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("customer", "contact", "address", "contact_phone", "tag", "reseller"):
+    for table in ("customer", "contact", "address", "contact_phone", "tag", "reseller", *MONEY_TABLES):
         session.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Allocation, Customer, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
+from app.models import Allocation, Customer, DocumentSequence, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
 from app.services.billing import finances, invoices, ledger, payments
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from tests import factories
@@ -295,3 +295,14 @@ def test_the_ledger_check_finds_a_balance_written_outside_the_ledger(ctx):
     problems = ledger.check(ctx)
     assert [p.what for p in problems] == ["customer"] and "balance 99" in problems[0].problem
     ctx.rollback()
+
+
+def test_seeded_money_passes_the_ledger_check(ctx):
+    from app.services.demo_data import generate
+    counts = generate(ctx, 300, resellers=2, tags=3, seed=5)
+    assert counts["invoice"] > 600 and counts["payment"] > 300 and counts["ledger_entry"] > counts["invoice"]
+    assert ledger.check(ctx) == []
+    before = ctx.get(DocumentSequence, "invoice").next_number
+    customer = ctx.scalar(select(Customer).where(Customer.currency == "GBP").limit(1))
+    invoice = issued(customer, (1, "10.00"))
+    assert invoice.number == f"INV-{before}"  # numbering goes on after the seeded invoices
