@@ -45,3 +45,26 @@ def test_a_permission_new_to_the_installation_goes_to_the_default_roles_but_an_a
         assert ("make_dormant", "CustomerView") in staff and ("make_dormant", "CustomerView") in names(sm, "Reseller")
         assert ("make_dormant", "CustomerView") not in names(sm, "Read-only")
         assert ("can_add", "TagView") not in staff  # the admin's choice stands
+
+
+def test_money_roles_finance_posts_staff_and_readers_see_and_resellers_see_their_documents(fresh_app):
+    with fresh_app.app_context():
+        sm = fresh_app.appbuilder.sm
+        post = ("can_post_money", "InvoiceView")
+        assert post in names(sm, "Finance") and post in names(sm, "Admin")
+        for role in ("Staff", "Read-only", "Reseller"):
+            assert post not in names(sm, role), role
+            assert {("can_list", "InvoiceView"), ("can_show", "CreditView")} <= names(sm, role), role
+        assert ("can_add", "TaxRateView") not in names(sm, "Finance")  # tax rates are the Admin's to keep
+        assert ("can_list", "TaxRateView") not in names(sm, "Reseller")
+
+
+def test_setup_on_an_installation_from_before_money_creates_the_finance_role(fresh_app):
+    with fresh_app.app_context():
+        sm = fresh_app.appbuilder.sm
+        role = sm.find_role("Finance")
+        role.permissions = []
+        db.session.delete(role)
+        db.session.commit()
+        assert "Finance" in sm.create_roles_and_permissions()
+        assert ("can_post_money", "InvoiceView") in names(sm, "Finance")
