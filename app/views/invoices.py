@@ -210,7 +210,7 @@ class InvoiceView(ServiceModelView):
             "invoices/form.html", customer=customer, invoice=invoice, values=values, rows=rows, blank=blank,
             errors=errors, row_errors=_row_errors(errors, len(rows)), form_key=key, rates=tax.rates(db.session),
             categories=[(c, CATEGORY_NAMES[c]) for c in CATEGORIES], charged=_charged_note(customer),
-            fixed_percent=_fixed_percent(customer), minor_units=money.minor_units(customer.currency),
+            fixed_percent=_fixed_percent(customer), percent=_percent, minor_units=money.minor_units(customer.currency),
             next_url=return_target(),
             cancel=return_target() or (url_for(".show", pk=invoice.id) if invoice else _customer_page(customer.id)),
             title=f"Edit draft invoice for {customer.name}" if invoice else f"New invoice for {customer.name}",
@@ -354,7 +354,7 @@ class InvoiceView(ServiceModelView):
         return self.render_template(
             "invoices/charge.html", customer=customer, values=values, errors=errors, form_key=key,
             rates=tax.rates(db.session), categories=[(c, CATEGORY_NAMES[c]) for c in CATEGORIES],
-            charged=_charged_note(customer), next_url=return_target(),
+            charged=_charged_note(customer), percent=_percent, next_url=return_target(),
             cancel=return_target() or _customer_page(customer.id),
             title=f"Charge {customer.name}"), 422 if errors else 200
 
