@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Invoice, Payment, PaymentMethod, TaxRate
+from app.models import Customer, Invoice, Payment, PaymentMethod, TaxRate
 from app.services.billing import invoices, payments
 from app.services.customers import addresses
 from tests import factories as f
@@ -24,7 +24,7 @@ D = Decimal
 # ---- helpers --------------------------------------------------------------------------------
 def a_customer(app, **fields) -> int:
     with app.app_context():
-        customer = f.customer(first_name="Ada", surname="Lovelace", **fields)
+        customer = f.customer(**{"first_name": "Ada", "surname": "Lovelace", **fields})
         addresses.create_address(db.session, f.user("admin"), customer.id,
                                  {"kind": "billing", "line1": "12 Analytical Row", "town": "London",
                                   "postcode": "SW1A 1AA"})
@@ -322,7 +322,7 @@ def test_charge_customer_issues_a_one_line_invoice(app, login):
 # ---- the list -------------------------------------------------------------------------------
 def test_the_list_links_numbers_shows_amounts_in_the_customers_currency_and_status_in_words(app, login):
     pk = a_customer(app)
-    yen = a_customer(app, currency="JPY", email="yen@example.com")
+    yen = a_customer(app, surname="Babbage", currency="JPY", email="yen@example.com")
     part = issued_invoice(app, pk, "100.00")
     issued_invoice(app, yen, "1200")
     with app.app_context():
@@ -334,6 +334,12 @@ def test_the_list_links_numbers_shows_amounts_in_the_customers_currency_and_stat
     assert "Part-paid" in html and "£90.00" in html and "JP¥1,200" in html
     filtered = login("staff").get("/invoices/list/?_flt_0_status=part_paid").get_data(as_text=True)
     assert number in filtered and "JP¥" not in filtered.replace("\xa0", "")
+    by_customer = login("staff").get(f"/invoices/list/?_flt_0_customer_id={yen}").get_data(as_text=True)
+    assert "JP¥" in by_customer.replace("\xa0", "") and number not in by_customer
+    with app.app_context():
+        name = db.session.get(Customer, pk).name
+    by_name = login("staff").get(f"/invoices/list/?_flt_0_customer={name}").get_data(as_text=True)
+    assert number in by_name and "JP¥" not in by_name.replace("\xa0", "")
 
 
 def test_fabs_own_add_edit_and_delete_routes_are_gone(app, login):
