@@ -11,7 +11,6 @@ second answer says so. After a save the user goes back where the work was (`?nex
 invoice's page) with a message naming what changed.
 """
 import re
-import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -44,7 +43,6 @@ STATUS_LABELS = {"draft": "default", "issued": "primary", "part_paid": "warning"
 CATEGORY_NAMES = {"labour": "Labour", "parts": "Parts", "other": "Other"}
 BLANK_ROWS = 1  # rows the form adds after the lines it shows (the JS adds more)
 _ROW_FIELD = re.compile(r"lines-(\d+)-(description|category|quantity|unit_price|tax_rate_id)$")
-CHANGED_MEANWHILE = "changed meanwhile"
 
 
 def status_label(value) -> Markup:
@@ -188,9 +186,9 @@ class InvoiceView(ServiceModelView):
             try:
                 data = {**values, "lines": rows}
                 if invoice is None:
-                    saved = invoices.create_draft(db.session, g.user, customer.id, data, key)
+                    saved = invoices.create_draft(db.session, g.user, customer.id, data, key, issue_now=then_issue)
                 else:
-                    saved = invoices.update_draft(db.session, g.user, invoice.id, data, key)
+                    saved = invoices.update_draft(db.session, g.user, invoice.id, data, key, issue_now=then_issue)
             except AlreadyDone as done:
                 flash(done.message, "info")
                 return redirect(self._back(invoice.id) if invoice else _customer_page(customer.id))
@@ -199,8 +197,9 @@ class InvoiceView(ServiceModelView):
                 errors = e.errors
             else:
                 if then_issue:
-                    return self._issue(saved.id, _derived_key(key, "issue"), failed_to=saved.id)
-                flash(f"Draft invoice saved: {money.format(saved.total, saved.currency)}", "success")
+                    flash(f"Invoice {saved.number} issued: {money.format(saved.total, saved.currency)}", "success")
+                else:
+                    flash(f"Draft invoice saved: {money.format(saved.total, saved.currency)}", "success")
                 return redirect(self._back(saved.id))
         default = tax.default_rate(db.session)
         blank = {"description": "", "category": "other", "quantity": "1", "unit_price": "",
@@ -223,18 +222,14 @@ class InvoiceView(ServiceModelView):
     def issue(self, pk):
         return self._issue(pk, request.form.get("form_key", ""))
 
-    def _issue(self, pk, key, failed_to=None):
-        """Issue the draft `pk`; when it cannot be issued, its errors are said on the page it came
-        from (the draft's form when it was just saved there)."""
+    def _issue(self, pk, key):
+        """Issue the draft `pk`; when it cannot be issued, its errors are said on its page."""
         try:
             issued = invoices.issue(db.session, g.user, pk, key)
         except AlreadyDone as done:
             flash(done.message, "info")
         except Invalid as e:
             db.session.rollback()
-            if failed_to is not None:
-                flash(f"The draft was saved but not issued: {e.messages}", "danger")
-                return redirect(url_for(".edit_draft", pk=failed_to, **_next_args()))
             flash(f"Not issued: {e.messages}", "danger")
         else:
             flash(f"Invoice {issued.number} issued: {money.format(issued.total, issued.currency)}", "success")
@@ -305,9 +300,8 @@ class InvoiceView(ServiceModelView):
             except Invalid as e:
                 db.session.rollback()
                 errors = e.errors
-                said = " ".join(errors.get("amount", []))
-                if CHANGED_MEANWHILE in said:  # not the amount's fault: said above the form, figures fresh
-                    changed, errors = said, {k: v for k, v in errors.items() if k != "amount"}
+                if payments.CHANGED in errors:  # not the amount's fault: said above the form, figures fresh
+                    changed = " ".join(errors.pop(payments.CHANGED))
                     db.session.refresh(invoice)
                     values["seen_outstanding"] = str(invoice.outstanding)
             else:
@@ -366,19 +360,6 @@ class InvoiceView(ServiceModelView):
 
 def _customer_page(customer_id) -> str:
     return url_for("CustomerView.show", pk=customer_id, tab="finances")
-
-
-def _next_args() -> dict:
-    target = return_target()
-    return {"next": target} if target else {}
-
-
-def _derived_key(key: str, step: str) -> str:
-    """The key of a second step of one form ("Save and issue"): the same form sent twice issues once."""
-    try:
-        return str(uuid.uuid5(uuid.UUID(str(key)), step))
-    except ValueError:
-        return key  # not a key: the service says so
 
 
 def _posted_rows(form) -> list[dict]:

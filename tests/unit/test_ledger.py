@@ -166,7 +166,7 @@ def test_a_form_that_saw_another_outstanding_is_told_the_invoice_changed_meanwhi
     pay(invoice, "4.00")
     with pytest.raises(Invalid) as error:
         pay(invoice, "10.00", seen_outstanding="10.00")
-    assert "changed meanwhile" in error.value.errors["amount"][0]
+    assert "changed meanwhile" in error.value.errors["seen_outstanding"][0]
 
 
 def test_void_releases_allocations_as_credit_keeps_the_number_and_posts_the_reversal(ctx):
@@ -306,3 +306,16 @@ def test_seeded_money_passes_the_ledger_check(ctx):
     customer = ctx.scalar(select(Customer).where(Customer.currency == "GBP").limit(1))
     invoice = issued(customer, (1, "10.00"))
     assert invoice.number == f"INV-{before}"  # numbering goes on after the seeded invoices
+
+
+def test_save_and_issue_is_one_transaction(ctx):
+    customer = factories.customer()
+    admin = factories.user("admin")
+    with pytest.raises(Invalid):
+        invoices.create_draft(ctx, admin, customer.id, {"lines": []}, key(), issue_now=True)
+    ctx.rollback()
+    assert ctx.scalar(select(func.count()).select_from(Invoice)) == 0  # not even the draft
+    invoice = invoices.create_draft(ctx, admin, customer.id, {"lines": [
+        {"description": "Visit", "quantity": 1, "unit_price": "10.00", "tax_rate_id": rate("Zero rate")}]}, key(),
+        issue_now=True)
+    assert invoice.status == "issued" and invoice.number and balance(customer) == D("10.00")

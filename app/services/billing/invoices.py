@@ -163,14 +163,17 @@ def _total(invoice: Invoice) -> None:
     invoice.total = invoice.net_total + invoice.tax_total
 
 
-def create_draft(session: Session, actor, customer_id, data: dict, key) -> Invoice:
-    """A draft invoice for the customer (no number yet), committed."""
+def create_draft(session: Session, actor, customer_id, data: dict, key, issue_now: bool = False) -> Invoice:
+    """A draft invoice for the customer (no number yet), committed; with `issue_now`, issued in the
+    same transaction (nothing is saved when it cannot be issued)."""
     permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
     customer = get_customer(session, actor, customer_id)
     values = _clean(session, customer, data, None)
     _claim(session, key)
     customer = ledger.lock(session, customer.id)
     invoice = _draft(session, actor, customer, values)
+    if issue_now:
+        _issue(session, actor, customer, invoice)
     commit(session)
     return invoice
 
@@ -185,8 +188,9 @@ def _draft(session: Session, actor, customer: Customer, values: dict) -> Invoice
     return invoice
 
 
-def update_draft(session: Session, actor, invoice_id, data: dict, key) -> Invoice:
-    """Change a draft: its dates, notes and (when given) all its lines."""
+def update_draft(session: Session, actor, invoice_id, data: dict, key, issue_now: bool = False) -> Invoice:
+    """Change a draft: its dates, notes and (when given) all its lines; with `issue_now`, issue it in
+    the same transaction (nothing is saved when it cannot be issued)."""
     permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
     invoice = get_invoice(session, actor, invoice_id)
     _claim(session, key)
@@ -198,6 +202,9 @@ def update_draft(session: Session, actor, invoice_id, data: dict, key) -> Invoic
     invoice.issue_date, invoice.due_date, invoice.notes = values["issue_date"], values["due_date"], values["notes"]
     if values["lines"] is not None:
         _write_lines(session, customer, invoice, values["lines"])
+    if issue_now:
+        session.flush()
+        _issue(session, actor, customer, invoice)
     commit(session)
     return invoice
 

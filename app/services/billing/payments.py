@@ -25,6 +25,7 @@ from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import customer_scope, get_customer
 
 STATUS_WORDS = {"draft": "a draft", "paid": "paid", "void": "void"}
+CHANGED = "seen_outstanding"  # the field of an Invalid raised because the invoice changed meanwhile
 
 
 def get_source(session: Session, actor, payment_id) -> Payment:
@@ -113,13 +114,14 @@ def record_payment(session: Session, actor, invoice_id, data: dict, key) -> Paym
     _claim(session, key)
     customer = ledger.lock(session, invoice.customer_id)
     session.refresh(invoice)
+    # CHANGED: the form's figures are out of date (not the amount's fault): said above the form.
     if not is_open(invoice):
-        raise Invalid({"amount": f"Invoice {invoice.number or invoice.id} is "
-                                 f"{STATUS_WORDS.get(invoice.status, invoice.status)} now: it changed meanwhile, "
-                                 "so the payment was not recorded."})
+        raise Invalid({CHANGED: f"Invoice {invoice.number or invoice.id} is "
+                                f"{STATUS_WORDS.get(invoice.status, invoice.status)} now: it changed meanwhile, "
+                                "so the payment was not recorded."})
     seen = data.get("seen_outstanding")
     if seen not in (None, "") and fields.decimal_number(seen) != invoice.outstanding:
-        raise Invalid({"amount": f"Invoice {invoice.number} changed meanwhile: "
+        raise Invalid({CHANGED: f"Invoice {invoice.number} changed meanwhile: "
                                  f"{money.format(invoice.outstanding, invoice.currency)} is outstanding now. "
                                  "Check the amount and record the payment again."})
     paid = min(values["amount"], invoice.outstanding)
