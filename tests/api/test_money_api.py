@@ -259,3 +259,23 @@ def test_tax_precedence_through_the_api_exempt_then_special_rate_then_the_lines(
         assert r.status_code == 201, r.json
         charged.append((r.json["result"]["total"], r.json["result"]["lines"][0]["tax_name"]))
     assert charged == [("120.00", "Standard rate"), ("105.00", "Reduced rate"), ("100.00", "Exempt")]
+
+
+@pytest.mark.parametrize("resource", ["invoice", "payment", "credit"])
+def test_the_money_lists_refuse_arguments_they_cannot_use_and_answer_valid_ones(app, api, resource):
+    client = api("admin")
+    for bad in ({"page_size": 0}, {"order_column": "no_such_column", "order_direction": "asc"},
+                {"filters": [{"col": "no_such_column", "opr": "eq", "value": 1}]}):
+        r = client.get(f"/api/v1/{resource}/", query_string={"q": prison.dumps(bad)})
+        assert r.status_code == 400 and r.json["message"], (bad, r.status_code)
+    q = prison.dumps({"page": 0, "page_size": 100, "order_column": "id", "order_direction": "desc"})
+    assert client.get(f"/api/v1/{resource}/", query_string={"q": q}).status_code == 200
+
+
+def test_a_columns_selection_keeps_amounts_as_strings_in_the_currency(app, api, ids):
+    cid = customer(app, currency="JPY")
+    invoice_id = draft(api("admin"), cid, line("1000", ids["zero"])).json["id"]
+    r = api("admin").get(f"/api/v1/invoice/{invoice_id}", query_string={"q": "(columns:!(total,currency))"})
+    assert r.json["result"] == {"total": "1000", "currency": "JPY"}
+    r = api("admin").get("/api/v1/invoice/", query_string={"q": "(columns:!(id,outstanding))"})
+    assert r.json["result"] == [{"id": invoice_id, "outstanding": "0"}]
