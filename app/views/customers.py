@@ -4,13 +4,17 @@ from datetime import date
 from flask import Response, g, request, stream_with_context
 from markupsafe import Markup, escape
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from wtforms import BooleanField
 
 from app.extensions import db
 from app.models import Customer
 from app.services import csv_export
+from app.services.billing import tax
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
@@ -25,10 +29,6 @@ from app.views.contacts import PREFERENCE_LABELS, AddressView, ContactView, Serv
 from app.views.datamodel import CustomerInterface
 from app.views.filters import CustomerScopeFilter, FilterStatusNotEqual
 from app.views.forms import customer_fields
-from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import Select2Widget
-from wtforms import BooleanField
-from app.services.billing import tax
 from app.views.custom_fields import CustomFieldsMixin
 from app.views.files import FilesMixin
 from app.views.profile import ProfileMixin
