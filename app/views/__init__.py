@@ -5,6 +5,7 @@ from app.views.contacts import AddressView, ContactPhoneView, ContactView, Servi
 from app.views.credits import CreditView
 from app.views.invoices import InvoiceView
 from app.views.money_admin import PaymentMethodView, TaxRateView
+from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
 from app.views.jobs import JobView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
@@ -107,4 +108,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
+        appbuilder.add_api(api)
+    for api in (InvoiceApi, PaymentApi, CreditApi):
         appbuilder.add_api(api)

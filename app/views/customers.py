@@ -4,13 +4,17 @@ from datetime import date
 from flask import Response, g, request, stream_with_context
 from markupsafe import Markup, escape
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from wtforms import BooleanField
 
 from app.extensions import db
 from app.models import Customer
 from app.services import csv_export
+from app.services.billing import tax
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
@@ -41,6 +45,19 @@ def breakable_email(value) -> Markup:
     local, at, domain = str(value).rpartition("@")
     text = f"{escape(local)}<wbr>@{escape(domain)}" if at else escape(domain)
     return Markup(f'<a href="mailto:{escape(value)}">{text}</a>')
+
+
+def tax_fields() -> dict:
+    """Launch27's special sales tax on the customer's form: exempt, or a rate of its own instead of
+    each line's (billing/tax.py decides the precedence; customers/validate.py checks the values)."""
+    return {
+        "tax_exempt": BooleanField("Exempt from sales tax",
+                                   description="No sales tax on this customer's invoices."),
+        "tax_rate": QuerySelectField(
+            "Special tax rate", query_func=lambda: tax.rates(db.session), get_pk_func=lambda rate: rate.id,
+            allow_blank=True, widget=Select2Widget(),
+            description="Charged on every line instead of the line's own rate. Blank: each line's rate."),
+    }
 
 
 class ResellerChoiceFilter(BaseFilter):
@@ -113,7 +130,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "company_name": "Company name", "advertising_source": "Advertising source",
         "creditor_days": "Creditor days", "building_type": "Building type",
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
-        "unsubscribed_at": "Unsubscribed (link) at", **PREFERENCE_LABELS,
+        "unsubscribed_at": "Unsubscribed (link) at", "tax_exempt": "Exempt from sales tax",
+        "tax_rate": "Special tax rate", **PREFERENCE_LABELS,
     }
     row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"]),
                       "email": lambda row: breakable_email(row["email"])}
@@ -126,14 +144,15 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     _details = ["customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
                 "mobile", "currency", "reseller", "tags", "status", "joined_on"]
     _other = ["advertising_source", "creditor_days", "building_type", "third_party_reference"]
+    _tax = ["tax_exempt", "tax_rate"]
     _preferences = list(PREFERENCE_FIELDS)
     add_columns = [c for c in _details if c != "status"] + _other + _preferences
-    edit_columns = _details + _other + _preferences
+    edit_columns = _details + _other + _tax + _preferences
     show_fieldsets = [
         ("Customer", {"fields": ["id", "name", "customer_type", "title", "first_name", "surname",
                                  "company_name", "status", "joined_on", "reseller", "tags"]}),
         ("Contact details", {"fields": ["email", "phone", "mobile"]}),
-        ("Money", {"fields": ["currency", "balance"]}),
+        ("Money", {"fields": ["currency", "balance", "tax_exempt", "tax_rate"]}),
         ("Other details", {"fields": _other}),
         ("Communication preferences", {"fields": _preferences + ["unsubscribed_at"], "expanded": False}),
     ]
@@ -145,6 +164,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     edit_fieldsets = [
         ("Customer", {"fields": _details}),
         ("Other details", {"fields": _other, "expanded": True}),
+        ("Sales tax", {"fields": _tax, "expanded": True}),
         ("Communication preferences", {"fields": _preferences, "expanded": False}),
     ]
     description_columns = {
@@ -153,12 +173,12 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "email": "Must be unique among customers that are not archived.",
     }
     add_form_extra_fields = customer_fields()
-    edit_form_extra_fields = customer_fields()
+    edit_form_extra_fields = {**customer_fields(), **tax_fields()}
     add_form_query_rel_fields = {"reseller": [["id", ResellerChoiceFilter, None]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
     # The filter bar's status and reseller: drop-downs of real values, resellers within scope.
     search_form_extra_fields = {"status": status_field(), "reseller": reseller_field()}
-    field_map = {"reseller": "reseller_id", "tags": "tag_ids"}
+    field_map = {"reseller": "reseller_id", "tags": "tag_ids", "tax_rate": "tax_rate_id"}
     related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
     edit_template = "appbuilder/general/model/edit_cascade.html"
     record_noun = ""  # "Acme Hotel Ltd updated"

@@ -19,7 +19,7 @@ from app.jobs import enqueue, tasks
 from app.models import Customer, Job, Reseller, Tag, customer_tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.services import audit, fields, jobs, permissions
-from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission
+from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission, with_money
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
 from app.services.customers.status import transitions_note as status_note
 from app.services.db import commit, in_ids, vacuum
@@ -224,9 +224,28 @@ def _tag_names(session, ids) -> dict[int, list[str]]:
     return names
 
 
+def currency_kept(current: str, requested: str) -> str:
+    """Why a bulk edit left a customer alone: its money fixes its currency (as validate says)."""
+    return f"billed in {current} with invoices, payments or credits: currency cannot change to {requested}"
+
+
+def _money_fixes_currency(session: Session, ids: list[int], currency: str) -> dict[int, str]:
+    """The customers among `ids` whose currency would change but is fixed by their money records
+    (billing.payments.has_money, set-based), each with the reason; locked first (PostgreSQL), so
+    that a money record written meanwhile waits for this chunk."""
+    rows = _locked(session, select(Customer.id, Customer.currency).where(in_ids(session, Customer.id, ids)))
+    moving = {r.id: r.currency for r in rows if r.currency != currency}
+    if not moving:
+        return {}
+    return {i: currency_kept(moving[i], currency) for i in with_money(session, list(moving))}
+
+
 def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]:
     changes: dict[int, dict] = {}
     moved, stayed = [], {}
+    refused = _money_fixes_currency(session, ids, params["currency"]) if params.get("currency") else {}
+    if refused:  # left alone altogether, as a delete leaves a customer with money
+        ids = [i for i in ids if i not in refused]
     if params.get("status"):
         moved, stayed = _set_status(session, ids, params["status"], sources(params["status"]))
     columns = {k: params[k] for k in ("reseller_id", "currency", "creditor_days") if params.get(k) is not None}
@@ -265,6 +284,7 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
     changed = set(moved) | set(changes)
     reasons = Counter(reason for cid, reason in stayed.items() if cid not in changed)
     unchanged = len(ids) - len(changed) - sum(reasons.values())
+    reasons.update(refused.values())
     if unchanged > 0:
         reasons["nothing to change"] += unchanged
     return len(changed), reasons

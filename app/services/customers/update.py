@@ -1,6 +1,7 @@
 from sqlalchemy.orm import Session
 
 from app.models import Customer
+from app.services.billing import ledger
 from app.services.customers.status import cascade, check_transition
 from app.services.customers.validate import clean
 from app.services.db import commit
@@ -10,9 +11,14 @@ from app.services.scope import get_customer
 def update_customer(session: Session, actor, customer_id, data: dict) -> Customer:
     """Change the given fields of a customer in `actor`'s scope.
 
-    Raises NotFound (missing or out of scope) or Invalid with every field error.
+    Raises NotFound (missing or out of scope) or Invalid with every field error (among them a
+    currency change of a customer with money records).
     """
     customer = get_customer(session, actor, customer_id)
+    if data.get("currency") not in (None, "") and str(data["currency"]).strip().upper() != customer.currency:
+        # The currency is fixed once the customer has money (validate.check_currency_fixed): hold
+        # its money against a record written meanwhile, which would wait and read the new currency.
+        customer = ledger.lock(session, customer.id)
     values, tags = clean(session, actor, data, customer)
     check_transition(customer.status, values["status"])
     status_changed = values["status"] != customer.status

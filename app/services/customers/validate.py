@@ -5,6 +5,8 @@ from sqlalchemy.orm import Session
 from app.models import Customer, Reseller, Tag
 from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOMER_TYPES, PURPOSES, STATUSES, TITLES
 from app.services import fields
+from app.services.billing.payments import has_money
+from app.services.billing.tax import check_customer_tax
 from app.services.errors import FieldErrors
 from app.services.scope import is_scoped, reseller_id_of
 from app.services.settings import settings
@@ -15,6 +17,7 @@ EDITABLE = (
     "customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
     "mobile", "currency", "reseller_id", "tag_ids", "status", "joined_on",
     "advertising_source", "creditor_days", "building_type", "third_party_reference", *PREFERENCE_FIELDS,
+    "tax_exempt", "tax_rate_id",
 )
 
 
@@ -52,6 +55,8 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
     out["phone"] = fields.phone(errors, "phone", current("phone"), settings.phone_region)
     out["mobile"] = fields.phone(errors, "mobile", current("mobile"), settings.phone_region)
     out["currency"] = fields.currency(errors, "currency", current("currency"), settings.base_currency)
+    if "currency" not in errors:
+        check_currency_fixed(errors, session, customer, out["currency"])
     out["status"] = fields.choice(errors, "status", current("status", "active"), STATUSES, required=True)
     out["joined_on"] = fields.a_date(errors, "joined_on", current("joined_on"))
     out["advertising_source"] = fields.text(errors, "advertising_source", current("advertising_source"), 80)
@@ -61,6 +66,9 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
         errors, "third_party_reference", current("third_party_reference"), 80)
     for key in PREFERENCE_FIELDS:  # service messages on, marketing off, until said otherwise
         out[key] = fields.boolean(current(key, key.startswith("service_")))
+
+    # Launch27's special sales tax: exempt, or a rate of its own instead of each line's.
+    out.update(check_customer_tax(errors, session, {k: current(k) for k in ("tax_exempt", "tax_rate_id")}))
 
     out["reseller_id"] = _reseller(session, actor, errors, data, customer)
 
@@ -85,6 +93,20 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
     errors.raise_if_any()
     out["name"], out["sort_name"] = names(out)
     return out, tags
+
+
+def currency_fixed_message(current: str, requested: str) -> str:
+    return (f"This customer is billed in {current} and has invoices, payments or credits: its currency "
+            f"cannot change to {requested}.")
+
+
+def check_currency_fixed(errors: FieldErrors, session: Session, customer: Customer | None, currency) -> None:
+    """A customer's currency is fixed once it has a money record (billing.payments.has_money): its
+    invoices, payments and ledger are in that currency."""
+    if customer is None or customer.id is None or not currency or currency == customer.currency:
+        return
+    if has_money(session, customer.id):
+        errors.add("currency", currency_fixed_message(customer.currency, currency))
 
 
 def _reseller(session, actor, errors, data, customer):
