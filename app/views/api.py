@@ -8,8 +8,10 @@ import functools
 import logging
 
 import jsonschema
+from marshmallow import fields
 from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, merge_response_func, rison
+from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.api.schemas import get_item_schema, get_list_schema
 from flask_appbuilder.const import (
     API_DESCRIPTION_COLUMNS_RIS_KEY, API_LABEL_COLUMNS_RIS_KEY, API_LIST_COLUMNS_RIS_KEY,
@@ -22,8 +24,8 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from app.extensions import db
-from app.models import Address, Contact, ContactPhone, Customer, Tag
-from app.services import tags
+from app.models import Address, Contact, ContactPhone, Customer, Invoice, InvoiceLine, Payment, Tag
+from app.services import money, tags
 from app.services.customers import addresses, contacts
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
@@ -182,6 +184,34 @@ class ServiceApi(RequestFilters, ModelRestApi):
         return self.response(200, message="OK")
 
 
+def _currency_of(record) -> str:
+    return record.currency if hasattr(record, "currency") else record.invoice.currency
+
+
+class Amount(fields.String):
+    """An amount as a string with its currency's decimals (the record's, or its invoice's)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return str(money.quantize(value, _currency_of(obj)))
+
+
+# The amounts of each model (columns and properties), dumped as Amount.
+AMOUNTS = {Customer: {"balance"}, Invoice: {"net_total", "tax_total", "total", "outstanding"},
+           InvoiceLine: {"unit_price", "net", "tax"},
+           Payment: {"amount", "unallocated", "allocated"}}
+
+
+class MoneyConverter(Model2SchemaConverter):
+    """FAB's converter, with each amount an Amount (for a `columns` selection too)."""
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        if column.name in AMOUNTS.get(datamodel.obj, ()):
+            return Amount(dump_only=True)
+        return super()._column2field(datamodel, column, nested, parent_schema_name)
+
+
 class CustomerApi(ServiceApi):
     resource_name = "customers"
     datamodel = CustomerInterface(Customer)
@@ -191,13 +221,14 @@ class CustomerApi(ServiceApi):
                     "phone", "mobile", "joined_on", "balance", "currency", "status", "reseller_id",
                     "reseller.name", "tags.id", "tags.name"]
     show_columns = list_columns + ["title", "advertising_source", "creditor_days", "building_type",
-                                   "third_party_reference"]
+                                   "third_party_reference", "tax_exempt", "tax_rate_id"]
     add_columns = edit_columns = ["customer_type", "title", "first_name", "surname", "company_name",
                                   "email", "phone", "mobile", "currency", "status", "joined_on",
                                   "advertising_source", "creditor_days", "building_type",
-                                  "third_party_reference"]
+                                  "third_party_reference", "tax_exempt", "tax_rate_id"]
     order_columns = CustomerView.order_columns
     search_columns = CustomerView.search_columns
+    model2schemaconverter = MoneyConverter  # the balance with its currency's decimals
 
     def create(self, data):
         return create_customer(db.session, g.user, data)

@@ -20,7 +20,6 @@ import uuid
 
 from flask import g, request
 from flask_appbuilder.api import expose
-from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import Schema, fields
@@ -31,7 +30,7 @@ from app.models.money import CATEGORIES
 from app.services import money
 from app.services.billing import invoices, payments
 from app.services.errors import Invalid
-from app.views.api import ServiceApi, safe
+from app.views.api import AMOUNTS, Amount, MoneyConverter, ServiceApi, safe
 from app.views.datamodel import ListInterface
 from app.views.filters import ChildScopeFilter
 
@@ -52,34 +51,6 @@ def write_key(data: dict) -> str:
         return str(uuid.UUID(value))
     except (TypeError, ValueError, AttributeError):  # not a string, or not a UUID
         raise Invalid({"key": KEY_MESSAGE}) from None
-
-
-def _currency_of(record) -> str:
-    return record.currency if hasattr(record, "currency") else record.invoice.currency
-
-
-class Amount(fields.String):
-    """An amount as a string with its currency's decimals (the record's, or its invoice's)."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return str(money.quantize(value, _currency_of(obj)))
-
-
-# The amounts of each model (columns and properties), dumped as Amount.
-AMOUNTS = {Invoice: {"net_total", "tax_total", "total", "outstanding"},
-           InvoiceLine: {"unit_price", "net", "tax"},
-           Payment: {"amount", "unallocated", "allocated"}}
-
-
-class MoneyConverter(Model2SchemaConverter):
-    """FAB's converter, with each amount an Amount (for a `columns` selection too)."""
-
-    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
-        if column.name in AMOUNTS.get(datamodel.obj, ()):
-            return Amount(dump_only=True)
-        return super()._column2field(datamodel, column, nested, parent_schema_name)
 
 
 # ---- what the writes take (the OpenAPI document's request bodies) ----------------------------
