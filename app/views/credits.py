@@ -96,6 +96,14 @@ class CreditFilterConverter(SQLAFilterConverter):
 class CreditInterface(ListInterface):
     filter_converter_class = CreditFilterConverter
 
+    def get(self, id, filters=None):
+        """One credit (within `filters`: the scope) with its customer's name, as the list loads it."""
+        number = fields.record_id(id)
+        if number is None:
+            return None
+        query = self.session.query(self.obj).options(*self.eager).filter(self.pk == number)
+        return (filters.apply_all(query) if filters is not None else query).one_or_none()
+
 
 # The CSV's columns (header, SQL expression); text that users typed goes through csv_export.safe.
 CSV_COLUMNS = [

@@ -75,16 +75,16 @@ LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment
 
 def _ledger_sources(entries) -> dict:
     """What each ledger entry comes from, in words, with a link where there is a page:
-    {entry id: (text, url or None)}. One query per kind of record on the page."""
+    {entry id: (text, the page it is on: "invoice", "credit" or None, that record's id)}. One query per kind of record on the page."""
     by_table: dict[str, set[int]] = {}
     for entry, _balance in entries:
         by_table.setdefault(entry.source_table, set()).add(entry.source_id)
     numbers = dict(db.session.execute(select(Invoice.id, Invoice.number).where(
-        Invoice.id.in_(by_table.get("invoice", ()))))) if "invoice" in by_table else {}
+        Invoice.id.in_(by_table.get("invoice", ())))).all()) if "invoice" in by_table else {}
     kinds = dict(db.session.execute(select(Payment.id, Payment.kind).where(
-        Payment.id.in_(by_table.get("payment", ()))))) if "payment" in by_table else {}
+        Payment.id.in_(by_table.get("payment", ())))).all()) if "payment" in by_table else {}
     releases = dict(db.session.execute(select(Release.id, Release.payment_id).where(
-        Release.id.in_(by_table.get("payment_release", ()))))) if "payment_release" in by_table else {}
+        Release.id.in_(by_table.get("payment_release", ())))).all()) if "payment_release" in by_table else {}
     found = {}
     for entry, _balance in entries:
         table, pk = entry.source_table, entry.source_id
