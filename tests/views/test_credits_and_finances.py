@@ -347,3 +347,13 @@ def test_who_may_not_post_money_sees_the_tab_and_list_and_is_refused_403(app, lo
     assert count(app, Release) == 0 and count(app, Adjustment) == 0 and count(app, Payment) == 1
     with app.app_context():
         assert db.session.get(Payment, credit).reference == "R1"
+
+
+def test_the_header_says_what_is_owed_from_the_invoices_and_how_long_overdue(app, login, ada):
+    today = date.today()
+    with app.app_context():
+        issued(ada, "42.50", today - timedelta(days=40), today - timedelta(days=10))
+        payments.add_credit(db.session, f.user("admin"), ada, {"amount": "2.50", "reason": "Goodwill"}, key())
+    html = unescape(login("readonly").get(f"/customers/show/{ada}").get_data(as_text=True))
+    assert "Owes £42.50, 10 days overdue" in html  # the invoices' outstanding, not the balance (£40.00)
+    assert "Credit £2.50" in html and 'id="balance">£40.00' in html
