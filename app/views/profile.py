@@ -12,8 +12,12 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 
+from sqlalchemy import select
+
 from app.extensions import db
-from app.services import geo
+from app.models import Invoice, Payment, Release
+from app.services import geo, permissions
+from app.services.billing import POST_MONEY, finances
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.services.customers import contacts, merge, notes, profile, update
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
@@ -57,6 +61,77 @@ def _changes(view, pk, args) -> dict:
             "may_see_raw": view.appbuilder.sm.has_access("can_show", "AuditView")}
 
 
+# The Finances tab's sub-tabs, in order (?sub=...): invoices first, as getSoapy's tab opens.
+FINANCE_TABS = {"invoices": "Invoices", "payments": "Payments", "credits": "Credits",
+                "ledger": "Show payments & adjustments"}
+# A payment's kind on the Payments and Credits sub-tabs (the Credits list says "Overpayment" for a
+# payment that became credit: views/credits.py).
+PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit"}
+# A ledger entry's kind in words (positive amounts: the customer owes more).
+LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment": "Payment",
+                "external": "External payment", "credit": "Manual credit", "refund": "Refund",
+                "credit_void": "Credit voided", "adjustment": "Balance adjustment"}
+
+
+def _ledger_sources(entries) -> dict:
+    """What each ledger entry comes from, in words, with a link where there is a page:
+    {entry id: (text, the page it is on: "invoice", "credit" or None, that record's id)}. One query per kind of record on the page."""
+    by_table: dict[str, set[int]] = {}
+    for entry, _balance in entries:
+        by_table.setdefault(entry.source_table, set()).add(entry.source_id)
+    numbers = dict(db.session.execute(select(Invoice.id, Invoice.number).where(
+        Invoice.id.in_(by_table.get("invoice", ())))).all()) if "invoice" in by_table else {}
+    kinds = dict(db.session.execute(select(Payment.id, Payment.kind).where(
+        Payment.id.in_(by_table.get("payment", ())))).all()) if "payment" in by_table else {}
+    releases = dict(db.session.execute(select(Release.id, Release.payment_id).where(
+        Release.id.in_(by_table.get("payment_release", ())))).all()) if "payment_release" in by_table else {}
+    found = {}
+    for entry, _balance in entries:
+        table, pk = entry.source_table, entry.source_id
+        if table == "invoice":
+            found[entry.id] = (f"Invoice {numbers.get(pk) or pk}", "invoice", pk)
+        elif table == "payment":
+            found[entry.id] = (f"{PAYMENT_KINDS.get(kinds.get(pk), 'Payment')} #{pk}", "credit", pk)
+        elif table == "payment_release":
+            found[entry.id] = (f"Payment or credit #{releases.get(pk, '?')}", "credit", releases.get(pk))
+        else:
+            found[entry.id] = ("Balance adjustment", None, None)
+    return found
+
+
+def _finances(view, pk, args) -> dict:
+    """The Finances tab: one sub-tab's page (newest first, `before` the next page's cursor), and the
+    buttons of who may post money (New invoice and Charge customer once their screens exist)."""
+    sub = args.get("sub") if args.get("sub") in FINANCE_TABS else "invoices"
+    before = page_cursor(args.get("before"))
+    here = url_for("CustomerView.show", pk=pk, tab="finances", sub=sub)
+    content = {"sub": sub, "sub_tabs": FINANCE_TABS, "here": here, "payment_kinds": PAYMENT_KINDS,
+               "ledger_kinds": LEDGER_KINDS, "refunds": {}, "sources": {}}
+    if sub == "invoices":
+        rows, next_before = finances.invoices(db.session, g.user, pk, before)
+    elif sub == "ledger":
+        rows, next_before = finances.ledger_page(db.session, g.user, pk, before)
+        content["sources"] = _ledger_sources(rows)
+    else:
+        rows, next_before = finances.payments(db.session, g.user, pk, before, credits_only=sub == "credits")
+        content["refunds"] = finances.refunds(db.session, [p.id for p in rows])
+    may_post = permissions.may(db.session, g.user, POST_MONEY)
+    buttons = []
+    if may_post:
+        endpoints = current_app.view_functions
+        for endpoint, label, icon, element in (
+                ("InvoiceView.new", "New invoice", "fa-file-text-o", "new-invoice"),
+                ("InvoiceView.charge", "Charge customer", "fa-bolt", "charge-customer"),
+                ("CreditView.external", "Add external payment", "fa-money", "add-external-payment"),
+                ("CreditView.add_credit", "Add credit", "fa-plus-circle", "add-credit"),
+                ("CreditView.adjust", "Edit balance", "fa-balance-scale", "edit-balance")):
+            if endpoint in endpoints:
+                buttons.append((label, icon, element, url_for(endpoint, customer_id=pk, next=here)))
+    content.update(rows=rows, next_before=next_before, may_post=may_post, buttons=buttons,
+                   invoice_pages="InvoiceView.show" in current_app.view_functions)
+    return content
+
+
 def _services(view, pk, args) -> dict:
     return {"services": profile.services(db.session, g.user, pk)}
 
@@ -67,7 +142,7 @@ register_tab("addresses", "Addresses",
              lambda view, pk, args: {"addresses": profile.addresses(db.session, g.user, pk)})
 register_tab("notes", "Notes", _notes)
 register_tab("files", "Files", lambda view, pk, args: view.files_tab(pk))
-register_tab("finances", "Finances")
+register_tab("finances", "Finances", _finances)
 register_tab("messages", "Messages", _messages)
 register_tab("works", "Jobs / works")
 register_tab("services", "Services", _services)
