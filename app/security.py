@@ -62,7 +62,7 @@ _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|sho
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
 _MONEY_READ = [(r"(Invoice|Credit|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-               (r"(Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
+               (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
 _MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit)View", r"can_[a-z_]+")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
@@ -88,7 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Invoices|Credits)", r"menu_access"),
+        (r"(Money|Invoices|Credits)", r"menu_access"),
     ],
 }
 

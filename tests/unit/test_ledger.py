@@ -181,6 +181,7 @@ def test_void_releases_allocations_as_credit_keeps_the_number_and_posts_the_reve
     assert balance(customer) == D("-20.00")
     reversal = ctx.scalar(select(Allocation).where(Allocation.amount < 0))
     assert reversal.amount == D("-20.00") and reversal.reverses_id is not None
+    assert ctx.scalar(select(Payment.is_credit)) is True  # listed with the credits now
 
 
 def test_an_issued_invoice_is_never_deleted_a_draft_is(ctx):

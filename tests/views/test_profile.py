@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Contact, Customer, Message, Note
+from app.models import Contact, Customer, Message, Note, TaxRate
 from app.services.customers import addresses, contacts, notes
 from tests import factories as f
 
@@ -161,9 +161,13 @@ def test_the_messages_tab_can_show_notification_logs(app, login, ada):
 
 
 def test_the_header_shows_a_debt(app, login, ada):
+    import uuid
+    from app.services.billing import invoices
     with app.app_context():
-        db.session.get(Customer, ada).balance = Decimal("42.50")
-        db.session.commit()
+        admin = f.user("admin")
+        invoices.charge(db.session, admin, ada, {"description": "Call-out", "amount": "42.50",
+                                                 "tax_rate_id": db.session.scalar(select(TaxRate.id).where(
+                                                     TaxRate.name == "Zero rate"))}, str(uuid.uuid4()))
     assert "Owes £42.50" in page(login("admin"), ada)
 
 

@@ -333,13 +333,14 @@ def _release_allocations(session: Session, actor, invoice: Invoice, on: date) ->
                                customer_id=allocation.customer_id, currency=allocation.currency,
                                amount=-allocation.amount, allocated_on=on, reverses_id=allocation.id,
                                created_by_id=getattr(actor, "id", None)))
+        # What it paid is account credit again: the source is one of the customer's credits now.
         session.execute(update(Payment).where(Payment.id == allocation.payment_id)
-                        .values(unallocated=Payment.unallocated + allocation.amount)
+                        .values(unallocated=Payment.unallocated + allocation.amount, is_credit=True)
                         .execution_options(synchronize_session=False))
     session.flush()
     for record in list(session.identity_map.values()):
         if isinstance(record, Payment):
-            session.expire(record, ["unallocated"])
+            session.expire(record, ["unallocated", "is_credit"])
 
 
 def status_for(invoice: Invoice) -> str:
