@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -88,6 +89,9 @@ class Message(Model):
     contact: Mapped[Contact | None] = relationship(Contact)
     attempt_log: Mapped[list["MessageAttempt"]] = relationship(
         back_populates="message", order_by="MessageAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
+    attachments: Mapped[list["MessageAttachment"]] = relationship(
+        back_populates="message", order_by="MessageAttachment.id", cascade="all, delete-orphan", passive_deletes=True,
+        lazy="raise_on_sql")
 
     @property
     def summary(self) -> str:
@@ -126,3 +130,25 @@ class MessageAttempt(Model):
 
     def __repr__(self) -> str:
         return f"{self.outcome}"
+
+
+class MessageAttachment(Model):
+    """A file an e-mail carries (an invoice's PDF), written in the transaction that writes its
+    message; delivery attaches it (app/services/messages/outbox.attach, delivery). A text
+    carries none. The bytes are kept with the message: what was sent can be shown as it was."""
+
+    __tablename__ = "message_attachment"
+    __table_args__ = (CheckConstraint("size >= 0", name="ck_message_attachment_size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("message.id", ondelete="CASCADE"), nullable=False, index=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+    def __repr__(self) -> str:
+        return self.filename

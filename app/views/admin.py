@@ -1,4 +1,5 @@
 """Tags, resellers, the audit log and the company settings."""
+import base64
 import json
 from datetime import datetime, timezone
 
@@ -10,7 +11,9 @@ from markupsafe import Markup
 
 from app.extensions import db
 from app.models import AuditEntry, Reseller, Tag
+from app.models.customers import CREDITOR_DAYS
 from app.services import company, resellers, tags
+from app.services.billing import tax
 from app.services.errors import Invalid
 from app.services.settings import settings
 from app.views import formatters, history
@@ -119,35 +122,60 @@ def _customer_link(event) -> Markup:
 
 
 class CompanySettingsView(BaseView):
-    """The company's settings (services/company.py): the time zone times are shown in, and where the
-    business is. One form; saving comes back to it with what changed."""
+    """The company's settings (services/company.py): the time zone times are shown in, where the
+    business is, and what invoices say (name, address, tax number, logo, bank details, numbers,
+    creditor days, the default tax rate). One form; saving comes back to it with what changed."""
 
     route_base = "/company"
     default_view = "edit"
     base_permissions = ["can_edit"]
     LABELS = {"time_zone": "time zone", "business_address": "business address",
-              "business_latitude": "latitude", "business_longitude": "longitude"}
+              "business_latitude": "latitude", "business_longitude": "longitude",
+              "company_name": "company name", "company_address": "company address", "tax_number": "tax number",
+              "bank_details": "bank details", "default_creditor_days": "default creditor days",
+              "invoice_prefix": "invoice prefix", "invoice_next_number": "next invoice number",
+              "default_tax_rate_id": "default tax rate", "logo": "logo"}
 
     @expose("/", methods=["GET", "POST"])
     @has_access
     @permission_name("edit")
     def edit(self):
         config = current_app.config
-        row = company.stored(db.session)
-        values = {key: "" if getattr(row, key) is None else str(getattr(row, key)) for key in company.FIELDS}
+        values = self._saved()
         errors: dict = {}
         if request.method == "POST":
-            values = {key: request.form.get(key, "") for key in company.FIELDS}
+            posted = {key: request.form.get(key, "") for key in company.ALL_FIELDS if key in request.form}
+            upload = request.files.get("logo")
+            # One byte past the limit is enough to refuse it, whatever the file's size.
+            logo = upload.stream.read(company.LOGO_BYTES + 1) if upload is not None and upload.filename else None
             try:
-                changed = company.update(db.session, g.user, values, geocoder=settings.geocoder)
+                changed = company.update(db.session, g.user, posted, geocoder=settings.geocoder, logo=logo or None)
             except Invalid as e:
                 db.session.rollback()
                 errors = e.errors
+                values = {**values, **posted}
             else:
                 flash(f"Company settings saved: {', '.join(self.LABELS[k] for k in changed)} changed." if changed
                       else "Company settings saved: nothing changed.", "success")
                 return redirect(url_for(f"{self.endpoint}.edit"))
         in_force = company.read(db.session, config)
+        row = company.stored(db.session)
+        logo = (Markup("data:{};base64,{}").format(row.logo_type, base64.b64encode(row.logo).decode())
+                if row.logo else None)
         return self.render_template(
             "admin/company.html", values=values, errors=errors, zones=company.time_zones(), in_force=in_force,
-            now=company.local(datetime.now(timezone.utc), in_force.time_zone), title="Company settings")
+            now=company.local(datetime.now(timezone.utc), in_force.time_zone), title="Company settings",
+            logo=logo, logo_kb=len(row.logo) / 1024 if row.logo else 0, logo_limit_kb=company.LOGO_BYTES // 1024,
+            tax_rates=tax.rates(db.session), creditor_days=CREDITOR_DAYS, base_currency=settings.base_currency,
+            next_invoice=company.numbering(db.session).next)
+
+    @staticmethod
+    def _saved() -> dict:
+        row = company.stored(db.session)
+        values = {key: "" if getattr(row, key) is None else str(getattr(row, key))
+                  for key in company.FIELDS + company.DOCUMENT_FIELDS}
+        numbers = company.numbering(db.session)
+        rate = company.default_tax_rate_id(db.session)
+        values.update(invoice_prefix=numbers.prefix, invoice_next_number=str(numbers.next_number),
+                      default_tax_rate_id="" if rate is None else str(rate))
+        return values

@@ -23,12 +23,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Contact, Customer, Message, MessageAttempt
+from app.models.comms import MessageAttachment
 from app.models.resellers import utcnow
 from app.services.messages import transports, unsubscribe
 from app.services.messages.preferences import skip_reason
@@ -110,6 +112,7 @@ class Sender:
         self.outcomes = Counter()
         self.retries: dict[float, list[int]] = {}
         self.transports = {}
+        self.has_files = False  # the message just claimed carries attachments
 
     def finish(self):
         """Commit the last outcome (batched)."""
@@ -136,6 +139,8 @@ class Sender:
             return message
         transport = self._transport(message.channel)
         try:
+            if self.has_files and message.channel == "email":  # a text never carries files
+                message = with_attachments(self.session, message)
             transport.send(message, headers_for(message, self.config))
         except transports.Transient as e:
             if message.attempts <= len(self.delays):
@@ -179,6 +184,7 @@ class Sender:
         by another worker, or not due yet), "skipped" (recorded, committed)."""
         connection, now = self.session.connection(), self.now()
         row = connection.execute(CHECK, {"message_id": message_id, "now": now}).first()
+        self.has_files = bool(row[13]) if row is not None else False
         if row is None:
             self._commit()  # the last outcome, if it waits (nothing else was written)
             return "not due"
@@ -229,13 +235,23 @@ class Sender:
         return outcome
 
 
+def with_attachments(session: Session, message):
+    """The claimed message with `attachments`: (filename, content_type, content) of each of its
+    files, in the order they were attached (transports.Smtp attaches them)."""
+    files = session.execute(select(MessageAttachment.filename, MessageAttachment.content_type,
+                                   MessageAttachment.content)
+                            .where(MessageAttachment.message_id == message.id).order_by(MessageAttachment.id)).all()
+    return SimpleNamespace(**message._mapping, attachments=[tuple(f) for f in files])
+
+
 # The statements of each message's steps, built once (they run a few hundred times a second).
 _message, _customer, _contact = Message.__table__, Customer.__table__, Contact.__table__
 _queued_and_due = and_(_message.c.id == bindparam("message_id"), _message.c.status == "queued",
                        _message.c.due_at <= bindparam("now"))
 CHECK = (select(_message.c.channel, _message.c.purpose, _message.c.recipient, _message.c.contact_id,
                 _customer.c.status, *(_customer.c[name] for name in PREFERENCES),
-                *(_contact.c[name] for name in PREFERENCES))
+                *(_contact.c[name] for name in PREFERENCES),
+                exists().where(MessageAttachment.__table__.c.message_id == _message.c.id).label("has_files"))
          .select_from(_message.join(_customer, _customer.c.id == _message.c.customer_id)
                       .outerjoin(_contact, _contact.c.id == _message.c.contact_id))
          .where(_queued_and_due))

@@ -6,11 +6,12 @@ The rows are written in the transaction of the request that sends them; delivery
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from app.jobs import tasks
 from app.models import Contact, ContactPhone, Customer, Job, Message
+from app.models.comms import MessageAttachment
 from app.models.resellers import utcnow
 from app.services import fields
 from app.services import jobs
@@ -28,6 +29,9 @@ RECIPIENTS = {"primary": "The primary contact", "all": "Every contact"}
 NO_PUBLIC_URL = ("Marketing e-mail carries an unsubscribe link, and the address people reach this app at is "
                  "not known here: set PUBLIC_URL.")
 MAX_SUBJECT, MAX_EMAIL_BODY = 200, 50_000
+# What one e-mail's files may weigh together: well under what mail servers take (often 20-25 MB,
+# with base64 adding a third).
+MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024
 CHUNK = 2000
 CUSTOMER_COLUMNS = ("id", "name", "title", "first_name", "surname", "company_name", "email", "mobile", "balance",
                     "currency", "status")
@@ -223,6 +227,41 @@ def write(session: Session, job: Job, config: dict, base: str | None = None) -> 
                                 .order_by(Message.id)))
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file for an e-mail: its name as the recipient sees it, its type, its bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def attach(session: Session, message: Message, files: list[Attachment]) -> None:
+    """Add `files` to an e-mail being written (added and flushed with it, not committed).
+
+    Raises Invalid ("attachments") for a text, or when the files weigh more than
+    MAX_ATTACHMENT_BYTES together."""
+    if message.channel != "email":
+        raise Invalid({"attachments": "Only an e-mail carries files."})
+    total = sum(len(f.content) for f in files)
+    if total > MAX_ATTACHMENT_BYTES:
+        raise Invalid({"attachments": f"The attached files come to {total / 1024 / 1024:.1f} MB: an e-mail "
+                                      f"can carry at most {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."})
+    if message.id is None:
+        session.add(message)
+        session.flush()
+    session.add_all(MessageAttachment(message_id=message.id, filename=f.filename, content_type=f.content_type,
+                                      size=len(f.content), content=f.content) for f in files)
+    session.flush()
+
+
+def attachments_of(session: Session, message_id: int) -> list[Attachment]:
+    """The files an e-mail carries, in the order they were attached."""
+    return [Attachment(*row) for row in session.execute(
+        select(MessageAttachment.filename, MessageAttachment.content_type, MessageAttachment.content)
+        .where(MessageAttachment.message_id == message_id).order_by(MessageAttachment.id))]
+
+
 def brief(session: Session, message_id):
     """A message's status, direction, channel and customer (what its page's buttons depend on);
     the caller has already found it within the user's scope."""
@@ -247,6 +286,13 @@ def resend(session: Session, actor, message_id) -> Message:
                    status="queued", attempts=0, resend_of_id=message.id,
                    created_by=getattr(actor, "username", None))
     session.add(copy)
+    session.flush()
+    # The copy carries the same files (copied in the database: the bytes never come through here).
+    att = MessageAttachment.__table__
+    session.execute(insert(att).from_select(
+        ["message_id", "filename", "content_type", "size", "content"],
+        select(literal(copy.id), att.c.filename, att.c.content_type, att.c.size, att.c.content)
+        .where(att.c.message_id == message.id).order_by(att.c.id)))
     commit(session)
     tasks.queue_delivery([copy.id])
     return copy

@@ -7,6 +7,9 @@ which our e-mail validation accepts): it would write the name as an encoded word
 address. Such a message is built with the standard library's EmailMessage and goes out over
 the same connection with SMTPUTF8.
 
+An e-mail's files (`message.attachments`: filename, content type, bytes, when delivery found
+some) go as MIME attachments on either path; the SMS gateway and the outbox ignore them.
+
 A transport's may_have_it() says, after send() was cut short by something else (the job's
 timeout, an interrupt), whether the other end may have the message.
 
@@ -105,6 +108,8 @@ class Smtp:
                                    sender=self.state.default_sender, extra_headers=extra)
         if "Message-ID" in extra:  # Flask-Mail writes its own Message-ID: give it ours
             mail_message.msgId = extra.pop("Message-ID")
+        for filename, content_type, content in getattr(message, "attachments", ()):
+            mail_message.attach(filename=filename, content_type=content_type, data=content)
         return mail_message
 
     def _send_smtputf8(self, message, headers: dict) -> None:
@@ -117,6 +122,9 @@ class Smtp:
         for name, value in headers.items():
             built[name] = value
         built.set_content(message.body)
+        for filename, content_type, content in getattr(message, "attachments", ()):
+            maintype, _, subtype = content_type.partition("/")
+            built.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
         if self.connection.host is None:  # MAIL_SUPPRESS_SEND
             return
         refused = self.connection.host.send_message(built, mail_options=["SMTPUTF8"])

@@ -1,0 +1,273 @@
+"""An invoice as a document: its PDF, and e-mailing it with the PDF attached.
+
+The PDF is templates/invoices/pdf.html rendered by xhtml2pdf: the company's letterhead
+(services/company.letterhead, its logo as a data URI), the invoice's stored billing address (a
+draft: the customer's current one, marked DRAFT), its lines, the tax per rate, its totals and what
+is outstanding, all from the stored figures (services/billing/invoices.py computed them once)
+formatted by services/money.format. Nothing is recomputed here.
+
+Anyone who sees the invoice (its customer is in the user's scope: get_invoice, else NotFound) may
+have its PDF; the route asks can_pdf. E-mailing it posts a message, so it asks POST_MONEY, and is
+one command: the permission, the invoice, the form's fields, the form's key (the same key twice
+sends once), the message and its PDF written to the outbox, commit, then its delivery queued.
+The recipient's preferences are respected as the outbox does for service e-mail: a customer who
+is archived, blocked or dormant, or a recipient who opted out of service e-mail, is not sent it;
+the message is kept as skipped, with the reason.
+"""
+import base64
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.jobs import tasks
+from app.models import Contact, Customer, Invoice, Message
+from app.services import company, fields, money, permissions
+from app.services.billing import POST_MONEY
+from app.services.billing.invoices import billing_address, get_invoice, tax_by_rate
+from app.services.billing.tax import EXEMPT
+from app.services.db import commit
+from app.services.errors import AlreadyDone, FieldErrors, Invalid, ServiceError
+from app.services.forms import claim_form_key
+from app.services.messages import outbox
+from app.services.messages.preferences import skip_reason
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+PDF_TYPE = "application/pdf"
+ALREADY_EMAILED = "This invoice was already e-mailed with this form: it was not sent twice."
+STATUS_WORDS = {"draft": "Draft", "issued": "Issued", "part_paid": "Part paid", "paid": "Paid", "void": "Void"}
+
+# Our own Jinja environment: the document is made without a request (a job may make it), and the
+# template prints what this module gives it.
+_templates = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                         trim_blocks=True, lstrip_blocks=True)
+
+
+class PdfError(ServiceError):
+    """xhtml2pdf could not make the document (a bug in the template, never the user's input)."""
+
+    status = 500
+
+
+@dataclass(frozen=True)
+class Recipient:
+    label: str  # "Ada Lovelace <ada@example.com>", what the form lists
+    address: str
+    name: str
+    contact_id: int | None
+    allows: bool  # opted in to service e-mail
+
+
+def filename_for(invoice: Invoice) -> str:
+    """A name safe in any file system and header: invoice-INV-12.pdf (draft-invoice-7.pdf)."""
+    if invoice.number is None:
+        return f"draft-invoice-{invoice.id}.pdf"
+    return "invoice-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", invoice.number).strip("-.") or str(invoice.id)) + ".pdf"
+
+
+def _day(value: date | None) -> str:
+    return format_date(value, "d MMMM y", locale=money.DEFAULT_LOCALE) if value else ""
+
+
+def _quantity(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text
+
+
+def _lines_of(text: str | None) -> list[str]:
+    return [line for line in (text or "").splitlines() if line.strip()]
+
+
+def document(session: Session, invoice: Invoice, config: dict) -> dict:
+    """What the template prints, every amount formatted in the invoice's currency."""
+    currency = invoice.currency
+
+    def amount(value) -> str:
+        return money.format(value, currency)
+
+    head = company.letterhead(session, config)
+    logo = (f"data:{head.logo_type};base64,{base64.b64encode(head.logo).decode()}"
+            if head.logo and head.logo_type else None)
+    draft = invoice.status == "draft"
+    if draft:
+        customer = session.get(Customer, invoice.customer_id)
+        address = billing_address(session, customer)
+    else:
+        address = invoice.billing_address
+    lines = [{
+        "description": line.description, "quantity": _quantity(line.quantity), "unit_price": amount(line.unit_price),
+        "tax": EXEMPT if line.tax_name == EXEMPT else (
+            f"{line.tax_percent.normalize():f}%" if line.tax_name else "No tax"),
+        "net": amount(line.net),
+    } for line in invoice.lines]
+    taxes = [{
+        "name": EXEMPT if name == EXEMPT else (name or "No tax"),
+        "percent": "" if name == EXEMPT or not name else f"{percent.normalize():f}%",
+        "net": amount(net), "tax": amount(tax_),
+    } for name, percent, net, tax_ in tax_by_rate(invoice)]
+    paid = invoice.total - invoice.outstanding if invoice.status in ("issued", "part_paid", "paid") else None
+    return {
+        "company": {"name": head.name, "address": _lines_of(head.address), "tax_number": head.tax_number,
+                    "bank_details": _lines_of(head.bank_details), "logo": logo},
+        "invoice": {
+            "title": "DRAFT" if draft else invoice.number, "number": invoice.number, "draft": draft,
+            "void": invoice.status == "void", "status": STATUS_WORDS.get(invoice.status, invoice.status),
+            "issue_date": _day(invoice.issue_date), "due_date": _day(invoice.due_date), "currency": currency,
+            "billing_address": _lines_of(address), "notes": _lines_of(invoice.notes),
+            "net_total": amount(invoice.net_total), "tax_total": amount(invoice.tax_total),
+            "total": amount(invoice.total), "paid": amount(paid) if paid else None,
+            "outstanding": amount(invoice.outstanding) if not draft and invoice.status != "void" else None,
+        },
+        "lines": lines,
+        "taxes": taxes,
+    }
+
+
+def invoice_html(session: Session, invoice: Invoice, config: dict, pages: int = 1) -> str:
+    """The invoice as the HTML xhtml2pdf turns into the PDF; its footer says "Page n of `pages`"."""
+    return _html(document(session, invoice, config), pages)
+
+
+def _html(data: dict, pages: int) -> str:
+    return _templates.get_template("invoices/pdf.html").render(**data, pages=pages)
+
+
+def render_pdf(html: str) -> bytes:
+    from xhtml2pdf import pisa  # imported when a document is made: it is slow to import
+    out = io.BytesIO()
+    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    if result.err:
+        raise PdfError("The invoice's PDF could not be made.")
+    return out.getvalue()
+
+
+_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def page_count(pdf: bytes) -> int:
+    return len(_PAGE.findall(pdf))
+
+
+def invoice_document(session: Session, invoice: Invoice, config: dict) -> bytes:
+    """The invoice's PDF. xhtml2pdf's <pdf:pagecount/> makes it lay the document out twice (three
+    times slower); the count is printed as text instead, guessed as 1 and made again with the
+    real count in the rare case of a longer invoice."""
+    data = document(session, invoice, config)
+    pdf = render_pdf(_html(data, 1))
+    pages = page_count(pdf)
+    if pages > 1:
+        pdf = render_pdf(_html(data, pages))
+    return pdf
+
+
+def invoice_pdf(session: Session, actor, invoice_id, config: dict) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of an invoice `actor` may see; NotFound for another reseller's or a
+    missing one. Reads only: nothing is written."""
+    invoice = get_invoice(session, actor, invoice_id)
+    return filename_for(invoice), invoice_document(session, invoice, config)
+
+
+# --- e-mailing it ----------------------------------------------------------------------------
+
+def _recipients(session: Session, customer_id: int) -> list[Recipient]:
+    customer = session.get(Customer, customer_id)
+    found, seen = [], set()
+    if customer.email:
+        found.append(Recipient(f"{customer.name} <{customer.email}>", customer.email, customer.name, None,
+                               customer.service_email))
+        seen.add(customer.email.lower())
+    for contact in session.scalars(select(Contact).where(Contact.customer_id == customer_id,
+                                                         Contact.email.is_not(None))
+                                   .order_by(Contact.is_primary.desc(), Contact.id)):
+        if contact.email.lower() in seen:
+            continue
+        seen.add(contact.email.lower())
+        name = " ".join(p for p in (contact.first_name, contact.surname) if p) or customer.name
+        found.append(Recipient(f"{name} <{contact.email}>", contact.email, name, contact.id, contact.service_email))
+    return found
+
+
+def email_recipients(session: Session, actor, invoice_id) -> list[tuple[str, str]]:
+    """(label, address) of each e-mail address the invoice may be sent to: the customer's own, then
+    its contacts' (primary first), each address once. Empty: e-mail is not offered."""
+    invoice = get_invoice(session, actor, invoice_id)
+    return [(r.label, r.address) for r in _recipients(session, invoice.customer_id)]
+
+
+def email_defaults(session: Session, invoice: Invoice, config: dict) -> dict:
+    """The subject and body the form starts with."""
+    name = company.letterhead(session, config).name
+    total = money.format(invoice.total, invoice.currency)
+    subject = f"Invoice {invoice.number}" + (f" from {name}" if name else "")
+    owed = ""
+    if invoice.status == "part_paid":
+        owed = f" ({money.format(invoice.outstanding, invoice.currency)} still to pay)"
+    elif invoice.status == "paid":
+        owed = " (paid, with thanks)"
+    due = f", due on {_day(invoice.due_date)}" if invoice.due_date and invoice.status != "paid" else ""
+    body = (f"Hello,\n\nPlease find attached invoice {invoice.number} for {total}{owed}{due}.\n\n"
+            f"Kind regards,\n{name or ''}").rstrip() + "\n"
+    return {"subject": subject[:outbox.MAX_SUBJECT], "body": body}
+
+
+def _mailable(invoice: Invoice) -> None:
+    if invoice.status == "draft":
+        raise Invalid({"status": "A draft cannot be e-mailed: issue it first."})
+    if invoice.status == "void":
+        raise Invalid({"status": f"Invoice {invoice.number} is void: it is not e-mailed."})
+
+
+def _clean(data: dict, recipients: list[Recipient], defaults: dict) -> tuple[Recipient, str, str]:
+    errors = FieldErrors()
+    to = (data.get("to") or "").strip().lower()
+    recipient = next((r for r in recipients if r.address.lower() == to), None)
+    if not recipients:
+        errors.add("to", "This customer has no e-mail address, nor any contact with one.")
+    elif recipient is None:
+        errors.add("to", "Choose one of the customer's e-mail addresses.")
+    subject = data.get("subject")
+    subject = defaults["subject"] if subject is None else fields.text(errors, "subject", subject, outbox.MAX_SUBJECT,
+                                                                      required=True, label="Subject")
+    body = data.get("body")
+    body = defaults["body"] if body is None else fields.long_text(errors, "body", body, outbox.MAX_EMAIL_BODY,
+                                                                  required=True, label="Message")
+    errors.raise_if_any()
+    return recipient, subject, body
+
+
+def email_invoice(session: Session, actor, invoice_id, data: dict, key, config: dict) -> Message:
+    """E-mail an issued invoice with its PDF attached (POST_MONEY). `data`: `to` (one of
+    email_recipients' addresses), `subject` and `body` (absent: email_defaults'). Returns the
+    message: queued (its delivery queued after the commit), or skipped with the reason (the
+    customer's status, the recipient's opt-out).
+
+    Raises Forbidden, NotFound (not in the actor's scope), Invalid (a draft or void invoice, the
+    fields, attachments over outbox.MAX_ATTACHMENT_BYTES), AlreadyDone (the same key again:
+    nothing is sent twice)."""
+    permissions.require(session, actor, POST_MONEY, message="You may not e-mail invoices.")
+    invoice = get_invoice(session, actor, invoice_id)
+    _mailable(invoice)
+    recipient, subject, body = _clean(data, _recipients(session, invoice.customer_id),
+                                      email_defaults(session, invoice, config))
+    if not claim_form_key(session, key):
+        raise AlreadyDone(ALREADY_EMAILED)
+    customer = session.get(Customer, invoice.customer_id)
+    reason = skip_reason(customer.status, recipient.allows, "email", "service", recipient.address)
+    message = Message(customer_id=customer.id, contact_id=recipient.contact_id, channel="email", purpose="service",
+                      kind="message", direction="out", recipient=recipient.address,
+                      recipient_name=recipient.name[:250], subject=subject, body=body,
+                      status="skipped" if reason else "queued", skip_reason=reason, attempts=0,
+                      created_by=getattr(actor, "username", None))
+    pdf = invoice_document(session, invoice, config)
+    outbox.attach(session, message, [outbox.Attachment(filename_for(invoice), PDF_TYPE, pdf)])
+    commit(session)
+    if not reason:
+        tasks.queue_delivery([message.id])
+    return message
