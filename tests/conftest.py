@@ -93,7 +93,8 @@ def clean_data(request):
     from app.extensions import db
     from app.models import (Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
-                            CompanySettings, Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release, TaxRate)
+                            CompanySettings, Adjustment, Allocation, DocumentSequence, Invoice, LedgerEntry, Payment, Release,
+                            TaxRate)
     from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
@@ -109,6 +110,7 @@ def clean_data(request):
         db.session.execute(delete(TaxRate).where(TaxRate.name.not_in(DEFAULT_TAX_RATES)))
         db.session.execute(update(TaxRate).where(TaxRate.name != "Standard rate").values(is_default=False))
         db.session.execute(update(TaxRate).where(TaxRate.name == "Standard rate").values(is_default=True))
+        db.session.execute(update(DocumentSequence).values(prefix="INV-", next_number=1))  # no invoices left
         db.session.commit()
     if differences:
         pytest.fail("flask ledger check after this test: " + "; ".join(map(str, differences)))

@@ -3,6 +3,7 @@ from app.views.admin import AuditView, CompanySettingsView, ResellerView, TagVie
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
+from app.views.documents import InvoiceDocumentView
 from app.views.invoices import InvoiceView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
@@ -99,6 +100,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(JobView, "Jobs", icon="fa-tasks", category="Customers")
     _add_api_documentation_link(appbuilder)
     appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
+    appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")

@@ -16,12 +16,13 @@ from app.services.billing import documents
 from app.services.billing.invoices import get_invoice
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
+from app.views.invoices import PERMISSIONS
 
 
 class InvoiceDocumentView(BaseView):
     route_base = "/invoices"
     class_permission_name = "InvoiceView"
-    base_permissions = ["can_list", "can_show", "can_post_money", "can_pdf"]
+    base_permissions = PERMISSIONS
     default_view = "pdf"
 
     @expose("/<int:pk>/pdf")

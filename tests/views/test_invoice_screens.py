@@ -361,7 +361,8 @@ def test_who_may_not_post_money_sees_the_invoice_without_buttons_and_is_refused(
     issued = issued_invoice(app, pk)
     browser = login(username)
     html = browser.get(f"/invoices/show/{issued}").get_data(as_text=True)
-    assert "Window cleaning" in html and 'id="action-' not in html
+    assert "Window cleaning" in html and 'id="action-pdf"' in html  # the PDF is for everyone who sees it
+    assert not re.findall(r'id="action-(?!pdf")', html)  # nothing that posts money
     for url, data in ((f"/invoices/{issued}/pay", {"amount": "1.00", "method_id": _cash(app)}),
                       (f"/invoices/{issued}/void", {"reason": "x"}), (f"/invoices/{issued}/issue", {}),
                       (f"/invoices/{issued}/delete-draft", {}), (f"/invoices/new/{pk}", lines(app, ("X", "1", "1"))),
