@@ -117,19 +117,21 @@ def register(app: Flask) -> None:
     @click.option("--tags", default=50, show_default=True)
     @click.option("--seed", default=1, show_default=True, help="Random seed, for repeatable data.")
     def seed(customers, resellers, tags, seed):
-        """Add realistic customers with contacts, addresses, tags and resellers (bulk, fast)."""
+        """Add realistic customers with contacts, addresses, tags and resellers, and their money: invoices,
+        payments, allocations and ledger entries (bulk, fast)."""
         from app.services.demo_data import generate
         counts = generate(db.session, customers, resellers=resellers, tags=tags, seed=seed)
         click.echo("Added " + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
     @app.cli.command("demo-users")
     def demo_users():
-        """Create one user per default role (Staff, Read-only, Reseller) for trying the app."""
+        """Create one user per default role (Finance, Staff, Read-only, Reseller) for trying the app."""
         from sqlalchemy import select
 
         from app.models import Reseller
         reseller_id = db.session.scalar(select(Reseller.id).order_by(Reseller.id).limit(1))
-        for username, role, reseller in (("staff", "Staff", None), ("readonly", "Read-only", None),
+        for username, role, reseller in (("finance", "Finance", None), ("staff", "Staff", None),
+                                         ("readonly", "Read-only", None),
                                          ("reseller", "Reseller", reseller_id)):
             password = strong_password()
             _, created = ensure_user(username, role, password, reseller_id=reseller)

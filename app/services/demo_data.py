@@ -75,8 +75,9 @@ def _phone(rng) -> str:
 
 
 def generate(session: Session, customers: int, resellers: int = 20, tags: int = 50,
-             seed: int = 1, batch: int = 20_000) -> dict:
-    """Add `customers` customers (with contacts, addresses and tags) to the database.
+             seed: int = 1, batch: int = 20_000, with_money: bool = True) -> dict:
+    """Add `customers` customers (with contacts, addresses and tags) to the database, and with
+    `with_money` their invoices, payments and ledger (see _money_rows).
 
     Resellers and tags are created up to the numbers asked for, if fewer exist.
     Returns the counts written. Commits.
@@ -120,8 +121,9 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
             rows[table].append(row)
         rows["service"].extend(_service_rows(service_rng, cid, rows["customer"][-1]["status"], today))
         customer = rows["customer"][-1]
-        customer["balance"] = _money_rows(money_rng, customer, rows, ids, (rate, percent), method_ids, today,
-                                          sequence.prefix)
+        if with_money:
+            customer["balance"] = _money_rows(money_rng, customer, rows, ids, (rate, percent), method_ids, today,
+                                              sequence.prefix)
         if (n + 1) % batch == 0:
             _flush(session, tables, rows, counters)
     _flush(session, tables, rows, counters)
