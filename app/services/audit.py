@@ -11,7 +11,9 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import Address, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, CustomValue, Note, Reseller, Tag
+from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
+                        CustomerService, CustomField, CustomValue, Invoice, Note, Payment, PaymentMethod, Reseller, Tag,
+                        TaxRate)
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -29,6 +31,12 @@ AUDITED: dict[type, Callable] = {
     Tag: lambda o: None,
     Reseller: lambda o: None,
     CompanySettings: lambda o: None,
+    # Money: what a user did to a document (the postings themselves are the ledger's own record).
+    Invoice: lambda o: o.customer_id,
+    Payment: lambda o: o.customer_id,
+    Adjustment: lambda o: o.customer_id,
+    TaxRate: lambda o: None,
+    PaymentMethod: lambda o: None,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
 SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"}}

@@ -20,8 +20,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import Boolean, Date, DateTime, Numeric, select
 from sqlalchemy.orm import Session
 
-from app.models import Address, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, Note, \
-    Reseller, Tag
+from app.models import Address, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, Invoice, \
+    Note, Payment, PaymentMethod, Reseller, Tag, TaxRate
 from app.models.users import AppUser
 from app.services import audit, company
 from app.services.customers.files import human_size
@@ -32,7 +32,8 @@ MODELS = {model.__tablename__: model for model in audit.AUDITED}
 NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "service": "service",
          "contact_phone": "phone number", "note": "note", "customer_file": "file",
          "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller",
-         "company_settings": "company settings"}
+         "company_settings": "company settings", "invoice": "invoice", "payment": "payment or credit",
+         "balance_adjustment": "balance adjustment", "tax_rate": "tax rate", "payment_method": "payment method"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
 
 
@@ -60,6 +61,11 @@ MAIN = {
     "custom_field": ("kind", "required", "active"),
     "tag": ("colour",),
     "reseller": ("email", "phone"),
+    "invoice": ("status", "total", "due_date"),
+    "payment": ("kind", "amount", "reference", "reason"),
+    "balance_adjustment": ("amount", "reason"),
+    "tax_rate": ("percent", "is_default"),
+    "payment_method": ("nominal_code", "active"),
 }
 # Values that mean nothing to a reader or must not be shown.
 HIDDEN = {"stored_name", "sha256", "password", "token", "status_index", "sort_name"}
@@ -74,18 +80,22 @@ LABELS = {
 }
 # Columns holding the id of another record: the kind of record they name.
 REFERENCES = {"customer_id": "customer", "contact_id": "contact", "reseller_id": "reseller", "field_id": "custom_field",
-              "merged": "customer", "merged into": "customer"}
+              "merged": "customer", "merged into": "customer", "tax_rate_id": "tax_rate", "method_id": "payment_method",
+              "invoice_id": "invoice"}
 # Columns holding a code shown as a word ("one-off" -> "One-off").
 # Codes shown as the screens' words (formatters), by field, or by field and kind of record.
 WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_type": formatters.customer_type,
          "access_relationship": formatters.access_relationship,
          "kind": {"address": formatters.address_kind, "contact_phone": formatters.phone_kind}}
 PHONES = {"phone", "mobile", "number", "access_phone"}
-MONEY = {("customer", "balance"), ("service", "price")}
+MONEY = {("customer", "balance"), ("service", "price"), ("balance_adjustment", "amount"),
+         *(("invoice", f) for f in ("net_total", "tax_total", "total", "outstanding")),
+         *(("payment", f) for f in ("amount", "unallocated"))}
 # The view whose labels a record's fields take (a record may have several screens).
 VIEWS = {"customer": "CustomerView", "contact": "ContactView", "address": "AddressView", "service": "ServiceView",
          "contact_phone": "ContactPhoneView", "custom_field": "CustomFieldView", "tag": "TagView",
-         "reseller": "ResellerView"}
+         "reseller": "ResellerView", "invoice": "InvoiceView", "payment": "CreditView", "tax_rate": "TaxRateView",
+         "payment_method": "PaymentMethodView"}
 
 
 def _name(*parts) -> str:
@@ -110,6 +120,10 @@ NAMES = {
     "custom_field": (CustomField, ("name",), lambda v: v.get("name") or ""),
     "tag": (Tag, ("name",), lambda v: v.get("name") or ""),
     "reseller": (Reseller, ("name",), lambda v: v.get("name") or ""),
+    "invoice": (Invoice, ("number",), lambda v: v.get("number") or "draft"),
+    "payment": (Payment, ("reference",), lambda v: v.get("reference") or ""),
+    "tax_rate": (TaxRate, ("name",), lambda v: v.get("name") or ""),
+    "payment_method": (PaymentMethod, ("name",), lambda v: v.get("name") or ""),
 }
 
 

@@ -146,9 +146,10 @@ def _clean(session: Session, customer: Customer, data: dict, invoice: Invoice | 
 
 
 def _write_lines(session: Session, customer: Customer, invoice: Invoice, lines: list[LineValues]) -> None:
+    # The rates are read first: a query amid the changes would flush half of them (two audit entries).
+    rates = [tax.charged(session, customer, values.tax_rate_id) for values in lines]
     invoice.lines = []
-    for position, values in enumerate(lines):
-        charged = tax.charged(session, customer, values.tax_rate_id)
+    for position, (values, charged) in enumerate(zip(lines, rates)):
         net, tax_ = priced(customer.currency, values.quantity, values.unit_price, charged.percent)
         invoice.lines.append(InvoiceLine(
             position=position, description=values.description, category=values.category,
@@ -182,8 +183,8 @@ def _draft(session: Session, actor, customer: Customer, values: dict) -> Invoice
     invoice = Invoice(customer_id=customer.id, currency=customer.currency, status="draft",
                       issue_date=values["issue_date"], due_date=values["due_date"], notes=values["notes"],
                       created_by_id=getattr(actor, "id", None))
+    _write_lines(session, customer, invoice, values["lines"] or [])  # before it is added: one audit entry
     session.add(invoice)
-    _write_lines(session, customer, invoice, values["lines"] or [])
     session.flush()
     return invoice
 
@@ -251,11 +252,9 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> Non
     # Rates may have changed since the draft was written: the lines are charged as they are now.
     _write_lines(session, customer, invoice, [LineValues(line.description, line.category, line.quantity,
                                                          line.unit_price, line.tax_rate_id) for line in invoice.lines])
-    invoice.number = _next_number(session)
-    invoice.status = "issued"
-    invoice.outstanding = invoice.total
-    invoice.billing_address = billing_address(session, customer)
-    invoice.issued_at = datetime.now(timezone.utc)
+    number, address = _next_number(session), billing_address(session, customer)  # (read before any change)
+    invoice.number, invoice.status, invoice.outstanding = number, "issued", invoice.total
+    invoice.billing_address, invoice.issued_at = address, datetime.now(timezone.utc)
     session.flush()
     ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)
 
