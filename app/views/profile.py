@@ -19,12 +19,14 @@ from app.models import Invoice, Payment, Release
 from app.services import geo, permissions
 from app.services.billing import POST_MONEY, finances
 from app.models.customers import CUSTOMER_TYPES, TITLES
+from app.models.money import OPEN_STATUSES
 from app.services.customers import contacts, merge, notes, profile, update
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from app.services.fields import page_cursor
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import formatters, history
+from app.views import invoices as invoice_views
 from app.views.bulk import MENU_ACTIONS, menu_groups
 
 
@@ -100,8 +102,8 @@ def _ledger_sources(entries) -> dict:
 
 
 def _finances(view, pk, args) -> dict:
-    """The Finances tab: one sub-tab's page (newest first, `before` the next page's cursor), and the
-    buttons of who may post money (New invoice and Charge customer once their screens exist)."""
+    """The Finances tab: one sub-tab's page (newest first, `before` the next page's cursor), each
+    invoice with its PDF and, for who may post money, Record payment or Edit; and their buttons."""
     sub = args.get("sub") if args.get("sub") in FINANCE_TABS else "invoices"
     before = page_cursor(args.get("before"))
     here = url_for("CustomerView.show", pk=pk, tab="finances", sub=sub)
@@ -118,17 +120,15 @@ def _finances(view, pk, args) -> dict:
     may_post = permissions.may(db.session, g.user, POST_MONEY)
     buttons = []
     if may_post:
-        endpoints = current_app.view_functions
         for endpoint, label, icon, element in (
                 ("InvoiceView.new", "New invoice", "fa-file-text-o", "new-invoice"),
                 ("InvoiceView.charge", "Charge customer", "fa-bolt", "charge-customer"),
                 ("CreditView.external", "Add external payment", "fa-money", "add-external-payment"),
                 ("CreditView.add_credit", "Add credit", "fa-plus-circle", "add-credit"),
                 ("CreditView.adjust", "Edit balance", "fa-balance-scale", "edit-balance")):
-            if endpoint in endpoints:
-                buttons.append((label, icon, element, url_for(endpoint, customer_id=pk, next=here)))
+            buttons.append((label, icon, element, url_for(endpoint, customer_id=pk, next=here)))
     content.update(rows=rows, next_before=next_before, may_post=may_post, buttons=buttons,
-                   invoice_pages="InvoiceView.show" in current_app.view_functions)
+                   status_label=invoice_views.status_label, open_statuses=OPEN_STATUSES)
     return content
 
 

@@ -43,7 +43,7 @@ def test_the_finances_tab_shows_invoices_payments_credits_and_the_ledger(page_as
     page = page_as("finance")
     page.goto(f"/customers/show/{customer_id}?tab=finances")
     expect(page.locator("#debt")).to_contain_text("Owes £90.00")
-    expect(page.locator("#finance-invoices")).to_contain_text("Part paid")
+    expect(page.locator("#finance-invoices")).to_contain_text("Part-paid")
     expect(page.locator("#add-credit")).to_be_visible()
     shoot(page, screenshots, "finances-invoices")
     for sub, text in (("payments", "Till 4"), ("credits", "Missed a window"), ("ledger", "Balance")):

@@ -280,7 +280,8 @@ def test_the_finances_tab_shows_each_sub_tab_and_pages(app, login, ada, monkeypa
         number = db.session.get(Invoice, first).number
     browser = login("staff")
     html = unescape(browser.get(f"/customers/show/{ada}?tab=finances").get_data(as_text=True))
-    assert 'id="finance-invoices"' in html and number in html and "Part paid" in html and "£70.00" in html
+    assert 'id="finance-invoices"' in html and number in html and "Part-paid" in html and "PDF" in html and "Record payment" not in html and "£70.00" in html
+    assert f"/invoices/{first}/pay" in login("finance").get(f"/customers/show/{ada}?tab=finances").get_data(as_text=True)
     assert f'/invoices/show/{first}?next=/customers/show/{ada}?tab%3Dfinances%26sub%3Dinvoices' in html.replace(
         "%2F", "/")
     assert 'id="add-credit"' not in html and 'id="finance-buttons"' not in html  # staff posts no money
