@@ -7,7 +7,8 @@ between runs on a shared machine).
         --database postgresql://postgres@127.0.0.1:5432/bench_small \\
         /customers/list/ /audit/list/ "/customers/show/6?tab=changes"
 
-Each round times every page in the old tree, then in this one (a fresh process each: its own app,
+A URL under /api/ is asked with the bench admin's bearer token. Each round times every page in the
+old tree, then in this one (a fresh process each: its own app,
 logged in as the bench admin, 20 warm-up requests, then --requests timed); the table gives the
 median of the rounds' medians and new / old. The database must have been loaded by bench/run.py.
 """
@@ -26,14 +27,16 @@ os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 40)
 from bench import harness
 app = harness.make_app(harness.sqlalchemy_url(sys.argv[1]))
 client = harness.html_login(app, harness.ADMIN)
+bearer = harness.api_token(app, harness.ADMIN)  # for REST URLs (/api/...)
 for url in sys.argv[3:]:
+    headers = bearer if url.startswith("/api/") else {}
     for _ in range(20):
-        response = client.get(url)
+        response = client.get(url, headers=headers)
     assert response.status_code == 200, (url, response.status_code)
     times = []
     for _ in range(int(sys.argv[2])):
         start = time.perf_counter()
-        client.get(url)
+        client.get(url, headers=headers)
         times.append((time.perf_counter() - start) * 1000)
     print(url, statistics.median(times))
 """

@@ -94,8 +94,8 @@ def test_a_logo_is_checked_by_its_bytes_previewed_and_removable(app, login):
     with app.app_context():
         row = db.session.get(CompanySettings, 1)
         assert (row.logo, row.logo_type) == (JPEG, "image/jpeg")
-        (entry,) = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "company_settings",
-                                                                AuditEntry.changes.contains("logo"))).all()
+        (entry,) = [e for e in db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "company_settings"))
+                    if "logo" in (e.changes or {})]
         assert entry.changes["logo"] == [None, "image/jpeg, 0.1 KB"]  # never the bytes
     r = admin.post("/company/", {"remove_logo": "1"}, follow_redirects=True)
     assert "logo changed" in r.get_data(as_text=True) and "No logo yet." in r.get_data(as_text=True)

@@ -68,7 +68,10 @@ def test_free_text_search_covers_name_email_phone_and_id(app, login, people):
     assert names_in(browser.get("/customers/list/?_flt_0_name=lovel")) == ["Ada Lovelace"]
     assert names_in(browser.get("/customers/list/?_flt_0_name=CHARLES@")) == ["Charles Babbage"]
     assert names_in(browser.get("/customers/list/?_flt_0_name=020 7946 0001")) == ["Ada Lovelace"]
-    assert names_in(browser.get(f"/customers/list/?_flt_0_name={people['babbage']}")) == ["Charles Babbage"]
+    by_id = names_in(browser.get(f"/customers/list/?_flt_0_name={people['babbage']}"))
+    # (the id's digits may also be in Ada's phone number, +442079460001, when the database has made many customers)
+    assert by_id == ["Charles Babbage"] or (str(people["babbage"]) in "+442079460001" and
+                                            by_id == ["Ada Lovelace", "Charles Babbage"])
     assert names_in(browser.get("/customers/list/?_flt_0_name=%25")) == []  # % is literal
 
 
