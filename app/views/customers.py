@@ -13,8 +13,8 @@ from wtforms import BooleanField
 
 from app.extensions import db
 from app.models import Customer
-from app.services import csv_export
-from app.services.billing import tax
+from app.services import csv_export, permissions
+from app.services.billing import POST_MONEY, tax
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
@@ -187,6 +187,9 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         return create_customer(db.session, g.user, data)
 
     def update(self, pk, data):
+        if not permissions.may(db.session, g.user, POST_MONEY):
+            for name in ("tax_exempt", "tax_rate_id", "tax_rate"):  # shown, not theirs to change
+                data.pop(name, None)
         return update_customer(db.session, g.user, pk, data)
 
     def remove(self, pk):
@@ -195,6 +198,11 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     def prefill_form(self, form, pk):
         if form.creditor_days.data is not None:
             form.creditor_days.data = str(form.creditor_days.data)
+        if not permissions.may(db.session, g.user, POST_MONEY):  # sales tax is money: shown, fixed
+            for name in ("tax_exempt", "tax_rate"):
+                if name in form:
+                    form[name].render_kw = {**(form[name].render_kw or {}), "disabled": True}
+                    form[name].description = "Only Finance and Admin change a customer's sales tax."
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         if request.method == "GET":

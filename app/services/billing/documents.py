@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.jobs import tasks
 from app.models import Contact, Customer, Invoice, Message
 from app.services import company, fields, money, permissions
-from app.services.billing import POST_MONEY
+from app.services.billing import POST_MONEY, ledger
 from app.services.billing.invoices import billing_address, get_invoice, tax_by_rate
 from app.services.billing.tax import EXEMPT
 from app.services.db import commit
@@ -258,7 +258,9 @@ def email_invoice(session: Session, actor, invoice_id, data: dict, key, config: 
                                       email_defaults(session, invoice, config))
     if not claim_form_key(session, key):
         raise AlreadyDone(ALREADY_EMAILED)
-    customer = session.get(Customer, invoice.customer_id)
+    customer = ledger.lock(session, invoice.customer_id)  # a void meanwhile has committed, or waits
+    session.refresh(invoice)
+    _mailable(invoice)
     reason = skip_reason(customer.status, recipient.allows, "email", "service", recipient.address)
     message = Message(customer_id=customer.id, contact_id=recipient.contact_id, channel="email", purpose="service",
                       kind="message", direction="out", recipient=recipient.address,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment
@@ -84,12 +84,16 @@ def check_currency(errors: FieldErrors, customer: Customer, data: dict) -> None:
                                f"{str(given).strip().upper()[:3]} cannot be added.")
 
 
-def due_date_default(session: Session, customer: Customer, issue_date: date) -> date:
+def due_date_default(session: Session, customer: Customer, issue_date: date) -> date | None:
+    """The issue date plus the customer's creditor days (else the company's); None past the calendar."""
     days = customer.creditor_days
     if days is None:
         settings = session.get(CompanySettings, 1)
         days = settings.default_creditor_days if settings is not None else None
-    return issue_date + timedelta(days=days or 0)
+    try:
+        return issue_date + timedelta(days=days or 0)
+    except OverflowError:
+        return None
 
 
 def _lines(errors: FieldErrors, session: Session, rows, currency: str) -> list[LineValues]:
@@ -136,6 +140,8 @@ def _clean(session: Session, customer: Customer, data: dict, invoice: Invoice | 
     due_date = fields.a_date(errors, "due_date", due) if due not in (None, "") else None
     if due_date is None and "due_date" not in errors:
         due_date = due_date_default(session, customer, issue_date)
+        if due_date is None:
+            errors.add("issue_date", "The due date would fall past the year 9999: pick an earlier issue date.")
     if due_date is not None and due_date < issue_date:
         errors.add("due_date", "The due date cannot be before the issue date.")
     notes = fields.long_text(errors, "notes", current("notes"), 5000, label="Notes")
@@ -148,14 +154,32 @@ def _clean(session: Session, customer: Customer, data: dict, invoice: Invoice | 
 def _write_lines(session: Session, customer: Customer, invoice: Invoice, lines: list[LineValues]) -> None:
     # The rates are read first: a query amid the changes would flush half of them (two audit entries).
     rates = [tax.charged(session, customer, values.tax_rate_id) for values in lines]
+    priced_lines = [priced(customer.currency, values.quantity, values.unit_price, charged.percent)
+                    for values, charged in zip(lines, rates)]
+    _check_size(priced_lines)
     invoice.lines = []
-    for position, (values, charged) in enumerate(zip(lines, rates)):
-        net, tax_ = priced(customer.currency, values.quantity, values.unit_price, charged.percent)
+    for position, (values, charged, (net, tax_)) in enumerate(zip(lines, rates, priced_lines)):
         invoice.lines.append(InvoiceLine(
             position=position, description=values.description, category=values.category,
             quantity=values.quantity, unit_price=values.unit_price, tax_rate_id=values.tax_rate_id,
             tax_name=charged.name, tax_percent=charged.percent, net=net, tax=tax_))
     _total(invoice)
+
+
+def _check_size(priced_lines: list[tuple[Decimal, Decimal]]) -> None:
+    """Every amount fits the money columns (twelve digits before the point): a line's net and tax,
+    and the invoice's totals. Raises Invalid naming the line (or the lines) otherwise."""
+    limit = Decimal(10) ** money.INTEGER_DIGITS
+    errors = FieldErrors()
+    for i, (net, tax_) in enumerate(priced_lines):
+        if abs(net) >= limit or abs(tax_) >= limit:
+            errors.add(f"lines.{i}.quantity", "This line comes to more than an invoice can hold: lower the "
+                                              "quantity or the unit price.")
+    net_total = sum((net for net, _ in priced_lines), Decimal(0))
+    total = net_total + sum((tax_ for _, tax_ in priced_lines), Decimal(0))
+    if not errors.errors and (abs(net_total) >= limit or abs(total) >= limit):
+        errors.add("lines", "The lines come to more than an invoice can hold: split it into several invoices.")
+    errors.raise_if_any()
 
 
 def _total(invoice: Invoice) -> None:
@@ -171,7 +195,7 @@ def create_draft(session: Session, actor, customer_id, data: dict, key, issue_no
     customer = get_customer(session, actor, customer_id)
     values = _clean(session, customer, data, None)
     _claim(session, key)
-    customer = ledger.lock(session, customer.id)
+    customer = ledger.lock_as_read(session, customer)
     invoice = _draft(session, actor, customer, values)
     if issue_now:
         _issue(session, actor, customer, invoice)
@@ -243,15 +267,14 @@ def billing_address(session: Session, customer: Customer) -> str:
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> None:
-    errors = FieldErrors()
     if not invoice.lines:
-        errors.add("lines", "An invoice needs at least one line to be issued.")
-    elif invoice.total <= 0:
-        errors.add("lines", "An invoice's total must be more than zero to issue it.")
-    errors.raise_if_any()
-    # Rates may have changed since the draft was written: the lines are charged as they are now.
+        raise Invalid({"lines": "An invoice needs at least one line to be issued."})
+    # Rates may have changed since the draft was written: the lines are charged as they are now,
+    # and it is that total which must be more than zero.
     _write_lines(session, customer, invoice, [LineValues(line.description, line.category, line.quantity,
                                                          line.unit_price, line.tax_rate_id) for line in invoice.lines])
+    if invoice.total <= 0:
+        raise Invalid({"lines": "An invoice's total must be more than zero to issue it."})
     number, address = _next_number(session), billing_address(session, customer)  # (read before any change)
     invoice.number, invoice.status, invoice.outstanding = number, "issued", invoice.total
     invoice.billing_address, invoice.issued_at = address, datetime.now(timezone.utc)
@@ -289,7 +312,7 @@ def charge(session: Session, actor, customer_id, data: dict, key) -> Invoice:
     if values["lines"][0].unit_price <= 0:
         raise Invalid({"amount": "The amount must be more than zero."})
     _claim(session, key)
-    customer = ledger.lock(session, customer.id)
+    customer = ledger.lock_as_read(session, customer)
     invoice = _draft(session, actor, customer, values)
     _issue(session, actor, customer, invoice)
     commit(session)
@@ -322,24 +345,22 @@ def void(session: Session, actor, invoice_id, reason, key) -> Invoice:
 
 
 def _release_allocations(session: Session, actor, invoice: Invoice, on: date) -> None:
-    """Every allocation to the invoice not yet reversed gets its reversal; its source gets it back."""
+    """Every allocation to the invoice not yet reversed gets its reversal; its source gets it back
+    as account credit (through the ORM: the Changes tab shows the credit coming back)."""
     reversed_ids = select(Allocation.reverses_id).where(Allocation.invoice_id == invoice.id,
                                                         Allocation.reverses_id.is_not(None))
     live = list(session.scalars(select(Allocation).where(
         Allocation.invoice_id == invoice.id, Allocation.amount > 0, Allocation.id.not_in(reversed_ids))))
+    sources = {p.id: p for p in session.scalars(
+        select(Payment).where(Payment.id.in_({a.payment_id for a in live})).execution_options(populate_existing=True))}
     for allocation in live:
         session.add(Allocation(payment_id=allocation.payment_id, invoice_id=invoice.id,
                                customer_id=allocation.customer_id, currency=allocation.currency,
                                amount=-allocation.amount, allocated_on=on, reverses_id=allocation.id,
                                created_by_id=getattr(actor, "id", None)))
-        # What it paid is account credit again: the source is one of the customer's credits now.
-        session.execute(update(Payment).where(Payment.id == allocation.payment_id)
-                        .values(unallocated=Payment.unallocated + allocation.amount, is_credit=True)
-                        .execution_options(synchronize_session=False))
-    session.flush()
-    for record in list(session.identity_map.values()):
-        if isinstance(record, Payment):
-            session.expire(record, ["unallocated", "is_credit"])
+        source = sources[allocation.payment_id]
+        source.unallocated += allocation.amount
+        source.is_credit = True  # one of the customer's credits now
 
 
 def status_for(invoice: Invoice) -> str:

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, literal, select, union_all, update
+from sqlalchemy import case, event, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
 from app.models.money import LEDGER_KINDS
-from app.services.errors import NotFound
+from app.services.errors import Invalid, NotFound
 
 ZERO = Decimal(0)
+LOCKED = "money_locked"  # session.info: the customers whose money this transaction has locked
 
 
 def lock(session: Session, customer_id: int) -> Customer:
@@ -41,17 +42,38 @@ def lock(session: Session, customer_id: int) -> Customer:
     if not found:
         raise NotFound("No such customer.")
     customer = session.get(Customer, customer_id, populate_existing=True)
-    session.info.setdefault("money_locked", set()).add(customer_id)
+    session.info.setdefault(LOCKED, set()).add(customer_id)
     return customer
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _locks_released(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: its row locks are gone
+        session.info.pop(LOCKED, None)
+
+
+def lock_as_read(session: Session, customer: Customer) -> Customer:
+    """lock() a customer whose currency a command checked its amounts against before the lock: when
+    the currency changed meanwhile (a customer's first money record racing a change of currency),
+    nothing is written and the user is told."""
+    currency = customer.currency
+    locked = lock(session, customer.id)
+    if locked.currency != currency:
+        raise Invalid({"currency": f"This customer's currency changed meanwhile from {currency} to {locked.currency}: "
+                                   "nothing was recorded. Check the amounts and send them again."})
+    return locked
 
 
 def post(session: Session, customer: Customer, amount: Decimal, kind: str, source, effective_on: date,
          actor=None, reason: str | None = None) -> LedgerEntry:
     """Post `amount` (positive: the customer owes more) for `source` (the record it comes from)
     and move the customer's balance by it. The customer must have been locked in this transaction."""
-    assert kind in LEDGER_KINDS, kind
-    assert customer.id in session.info.get("money_locked", ()), "lock the customer before posting"
-    assert amount != 0, "a ledger entry is never zero"
+    if kind not in LEDGER_KINDS:
+        raise ValueError(f"not a ledger entry's kind: {kind}")
+    if customer.id not in session.info.get(LOCKED, ()):
+        raise RuntimeError("lock the customer's money (ledger.lock) in this transaction before posting")
+    if amount == 0:
+        raise ValueError("a ledger entry is never zero")
     entry = LedgerEntry(customer_id=customer.id, currency=customer.currency, amount=amount, kind=kind,
                         source_table=source.__tablename__, source_id=source.id, effective_on=effective_on,
                         reason=reason, created_by_id=getattr(actor, "id", None))

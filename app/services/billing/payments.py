@@ -25,7 +25,8 @@ from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import customer_scope, get_customer
 
 STATUS_WORDS = {"draft": "a draft", "paid": "paid", "void": "void"}
-CHANGED = "seen_outstanding"  # the field of an Invalid raised because the invoice changed meanwhile
+CHANGED = "seen_outstanding"
+MAX_APPLIED = 100  # credits applied to oldest invoices in one command (a list page's worth)  # the field of an Invalid raised because the invoice changed meanwhile
 
 
 def get_source(session: Session, actor, payment_id) -> Payment:
@@ -47,13 +48,14 @@ def methods(session: Session, include_id: int | None = None) -> list[PaymentMeth
 
 
 def _method(errors: FieldErrors, session: Session, value, required: bool) -> int | None:
+    """A payment method in use, from a form (a method taken out of use is not offered, nor taken)."""
     if value in (None, ""):
         if required:
             errors.add("method_id", "Pick how it was paid.")
         return None
     number = fields.record_id(value)
     method = session.get(PaymentMethod, number) if number is not None else None
-    if method is None:
+    if method is None or not method.active:
         errors.add("method_id", "Pick a payment method from the list.")
         return None
     return method.id
@@ -158,7 +160,7 @@ def record_external(session: Session, actor, customer_id, data: dict, key) -> Pa
     values = _received(errors, session, customer, data, method_required=True)
     errors.raise_if_any()
     _claim(session, key)
-    customer = ledger.lock(session, customer.id)
+    customer = ledger.lock_as_read(session, customer)
     payment = _source(session, actor, customer, "external", values)
     commit(session)
     return payment
@@ -172,7 +174,7 @@ def add_credit(session: Session, actor, customer_id, data: dict, key) -> Payment
     values = _received(errors, session, customer, data, method_required=False, reason_required=True)
     errors.raise_if_any()
     _claim(session, key)
-    customer = ledger.lock(session, customer.id)
+    customer = ledger.lock_as_read(session, customer)
     payment = _source(session, actor, customer, "credit", values)
     commit(session)
     return payment
@@ -233,13 +235,19 @@ def apply_to_oldest(session: Session, actor, payment_ids, key) -> tuple[int, dic
     """Apply each credit's rest to its customer's oldest open invoices (committed). Returns how many
     credits paid something and the amount applied per currency."""
     permissions.require(session, actor, POST_MONEY, message="You may not allocate credit.")
-    payments = [get_source(session, actor, i) for i in payment_ids]
+    ids = list(dict.fromkeys(payment_ids or ()))  # an id sent twice is one credit, applied once
+    if not ids:
+        raise Invalid({"ids": "Tick at least one credit."})
+    if len(ids) > MAX_APPLIED:
+        raise Invalid({"ids": f"At most {MAX_APPLIED} credits at a time."})
+    payments = [get_source(session, actor, i) for i in ids]
     _claim(session, key)
     used, totals = 0, {}
     for customer_id in sorted({p.customer_id for p in payments}):
         ledger.lock(session, customer_id)
-    for payment in payments:
+    for payment in payments:  # each read once, after the locks (a refresh later would drop what is done)
         session.refresh(payment)
+    for payment in payments:
         applied = _apply_one(session, actor, payment, date.today())
         if applied:
             used += 1
@@ -320,7 +328,7 @@ def adjust_balance(session: Session, actor, customer_id, data: dict, key) -> Adj
     reason = fields.text(errors, "reason", data.get("reason"), 255, required=True, label="Reason")
     errors.raise_if_any()
     _claim(session, key)
-    customer = ledger.lock(session, customer.id)
+    customer = ledger.lock_as_read(session, customer)
     adjustment = Adjustment(customer_id=customer.id, currency=customer.currency, amount=amount,
                             effective_on=effective_on, reason=reason, created_by_id=getattr(actor, "id", None))
     session.add(adjustment)

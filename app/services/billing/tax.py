@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Customer, TaxRate
-from app.services import fields, permissions
+from app.services import audit, fields, permissions
 from app.services.db import commit
 from app.services.errors import FieldErrors, NotFound
 
@@ -82,8 +82,10 @@ def _clean(data: dict, rate: TaxRate | None) -> dict:
 
 def _save(session: Session, rate: TaxRate, values: dict) -> TaxRate:
     if values["is_default"]:  # one default: this one takes over
-        session.execute(update(TaxRate).where(TaxRate.is_default.is_(True), TaxRate.id != rate.id)
-                        .values(is_default=False).execution_options(synchronize_session=False))
+        was = list(session.scalars(update(TaxRate).where(TaxRate.is_default.is_(True), TaxRate.id != rate.id)
+                                   .values(is_default=False).returning(TaxRate.id)
+                                   .execution_options(synchronize_session=False)))
+        audit.record(session, "tax_rate", "update", [(i, None, {"is_default": [True, False]}) for i in was])
     for key, value in values.items():
         setattr(rate, key, value)
     commit(session)
@@ -110,6 +112,10 @@ def delete_rate(session: Session, actor, rate_id) -> None:
     rate it was goes back to each line's rate."""
     permissions.require(session, actor, ("can_delete", VIEW), message="You may not delete tax rates.")
     rate = _get(session, rate_id)
+    # Its customers first (SQLite has no foreign key here, and would give a new rate the same id).
+    special = list(session.scalars(update(Customer).where(Customer.tax_rate_id == rate.id).values(tax_rate_id=None)
+                                   .returning(Customer.id).execution_options(synchronize_session=False)))
+    audit.record(session, "customer", "update", [(i, i, {"tax_rate_id": [rate.id, None]}) for i in special])
     session.delete(rate)
     commit(session)
 

@@ -233,7 +233,10 @@ def _money_fixes_currency(session: Session, ids: list[int], currency: str) -> di
     """The customers among `ids` whose currency would change but is fixed by their money records
     (billing.payments.has_money, set-based), each with the reason; locked first (PostgreSQL), so
     that a money record written meanwhile waits for this chunk."""
-    rows = _locked(session, select(Customer.id, Customer.currency).where(in_ids(session, Customer.id, ids)))
+    stmt = select(Customer.id, Customer.currency).where(in_ids(session, Customer.id, ids)).order_by(Customer.id)
+    if session.get_bind().dialect.name == "sqlite":  # a write takes SQLite's write lock now (as ledger.lock)
+        session.execute(update(Customer).where(in_ids(session, Customer.id, ids)).values(balance=Customer.balance))
+    rows = _locked(session, stmt)
     moving = {r.id: r.currency for r in rows if r.currency != currency}
     if not moving:
         return {}

@@ -80,15 +80,17 @@ def delete_customers(session: Session, ids: list[int]) -> tuple[int, Counter]:
     them, in the session's transaction (not committed). Returns how many were deleted and, for
     the others, why each stayed."""
     reasons = Counter()
+    if session.get_bind().dialect.name == "postgresql":
+        # Locked first, in id order (as money commands lock), against a concurrent change: a money
+        # record written meanwhile has committed before the look below, or waits for the delete.
+        session.execute(select(Customer.id).where(in_ids(session, Customer.id, ids)).order_by(Customer.id)
+                        .with_for_update())
     blocked = with_money(session, ids)
     if blocked:
         reasons[HAS_MONEY] += len(blocked)
     doomed = [i for i in ids if i not in blocked]
     if not doomed:
         return 0, reasons
-    if session.get_bind().dialect.name == "postgresql":
-        # Lock them against a concurrent change (and a money record written meanwhile waits).
-        session.execute(select(Customer.id).where(in_ids(session, Customer.id, doomed)).with_for_update())
     stored = files.stored_names_of(session, doomed)
     contact_of = dict(session.execute(select(Contact.id, Contact.customer_id)
                                       .where(in_ids(session, Contact.customer_id, doomed))).all())

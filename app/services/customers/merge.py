@@ -29,7 +29,8 @@ from app.models import (
 from app.models.custom_fields import CustomValue
 from app.models.money import Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release
 from app.services import audit, permissions
-from app.services.billing import ledger
+from app.services.billing import POST_MONEY, ledger
+from app.services.billing.payments import has_money
 from app.services.db import commit
 from app.services.errors import Invalid, NotFound
 from app.services.fields import record_id
@@ -68,6 +69,9 @@ def _pair(session: Session, actor, survivor_id, duplicate_id) -> tuple[Customer,
     if duplicate.currency != survivor.currency:
         raise Invalid({"duplicate": f"The customers have different currencies ({duplicate.currency} and "
                                     f"{survivor.currency}): their money cannot be merged."})
+    if has_money(session, duplicate.id):  # moving invoices, payments and the ledger is posting money
+        permissions.require(session, actor, POST_MONEY, message="This duplicate has invoices, payments or credits: "
+                                                                "only who may post money (Finance, Admin) merges it.")
     return survivor, duplicate
 
 

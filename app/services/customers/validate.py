@@ -4,7 +4,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer, Reseller, Tag
 from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOMER_TYPES, PURPOSES, STATUSES, TITLES
-from app.services import fields
+from app.services import fields, permissions
+from app.services.billing import POST_MONEY
 from app.services.billing.payments import has_money
 from app.services.billing.tax import check_customer_tax
 from app.services.errors import FieldErrors
@@ -68,7 +69,13 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
         out[key] = fields.boolean(current(key, key.startswith("service_")))
 
     # Launch27's special sales tax: exempt, or a rate of its own instead of each line's.
-    out.update(check_customer_tax(errors, session, {k: current(k) for k in ("tax_exempt", "tax_rate_id")}))
+    taxed = check_customer_tax(errors, session, {k: current(k) for k in ("tax_exempt", "tax_rate_id")})
+    # What a customer is charged is money: only who may post money changes it (Finance, Admin).
+    for name, value in taxed.items():
+        was = getattr(customer, name, None) if customer is not None else (False if name == "tax_exempt" else None)
+        if value != was and not permissions.may(session, actor, POST_MONEY):
+            errors.add(name, "Only who may post money (Finance, Admin) can change a customer's sales tax.")
+    out.update(taxed)
 
     out["reseller_id"] = _reseller(session, actor, errors, data, customer)
 
