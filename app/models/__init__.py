@@ -1,7 +1,7 @@
 """All models, imported here so that metadata is complete for Alembic."""
 from app.models.aliases import CustomerAlias
 from app.models.audit import AuditEntry, SubmittedForm
-from app.models.comms import Message, MessageAttempt
+from app.models.comms import Message, MessageAttachment, MessageAttempt
 from app.models.company import CompanySettings
 from app.models.custom_fields import CustomField, CustomValue
 from app.models.customers import (
@@ -57,6 +57,7 @@ __all__ = [
     "CustomerService",
     "Job",
     "Message",
+    "MessageAttachment",
     "MessageAttempt",
     "Note",
     "CustomerSurname",

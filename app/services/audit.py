@@ -57,6 +57,8 @@ def _actor(session: Session) -> Actor:
 
 
 def _plain(value):
+    if isinstance(value, (bytes, bytearray, memoryview)):  # a file's bytes (a logo): its size, never the bytes
+        return f"{len(value):,} bytes"
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (date, datetime)):

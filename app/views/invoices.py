@@ -24,10 +24,10 @@ from sqlalchemy import select
 from wtforms import SelectField
 
 from app.extensions import db
-from app.models import Allocation, Customer, Invoice, Payment, TaxRate
+from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import fields, money, permissions
-from app.services.billing import POST_MONEY, invoices, payments, tax
+from app.services.billing import POST_MONEY, finances, invoices, payments, tax
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
@@ -144,7 +144,7 @@ class InvoiceView(ServiceModelView):
         return self.render_template(
             "invoices/show.html", invoice=invoice, customer=customer, may_post=may_post,
             status=STATUS_NAMES.get(invoice.status, invoice.status), status_label=status_label,
-            categories=CATEGORY_NAMES, by_rate=invoices.tax_by_rate(invoice), allocations=_allocations(invoice),
+            categories=CATEGORY_NAMES, by_rate=invoices.tax_by_rate(invoice), allocations=finances.allocations_of(db.session, invoice),
             is_open=invoice.status in OPEN_STATUSES, money=lambda amount: money.format(amount, invoice.currency),
             percent=_percent, plain=_plain, form_key=new_form_key(), next_url=return_target(),
             pdf_url=url_for("InvoiceDocumentView.pdf", pk=invoice.id) if "InvoiceDocumentView.pdf" in views else None,
@@ -388,13 +388,6 @@ def _row_errors(errors: dict, count: int) -> list[dict]:
         if parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < count:
             rows[int(parts[1])].setdefault(parts[2] if len(parts) > 2 else "row", []).extend(messages)
     return rows
-
-
-def _allocations(invoice: Invoice) -> list[tuple[Allocation, Payment]]:
-    """What paid the invoice (and what was released back by a void), oldest first."""
-    return list(db.session.execute(
-        select(Allocation, Payment).join(Payment, Payment.id == Allocation.payment_id)
-        .where(Allocation.invoice_id == invoice.id).order_by(Allocation.id)).tuples())
 
 
 def _charged_note(customer: Customer) -> str | None:

@@ -12,10 +12,8 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Invoice, Payment, Release
 from app.services import geo, permissions
 from app.services.billing import POST_MONEY, finances
 from app.models.customers import CUSTOMER_TYPES, TITLES
@@ -77,27 +75,18 @@ LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment
 
 def _ledger_sources(entries) -> dict:
     """What each ledger entry comes from, in words, with a link where there is a page:
-    {entry id: (text, the page it is on: "invoice", "credit" or None, that record's id)}. One query per kind of record on the page."""
-    by_table: dict[str, set[int]] = {}
-    for entry, _balance in entries:
-        by_table.setdefault(entry.source_table, set()).add(entry.source_id)
-    numbers = dict(db.session.execute(select(Invoice.id, Invoice.number).where(
-        Invoice.id.in_(by_table.get("invoice", ())))).all()) if "invoice" in by_table else {}
-    kinds = dict(db.session.execute(select(Payment.id, Payment.kind).where(
-        Payment.id.in_(by_table.get("payment", ())))).all()) if "payment" in by_table else {}
-    releases = dict(db.session.execute(select(Release.id, Release.payment_id).where(
-        Release.id.in_(by_table.get("payment_release", ())))).all()) if "payment_release" in by_table else {}
+    {entry id: (text, the page it is on: "invoice", "credit" or None, that record's id)}."""
     found = {}
-    for entry, _balance in entries:
-        table, pk = entry.source_table, entry.source_id
-        if table == "invoice":
-            found[entry.id] = (f"Invoice {numbers.get(pk) or pk}", "invoice", pk)
-        elif table == "payment":
-            found[entry.id] = (f"{PAYMENT_KINDS.get(kinds.get(pk), 'Payment')} #{pk}", "credit", pk)
-        elif table == "payment_release":
-            found[entry.id] = (f"Payment or credit #{releases.get(pk, '?')}", "credit", releases.get(pk))
+    for entry_id, source in finances.ledger_sources(db.session, entries).items():
+        if source.kind == "invoice":
+            found[entry_id] = (f"Invoice {source.number or source.record_id}", "invoice", source.record_id)
+        elif source.kind == "payment":
+            found[entry_id] = (f"{PAYMENT_KINDS.get(source.payment_kind, 'Payment')} #{source.record_id}", "credit",
+                               source.record_id)
+        elif source.kind == "release":
+            found[entry_id] = (f"Payment or credit #{source.record_id or '?'}", "credit", source.record_id)
         else:
-            found[entry.id] = ("Balance adjustment", None, None)
+            found[entry_id] = ("Balance adjustment", None, None)
     return found
 
 

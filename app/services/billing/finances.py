@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Customer, Invoice, LedgerEntry, Payment, Release
+from app.models import Allocation, Customer, Invoice, LedgerEntry, Payment, Release
 from app.services import money
 from app.services.scope import get_customer
 
@@ -97,3 +97,47 @@ def ledger_page(session: Session, actor, customer_id, before: int | None = None)
         out.append((entry, running))
         running -= entry.amount
     return out, next_before
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a ledger entry comes from: "invoice" (its number), "payment" (its kind), "release" (a
+    refund or voided credit, of `payment_id`) or "adjustment"; and the record's id."""
+
+    kind: str
+    record_id: int | None
+    number: str | None = None
+    payment_kind: str | None = None
+
+
+def ledger_sources(session: Session, entries) -> dict[int, Source]:
+    """{entry id: Source} for a page of ledger_page's rows: one query per kind of record on it."""
+    by_table: dict[str, set[int]] = {}
+    for entry, _balance in entries:
+        by_table.setdefault(entry.source_table, set()).add(entry.source_id)
+
+    def lookup(*columns, table):
+        ids = by_table.get(table)
+        return dict(session.execute(select(*columns).where(columns[0].in_(ids))).all()) if ids else {}
+    numbers = lookup(Invoice.id, Invoice.number, table="invoice")
+    kinds = lookup(Payment.id, Payment.kind, table="payment")
+    releases = lookup(Release.id, Release.payment_id, table="payment_release")
+    found = {}
+    for entry, _balance in entries:
+        table, pk = entry.source_table, entry.source_id
+        if table == "invoice":
+            found[entry.id] = Source("invoice", pk, number=numbers.get(pk))
+        elif table == "payment":
+            found[entry.id] = Source("payment", pk, payment_kind=kinds.get(pk))
+        elif table == "payment_release":
+            found[entry.id] = Source("release", releases.get(pk))
+        else:
+            found[entry.id] = Source("adjustment", None)
+    return found
+
+
+def allocations_of(session: Session, invoice: Invoice) -> list[tuple[Allocation, Payment]]:
+    """What paid an invoice (and what a void released back), oldest first, with each source."""
+    return list(session.execute(
+        select(Allocation, Payment).join(Payment, Payment.id == Allocation.payment_id)
+        .where(Allocation.invoice_id == invoice.id).order_by(Allocation.id)).tuples())
