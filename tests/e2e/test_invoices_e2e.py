@@ -1,12 +1,27 @@
 """An admin writes an invoice with two lines (the preview adds them up as they are typed), saves and
-issues it, records a part payment and then an overpayment, whose rest the form says becomes account
+issues it, opens its PDF (kept as a picture), records a part payment and then an overpayment, whose rest the form says becomes account
 credit before it is sent and the message says became account credit after."""
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import shoot
 
 pytestmark = pytest.mark.e2e
+
+
+def look_at_pdf(data: bytes, stem) -> None:
+    """The PDF's first page as <stem>.png (poppler's pdftoppm, installed with Chromium by ./test)."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "invoice.pdf"
+        source.write_bytes(data)
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", str(source), str(stem)], check=True)
 
 
 def a_customer(live_server) -> int:
@@ -53,6 +68,11 @@ def test_an_invoice_is_written_issued_part_paid_and_overpaid(page_as, live_serve
     expect(page.locator("#outstanding")).to_have_text("£76.00")
     expect(page.locator("tr.tax-rate")).to_have_count(2)
     shoot(page, screenshots, "invoice-page")
+
+    # Its PDF, as the browser gets it from the Download PDF button, turned into a picture to look at.
+    pdf = page.request.get(page.locator("#action-pdf").get_attribute("href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+    look_at_pdf(pdf.body(), screenshots / "invoice-pdf")
 
     page.set_viewport_size({"width": 1400, "height": 900})
     with page.expect_navigation():
