@@ -30,6 +30,7 @@ from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import formatters
 from app.views.base import ServiceModelView
+from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueGreater, FilterValueSmaller, \
     FilterValueEqual, _Compare, contains
@@ -169,6 +170,7 @@ def _signed(amount, currency: str) -> str:
 
 
 class CreditView(ServiceModelView):
+    list_widget = MoneyListWidget  # amounts right-aligned
     datamodel = CreditInterface(Payment, eager=(customer_name(Payment.customer),), sort_keys={
         "customer": select(Customer.sort_name).where(Customer.id == Payment.customer_id).scalar_subquery()})
     route_base = "/credits"

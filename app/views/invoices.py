@@ -33,6 +33,7 @@ from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import formatters
 from app.views.base import ServiceModelView
+from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueEqual, FilterValueGreater, \
     FilterValueSmaller
@@ -107,6 +108,7 @@ class InvoiceInterface(ListInterface):
 
 
 class InvoiceView(ServiceModelView):
+    list_widget = MoneyListWidget  # amounts right-aligned
     datamodel = InvoiceInterface(Invoice, eager=(customer_name(Invoice.customer),))
     route_base = "/invoices"
     list_title = "Invoices"

@@ -18,7 +18,7 @@ class ModelListWidget(ListWidget):
     # Whether each row has a menu of the list's actions (on its one row: `<view>.action`).
     row_menu = False
     # Whether each cell carries its column's class (col-<column>), for a list whose CSS sizes or
-    # folds its columns (the customers').
+    # folds its columns (the customers'), or right-aligns its amounts (MoneyListWidget).
     column_classes = False
 
     def __init__(self, **kwargs):
@@ -80,6 +80,13 @@ class ModelListWidget(ListWidget):
             rows.append(f"<tr>{''.join(cells)}</tr>")
         return Markup("\n".join(rows))
 
+
+
+class MoneyListWidget(ModelListWidget):
+    """A list of money records: each cell with its column's class, so app.css right-aligns the amounts
+    under their headings (widgets/model_list.html gives the headings the same classes)."""
+
+    column_classes = True
 
 class FabListWidget(ListWidget):
     """FAB's own list widget (the security screens keep it), with the count label every list has."""
