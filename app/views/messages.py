@@ -1,8 +1,9 @@
 """E-mail and text messages: compose and send from the customer list, the messages and
 notification logs of a customer, resending a failed message, and the public unsubscribe page."""
 import hmac
+import io
 
-from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -115,12 +116,29 @@ class MessageView(ServiceModelView):
         message = outbox.brief(db.session, pk)
         g.may_resend = (outbox.may_resend(message) and self.appbuilder.sm.has_access("can_resend", "MessageView"))
         g.uncertain = message.status == "uncertain"
+        g.attachments = outbox.attachment_list(db.session, message_id=int(pk))
         # "Reply": the compose screen for the customer who sent it, if the user may send.
         reply = REPLY_ACTIONS[message.channel]
         g.reply_url = (url_for("CustomerView.action", name=reply, pk=message.customer_id)
                        if message.direction == "in" and self.appbuilder.sm.has_access(reply, "CustomerView")
                        else None)
         return widgets
+
+    @expose("/show/<int:pk>/files/<int:attachment_id>")
+    @has_access
+    @permission_name("show")
+    def attachment(self, pk, attachment_id):
+        """A file the e-mail carried (an invoice's PDF), as it was sent; a message out of the user's
+        scope is 404, as on its page."""
+        if self.datamodel.get(pk, self._base_filters) is None:
+            abort(404)
+        found = outbox.attachment(db.session, pk, attachment_id)
+        if found is None:
+            abort(404)
+        response = send_file(io.BytesIO(found.content), mimetype=found.content_type, as_attachment=True,
+                             download_name=found.filename, max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @expose("/resend/<int:pk>", methods=["POST"])
     @has_access

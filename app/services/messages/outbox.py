@@ -262,6 +262,19 @@ def attachments_of(session: Session, message_id: int) -> list[Attachment]:
         .where(MessageAttachment.message_id == message_id).order_by(MessageAttachment.id))]
 
 
+def attachment_list(session: Session, message_id: int) -> list[tuple[int, str, int]]:
+    """(id, file name, size) of each file an e-mail carries, without their bytes (its page)."""
+    return [tuple(row) for row in session.execute(
+        select(MessageAttachment.id, MessageAttachment.filename, MessageAttachment.size)
+        .where(MessageAttachment.message_id == message_id).order_by(MessageAttachment.id))]
+
+
+def attachment(session: Session, message_id: int, attachment_id: int) -> MessageAttachment | None:
+    """One file of a message the caller has already found within the user's scope."""
+    return session.scalar(select(MessageAttachment).where(MessageAttachment.message_id == message_id,
+                                                          MessageAttachment.id == attachment_id))
+
+
 def brief(session: Session, message_id):
     """A message's status, direction, channel and customer (what its page's buttons depend on);
     the caller has already found it within the user's scope."""
