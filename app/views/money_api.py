@@ -135,6 +135,28 @@ class AdjustmentIn(MoneyKey):
     reason = fields.String(required=True)
 
 
+class AllocateIn(MoneyKey):
+    invoice_id = fields.Integer(required=True, metadata={"description": "An open invoice of the same customer."})
+    amount = fields.String(required=True, metadata={"description": "At most the invoice's outstanding and the "
+                                                                   "payment's unallocated rest."})
+    allocated_on = fields.Date(metadata={"description": "The date it counts from (default: today)."})
+
+
+class SourceEditIn(Schema):
+    reference = fields.String()
+    notes = fields.String()
+
+
+class AllocationOut(Schema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    invoice_id = fields.Integer()
+    customer_id = fields.Integer()
+    amount = Amount()
+    currency = fields.String()
+    allocated_on = fields.Date()
+
+
 class ReleaseOut(Schema):
     id = fields.Integer()
     payment_id = fields.Integer()
@@ -278,7 +300,7 @@ class PaymentApi(MoneyApi):
     search_columns = ["customer_id", "kind", "invoice_id", "received_on", "reference", "is_credit"]
     add_model_schema = PaymentIn()
     edit_model_schema = PaymentIn()
-    openapi_spec_component_schemas = (ExternalPaymentIn,)
+    openapi_spec_component_schemas = (ExternalPaymentIn, AllocateIn, AllocationOut, SourceEditIn)
 
     def create(self, data):
         key = write_key(data)
@@ -293,6 +315,30 @@ class PaymentApi(MoneyApi):
     def external(self):
         return self._write(lambda data, key: payments.record_external(
             db.session, g.user, data.pop("customer_id", None), data, key), status=201)
+
+    @expose("/<int:pk>/allocate", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("Pay an amount of one open invoice of the same customer from this payment's or credit's "
+                "unallocated rest", "AllocateIn", "AllocationOut", status=201, path=True)
+    def allocate(self, pk):
+        def call(data, key):
+            return payments.allocate(db.session, g.user, pk, data.get("invoice_id"), data.get("amount"), key,
+                                     data.get("allocated_on"))
+        return self._write(call, status=201, schema=AllocationOut())
+
+    @expose("/<int:pk>/details", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("Change a payment's or credit's reference and notes (nothing else of it ever changes)",
+                "SourceEditIn", "PaymentApi.get", path=True)
+    def details(self, pk):
+        data = self._json_object()
+        if data is None:
+            return self.response_400(message="Send a JSON object.")
+        return self._answer(payments.update_source(db.session, g.user, pk, data))
 
 
 class CreditApi(MoneyApi):

@@ -279,3 +279,30 @@ def test_a_columns_selection_keeps_amounts_as_strings_in_the_currency(app, api, 
     assert r.json["result"] == {"total": "1000", "currency": "JPY"}
     r = api("admin").get("/api/v1/invoice/", query_string={"q": "(columns:!(id,outstanding))"})
     assert r.json["result"] == [{"id": invoice_id, "outstanding": "0"}]
+
+
+def test_a_credit_is_allocated_to_a_chosen_invoice_and_its_reference_changed(app, api, ids):
+    finance = api("finance")
+    ada = customer(app)
+    invoice = issued(finance, ada, line("50.00", ids["zero"]))
+    credit = finance.post("/api/v1/payment/external", json={"customer_id": ada, "amount": "80.00",
+                                                            "method_id": ids["cash"], "key": key()}).json["id"]
+    r = finance.post(f"/api/v1/payment/{credit}/allocate", json={"invoice_id": invoice["id"], "amount": "60.00",
+                                                                 "key": key()})
+    assert r.status_code == 422 and "outstanding" in r.json["message"]["amount"][0]  # more than it owes
+    r = finance.post(f"/api/v1/payment/{credit}/allocate", json={"invoice_id": invoice["id"], "amount": "30.00",
+                                                                 "allocated_on": "2026-01-31", "key": key()})
+    assert r.status_code == 201 and r.json["result"]["amount"] == "30.00"
+    assert r.json["result"]["allocated_on"] == "2026-01-31"
+    bad = finance.post(f"/api/v1/payment/{credit}/allocate", json={"invoice_id": invoice["id"], "amount": "1.00",
+                                                                   "allocated_on": "31/01/2026", "key": key()})
+    assert bad.status_code == 422 and "allocated_on" in bad.json["message"]
+    other = issued(finance, customer(app), line("10.00", ids["zero"]))
+    assert finance.post(f"/api/v1/payment/{credit}/allocate", json={
+        "invoice_id": other["id"], "amount": "1.00", "key": key()}).status_code == 422  # another customer's
+    assert api("staff").post(f"/api/v1/payment/{credit}/allocate", json={
+        "invoice_id": invoice["id"], "amount": "1.00", "key": key()}).status_code == 403
+    r = finance.post(f"/api/v1/payment/{credit}/details", json={"reference": "BACS 99", "amount": "1"})
+    assert r.status_code == 422 and "amount" in r.json["message"]  # nothing else of it changes
+    r = finance.post(f"/api/v1/payment/{credit}/details", json={"reference": "BACS 99"})
+    assert r.status_code == 200 and r.json["result"]["reference"] == "BACS 99"

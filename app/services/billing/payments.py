@@ -204,18 +204,21 @@ def open_invoices(session: Session, customer_id: int) -> list[Invoice]:
         .execution_options(populate_existing=True)))
 
 
-def allocate(session: Session, actor, payment_id, invoice_id, amount, key, on: date | None = None) -> Allocation:
+def allocate(session: Session, actor, payment_id, invoice_id, amount, key, on: date | str | None = None) -> Allocation:
     """Pay `amount` of an invoice from a payment's or credit's rest (the service the allocation
     screen calls), committed."""
     permissions.require(session, actor, POST_MONEY, message="You may not allocate payments.")
     payment = get_source(session, actor, payment_id)
     invoice = get_invoice(session, actor, invoice_id)
-    number = money.parse(amount, payment.currency)
+    errors = FieldErrors()
+    number = money.amount(errors, "amount", amount, payment.currency, required=True, label="Amount")
+    day = on if isinstance(on, date) else fields.a_date(errors, "allocated_on", on)
+    errors.raise_if_any()
     _claim(session, key)
     ledger.lock(session, payment.customer_id)
     session.refresh(payment)
     session.refresh(invoice)
-    allocation = allocate_to(session, actor, payment, invoice, number, on or date.today())
+    allocation = allocate_to(session, actor, payment, invoice, number, day or date.today())
     commit(session)
     return allocation
 
