@@ -64,7 +64,8 @@ _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|sho
 _MONEY_READ = [(r"(Invoice|Credit|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
                (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
 _MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(View|Api)", r"can_post_money|can_delete"),
-                (r"(Invoice|Credit)View", r"can_[a-z_]+")]
+                (r"(Invoice|Credit)View", r"can_[a-z_]+"),
+                (r"CardView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 

@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerService, CustomField, CustomValue, Invoice, Note, Payment, PaymentMethod, Reseller, Tag,
-                        TaxRate)
+                        CustomerService, CustomField, CustomValue, Invoice, Note, Payment, PaymentMethod, Reseller,
+                        StoredCard, Tag, TaxRate)
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -37,9 +37,11 @@ AUDITED: dict[type, Callable] = {
     Adjustment: lambda o: o.customer_id,
     TaxRate: lambda o: None,
     PaymentMethod: lambda o: None,
+    StoredCard: lambda o: o.customer_id,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
-SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"}}
+SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"},
+           StoredCard: {"token"}}  # the processor's token charges the card: never copied into the trail
 SKIPPED_ALWAYS = {"id", "created_at"}
 
 Actor = tuple[int | None, str | None]

@@ -20,3 +20,5 @@ def configure(config: dict) -> None:
     settings.phone_region = config.get("DEFAULT_PHONE_REGION", settings.phone_region)
     settings.files_folder = config.get("FILES_FOLDER") or settings.files_folder
     settings.geocoder = geo.geocoder_for(config)
+    from app.services.billing import cards  # here: the billing services import this module's users
+    cards.configure(config)

@@ -1,6 +1,7 @@
 """Registers every screen and API with FAB. Thin: parse, call a service, render."""
 from app.views.admin import AuditView, CompanySettingsView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
+from app.views.cards import CardView
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView
@@ -101,6 +102,7 @@ def register(appbuilder) -> None:
     _add_api_documentation_link(appbuilder)
     appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
     appbuilder.add_view_no_menu(InvoiceDocumentView)
+    appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")

@@ -114,7 +114,8 @@ def _finances(view, pk, args) -> dict:
                 ("InvoiceView.charge", "Charge customer", "fa-bolt", "charge-customer"),
                 ("CreditView.external", "Add external payment", "fa-money", "add-external-payment"),
                 ("CreditView.add_credit", "Add credit", "fa-plus-circle", "add-credit"),
-                ("CreditView.adjust", "Edit balance", "fa-balance-scale", "edit-balance")):
+                ("CreditView.adjust", "Edit balance", "fa-balance-scale", "edit-balance"),
+                ("CardView.list", "Cards", "fa-credit-card", "cards")):
             buttons.append((label, icon, element, url_for(endpoint, customer_id=pk, next=here)))
     content.update(rows=rows, next_before=next_before, may_post=may_post, buttons=buttons,
                    status_label=invoice_views.status_label, open_statuses=OPEN_STATUSES)

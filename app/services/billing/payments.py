@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.models import Adjustment, Allocation, Customer, Invoice, Payment, PaymentMethod, Release
 from app.services import fields, money, permissions
 from app.services.billing import POST_MONEY, ledger
+from app.services.billing.card_numbers import NOT_HERE, holds_card_number
 from app.services.billing.invoices import _claim, check_currency, get_invoice, is_open, status_for
 from app.services.db import commit
 from app.services.errors import FieldErrors, Invalid, NotFound
@@ -68,6 +69,9 @@ def _received(errors: FieldErrors, session: Session, customer: Customer, data: d
     if amount is not None and amount <= 0:
         errors.add("amount", "The amount must be more than zero.")
     day = fields.a_date(errors, "received_on", data.get("received_on")) or date.today()
+    for field in ("reference", "notes"):  # a card is stored as a token, never typed in as text
+        if holds_card_number(data.get(field)):
+            errors.add(field, NOT_HERE)
     return dict(
         amount=amount, received_on=day,
         method_id=_method(errors, session, data.get("method_id"), method_required),
