@@ -306,3 +306,12 @@ def test_a_credit_is_allocated_to_a_chosen_invoice_and_its_reference_changed(app
     assert r.status_code == 422 and "amount" in r.json["message"]  # nothing else of it changes
     r = finance.post(f"/api/v1/payment/{credit}/details", json={"reference": "BACS 99"})
     assert r.status_code == 200 and r.json["result"]["reference"] == "BACS 99"
+
+
+def test_a_card_number_is_not_typed_into_a_payments_reference_afterwards(app, api, ids):
+    finance = api("finance")
+    ada = customer(app)
+    credit = finance.post("/api/v1/payment/external", json={"customer_id": ada, "amount": "5.00",
+                                                            "method_id": ids["cash"], "key": key()}).json["id"]
+    r = finance.post(f"/api/v1/payment/{credit}/details", json={"reference": "4242 4242 4242 4242"})
+    assert r.status_code == 422 and "reference" in r.json["message"]

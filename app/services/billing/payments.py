@@ -194,6 +194,9 @@ def update_source(session: Session, actor, payment_id, data: dict) -> Payment:
         errors.add(name, "Only the reference and the notes of a payment or credit can be changed.")
     reference = fields.text(errors, "reference", data.get("reference", payment.reference), 100, label="Reference")
     notes = fields.long_text(errors, "notes", data.get("notes", payment.notes), 5000, label="Notes")
+    for field, value in (("reference", reference), ("notes", notes)):
+        if field in data and holds_card_number(value):
+            errors.add(field, NOT_HERE)
     errors.raise_if_any()
     payment.reference, payment.notes = reference, notes
     commit(session)
