@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerService, CustomField, CustomValue, Invoice, Note, Payment, PaymentMethod, Reseller, Tag,
-                        TaxRate)
+                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
+                        PaymentMethod, Reseller, Tag, TaxRate)
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -37,6 +37,8 @@ AUDITED: dict[type, Callable] = {
     Adjustment: lambda o: o.customer_id,
     TaxRate: lambda o: None,
     PaymentMethod: lambda o: None,
+    FxRate: lambda o: None,
+    CustomerFxRate: lambda o: o.customer_id,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
 SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"}}
