@@ -191,10 +191,20 @@ class FxRateView(ServiceModelView):
                                     title="Upload FX rates"), status
 
 
+class CustomerRateInterface(ListInterface):
+    def get(self, id, filters=None):
+        """One rate (within `filters`: the scope) with its customer's name, as the list loads it."""
+        number = fields.record_id(id)
+        if number is None:
+            return None
+        query = self.session.query(self.obj).options(*self.eager).filter(self.pk == number)
+        return (filters.apply_all(query) if filters is not None else query).one_or_none()
+
+
 class CustomerFxRateView(ServiceModelView):
     """A customer's own rates: `_flt_0_customer=<id>` (the link from the Finances tab)."""
 
-    datamodel = ListInterface(CustomerFxRate, eager=(customer_name(CustomerFxRate.customer),))
+    datamodel = CustomerRateInterface(CustomerFxRate, eager=(customer_name(CustomerFxRate.customer),))
     route_base = "/customer-fx-rates"
     list_title = "Customer's own FX rates"
     show_title = "Customer's FX rate"
