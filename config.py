@@ -123,6 +123,8 @@ def load() -> dict:
         BULK_SYNC_LIMIT=int(os.environ.get("BULK_SYNC_LIMIT", "500")),
         # The business
         BASE_CURRENCY=os.environ.get("BASE_CURRENCY", "GBP"),
+        # An FX rate older than this many days on the day it is used is shown as stale.
+        FX_STALE_DAYS=int(os.environ.get("FX_STALE_DAYS", "30")),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "GB"),
         # Mail
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "localhost"),

@@ -66,6 +66,10 @@ _MONEY_READ = [(r"(Invoice|Credit|TaxRate|PaymentMethod)(View|Api)", _READ), (r"
 _MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit)View", r"can_[a-z_]+"),
                 (r"CardView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
+# FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
+# ones. A customer's own rates are read (on its page) by who may open the customer.
+_FX_WRITE = [(r"(Fx|CustomerFx)RateView", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
+_FX_CUSTOMER_READ = (r"CustomerFxRateView", r"can_(list|show)")
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
@@ -73,23 +77,23 @@ _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     FINANCE: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, *_MONEY_WRITE,
+        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE,
     ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
-        *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS, *_MONEY_READ,
+        *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS, *_MONEY_READ, _FX_CUSTOMER_READ,
     ],
     READ_ONLY: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ,
+        *_MONEY_READ, _FX_CUSTOMER_READ,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Credits)", r"menu_access"),
+        (r"(Money|Invoices|Credits)", r"menu_access"), _FX_CUSTOMER_READ,
     ],
 }
 

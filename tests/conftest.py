@@ -93,14 +93,14 @@ def clean_data(request):
     from app.extensions import db
     from app.models import (Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
-                            CompanySettings, Adjustment, Allocation, DocumentSequence, Invoice, LedgerEntry, Payment, Release,
-                            TaxRate)
+                            CompanySettings, Adjustment, Allocation, CustomerFxRate, DocumentSequence, FxRate, Invoice,
+                            LedgerEntry, Payment, Release, TaxRate)
     from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
         # Every test that wrote money leaves books that agree (flask ledger check).
         differences = ledger.check(db.session) if db.session.scalar(select(LedgerEntry.id).limit(1)) else []
-        for table in (LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
+        for table in (FxRate.__table__, CustomerFxRate.__table__, LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
                       Payment.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__,

@@ -16,6 +16,7 @@ from app.models.customers import (
     customer_tag,
 )
 from app.models.files import CustomerFile
+from app.models.fx import CustomerFxRate, FxRate
 from app.models.jobs import Job, job_customer
 from app.models.money import (
     Adjustment,
@@ -34,6 +35,8 @@ from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
 __all__ = [
+    "CustomerFxRate",
+    "FxRate",
     "Adjustment",
     "Allocation",
     "DocumentSequence",

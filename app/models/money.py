@@ -128,6 +128,10 @@ class Invoice(Model):
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     void_reason: Mapped[str | None] = mapped_column(String(255))
+    # The rate to the base currency the invoice was issued with, and that rate's date (NULL: a
+    # draft, or issued when no rate was known). Kept: editing or deleting a rate never changes it.
+    fx_rate: Mapped[Decimal | None] = mapped_column(Numeric(20, 10))
+    fx_rate_on: Mapped[date | None] = mapped_column(Date)
     created_by_id: Mapped[int | None] = _creator()
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 

@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerService, CustomField, CustomValue, Invoice, Note, Payment, PaymentMethod, Reseller,
-                        StoredCard, Tag, TaxRate)
+                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
+                        PaymentMethod, Reseller, StoredCard, Tag, TaxRate)
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -38,6 +38,8 @@ AUDITED: dict[type, Callable] = {
     TaxRate: lambda o: None,
     PaymentMethod: lambda o: None,
     StoredCard: lambda o: o.customer_id,
+    FxRate: lambda o: None,
+    CustomerFxRate: lambda o: o.customer_id,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
 SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"},

@@ -26,6 +26,12 @@ CONSTRAINTS = {
     "reseller.name": ("name", "A reseller with this name already exists."),
     "reseller_name_key": ("name", "A reseller with this name already exists."),
     "reseller_id": ("reseller_id", "This reseller still has customers or users."),
+    # FX rates: one per pair and date (a customer's: per customer). The customer's first: SQLite's
+    # message for it also holds "fx_rate.from_currency".
+    "uq_customer_fx_rate_pair_date": ("effective_on", "A rate for this pair and date already exists."),
+    "customer_fx_rate.customer_id": ("effective_on", "A rate for this pair and date already exists."),
+    "uq_fx_rate_pair_date": ("effective_on", "A rate for this pair and date already exists."),
+    "fx_rate.from_currency": ("effective_on", "A rate for this pair and date already exists."),
 }
 
 

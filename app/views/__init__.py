@@ -5,6 +5,7 @@ from app.views.cards import CardView
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView
+from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
@@ -107,6 +108,8 @@ def register(appbuilder) -> None:
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
+    appbuilder.add_view(FxRateView, "FX rates", icon="fa-exchange", category="Money")
+    appbuilder.add_view_no_menu(CustomerFxRateView)
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")

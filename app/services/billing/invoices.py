@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment
 from app.models.money import CATEGORIES, OPEN_STATUSES
 from app.services import fields, money, permissions
-from app.services.billing import ALREADY_RECORDED, POST_MONEY, ledger, tax
+from app.services.billing import ALREADY_RECORDED, POST_MONEY, fx, ledger, tax
 from app.services.db import commit
 from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
 from app.services.forms import claim_form_key
@@ -267,6 +267,9 @@ def billing_address(session: Session, customer: Customer) -> str:
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> None:
+    """Issue the draft: lines charged again, number, billing address, the rate to the base currency
+    (fx.issued_rate: the customer's own, else the global one; with no rate known it is issued anyway,
+    fx_rate NULL: a missing FX rate never blocks invoicing), posted."""
     if not invoice.lines:
         raise Invalid({"lines": "An invoice needs at least one line to be issued."})
     # Rates may have changed since the draft was written: the lines are charged as they are now,
@@ -278,6 +281,7 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> Non
     number, address = _next_number(session), billing_address(session, customer)  # (read before any change)
     invoice.number, invoice.status, invoice.outstanding = number, "issued", invoice.total
     invoice.billing_address, invoice.issued_at = address, datetime.now(timezone.utc)
+    invoice.fx_rate, invoice.fx_rate_on = fx.issued_rate(session, invoice.currency, invoice.issue_date, customer.id)
     session.flush()
     ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)
 
