@@ -25,6 +25,7 @@ from app.services.scope import get_customer
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter
+from app.views.list_widget import MoneyListWidget
 from app.views.return_to import return_target
 
 MAX_TICKED = 100  # a list page at most
@@ -48,6 +49,7 @@ def _day(value) -> str:
 
 
 class FxRateView(ServiceModelView):
+    list_widget = MoneyListWidget  # rates right-aligned
     datamodel = ListInterface(FxRate)
     route_base = "/fx-rates"
     list_title = "FX rates"
