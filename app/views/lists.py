@@ -18,6 +18,7 @@ filters. `RequestFilters` gives each request its own.
 """
 import copy
 import math
+from decimal import Decimal
 import re
 
 from flask import abort, current_app, flash, g, has_request_context, request
@@ -118,7 +119,11 @@ def _fits(datamodel, column: str, value) -> bool:
     if datamodel.is_float(column) or datamodel.is_numeric(column):
         if isinstance(value, float):
             return math.isfinite(value)
-        return decimal_number(value) is not None
+        number = decimal_number(value)
+        kind = datamodel.list_columns[column].type
+        precision, scale = getattr(kind, "precision", None), getattr(kind, "scale", None) or 0
+        # Numeric(p, s) holds fewer than 10^(p - s): PostgreSQL refuses a larger value in a comparison.
+        return number is not None and (precision is None or abs(number) < Decimal(10) ** (precision - scale))
     return isinstance(value, str)
 
 
