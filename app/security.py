@@ -65,6 +65,8 @@ _MONEY_READ = [(r"(Invoice|Credit|TaxRate|PaymentMethod)(View|Api)", _READ), (r"
                (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
 _MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit)View", r"can_[a-z_]+")]
+# Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
+_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"Aged receivables", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
@@ -72,7 +74,7 @@ _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     FINANCE: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, *_MONEY_WRITE,
+        *_MONEY_READ, *_MONEY_WRITE, *_RECEIVABLES,
     ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
@@ -88,7 +90,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Credits)", r"menu_access"),
+        (r"(Money|Invoices|Credits)", r"menu_access"), *_RECEIVABLES,
     ],
 }
 
