@@ -70,6 +70,8 @@ _MONEY_WRITE = [(r"(Invoice|Credit)(View|Api)", _WRITE), (r"(Invoice|Credit)(Vie
 # ones. A customer's own rates are read (on its page) by who may open the customer.
 _FX_WRITE = [(r"(Fx|CustomerFx)RateView", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
 _FX_CUSTOMER_READ = (r"CustomerFxRateView", r"can_(list|show)")
+# Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
+_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"Aged receivables", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
@@ -77,7 +79,7 @@ _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     FINANCE: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE,
+        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE, *_RECEIVABLES,
     ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
@@ -93,7 +95,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Credits)", r"menu_access"), _FX_CUSTOMER_READ,
+        (r"(Money|Invoices|Credits)", r"menu_access"), _FX_CUSTOMER_READ, *_RECEIVABLES,
     ],
 }
 

@@ -11,7 +11,9 @@ invoices a customer, their payments, allocations and ledger entries):
   note over HTTP (a plain one-row write of the same app) as the baseline;
 - a one-page invoice PDF (target < 0.2 s), against the invoice's page;
 - `flask ledger check` over the whole database (target < 60 s), against one plain pass that sums
-  the ledger per customer.
+  the ledger per customer;
+- the invoices CSV (every invoice, GET /invoices/export.csv streamed), against `psql \\copy` of the
+  export's own statement (`--csv-only`: this line alone, no bench customer made).
 
 The big customer ("Bench Finances") is made for the run through the services and removed after it.
 """
@@ -87,6 +89,33 @@ def post_once(client, form_url: str, post_url: str, data: dict) -> float:
     return elapsed
 
 
+def invoices_csv(app, args) -> None:
+    """Every invoice as CSV over HTTP (streamed to the end), against `psql \\copy` of the same
+    statement, taken from the app (bench/csv_bench.export_sql), run by run interleaved."""
+    import subprocess
+
+    from bench.csv_bench import baseline_command, export_sql
+    url = "/invoices/export.csv"
+    cmd, tool = baseline_command(args, "postgresql" if args.database.startswith("postgres") else "sqlite",
+                                 export_sql(app, url) or "")
+    client = bench.html_login(app, bench.ADMIN)
+    ours, theirs, rows = [], [], 0
+    for _ in range(args.runs + 1):  # the first warms up
+        t0 = time.perf_counter()
+        r = client.get(url, buffered=False)
+        rows = sum(chunk.count(b"\n") for chunk in r.response) - 1
+        r.close()
+        ours.append(time.perf_counter() - t0)
+        if cmd:
+            t0 = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+            theirs.append(time.perf_counter() - t0)
+    our_s, their_s = statistics.median(ours[1:]), statistics.median(theirs[1:]) if theirs else 0.0
+    print(f"| download | median s | baseline: {tool or '(none)'} of the same rows, s | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| invoices CSV ({rows:,} rows) | {our_s:.2f} | {their_s:.2f} | {ratio(our_s, their_s)} |\n")
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
@@ -96,9 +125,13 @@ def main() -> None:
     p.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/bench_customers")
     p.add_argument("--customers", type=int, default=1_000_000)
     p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--csv-only", action="store_true", help="only the invoices CSV against psql \\copy")
     args = p.parse_args()
     app = bench.make_app(bench.sqlalchemy_url(args.database))
     bench.setup(app, args.customers)
+    if args.csv_only:
+        invoices_csv(app, args)
+        return
     from sqlalchemy import func, select
 
     from app.extensions import db
@@ -140,6 +173,8 @@ def main() -> None:
         print("|---|---:|---:|---:|")
         print(f"| record a payment | {pay_ms:.1f} | {note_ms:.1f} | {ratio(pay_ms, note_ms)} |")
         print(f"\nrecord a payment median: {pay_ms:.1f} ms (target < 50 ms): {'MET' if pay_ms < 50 else 'MISSED'}\n")
+
+        invoices_csv(app, args)
 
         pdf_ms = timed_get(client, f"/invoices/{one_invoice}/pdf", args.runs)
         page_ms = timed_get(client, f"/invoices/show/{one_invoice}", args.runs)

@@ -151,6 +151,23 @@ def customers_statement(customer_select, rows_expected: int, custom_fields=()):
     return customer_select.with_only_columns(*columns).select_from(joined)
 
 
+def labelled(columns) -> list:
+    """The expressions of an export's (header, SQL expression) columns, labelled c0, c1... in order."""
+    return [expr.label(f"c{i}") for i, (_header, expr) in enumerate(columns)]
+
+
+def header(columns) -> list[str]:
+    """The header row of an export's (header, SQL expression) columns."""
+    return [name for name, _expr in columns]
+
+
+def list_statement(rows_select, columns, joined):
+    """The export of a list: `rows_select` (the list's own Select of ids, with the user's scope,
+    its filters and its order) with `columns` (header, SQL expression) read from `joined`
+    (the list's table with what the columns join: one row each, so the order and count stay)."""
+    return rows_select.with_only_columns(*labelled(columns)).select_from(joined)
+
+
 def headers(custom_fields=()) -> list[str]:
     return ([h for h, _ in CUSTOMER_COLUMNS] + [h for h, _ in BILLING_COLUMNS]
             + [safe_text(field.name) for field in custom_fields])

@@ -10,6 +10,7 @@ from app.views.invoices import InvoiceView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
 from app.views.jobs import JobView
+from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
 from app.services.errors import ServiceError
@@ -105,6 +106,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
+    appbuilder.add_view(ReceivablesView, "Aged receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")

@@ -10,13 +10,12 @@ was opened (`?next=`, the customer's Finances tab), else to the customer's Finan
 import uuid
 from datetime import date
 
-from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.decorators import has_access
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_login import current_user
 from sqlalchemy import case, false, or_, select
 from wtforms import SelectField, StringField
@@ -24,11 +23,11 @@ from wtforms import SelectField, StringField
 from app.extensions import db
 from app.models import Customer, Payment, PaymentMethod
 from app.services import csv_export, fields, money, permissions
-from app.services.billing import POST_MONEY, payments
+from app.services.billing import POST_MONEY, exports, payments
 from app.services.errors import AlreadyDone, Invalid, NotFound
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
-from app.views import formatters
+from app.views import downloads, formatters
 from app.views.base import ServiceModelView
 from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
@@ -119,6 +118,7 @@ CSV_COLUMNS = [
     ("Currency", Payment.currency),
     ("Reference", csv_export.safe(Payment.reference)),
     ("Method", csv_export.safe(PaymentMethod.name)),
+    ("Nominal code", csv_export.safe(PaymentMethod.nominal_code)),
     ("Reason", csv_export.safe(Payment.reason)),
 ]
 
@@ -255,19 +255,21 @@ class CreditView(ServiceModelView):
     def export(self):
         """The credits of the list's filter and sort, within the user's scope, as CSV (streamed;
         typed text escaped against formulas, in SQL). A filter it cannot use was refused (400)."""
-        get_filter_args(self._filters)
-        orders = get_order_args().get(self.__class__.__name__)
-        order_column, order_direction = orders if orders else self.base_order
-        ids = self.datamodel.filtered_ids(self.active_filters(self._filters))
-        stmt = (self.datamodel.ordered(ids, order_column, order_direction).statement
-                .with_only_columns(*[expr.label(f"c{i}") for i, (_h, expr) in enumerate(CSV_COLUMNS)])
-                .select_from(Payment.__table__.join(Customer.__table__, Customer.id == Payment.customer_id)
-                             .outerjoin(PaymentMethod.__table__, PaymentMethod.id == Payment.method_id)))
-        filename = f"credits-{date.today().isoformat()}.csv"
-        return Response(
-            stream_with_context(csv_export.stream_csv(db.session, stmt, [h for h, _e in CSV_COLUMNS])),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"})
+        stmt = csv_export.list_statement(
+            downloads.list_rows(self), CSV_COLUMNS,
+            Payment.__table__.join(Customer.__table__, Customer.id == Payment.customer_id)
+            .outerjoin(PaymentMethod.__table__, PaymentMethod.id == Payment.method_id))
+        return downloads.csv_download(stmt, csv_export.header(CSV_COLUMNS), "credits")
+
+    @expose("/payments.csv")
+    @has_access
+    @permission_name("export")
+    def payments_export(self):
+        """Every payment in the user's scope (?since=, ?until=: received on or between), credits or
+        not, with its method's nominal code for the accounting package, as CSV."""
+        days = downloads.dates("since", "until")
+        stmt = exports.payments_statement(g.user, days["since"], days["until"])
+        return downloads.csv_download(stmt, csv_export.header(exports.PAYMENT_COLUMNS), "payments")
 
     # ---- the money forms -------------------------------------------------------------------------
     @expose("/add-credit/<int:customer_id>", methods=["GET", "POST"])

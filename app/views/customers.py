@@ -1,7 +1,6 @@
 """The customer list: FAB's ModelView on our fast datamodel, with CSV export."""
-from datetime import date
 
-from flask import Response, g, request, stream_with_context
+from flask import g, request
 from markupsafe import Markup, escape
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectField
@@ -21,7 +20,7 @@ from app.services.customers.update import update_customer
 from app.services.customers.validate import PREFERENCE_FIELDS
 from app.services.scope import reseller_choice_scope
 from app.services.settings import settings
-from app.views import formatters
+from app.views import downloads, formatters
 from app.views.base import ServiceModelView
 from app.views.bulk import BulkActionsMixin, action_applies
 from app.views.messages import CustomerMessagesView, MessagesMixin, NotificationLogView
@@ -250,10 +249,4 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         stmt = csv_export.customers_statement(
             self.datamodel.ordered(ids, order_column, order_direction).statement,
             rows_expected=self.datamodel.count(ids), custom_fields=custom_fields)
-        filename = f"customers-{date.today().isoformat()}.csv"
-        return Response(
-            stream_with_context(csv_export.stream_csv(db.session, stmt, csv_export.headers(custom_fields))),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                     "X-Content-Type-Options": "nosniff"},
-        )
+        return downloads.csv_download(stmt, csv_export.headers(custom_fields), "customers")

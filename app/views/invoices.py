@@ -20,18 +20,18 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual, SQLAFilterConverter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import case, select
 from wtforms import SelectField
 
 from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
-from app.services import fields, money, permissions
+from app.services import csv_export, fields, money, permissions
 from app.services.billing import POST_MONEY, finances, invoices, payments, tax
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
-from app.views import formatters
+from app.views import downloads, formatters
 from app.views.base import ServiceModelView
 from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
@@ -43,7 +43,7 @@ STATUS_NAMES = {"draft": "Draft", "issued": "Issued", "part_paid": "Part-paid", 
 STATUS_LABELS = {"draft": "default", "issued": "primary", "part_paid": "warning", "paid": "success", "void": "danger"}
 # Every permission on the name "InvoiceView": InvoiceDocumentView (views/documents.py) shares it, and
 # FAB's permission update deletes from a view name what the view registered under it does not list.
-PERMISSIONS = ["can_list", "can_show", "can_post_money", "can_pdf"]
+PERMISSIONS = ["can_list", "can_show", "can_post_money", "can_pdf", "can_export"]
 CATEGORY_NAMES = {"labour": "Labour", "parts": "Parts", "other": "Other"}
 BLANK_ROWS = 1  # rows the form adds after the lines it shows (the JS adds more)
 _ROW_FIELD = re.compile(r"lines-(\d+)-(description|category|quantity|unit_price|tax_rate_id)$")
@@ -103,6 +103,22 @@ class InvoiceFilterConverter(SQLAFilterConverter):
         return super().convert(col_name)
 
 
+# The CSV's columns (header, SQL expression); text goes through csv_export.safe.
+CSV_COLUMNS = [
+    ("Number", csv_export.safe(Invoice.number)),
+    ("Customer ID", Invoice.customer_id),
+    ("Customer", csv_export.safe(Customer.name)),
+    ("Issue date", Invoice.issue_date),
+    ("Due date", Invoice.due_date),
+    ("Status", case(*((Invoice.status == k, v) for k, v in STATUS_NAMES.items()), else_=Invoice.status)),
+    ("Currency", Invoice.currency),
+    ("Net", csv_export.amount_text(Invoice.net_total, Invoice.currency)),
+    ("Tax", csv_export.amount_text(Invoice.tax_total, Invoice.currency)),
+    ("Total", csv_export.amount_text(Invoice.total, Invoice.currency)),
+    ("Outstanding", csv_export.amount_text(Invoice.outstanding, Invoice.currency)),
+]
+
+
 class InvoiceInterface(ListInterface):
     filter_converter_class = InvoiceFilterConverter
 
@@ -134,6 +150,18 @@ class InvoiceView(ServiceModelView):
     formatters_columns = {"status": status_label, "issue_date": formatters.day, "due_date": formatters.day}
     search_form_extra_fields = {"status": SelectField(
         "Status", choices=[(s, STATUS_NAMES[s]) for s in INVOICE_STATUSES], widget=Select2Widget())}
+    list_template = "invoices/list.html"  # FAB's list with Download CSV
+
+    # ---- CSV: the list's own filter and sort, within the user's scope ----------------------------
+    @expose("/export.csv")
+    @has_access
+    def export(self):
+        """The invoices of the list's filter and sort as CSV (streamed; text escaped against formulas
+        and amounts in their currency's decimals, in SQL). A filter it cannot use was refused (400)."""
+        stmt = csv_export.list_statement(
+            downloads.list_rows(self), CSV_COLUMNS,
+            Invoice.__table__.join(Customer.__table__, Customer.id == Invoice.customer_id))
+        return downloads.csv_download(stmt, csv_export.header(CSV_COLUMNS), "invoices")
 
     # ---- the invoice's page ---------------------------------------------------------------------
     @expose("/show/<pk>")
