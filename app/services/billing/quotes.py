@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer, Invoice, Quote, QuoteLine
 from app.services import fields, permissions
-from app.services.billing import POST_MONEY, invoices, ledger, tax
+from app.services.billing import POST_MONEY, finances, invoices, ledger, tax
 from app.services.db import commit
 from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
 from app.services.scope import customer_scope, get_customer
@@ -230,7 +230,8 @@ def accept(session: Session, actor, quote_id, key) -> Invoice:
     return invoice
 
 
-def quotes_of(session: Session, customer_id: int) -> list[Quote]:
-    """A customer's quotes, newest first (the Finances tab's list; the caller checked the scope)."""
-    return list(session.scalars(select(Quote).where(Quote.customer_id == customer_id)
-                                .order_by(Quote.issue_date.desc(), Quote.id.desc())))
+def page(session: Session, actor, customer_id, before: int | None = None):
+    """A page of the customer's quotes, newest first, and the id the next page starts before (the
+    Finances tab's Quotes; another reseller's customer: NotFound)."""
+    customer = get_customer(session, actor, customer_id)
+    return finances._page(session, select(Quote).where(Quote.customer_id == customer.id), Quote, before)
