@@ -31,6 +31,7 @@ from app.models.money import (
     TaxRate,
 )
 from app.models.notes import Note
+from app.models.quotes import Quote, QuoteLine
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
@@ -45,6 +46,8 @@ __all__ = [
     "LedgerEntry",
     "Payment",
     "PaymentMethod",
+    "Quote",
+    "QuoteLine",
     "Release",
     "TaxRate",
     "StoredCard",

@@ -15,7 +15,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo, permissions
-from app.services.billing import POST_MONEY, finances
+from app.services.billing import POST_MONEY, finances, quotes
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.models.money import OPEN_STATUSES
 from app.services.customers import contacts, merge, notes, profile, update
@@ -25,6 +25,7 @@ from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import formatters, history
 from app.views import invoices as invoice_views
+from app.views import quotes as quote_views
 from app.views.bulk import MENU_ACTIONS, menu_groups
 
 
@@ -62,7 +63,7 @@ def _changes(view, pk, args) -> dict:
 
 
 # The Finances tab's sub-tabs, in order (?sub=...): invoices first, as getSoapy's tab opens.
-FINANCE_TABS = {"invoices": "Invoices", "payments": "Payments", "credits": "Credits",
+FINANCE_TABS = {"invoices": "Invoices", "quotes": "Quotes", "payments": "Payments", "credits": "Credits",
                 "ledger": "Show payments & adjustments"}
 # A payment's kind on the Payments and Credits sub-tabs (the Credits list says "Overpayment" for a
 # payment that became credit: views/credits.py).
@@ -100,6 +101,9 @@ def _finances(view, pk, args) -> dict:
                "ledger_kinds": LEDGER_KINDS, "refunds": {}, "sources": {}}
     if sub == "invoices":
         rows, next_before = finances.invoices(db.session, g.user, pk, before)
+    elif sub == "quotes":
+        rows, next_before = quotes.page(db.session, g.user, pk, before)
+        content["quote_status"] = quote_views.status_label
     elif sub == "ledger":
         rows, next_before = finances.ledger_page(db.session, g.user, pk, before)
         content["sources"] = _ledger_sources(rows)
@@ -111,6 +115,7 @@ def _finances(view, pk, args) -> dict:
     if may_post:
         for endpoint, label, icon, element in (
                 ("InvoiceView.new", "New invoice", "fa-file-text-o", "new-invoice"),
+                ("QuoteView.new", "New quote", "fa-file-o", "new-quote"),
                 ("InvoiceView.charge", "Charge customer", "fa-bolt", "charge-customer"),
                 ("CreditView.external", "Add external payment", "fa-money", "add-external-payment"),
                 ("CreditView.add_credit", "Add credit", "fa-plus-circle", "add-credit"),

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment
+from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES, OPEN_STATUSES
 from app.services import fields, money, permissions
 from app.services.billing import ALREADY_RECORDED, POST_MONEY, fx, ledger, tax
@@ -240,17 +240,22 @@ def delete_draft(session: Session, actor, invoice_id) -> None:
     invoice = get_invoice(session, actor, invoice_id, lock=True)
     if invoice.status != "draft":
         raise Invalid({"status": f"Invoice {invoice.number} is issued: it is never deleted. Void it instead."})
+    quote = session.scalar(select(Quote).where(Quote.invoice_id == invoice.id))
+    if quote is not None:  # the quote it came from is open again (sent), to accept later or decline
+        quote.invoice_id, quote.status = None, "sent"
+        session.flush()
     session.delete(invoice)
     commit(session)
 
 
-def _next_number(session: Session) -> str:
-    stmt = select(DocumentSequence).where(DocumentSequence.kind == SEQUENCE)
+def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -> str:
+    """The next number of the `kind` sequence (taken under a row lock: gap-free; quotes use it too)."""
+    stmt = select(DocumentSequence).where(DocumentSequence.kind == kind)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     sequence = session.scalars(stmt.execution_options(populate_existing=True)).first()
     if sequence is None:
-        sequence = DocumentSequence(kind=SEQUENCE, prefix="INV-", next_number=1)
+        sequence = DocumentSequence(kind=kind, prefix=prefix, next_number=1)
         session.add(sequence)
     number = f"{sequence.prefix}{sequence.next_number}"
     sequence.next_number += 1

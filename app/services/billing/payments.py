@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Adjustment, Allocation, Customer, Invoice, Payment, PaymentMethod, Release
+from app.models import Adjustment, Allocation, Customer, Invoice, Payment, PaymentMethod, Quote, Release
 from app.services import fields, money, permissions
 from app.services.billing import POST_MONEY, ledger
 from app.services.billing.card_numbers import NOT_HERE, holds_card_number
@@ -351,4 +351,4 @@ def adjust_balance(session: Session, actor, customer_id, data: dict, key) -> Adj
 def has_money(session: Session, customer_id: int) -> bool:
     """Whether the customer has any money record (its currency is then fixed)."""
     return any(session.scalar(select(model.id).where(model.customer_id == customer_id).limit(1)) is not None
-               for model in (Invoice, Payment, Adjustment))
+               for model in (Invoice, Payment, Adjustment, Quote))
