@@ -53,6 +53,32 @@ def _creator():
     return mapped_column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
 
 
+class Totals:
+    """A priced document's totals (an invoice's, a quote's): the sums of its rounded lines."""
+
+    net_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
+    tax_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
+    total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
+
+
+class PricedLine:
+    """A priced document's line (an invoice's, a quote's): quantity × unit price (net, rounded once),
+    and its tax at the rate charged."""
+
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    category: Mapped[str] = mapped_column(String(10), nullable=False, default="other", server_default="other")
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY, nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    # The rate chosen on the line; what was charged is tax_name and tax_percent ("Exempt", 0 for an
+    # exempt customer; the customer's special rate where it has one).
+    tax_rate_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rate.id", ondelete="SET NULL"))
+    tax_name: Mapped[str | None] = mapped_column(String(60))
+    tax_percent: Mapped[Decimal] = mapped_column(PERCENT, nullable=False, default=Decimal(0), server_default="0")
+    net: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    tax: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+
+
 class TaxRate(Model):
     """A sales tax rate lines are charged at ("VAT 20%"); one of them is the default."""
 
@@ -100,7 +126,7 @@ class DocumentSequence(Model):
     next_number: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 
 
-class Invoice(Model):
+class Invoice(Totals, Model):
     __tablename__ = "invoice"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'issued', 'part_paid', 'paid', 'void')", name="ck_invoice_status"),
@@ -120,9 +146,6 @@ class Invoice(Model):
     due_date: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)  # customer-facing
     billing_address: Mapped[str | None] = mapped_column(Text)  # copied when issued
-    net_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
-    tax_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
-    total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
     # total minus the invoice's allocations (0 for a draft or a void): written with each allocation.
     outstanding: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -143,7 +166,7 @@ class Invoice(Model):
         return self.number or f"Draft invoice {self.id}"
 
 
-class InvoiceLine(Model):
+class InvoiceLine(PricedLine, Model):
     """One line: quantity × unit price (net, rounded once), and its tax at the rate in force."""
 
     __tablename__ = "invoice_line"
@@ -154,18 +177,6 @@ class InvoiceLine(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), nullable=False)
-    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    description: Mapped[str] = mapped_column(String(500), nullable=False)
-    category: Mapped[str] = mapped_column(String(10), nullable=False, default="other", server_default="other")
-    quantity: Mapped[Decimal] = mapped_column(QUANTITY, nullable=False)
-    unit_price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
-    # The rate chosen on the line; what was charged is tax_name and tax_percent ("Exempt", 0 for an
-    # exempt customer; the customer's special rate where it has one).
-    tax_rate_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rate.id", ondelete="SET NULL"))
-    tax_name: Mapped[str | None] = mapped_column(String(60))
-    tax_percent: Mapped[Decimal] = mapped_column(PERCENT, nullable=False, default=Decimal(0), server_default="0")
-    net: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
-    tax: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -5,19 +5,18 @@ accepted it becomes a draft invoice with the same lines, named by `invoice_id` (
 a quote). The rules live in app/services/billing/quotes.py.
 """
 from datetime import date, datetime
-from decimal import Decimal
 
 from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.money import MONEY, PERCENT, QUANTITY, _creator
+from app.models.money import PricedLine, Totals, _creator
 from app.models.resellers import utcnow
 
 QUOTE_STATUSES = ("draft", "sent", "accepted", "declined", "expired")
 
 
-class Quote(Model):
+class Quote(Totals, Model):
     __tablename__ = "quote"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'sent', 'accepted', 'declined', 'expired')", name="ck_quote_status"),
@@ -35,9 +34,6 @@ class Quote(Model):
     issue_date: Mapped[date] = mapped_column(Date, nullable=False)
     expires_on: Mapped[date] = mapped_column(Date, nullable=False)
     notes: Mapped[str | None] = mapped_column(Text)  # customer-facing
-    net_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
-    tax_total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
-    total: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
     # The draft invoice it became when accepted (one invoice a quote, one quote an invoice).
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), unique=True)
     created_by_id: Mapped[int | None] = _creator()
@@ -51,7 +47,7 @@ class Quote(Model):
         return self.number or f"Draft quote {self.id}"
 
 
-class QuoteLine(Model):
+class QuoteLine(PricedLine, Model):
     """As an invoice line: quantity × unit price (net, rounded once), and its tax at the rate charged."""
 
     __tablename__ = "quote_line"
@@ -62,15 +58,5 @@ class QuoteLine(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("quote.id", ondelete="CASCADE"), nullable=False)
-    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    description: Mapped[str] = mapped_column(String(500), nullable=False)
-    category: Mapped[str] = mapped_column(String(10), nullable=False, default="other", server_default="other")
-    quantity: Mapped[Decimal] = mapped_column(QUANTITY, nullable=False)
-    unit_price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
-    tax_rate_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rate.id", ondelete="SET NULL"))
-    tax_name: Mapped[str | None] = mapped_column(String(60))
-    tax_percent: Mapped[Decimal] = mapped_column(PERCENT, nullable=False, default=Decimal(0), server_default="0")
-    net: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
-    tax: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
 
     quote: Mapped[Quote] = relationship(back_populates="lines")

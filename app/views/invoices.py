@@ -204,10 +204,7 @@ class InvoiceView(ServiceModelView):
             return redirect(self._back(invoice.id))
         values = {"issue_date": invoice.issue_date.isoformat(),
                   "due_date": invoice.due_date.isoformat() if invoice.due_date else "", "notes": invoice.notes or ""}
-        rows = [{"description": line.description, "category": line.category, "quantity": _plain(line.quantity),
-                 "unit_price": money.quantize(line.unit_price, invoice.currency),
-                 "tax_rate_id": str(line.tax_rate_id or "")} for line in invoice.lines]
-        return self._draft_form(customer, invoice, values, rows)
+        return self._draft_form(customer, invoice, values, line_rows(invoice))
 
     def _draft_form(self, customer, invoice, values, rows):
         errors, key = {}, new_form_key()
@@ -393,6 +390,13 @@ class InvoiceView(ServiceModelView):
 
 def _customer_page(customer_id) -> str:
     return url_for("CustomerView.show", pk=customer_id, tab="finances")
+
+
+def line_rows(document) -> list[dict]:
+    """A priced document's lines (an invoice's, a quote's) as the form's rows."""
+    return [{"description": line.description, "category": line.category, "quantity": _plain(line.quantity),
+             "unit_price": money.quantize(line.unit_price, document.currency),
+             "tax_rate_id": str(line.tax_rate_id or "")} for line in document.lines]
 
 
 def _posted_rows(form) -> list[dict]:

@@ -22,7 +22,7 @@ from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views.invoices import (BLANK_ROWS, CATEGORY_NAMES, _charged_note, _fixed_percent, _percent, _plain,
-                                _posted_rows, _row_errors)
+                                _posted_rows, _row_errors, line_rows)
 from app.views.return_to import return_target
 
 STATUS_NAMES = {"draft": "Draft", "sent": "Sent", "accepted": "Accepted", "declined": "Declined",
@@ -89,10 +89,7 @@ class QuoteView(BaseView):
             return redirect(self._back(quote.id))
         values = {"issue_date": quote.issue_date.isoformat(), "expires_on": quote.expires_on.isoformat(),
                   "notes": quote.notes or ""}
-        rows = [{"description": line.description, "category": line.category, "quantity": _plain(line.quantity),
-                 "unit_price": money.quantize(line.unit_price, quote.currency),
-                 "tax_rate_id": str(line.tax_rate_id or "")} for line in quote.lines]
-        return self._form(customer, quote, values, rows)
+        return self._form(customer, quote, values, line_rows(quote))
 
     def _form(self, customer, quote, values, rows):
         errors, key = {}, new_form_key()
