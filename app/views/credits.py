@@ -16,7 +16,6 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_login import current_user
 from sqlalchemy import case, false, or_, select
 from wtforms import SelectField, StringField
 
@@ -28,7 +27,7 @@ from app.services.errors import AlreadyDone, Invalid, NotFound
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views import downloads, formatters
-from app.views.base import ServiceModelView
+from app.views.base import ConfirmedActions, ServiceModelView
 from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueGreater, FilterValueSmaller, \
@@ -169,7 +168,7 @@ def _signed(amount, currency: str) -> str:
     return ("+" if amount > 0 else "−") + money.format(abs(amount), currency)
 
 
-class CreditView(ServiceModelView):
+class CreditView(ConfirmedActions, ServiceModelView):
     list_widget = MoneyListWidget  # amounts right-aligned
     datamodel = CreditInterface(Payment, eager=(customer_name(Payment.customer),), sort_keys={
         "customer": select(Customer.sort_name).where(Customer.id == Payment.customer_id).scalar_subquery()})
@@ -365,18 +364,6 @@ class CreditView(ServiceModelView):
             if credit.is_credit:
                 found.append(credit)
         return found, len(ids[:MAX_TICKED]) - len(found)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        """FAB's action menu: the ticked credits and what will be done, asked first."""
-        name = request.form.get("action", "")
-        if name not in self.actions:
-            abort(404)
-        if not current_user.is_authenticated:
-            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
-        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
-            abort(403)
-        return self._confirm(name, request.form.getlist("rowid"))
 
     def _confirm(self, name: str, ids, errors=None, reason: str = "", status: int = 200):
         credits, missing = self._ticked(ids)

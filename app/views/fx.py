@@ -12,7 +12,6 @@ from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
@@ -22,7 +21,7 @@ from app.services.billing import fx
 from app.services.errors import Invalid, NotFound
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
-from app.views.base import ServiceModelView
+from app.views.base import ConfirmedActions, ServiceModelView
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter
 from app.views.list_widget import MoneyListWidget
@@ -48,7 +47,7 @@ def _day(value) -> str:
     return value.isoformat() if value is not None else ""
 
 
-class FxRateView(ServiceModelView):
+class FxRateView(ConfirmedActions, ServiceModelView):
     list_widget = MoneyListWidget  # rates right-aligned
     datamodel = ListInterface(FxRate)
     route_base = "/fx-rates"
@@ -107,18 +106,6 @@ class FxRateView(ServiceModelView):
     @action("delete_rates", "Delete", icon="fa-trash")
     def action_delete_rates(self, items):
         abort(404)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        """FAB's action menu: the ticked rates and what will be done, asked first."""
-        name = request.form.get("action", "")
-        if name not in self.actions:
-            abort(404)
-        if not current_user.is_authenticated:
-            return redirect(self.appbuilder.get_url_for_login_with(request.full_path))
-        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
-            abort(403)
-        return self._confirm(name, request.form.getlist("rowid"))
 
     def _ticked(self, ids) -> list[FxRate]:
         numbers = {n for n in (fields.record_id(i) for i in ids[:MAX_TICKED]) if n is not None}
