@@ -91,7 +91,7 @@ def clean_data(request):
         return
     application = request.getfixturevalue("app")
     from app.extensions import db
-    from app.models import (Address, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
+    from app.models import (Address, CardCharge, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
                             CompanySettings, Adjustment, Allocation, CustomerFxRate, DocumentSequence, FxRate, Invoice,
                             LedgerEntry, Payment, Quote, QuoteLine, Release, TaxRate)
@@ -100,7 +100,7 @@ def clean_data(request):
         db.session.rollback()
         # Every test that wrote money leaves books that agree (flask ledger check).
         differences = ledger.check(db.session) if db.session.scalar(select(LedgerEntry.id).limit(1)) else []
-        for table in (FxRate.__table__, CustomerFxRate.__table__, LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
+        for table in (CardCharge.__table__, FxRate.__table__, CustomerFxRate.__table__, LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
                       Payment.__table__, QuoteLine.__table__, Quote.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__,

@@ -50,10 +50,12 @@ def _retry_later(message_ids: list[int], delay: float) -> None:
 
 def run_due() -> dict:
     """Due work: messages whose worker stopped while sending them are marked uncertain; every
-    queued message whose time has come is sent. Returns what came of it."""
+    queued message whose time has come is sent; card charges a stopped process left pending are
+    settled from the processor's answer. Returns what came of it."""
     from flask import current_app
 
     from app.jobs import runner
+    from app.services.billing import cards
     from app.services.messages import delivery
     config = current_app.config
     recovered = delivery.recover(db.session, config)
@@ -61,7 +63,8 @@ def run_due() -> dict:
         log.warning("%d message(s) left sending by a stopped worker were marked uncertain", recovered)
     outcomes = delivery.deliver_due(db.session, config, runner=runner.sender())
     outcomes.pop("not due", None)
-    return {"uncertain (worker stopped)": recovered, **outcomes}
+    settled = cards.settle_all_pending(db.session)
+    return {"uncertain (worker stopped)": recovered, **outcomes, "card charges settled": settled}
 
 
 DELIVERY_BATCH = 100

@@ -1,6 +1,6 @@
 """All models, imported here so that metadata is complete for Alembic."""
 from app.models.aliases import CustomerAlias
-from app.models.cards import StoredCard
+from app.models.cards import CardCharge, StoredCard
 from app.models.audit import AuditEntry, SubmittedForm
 from app.models.comms import Message, MessageAttachment, MessageAttempt
 from app.models.company import CompanySettings
@@ -51,6 +51,7 @@ __all__ = [
     "Release",
     "TaxRate",
     "StoredCard",
+    "CardCharge",
     "Address",
     "AuditEntry",
     "CompanySettings",

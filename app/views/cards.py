@@ -15,6 +15,7 @@ from app.services.billing import cards, payments
 from app.services.errors import Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
+from app.views.formatters import moment
 from app.views.return_to import return_target
 
 MONTHS = [(str(m), f"{m:02d}") for m in range(1, 13)]
@@ -42,6 +43,7 @@ class CardView(BaseView):
         shown = cards.cards(db.session, g.user, customer.id)
         return _no_store((self.render_template(
             "cards/list.html", customer=customer, cards=shown, expired={c.id for c in shown if cards.is_expired(c)},
+            pending=cards.pending_charges(db.session, g.user, customer.id), money=money, moment=moment,
             form_key=new_form_key(), title=f"Cards: {customer.name}",
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances")), 200))
 
@@ -93,6 +95,19 @@ class CardView(BaseView):
             flash(e.messages, "danger")
         else:
             flash(f"{card.label} removed: it is no longer offered (the payments it made keep its name)", "success")
+        return redirect(self._back(customer_id))
+
+    @expose("/<int:customer_id>/charges/<int:charge_id>/settle", methods=["POST"])
+    @has_access
+    def settle(self, customer_id, charge_id):
+        """Ask the processor what became of a charge left pending, and record it."""
+        charge = cards.settle(db.session, g.user, customer_id, charge_id)
+        amount = money.format(charge.amount, charge.currency)
+        flash(*{"recorded": (f"The charge of {amount} was approved: its payment is recorded", "success"),
+                "declined": (f"The charge of {amount} was declined ({charge.decline_reason}): nothing was taken",
+                             "warning"),
+                "abandoned": (f"The charge of {amount} never reached the processor: nothing was taken", "warning"),
+                }.get(charge.status, (f"The processor has no answer for the charge of {amount} yet", "warning")))
         return redirect(self._back(customer_id))
 
     @expose("/<int:customer_id>/charge", methods=["GET", "POST"])

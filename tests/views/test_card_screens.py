@@ -186,3 +186,33 @@ def test_a_card_number_and_cvc_sent_through_the_form_are_nowhere_in_the_database
     assert not ALONE(CVC).search(logged)
     with browser.client.session_transaction() as session:
         assert NUMBER not in repr(dict(session)) and not ALONE(CVC).search(repr(dict(session)))
+
+
+def test_a_charge_left_pending_is_shown_and_settled_from_the_cards_page(app, login, ada, processor, monkeypatch):
+    from app.services.billing import payments
+
+    class Died(BaseException):
+        pass
+
+    def die(*args, **kwargs):
+        raise Died()
+    browser = login("finance")
+    add(browser, ada)
+    ((card_id, *_),) = stored(app, ada)
+    monkeypatch.setattr(payments, "record_external", die)
+    with pytest.raises(Died):
+        post_form(browser, f"/cards/{ada}/charge", {"card_id": card_id, "amount": "15.00"})
+    monkeypatch.undo()
+    with app.app_context():
+        db.session.rollback()
+    page = unescape(browser.get(f"/cards/{ada}").get_data(as_text=True))
+    assert 'id="pending-charges"' in page and "£15.00, started" in page
+    charge_id = re.search(r'class="pending-charge" data-id="(\d+)"', page).group(1)
+    response = browser.post(f"/cards/{ada}/charges/{charge_id}/settle")
+    assert response.status_code == 302
+    page = unescape(browser.get(response.headers["Location"]).get_data(as_text=True))
+    assert "The charge of £15.00 was approved: its payment is recorded" in page and 'id="pending-charges"' not in page
+    assert login("staff").post(f"/cards/{ada}/charges/{charge_id}/settle").status_code in (302, 403)
+    with app.app_context():
+        assert db.session.scalar(select(Customer.balance).where(Customer.id == ada)) == Decimal("-15.00")
+    assert len(processor.charges) == 1

@@ -12,23 +12,28 @@ ends in .13 or the card is 4000 0000 0000 0002, and answers a charge sent twice 
 idempotency key once.
 
 Charging: the form's key is the processor's idempotency key; a key already used is refused before
-the processor is called (AlreadyDone), and two submits racing past that look are charged once by the
-processor and recorded once (the payment command claims the same key). Approved: a payment
+the processor is called (AlreadyDone). The charge is committed as a pending CardCharge (its key
+unique: two racing submits write one) before the processor is asked; the payment is recorded in
+the transaction that marks it recorded. A process that dies between the approval and that commit
+leaves it pending: `settle` asks the processor (`lookup`) what became of the key and records it
+once; the cards page offers it, `flask jobs run-due` settles those older than five minutes. Approved: a payment
 ("Card", reference "Visa •••• 4242") through payments.record_external, or on an invoice through
 payments.record_payment. Declined: an Invalid, nothing written.
 """
 import hashlib
 import hmac
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import Customer, Payment, PaymentMethod, StoredCard, SubmittedForm
+from app.models import CardCharge, Customer, Invoice, Payment, PaymentMethod, StoredCard, SubmittedForm
 from app.services import fields, money, permissions
 from app.services.billing import ALREADY_RECORDED, POST_MONEY, ledger, payments
 from app.services.billing.card_numbers import card_digits, luhn_ok
@@ -88,6 +93,11 @@ class CardProcessor(Protocol):
         """Charge the card; the same idempotency key twice charges once and answers the same."""
         ...
 
+    def lookup(self, token: str, idempotency_key: str) -> Approved | Declined | None:
+        """What the processor answered to the charge with this key; None: it never received one
+        (nothing was taken)."""
+        ...
+
 
 class FakeProcessor:
     """The processor of tests and the demo: nothing leaves the process.
@@ -122,6 +132,9 @@ class FakeProcessor:
             self.charges.append((token, Decimal(amount), currency, idempotency_key))
         self._answers[idempotency_key] = answer
         return answer
+
+    def lookup(self, token, idempotency_key):
+        return self._answers.get(idempotency_key)
 
 
 def _letters(seed: bytes) -> str:
@@ -288,6 +301,10 @@ def charge_card(session: Session, actor, customer_id, card_id, data: dict, key, 
     """Charge a stored card and record the payment (committed). `data`: amount and, optionally,
     invoice_id (an open invoice of this customer: the payment is recorded on it, the rest credit).
 
+    The charge is written and committed as "pending" before the processor is asked; the payment is
+    recorded in the transaction that marks it "recorded". A process that dies in between leaves it
+    pending: `settle` asks the processor what became of that key and records it then, once.
+
     Raises Invalid (declined, expired, a bad amount or invoice: nothing charged nor written),
     AlreadyDone (this form's key was used: charged once)."""
     permissions.require(session, actor, POST_MONEY, message="You may not charge cards.")
@@ -308,24 +325,123 @@ def charge_card(session: Session, actor, customer_id, card_id, data: dict, key, 
             invoice = None
     if is_expired(card, today):
         errors.add("card_id", f"{card.label} expired at the end of {card.expiry}: add the card again with its new expiry.")
-    method = _card_method(session)
-    if method is None:
+    if _card_method(session) is None:
         errors.add("card_id", f"The payment method “{CARD_METHOD}” is not in use: an admin must put it back first.")
     errors.raise_if_any()
-    if session.scalar(select(SubmittedForm.key).where(SubmittedForm.key == str(key))) is not None:
-        raise AlreadyDone(ALREADY_RECORDED)  # the processor is not asked twice
-    answer = processor().charge(card.token, amount, customer.currency, idempotency_key=str(key))
+    charge = _begin_charge(session, actor, customer, card, invoice, amount, key)
+    answer = processor().charge(card.token, amount, customer.currency, idempotency_key=charge.key)
+    return _settle(session, actor, charge, answer, today)
+
+
+def _begin_charge(session: Session, actor, customer: Customer, card: StoredCard, invoice, amount: Decimal,
+                  key) -> CardCharge:
+    """The pending charge, committed before the processor is asked. A key used before (by a form
+    or another charge) is refused here, before the processor is asked twice."""
+    try:
+        key = str(uuid.UUID(str(key or "")))
+    except ValueError:
+        raise Invalid({"form_key": "This form has no valid key: open it again."}) from None
+    used = select(SubmittedForm.key).where(SubmittedForm.key == key).union_all(
+        select(CardCharge.key).where(CardCharge.key == key))
+    if session.scalar(used) is not None:
+        raise AlreadyDone(ALREADY_RECORDED)
+    charge = CardCharge(key=key, customer_id=customer.id, card_id=card.id, invoice_id=getattr(invoice, "id", None),
+                        amount=amount, currency=customer.currency, created_by_id=getattr(actor, "id", None))
+    session.add(charge)
+    try:
+        session.commit()
+    except IntegrityError:  # the same form, submitted twice at once: the other submit charges
+        session.rollback()
+        raise AlreadyDone(ALREADY_RECORDED) from None
+    return charge
+
+
+def _settle(session: Session, actor, charge: CardCharge, answer: "Approved | Declined | None",
+            today: date | None = None) -> Payment | None:
+    """Record what the processor answered for a charge (committed): a declined charge says so
+    (Invalid); an approved one becomes a payment in the same transaction that marks it recorded;
+    None (the processor never received it) marks it abandoned."""
+    now = datetime.now(timezone.utc)
+    if answer is None:
+        charge.status, charge.settled_at = "abandoned", now
+        commit(session)
+        return None
+    card = session.get(StoredCard, charge.card_id)
     if isinstance(answer, Declined):
+        charge.status, charge.decline_reason, charge.settled_at = "declined", answer.reason[:255], now
+        commit(session)
         raise Invalid({"card_id": f"{card.label} was declined ({answer.reason}). Nothing was charged or recorded."})
-    values = {"amount": str(amount), "method_id": method.id, "reference": card.label,
+    # The money was taken: recorded with the card method even if it was retired meanwhile.
+    method_id = session.scalar(select(PaymentMethod.id).where(PaymentMethod.name == CARD_METHOD))
+    values = {"amount": str(charge.amount), "method_id": method_id, "reference": card.label,
               "notes": f"Card payment, processor reference {answer.reference}",
               "received_on": (today or date.today()).isoformat()}
-    if invoice is not None:
+
+    def recorded():  # rides in the payment's transaction: recorded if and only if the payment is
+        charge.status, charge.processor_reference, charge.settled_at = "recorded", answer.reference[:100], now
+
+    payment = None
+    if charge.invoice_id is not None:
+        recorded()
         try:
-            return payments.record_payment(session, actor, invoice.id, values, key)
+            payment = payments.record_payment(session, actor, charge.invoice_id, values, charge.key)
         except Invalid:
             # The invoice changed after the look above (paid, voided): the money was taken, so it
             # is recorded all the same, as account credit.
             session.rollback()
-            values["notes"] += f"; invoice {invoice.number} changed meanwhile, so this is account credit"
-    return payments.record_external(session, actor, customer.id, values, key)
+            number = session.scalar(select(Invoice.number).where(Invoice.id == charge.invoice_id))
+            values["notes"] += f"; invoice {number} changed meanwhile, so this is account credit"
+    if payment is None:
+        recorded()
+        payment = payments.record_external(session, actor, charge.customer_id, values, charge.key)
+    charge.payment_id = payment.id
+    commit(session)
+    return payment
+
+
+def pending_charges(session: Session, actor, customer_id) -> list[CardCharge]:
+    """The customer's charges whose answer is not recorded yet (a process died meanwhile)."""
+    customer = get_customer(session, actor, customer_id)
+    return list(session.scalars(select(CardCharge).where(CardCharge.customer_id == customer.id,
+                                                         CardCharge.status == "pending").order_by(CardCharge.id)))
+
+
+def settle(session: Session, actor, customer_id, charge_id, today: date | None = None) -> CardCharge:
+    """Ask the processor what became of a pending charge and record it (committed): the payment
+    when it was approved, "declined" or "abandoned" otherwise. Settling twice records once."""
+    permissions.require(session, actor, POST_MONEY, message="You may not charge cards.")
+    customer = get_customer(session, actor, customer_id)
+    number = fields.record_id(charge_id)
+    charge = number is not None and session.scalar(
+        select(CardCharge).where(CardCharge.id == number, CardCharge.customer_id == customer.id))
+    if not charge:
+        raise NotFound("No such card charge.")
+    if charge.status != "pending":
+        return charge
+    card = session.get(StoredCard, charge.card_id)
+    try:
+        _settle(session, actor, charge, processor().lookup(card.token, charge.key), today)
+    except Invalid:
+        session.refresh(charge)  # declined: said by the charge's status
+    except AlreadyDone:
+        session.rollback()  # recorded by a settle that ran at the same time
+        session.refresh(charge)
+    return charge
+
+
+def settle_all_pending(session: Session, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Settle every charge pending for longer than `older_than` (cron, `flask jobs run-due`), as the
+    user who started it. Returns how many were settled."""
+    from app.models import User
+    cutoff = datetime.now(timezone.utc) - older_than
+    done = 0
+    for charge_id, customer_id, user_id in session.execute(
+            select(CardCharge.id, CardCharge.customer_id, CardCharge.created_by_id)
+            .where(CardCharge.status == "pending", CardCharge.created_at < cutoff).order_by(CardCharge.id)).all():
+        user = session.get(User, user_id) if user_id is not None else None
+        if user is None:
+            log.warning("card charge %s is pending and its user is gone: settle it from the cards page", charge_id)
+            continue
+        charge = settle(session, user, customer_id, charge_id)
+        done += charge.status != "pending"
+    return done
