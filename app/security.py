@@ -58,11 +58,13 @@ _BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|make_dormant|block
 _API_DOCS = [(r"SwaggerView", r"can_show"), (r"OpenApi", r"can_get"), (r"API documentation", r"menu_access")]
 # Messages and notification logs, to read (resending a failed message is the Admin's).
 _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]
+# The Payments list (views/payments.py), read-only: who sees money sees it.
+_PAYMENTS_READ = [(r"PaymentView", _READ), (r"Payments", r"menu_access")]
 # Money. Everyone who sees customers sees their money (invoices, credits, PDFs) and the rates and
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
 _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-               (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access")]
+               (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
                 (r"CardView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
@@ -95,7 +97,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit|Quote)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Credits)", r"menu_access"), _FX_CUSTOMER_READ, *_RECEIVABLES,
+        (r"(Money|Invoices|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES,
     ],
 }
 
