@@ -13,6 +13,7 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from sqlalchemy import select
+from wtforms import StringField
 
 from app.extensions import db
 from app.models import CustomerFxRate, FxRate
@@ -208,6 +209,9 @@ class CustomerFxRateView(ServiceModelView):
     add_columns = edit_columns = ["from_currency", "to_currency", "rate", "effective_on"]
     order_columns = ["from_currency", "to_currency", "rate", "effective_on"]
     search_columns = ["customer", "from_currency", "to_currency", "effective_on"]
+    # The customer is given by its id (the profile's link): FAB's own field for a relation would
+    # load every customer into the filter bar.
+    search_form_extra_fields = {"customer": StringField("Customer ID")}
     label_columns = LABELS
     description_columns = DESCRIPTIONS
     formatters_columns = {"rate": _rate, "effective_on": _day}

@@ -21,7 +21,7 @@ from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual, SQ
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
 from sqlalchemy import case, select
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 
 from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
@@ -148,7 +148,8 @@ class InvoiceView(ServiceModelView):
                       "total": lambda row: formatters.money(row["total"], row["currency"]),
                       "outstanding": lambda row: formatters.money(row["outstanding"], row["currency"])}
     formatters_columns = {"status": status_label, "issue_date": formatters.day, "due_date": formatters.day}
-    search_form_extra_fields = {"status": SelectField(
+    # The customer is typed (a name): FAB's own field for a relation loads every customer.
+    search_form_extra_fields = {"customer": StringField("Customer"), "status": SelectField(
         "Status", choices=[(s, STATUS_NAMES[s]) for s in INVOICE_STATUSES], widget=Select2Widget())}
     list_template = "invoices/list.html"  # FAB's list with Download CSV
 
