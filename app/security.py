@@ -70,8 +70,8 @@ _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credi
                 (r"CardView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
-_FX_WRITE = [(r"(Fx|CustomerFx)RateView", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
-_FX_CUSTOMER_READ = (r"CustomerFxRateView", r"can_(list|show)")
+_FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
+_FX_CUSTOMER_READ = (r"CustomerFxRate(View|Api)", r"can_(list|show|get)")
 # Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
 _RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"Aged receivables", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.

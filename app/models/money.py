@@ -192,6 +192,8 @@ class Payment(Model):
         CheckConstraint("unallocated >= 0 AND unallocated <= amount", name="ck_payment_unallocated"),
         Index("ix_payment_customer", "customer_id", "received_on", "id"),
         Index("ix_payment_credit", "is_credit", "id"),
+        Index("ix_payment_credit_customer", "customer_id", postgresql_where=text("is_credit"),
+              sqlite_where=text("is_credit")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
