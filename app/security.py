@@ -67,7 +67,7 @@ _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ
                (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
-                (r"CardView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
+                (r"Card(View|Api)", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
 _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]

@@ -9,6 +9,7 @@ from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
 from app.views.fx_api import CustomerFxRateApi, FxRateApi
+from app.views.cards_api import CardApi
 from app.views.quotes import QuoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
@@ -123,5 +124,5 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)
-    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi):
+    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi):
         appbuilder.add_api(api)
