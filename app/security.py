@@ -71,7 +71,7 @@ _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credi
 _FX_WRITE = [(r"(Fx|CustomerFx)RateView", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
 _FX_CUSTOMER_READ = (r"CustomerFxRateView", r"can_(list|show)")
 # Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
-_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"Aged receivables", r"menu_access")]
+_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"(Aged receivables|Receivables)", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 

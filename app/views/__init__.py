@@ -108,7 +108,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view_no_menu(QuoteView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
-    appbuilder.add_view(ReceivablesView, "Aged receivables", icon="fa-hourglass-half", category="Money")
+    appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
