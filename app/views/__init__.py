@@ -4,7 +4,7 @@ from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, 
 from app.views.cards import CardView
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
-from app.views.documents import InvoiceDocumentView
+from app.views.documents import InvoiceDocumentView, QuoteDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.quotes import QuoteView
@@ -106,7 +106,8 @@ def register(appbuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
-    appbuilder.add_view_no_menu(QuoteView)
+    appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
+    appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")
