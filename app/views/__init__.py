@@ -9,7 +9,7 @@ from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.quotes import QuoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
-from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
+from app.views.money_api import CreditApi, InvoiceApi, PaymentApi, QuoteApi
 from app.views.jobs import JobView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
@@ -123,3 +123,4 @@ def register(appbuilder) -> None:
         appbuilder.add_api(api)
     for api in (InvoiceApi, PaymentApi, CreditApi):
         appbuilder.add_api(api)
+    appbuilder.add_api(QuoteApi)
