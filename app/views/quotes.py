@@ -20,7 +20,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, SQLAFilterConverter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, select
 from wtforms import SelectField
 
 from app.extensions import db

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.jobs import tasks
-from app.models import Contact, Customer, Invoice, Message, Quote
+from app.models import Contact, Customer, Invoice, Message
 from app.services import company, fields, money, permissions
 from app.services.billing import POST_MONEY, ledger, quotes
 from app.services.billing.invoices import billing_address, get_invoice, tax_by_rate
