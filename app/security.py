@@ -64,7 +64,7 @@ _PAYMENTS_READ = [(r"PaymentView", _READ), (r"Payments", r"menu_access")]
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
 _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-               (r"(Money|Invoices|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ]
+               (r"(Money|Invoices|Quotes|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
                 (r"Card(View|Api)", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
@@ -73,7 +73,7 @@ _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credi
 _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
 _FX_CUSTOMER_READ = (r"CustomerFxRate(View|Api)", r"can_(list|show|get)")
 # Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
-_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"Aged receivables", r"menu_access")]
+_RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"(Aged receivables|Receivables)", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
@@ -97,7 +97,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit|Quote)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES,
+        (r"(Money|Invoices|Quotes|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES,
     ],
 }
 

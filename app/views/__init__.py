@@ -4,7 +4,7 @@ from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, 
 from app.views.cards import CardView
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
-from app.views.documents import InvoiceDocumentView
+from app.views.documents import InvoiceDocumentView, QuoteDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
@@ -12,7 +12,7 @@ from app.views.fx_api import CustomerFxRateApi, FxRateApi
 from app.views.cards_api import CardApi
 from app.views.quotes import QuoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
-from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
+from app.views.money_api import CreditApi, InvoiceApi, PaymentApi, QuoteApi
 from app.views.jobs import JobView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
@@ -109,10 +109,11 @@ def register(appbuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
-    appbuilder.add_view_no_menu(QuoteView)
+    appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
+    appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(PaymentView, "Payments", icon="fa-money", category="Money")
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
-    appbuilder.add_view(ReceivablesView, "Aged receivables", icon="fa-hourglass-half", category="Money")
+    appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
@@ -126,3 +127,4 @@ def register(appbuilder) -> None:
         appbuilder.add_api(api)
     for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi):
         appbuilder.add_api(api)
+    appbuilder.add_api(QuoteApi)

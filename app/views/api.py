@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from app.extensions import db
-from app.models import Address, Contact, ContactPhone, Customer, Invoice, InvoiceLine, Payment, Tag
+from app.models import Address, Contact, ContactPhone, Customer, Invoice, InvoiceLine, Payment, Quote, QuoteLine, Tag
 from app.services import money, tags
 from app.services.customers import addresses, contacts
 from app.services.customers.create import create_customer
@@ -185,7 +185,10 @@ class ServiceApi(RequestFilters, ModelRestApi):
 
 
 def _currency_of(record) -> str:
-    return record.currency if hasattr(record, "currency") else record.invoice.currency
+    """A record's currency: its own, else its document's (an invoice's or a quote's line)."""
+    if hasattr(record, "currency"):
+        return record.currency
+    return (record.quote if hasattr(record, "quote_id") else record.invoice).currency
 
 
 class Amount(fields.String):
@@ -200,7 +203,8 @@ class Amount(fields.String):
 # The amounts of each model (columns and properties), dumped as Amount.
 AMOUNTS = {Customer: {"balance"}, Invoice: {"net_total", "tax_total", "total", "outstanding"},
            InvoiceLine: {"unit_price", "net", "tax"},
-           Payment: {"amount", "unallocated", "allocated"}}
+           Payment: {"amount", "unallocated", "allocated"},
+           Quote: {"net_total", "tax_total", "total"}, QuoteLine: {"unit_price", "net", "tax"}}
 
 
 class MoneyConverter(Model2SchemaConverter):

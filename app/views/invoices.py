@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import csv_export, fields, money, permissions
-from app.services.billing import POST_MONEY, finances, invoices, payments, tax
+from app.services.billing import POST_MONEY, documents, finances, invoices, payments, tax
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
@@ -177,6 +177,7 @@ class InvoiceView(ServiceModelView):
             status=STATUS_NAMES.get(invoice.status, invoice.status), status_label=status_label,
             categories=CATEGORY_NAMES, by_rate=invoices.tax_by_rate(invoice), allocations=finances.allocations_of(db.session, invoice),
             is_open=invoice.status in OPEN_STATUSES, money=lambda amount: money.format(amount, invoice.currency),
+            to_base=documents.rate_to_base(invoice),
             percent=_percent, plain=_plain, form_key=new_form_key(), next_url=return_target(),
             pdf_url=url_for("InvoiceDocumentView.pdf", pk=invoice.id) if "InvoiceDocumentView.pdf" in views else None,
             email_url=url_for("InvoiceDocumentView.email", pk=invoice.id)

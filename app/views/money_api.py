@@ -1,5 +1,5 @@
-"""REST API for money: invoices (/api/v1/invoice/), payments (/api/v1/payment/) and account credit
-(/api/v1/credit/).
+"""REST API for money: invoices (/api/v1/invoice/), payments (/api/v1/payment/), account credit
+(/api/v1/credit/) and quotes (/api/v1/quote/).
 
 Reading is for every role that sees customers, within its scope (ChildScopeFilter, as the other
 customer-owned APIs: another reseller's id answers 404, as a missing one). Amounts are strings
@@ -11,7 +11,7 @@ other than the customer's) and claims the write's key. Each write carries `key`,
 each write: the same key twice answers 409 and records once. The typed errors go on to
 app/views/errors.py, as for every API.
 
-Permissions: FAB's, on InvoiceApi and CreditApi (app/security.py: their patterns). PaymentApi
+Permissions: FAB's, on InvoiceApi, QuoteApi and CreditApi (app/security.py: their patterns). PaymentApi
 shares CreditApi's (class_permission_name): a payment is a source of account credit, and the
 roles' patterns name Invoice and Credit only.
 """
@@ -25,10 +25,10 @@ from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import Schema, fields
 
 from app.extensions import db
-from app.models import Invoice, InvoiceLine, Payment
+from app.models import Invoice, InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES
 from app.services import money
-from app.services.billing import invoices, payments
+from app.services.billing import invoices, payments, quotes
 from app.services.errors import Invalid
 from app.views.api import AMOUNTS, Amount, MoneyConverter, ServiceApi, safe
 from app.views.datamodel import ListInterface
@@ -407,3 +407,97 @@ class CreditApi(MoneyApi):
     def adjustment(self):
         return self._write(lambda data, key: payments.adjust_balance(
             db.session, g.user, data.pop("customer_id", None), data, key), status=201, schema=AdjustmentOut())
+
+
+# ---- quotes ----------------------------------------------------------------------------------
+class QuoteDraftIn(MoneyKey):
+    customer_id = fields.Integer(required=True)
+    currency = fields.String(metadata={"description": "If sent, it must be the customer's."})
+    issue_date = fields.Date()
+    expires_on = fields.Date(required=True)
+    notes = fields.String()
+    lines = fields.List(fields.Nested(InvoiceLineIn))
+
+
+class QuoteDraftChange(MoneyKey):
+    issue_date = fields.Date()
+    expires_on = fields.Date()
+    notes = fields.String()
+    lines = fields.List(fields.Nested(InvoiceLineIn), metadata={"description": "Sent: replaces every line."})
+
+
+class ExtendIn(MoneyKey):
+    expires_on = fields.Date(required=True, metadata={"description": "Today or later (an expired quote can then "
+                                                                     "be accepted)."})
+
+
+class AcceptedOut(Schema):
+    invoice_id = fields.Integer(metadata={"description": "The draft invoice the quote became (the same one "
+                                                         "however often it is accepted)."})
+
+
+class QuoteApi(MoneyApi):
+    """Quotes in the caller's scope with their lines; drafts written and deleted, sent, accepted
+    (into one draft invoice), declined, their expiry date moved. A quote posts nothing."""
+
+    resource_name = "quote"
+    datamodel = ListInterface(Quote)
+    base_filters = [["id", ChildScopeFilter, None]]
+    list_columns = ["id", "customer_id", "number", "status", "currency", "issue_date", "expires_on", "net_total",
+                    "tax_total", "total", "invoice_id", "created_at"]
+    show_columns = list_columns + ["notes", "lines.id", "lines.position", "lines.description", "lines.category",
+                                   "lines.quantity", "lines.unit_price", "lines.tax_rate_id", "lines.tax_name",
+                                   "lines.tax_percent", "lines.net", "lines.tax"]
+    order_columns = ["id", "number", "issue_date", "expires_on", "total", "status"]
+    search_columns = ["customer_id", "number", "status", "issue_date", "expires_on", "invoice_id"]
+    add_model_schema = QuoteDraftIn()
+    edit_model_schema = QuoteDraftChange()
+    openapi_spec_component_schemas = (MoneyKey, ExtendIn, AcceptedOut)
+
+    def create(self, data):
+        key = write_key(data)
+        return quotes.create_draft(db.session, g.user, data.pop("customer_id", None), data, key)
+
+    def update(self, pk, data):
+        key = write_key(data)
+        return quotes.update(db.session, g.user, pk, data, key)
+
+    def remove(self, pk):
+        quotes.delete_draft(db.session, g.user, pk)
+
+    @expose("/<int:pk>/send", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("Send a draft quote: its number, status sent", "MoneyKey", "QuoteApi.get", path=True)
+    def send(self, pk):
+        return self._write(lambda data, key: quotes.send(db.session, g.user, pk, key))
+
+    @expose("/<int:pk>/accept", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("The customer accepted a sent quote: a draft invoice with its lines (accepting it again "
+                "answers the same invoice)", "MoneyKey", "AcceptedOut", path=True)
+    def accept(self, pk):
+        data, key = self._body()
+        if data is None:
+            return self.response_400(message="Send a JSON object.")
+        invoice = quotes.accept(db.session, g.user, pk, key)
+        return self.response(200, id=pk, result=AcceptedOut().dump({"invoice_id": invoice.id}))
+
+    @expose("/<int:pk>/decline", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("The customer declined a sent quote", "MoneyKey", "QuoteApi.get", path=True)
+    def decline(self, pk):
+        return self._write(lambda data, key: quotes.decline(db.session, g.user, pk, key))
+
+    @expose("/<int:pk>/extend", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("Move a draft's or sent quote's expiry date", "ExtendIn", "QuoteApi.get", path=True)
+    def extend(self, pk):
+        return self._write(lambda data, key: quotes.extend(db.session, g.user, pk, data.get("expires_on"), key))

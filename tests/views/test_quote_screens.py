@@ -128,12 +128,13 @@ def test_who_may_not_post_money_sees_the_quote_without_buttons_and_is_refused(ap
     quote_id = a_quote(app, pk)
     browser = login(username)
     html = browser.get(f"/quotes/show/{quote_id}").get_data(as_text=True)
-    assert "Gutter clearing" in html and not re.findall(r'id="action-', html)
+    assert "Gutter clearing" in html and 'id="action-pdf"' in html  # the PDF is for everyone who sees it
+    assert not re.findall(r'id="action-(?!pdf")', html)  # nothing that posts money
     tab = browser.get(f"/customers/show/{pk}?tab=finances&sub=quotes").get_data(as_text=True)
     assert f"/quotes/show/{quote_id}" in tab and 'id="new-quote"' not in tab
     for url in (f"/quotes/{quote_id}/send", f"/quotes/{quote_id}/accept", f"/quotes/{quote_id}/decline",
                 f"/quotes/{quote_id}/extend", f"/quotes/{quote_id}/delete-draft", f"/quotes/new/{pk}",
-                f"/quotes/{quote_id}/edit-draft"):
+                f"/quotes/{quote_id}/edit-draft", f"/quotes/{quote_id}/email"):
         assert browser.post(url, {"form_key": str(uuid.uuid4()), "expires_on": LATER}).status_code == 403, url
     assert browser.get(f"/quotes/new/{pk}").status_code == 403
     assert count(app, Invoice) == 0

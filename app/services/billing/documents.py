@@ -1,4 +1,13 @@
-"""An invoice as a document: its PDF, and e-mailing it with the PDF attached.
+"""An invoice or a quote as a document: its PDF, and e-mailing it with the PDF attached.
+
+One machinery for every kind of priced document: each function takes the document and its `Kind`
+(INVOICE, QUOTE: its title, the date that closes it, whether amounts are owed on it, how it is
+loaded within the user's scope). The invoice names (invoice_pdf, email_invoice, email_recipients,
+email_defaults, filename_for, invoice_document, invoice_html) stay as they were, for the invoice.
+A quote's PDF says "Quote", its expiry date instead of a due date and no amounts paid or
+outstanding. E-mailing a DRAFT quote sends it (its number, status sent: quotes.send_in) in the
+same transaction as the message, as Payaca's "send estimate" does; a declined or expired quote is
+not e-mailed.
 
 The PDF is templates/invoices/pdf.html rendered by xhtml2pdf: the company's letterhead
 (services/company.letterhead, its logo as a data URI), the invoice's stored billing address (a
@@ -17,6 +26,7 @@ the message is kept as skipped, with the reason.
 import base64
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -30,7 +40,7 @@ from sqlalchemy.orm import Session
 from app.jobs import tasks
 from app.models import Contact, Customer, Invoice, Message
 from app.services import company, fields, money, permissions
-from app.services.billing import POST_MONEY, ledger
+from app.services.billing import POST_MONEY, ledger, quotes
 from app.services.billing.invoices import billing_address, get_invoice, tax_by_rate
 from app.services.billing.tax import EXEMPT
 from app.services.db import commit
@@ -38,6 +48,7 @@ from app.services.errors import AlreadyDone, FieldErrors, Invalid, ServiceError
 from app.services.forms import claim_form_key
 from app.services.messages import outbox
 from app.services.messages.preferences import skip_reason
+from app.services.settings import settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 PDF_TYPE = "application/pdf"
@@ -65,11 +76,75 @@ class Recipient:
     allows: bool  # opted in to service e-mail
 
 
-def filename_for(invoice: Invoice) -> str:
-    """A name safe in any file system and header: invoice-INV-12.pdf (draft-invoice-7.pdf)."""
-    if invoice.number is None:
-        return f"draft-invoice-{invoice.id}.pdf"
-    return "invoice-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", invoice.number).strip("-.") or str(invoice.id)) + ".pdf"
+def _invoice_mailable(invoice) -> None:
+    if invoice.status == "draft":
+        raise Invalid({"status": "A draft cannot be e-mailed: issue it first."})
+    if invoice.status == "void":
+        raise Invalid({"status": f"Invoice {invoice.number} is void: it is not e-mailed."})
+
+
+def _quote_mailable(quote) -> None:
+    if quote.status == "declined":
+        raise Invalid({"status": f"Quote {quote.number} was declined: it is not e-mailed."})
+    if quotes.is_expired(quote):
+        raise Invalid({"status": f"Quote {quote.number} expired on {quote.expires_on.isoformat()}: move its "
+                                 f"expiry date before e-mailing it."})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between the kinds of priced document made into PDFs and e-mailed."""
+
+    name: str  # "invoice": file names, messages
+    title: str  # "Invoice"
+    load: Callable  # (session, actor, id) -> the document within the actor's scope, else NotFound
+    closes_label: str  # the PDF's label of the date that closes it: "Due", "Expires"
+    closes_on: str  # that date's attribute: "due_date", "expires_on"
+    owed: bool  # amounts paid and outstanding, "How to pay"
+    draft_note: str  # under "DRAFT INVOICE" on the PDF
+    to_label: str  # above the address: "Bill to"
+    mailable: Callable  # (document) -> None, or Invalid: why it is not e-mailed
+    status_words: dict
+
+
+INVOICE = Kind("invoice", "Invoice", get_invoice, "Due", "due_date", True, "Not issued: not a demand for payment.",
+               "Bill to", _invoice_mailable, STATUS_WORDS)
+QUOTE = Kind("quote", "Quote", quotes.get_quote, "Expires", "expires_on", False,
+             "Not sent yet: not an offer.", "Prepared for", _quote_mailable,
+             {"draft": "Draft", "sent": "Sent", "accepted": "Accepted", "declined": "Declined",
+              "expired": "Expired"})
+
+
+def filename_for(document, kind: Kind = INVOICE) -> str:
+    """A name safe in any file system and header: invoice-INV-12.pdf (draft-invoice-7.pdf),
+    quote-QUO-3.pdf."""
+    if document.number is None:
+        return f"draft-{kind.name}-{document.id}.pdf"
+    return f"{kind.name}-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or str(document.id)) \
+        + ".pdf"
+
+
+@dataclass(frozen=True)
+class RateToBase:
+    """An issued document's stored rate to the base currency, as shown: "1 USD = 0.8 GBP"."""
+
+    currency: str
+    base: str
+    rate: str  # without trailing zeros
+    rate_on: str  # the rate's date, YYYY-MM-DD
+    total: str  # the document's total in the base currency, formatted
+
+
+def rate_to_base(document) -> RateToBase | None:
+    """The rate the document was issued with (Invoice.fx_rate, fx_rate_on) when its currency is not
+    the base currency; None otherwise, and for a document that keeps no rate (a draft, one issued
+    while no rate was known, a quote)."""
+    rate, rate_on = getattr(document, "fx_rate", None), getattr(document, "fx_rate_on", None)
+    base = settings.base_currency
+    if rate is None or rate_on is None or document.currency == base:
+        return None
+    return RateToBase(document.currency, base, f"{rate.normalize():f}", rate_on.isoformat(),
+                      money.format(document.total * rate, base))
 
 
 def _day(value: date | None) -> str:
@@ -85,8 +160,10 @@ def _lines_of(text: str | None) -> list[str]:
     return [line for line in (text or "").splitlines() if line.strip()]
 
 
-def document(session: Session, invoice: Invoice, config: dict) -> dict:
-    """What the template prints, every amount formatted in the invoice's currency."""
+def document(session: Session, invoice, config: dict, kind: Kind = INVOICE) -> dict:
+    """What the template prints, every amount formatted in the document's currency. The document's
+    facts are under "invoice" whatever its kind (the template's name for them), its kind's words
+    under "kind"."""
     currency = invoice.currency
 
     def amount(value) -> str:
@@ -96,11 +173,9 @@ def document(session: Session, invoice: Invoice, config: dict) -> dict:
     logo = (f"data:{head.logo_type};base64,{base64.b64encode(head.logo).decode()}"
             if head.logo and head.logo_type else None)
     draft = invoice.status == "draft"
-    if draft:
-        customer = session.get(Customer, invoice.customer_id)
-        address = billing_address(session, customer)
-    else:
-        address = invoice.billing_address
+    address = getattr(invoice, "billing_address", None) if not draft else None
+    if address is None:  # a draft, or a document that keeps no address (a quote): the customer's own
+        address = billing_address(session, session.get(Customer, invoice.customer_id))
     lines = [{
         "description": line.description, "quantity": _quantity(line.quantity), "unit_price": amount(line.unit_price),
         "tax": EXEMPT if line.tax_name == EXEMPT else (
@@ -112,18 +187,24 @@ def document(session: Session, invoice: Invoice, config: dict) -> dict:
         "percent": "" if name == EXEMPT or not name else f"{percent.normalize():f}%",
         "net": amount(net), "tax": amount(tax_),
     } for name, percent, net, tax_ in tax_by_rate(invoice)]
-    paid = invoice.total - invoice.outstanding if invoice.status in ("issued", "part_paid", "paid") else None
+    owed = kind.owed and not draft and invoice.status != "void"
+    paid = invoice.total - invoice.outstanding if kind.owed and invoice.status in ("issued", "part_paid", "paid") \
+        else None
+    status = quotes.shown_status(invoice) if kind is QUOTE else invoice.status
     return {
         "company": {"name": head.name, "address": _lines_of(head.address), "tax_number": head.tax_number,
                     "bank_details": _lines_of(head.bank_details), "logo": logo},
+        "kind": {"title": kind.title, "heading": kind.title.upper(), "closes_label": kind.closes_label,
+                 "draft_note": kind.draft_note, "to_label": kind.to_label, "owed": kind.owed},
         "invoice": {
             "title": "DRAFT" if draft else invoice.number, "number": invoice.number, "draft": draft,
-            "void": invoice.status == "void", "status": STATUS_WORDS.get(invoice.status, invoice.status),
-            "issue_date": _day(invoice.issue_date), "due_date": _day(invoice.due_date), "currency": currency,
-            "billing_address": _lines_of(address), "notes": _lines_of(invoice.notes),
+            "void": invoice.status == "void", "status": kind.status_words.get(status, status),
+            "issue_date": _day(invoice.issue_date), "due_date": _day(getattr(invoice, kind.closes_on)),
+            "currency": currency, "billing_address": _lines_of(address), "notes": _lines_of(invoice.notes),
             "net_total": amount(invoice.net_total), "tax_total": amount(invoice.tax_total),
             "total": amount(invoice.total), "paid": amount(paid) if paid else None,
-            "outstanding": amount(invoice.outstanding) if not draft and invoice.status != "void" else None,
+            "outstanding": amount(invoice.outstanding) if owed else None,
+            "to_base": rate_to_base(invoice),
         },
         "lines": lines,
         "taxes": taxes,
@@ -132,7 +213,12 @@ def document(session: Session, invoice: Invoice, config: dict) -> dict:
 
 def invoice_html(session: Session, invoice: Invoice, config: dict, pages: int = 1) -> str:
     """The invoice as the HTML xhtml2pdf turns into the PDF; its footer says "Page n of `pages`"."""
-    return _html(document(session, invoice, config), pages)
+    return document_html(session, invoice, config, INVOICE, pages)
+
+
+def document_html(session: Session, doc, config: dict, kind: Kind = INVOICE, pages: int = 1) -> str:
+    """Any kind's document as the HTML of its PDF."""
+    return _html(document(session, doc, config, kind), pages)
 
 
 def _html(data: dict, pages: int) -> str:
@@ -144,7 +230,7 @@ def render_pdf(html: str) -> bytes:
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
     if result.err:
-        raise PdfError("The invoice's PDF could not be made.")
+        raise PdfError("The document's PDF could not be made.")
     return out.getvalue()
 
 
@@ -156,10 +242,15 @@ def page_count(pdf: bytes) -> int:
 
 
 def invoice_document(session: Session, invoice: Invoice, config: dict) -> bytes:
-    """The invoice's PDF. xhtml2pdf's <pdf:pagecount/> makes it lay the document out twice (three
+    """The invoice's PDF (pdf_of with INVOICE)."""
+    return pdf_of(session, invoice, config, INVOICE)
+
+
+def pdf_of(session: Session, doc, config: dict, kind: Kind = INVOICE) -> bytes:
+    """The document's PDF. xhtml2pdf's <pdf:pagecount/> makes it lay the document out twice (three
     times slower); the count is printed as text instead, guessed as 1 and made again with the
-    real count in the rare case of a longer invoice."""
-    data = document(session, invoice, config)
+    real count in the rare case of a longer document."""
+    data = document(session, doc, config, kind)
     pdf = render_pdf(_html(data, 1))
     pages = page_count(pdf)
     if pages > 1:
@@ -167,11 +258,21 @@ def invoice_document(session: Session, invoice: Invoice, config: dict) -> bytes:
     return pdf
 
 
-def invoice_pdf(session: Session, actor, invoice_id, config: dict) -> tuple[str, bytes]:
-    """(filename, PDF bytes) of an invoice `actor` may see; NotFound for another reseller's or a
+def document_pdf(session: Session, actor, doc_id, config: dict, kind: Kind = INVOICE) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of a document `actor` may see; NotFound for another reseller's or a
     missing one. Reads only: nothing is written."""
-    invoice = get_invoice(session, actor, invoice_id)
-    return filename_for(invoice), invoice_document(session, invoice, config)
+    doc = kind.load(session, actor, doc_id)
+    return filename_for(doc, kind), pdf_of(session, doc, config, kind)
+
+
+def invoice_pdf(session: Session, actor, invoice_id, config: dict) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of an invoice `actor` may see (document_pdf with INVOICE)."""
+    return document_pdf(session, actor, invoice_id, config, INVOICE)
+
+
+def quote_pdf(session: Session, actor, quote_id, config: dict) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of a quote `actor` may see (document_pdf with QUOTE)."""
+    return document_pdf(session, actor, quote_id, config, QUOTE)
 
 
 # --- e-mailing it ----------------------------------------------------------------------------
@@ -194,17 +295,28 @@ def _recipients(session: Session, customer_id: int) -> list[Recipient]:
     return found
 
 
-def email_recipients(session: Session, actor, invoice_id) -> list[tuple[str, str]]:
-    """(label, address) of each e-mail address the invoice may be sent to: the customer's own, then
+def recipients(session: Session, customer_id: int) -> list[Recipient]:
+    """Every address a document of the customer may be e-mailed to (see email_recipients)."""
+    return _recipients(session, customer_id)
+
+
+def email_recipients(session: Session, actor, invoice_id, kind: Kind = INVOICE) -> list[tuple[str, str]]:
+    """(label, address) of each e-mail address the document may be sent to: the customer's own, then
     its contacts' (primary first), each address once. Empty: e-mail is not offered."""
-    invoice = get_invoice(session, actor, invoice_id)
-    return [(r.label, r.address) for r in _recipients(session, invoice.customer_id)]
+    doc = kind.load(session, actor, invoice_id)
+    return [(r.label, r.address) for r in _recipients(session, doc.customer_id)]
 
 
-def email_defaults(session: Session, invoice: Invoice, config: dict) -> dict:
+def email_defaults(session: Session, invoice, config: dict, kind: Kind = INVOICE) -> dict:
     """The subject and body the form starts with."""
     name = company.letterhead(session, config).name
     total = money.format(invoice.total, invoice.currency)
+    if kind is QUOTE:
+        number = f"quote {invoice.number}" if invoice.number else "our quote"
+        subject = (f"Quote {invoice.number}" if invoice.number else "Quote") + (f" from {name}" if name else "")
+        body = (f"Hello,\n\nPlease find attached {number} for {total}, valid until {_day(invoice.expires_on)}.\n\n"
+                f"Kind regards,\n{name or ''}").rstrip() + "\n"
+        return {"subject": subject[:outbox.MAX_SUBJECT], "body": body}
     subject = f"Invoice {invoice.number}" + (f" from {name}" if name else "")
     owed = ""
     if invoice.status == "part_paid":
@@ -218,10 +330,7 @@ def email_defaults(session: Session, invoice: Invoice, config: dict) -> dict:
 
 
 def _mailable(invoice: Invoice) -> None:
-    if invoice.status == "draft":
-        raise Invalid({"status": "A draft cannot be e-mailed: issue it first."})
-    if invoice.status == "void":
-        raise Invalid({"status": f"Invoice {invoice.number} is void: it is not e-mailed."})
+    _invoice_mailable(invoice)
 
 
 def _clean(data: dict, recipients: list[Recipient], defaults: dict) -> tuple[Recipient, str, str]:
@@ -243,32 +352,49 @@ def _clean(data: dict, recipients: list[Recipient], defaults: dict) -> tuple[Rec
 
 
 def email_invoice(session: Session, actor, invoice_id, data: dict, key, config: dict) -> Message:
-    """E-mail an issued invoice with its PDF attached (POST_MONEY). `data`: `to` (one of
+    """E-mail an issued invoice with its PDF attached (email_document with INVOICE)."""
+    return email_document(session, actor, invoice_id, data, key, config, INVOICE)
+
+
+def email_quote(session: Session, actor, quote_id, data: dict, key, config: dict) -> Message:
+    """E-mail a quote with its PDF attached; a draft is sent by it (email_document with QUOTE)."""
+    return email_document(session, actor, quote_id, data, key, config, QUOTE)
+
+
+def email_document(session: Session, actor, doc_id, data: dict, key, config: dict, kind: Kind = INVOICE) -> Message:
+    """E-mail a document with its PDF attached (POST_MONEY). `data`: `to` (one of
     email_recipients' addresses), `subject` and `body` (absent: email_defaults'). Returns the
     message: queued (its delivery queued after the commit), or skipped with the reason (the
-    customer's status, the recipient's opt-out).
+    customer's status, the recipient's opt-out). A draft quote is sent in the same transaction
+    (quotes.send_in: its number, status sent), whether or not the message is skipped.
 
-    Raises Forbidden, NotFound (not in the actor's scope), Invalid (a draft or void invoice, the
-    fields, attachments over outbox.MAX_ATTACHMENT_BYTES), AlreadyDone (the same key again:
-    nothing is sent twice)."""
-    permissions.require(session, actor, POST_MONEY, message="You may not e-mail invoices.")
-    invoice = get_invoice(session, actor, invoice_id)
-    _mailable(invoice)
-    recipient, subject, body = _clean(data, _recipients(session, invoice.customer_id),
-                                      email_defaults(session, invoice, config))
+    Raises Forbidden, NotFound (not in the actor's scope), Invalid (a draft or void invoice, a
+    declined or expired quote, a draft quote that cannot be sent, the fields, attachments over
+    outbox.MAX_ATTACHMENT_BYTES), AlreadyDone (the same key again: nothing is sent twice)."""
+    permissions.require(session, actor, POST_MONEY, message=f"You may not e-mail {kind.name}s.")
+    doc = kind.load(session, actor, doc_id)
+    kind.mailable(doc)
+    defaults = email_defaults(session, doc, config, kind)
+    recipient, subject, body = _clean(data, _recipients(session, doc.customer_id), defaults)
     if not claim_form_key(session, key):
-        raise AlreadyDone(ALREADY_EMAILED)
-    customer = ledger.lock(session, invoice.customer_id)  # a void meanwhile has committed, or waits
-    session.refresh(invoice)
-    _mailable(invoice)
+        raise AlreadyDone(ALREADY_EMAILED.replace("invoice", kind.name))
+    customer = ledger.lock(session, doc.customer_id)  # a void meanwhile has committed, or waits
+    session.refresh(doc)
+    kind.mailable(doc)
+    if kind is QUOTE and doc.status == "draft":
+        quotes.send_in(session, customer, doc)
+        # The defaults now name its number: the words left as the form gave them take it.
+        named = email_defaults(session, doc, config, kind)
+        subject = named["subject"] if subject == defaults["subject"] else subject
+        body = named["body"] if body.replace("\r\n", "\n").strip() == defaults["body"].strip() else body
     reason = skip_reason(customer.status, recipient.allows, "email", "service", recipient.address)
     message = Message(customer_id=customer.id, contact_id=recipient.contact_id, channel="email", purpose="service",
                       kind="message", direction="out", recipient=recipient.address,
                       recipient_name=recipient.name[:250], subject=subject, body=body,
                       status="skipped" if reason else "queued", skip_reason=reason, attempts=0,
                       created_by=getattr(actor, "username", None))
-    pdf = invoice_document(session, invoice, config)
-    outbox.attach(session, message, [outbox.Attachment(filename_for(invoice), PDF_TYPE, pdf)])
+    pdf = pdf_of(session, doc, config, kind)
+    outbox.attach(session, message, [outbox.Attachment(filename_for(doc, kind), PDF_TYPE, pdf)])
     commit(session)
     if not reason:
         tasks.queue_delivery([message.id])

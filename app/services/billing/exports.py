@@ -91,9 +91,13 @@ AGED_HEADER = ["Customer ID", "Customer", "Currency", "Not yet due", "1-30 days"
                "Over 90 days", "Total"]
 
 
-def aged_statement(user, as_of: date):
-    """What each customer `user` may see owed at the end of `as_of`, by days past the due date (the
-    issue date when none): one row per customer (and currency) that owed anything, by name.
+AGED_BUCKETS = 6  # not yet due, 1-30, 31-60, 61-90, over 90 days, total: aged_totals' b0..b5
+
+
+def aged_totals(user, as_of: date):
+    """The aged figures as a subquery: one row per customer `user` may see and currency that owed
+    anything at the end of `as_of` (customer_id, currency, b0..b5 as numbers: AGED_BUCKETS). The CSV
+    (aged_statement) and the Receivables page's totals per currency (receivables.py) read it.
 
     Rebuilt as at that date, not read from today's figures: the invoices issued on or before it
     and not voided on or before it, each its total less the allocations dated on or before it (a
@@ -119,10 +123,17 @@ def aged_statement(user, as_of: date):
 
     buckets = [func.sum(case((owed.c.due >= as_of, owed.c.owed), else_=0)),  # due today or later
                overdue(1, 30), overdue(31, 60), overdue(61, 90), overdue(91, None), func.sum(owed.c.owed)]
-    totals = (select(owed.c.customer_id, owed.c.currency, *(b.label(f"b{i}") for i, b in enumerate(buckets)))
-              .group_by(owed.c.customer_id, owed.c.currency).having(func.sum(owed.c.owed) > 0).subquery("aged"))
+    return (select(owed.c.customer_id, owed.c.currency, *(b.label(f"b{i}") for i, b in enumerate(buckets)))
+            .group_by(owed.c.customer_id, owed.c.currency).having(func.sum(owed.c.owed) > 0).subquery("aged"))
+
+
+def aged_statement(user, as_of: date):
+    """What each customer `user` may see owed at the end of `as_of`, by days past the due date (the
+    issue date when none): one row per customer (and currency) that owed anything, by name
+    (aged_totals' figures as text in their currency's decimals)."""
+    totals = aged_totals(user, as_of)
     columns = [totals.c.customer_id, safe(Customer.name), totals.c.currency,
-               *(amount_text(totals.c[f"b{i}"], totals.c.currency) for i in range(len(buckets)))]
+               *(amount_text(totals.c[f"b{i}"], totals.c.currency) for i in range(AGED_BUCKETS))]
     return (select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
             .select_from(totals.join(Customer, Customer.id == totals.c.customer_id))
             .order_by(Customer.name, Customer.id, totals.c.currency))

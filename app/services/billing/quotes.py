@@ -186,6 +186,13 @@ def _send(session: Session, customer: Customer, quote: Quote) -> None:
     session.flush()
 
 
+def send_in(session: Session, customer: Customer, quote: Quote) -> None:
+    """Send a draft within the caller's transaction (its number, status sent; Invalid when it
+    cannot be sent), the customer already locked: e-mailing a draft quote sends it
+    (documents.email_quote). Commits nothing."""
+    _send(session, customer, quote)
+
+
 def send(session: Session, actor, quote_id, key) -> Quote:
     """Send a draft: its number (the first time), status sent. Posts nothing."""
     quote, customer = _begin(session, actor, quote_id, key, "You may not send quotes.")
