@@ -21,7 +21,7 @@ from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, SQLAFi
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
 from sqlalchemy import and_, case, select
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 
 from app.extensions import db
 from app.models import Customer, Invoice, Quote
@@ -169,7 +169,8 @@ class QuoteView(ServiceModelView):
     row_formatters = {"number": _number_link, "customer": _customer_link, "status": _status_cell,
                       "total": lambda row: formatters.money(row["total"], row["currency"])}
     formatters_columns = {"issue_date": formatters.day, "expires_on": formatters.day}
-    search_form_extra_fields = {"status": SelectField(
+    # The customer is typed (a name): FAB's own field for a relation loads every customer.
+    search_form_extra_fields = {"customer": StringField("Customer"), "status": SelectField(
         "Status", choices=[(s, STATUS_NAMES[s]) for s in QUOTE_STATUSES], widget=Select2Widget())}
     list_template = "quotes/list.html"  # FAB's list with Download CSV
 
