@@ -11,6 +11,7 @@ from flask import Response, g, jsonify, request, stream_with_context
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from sqlalchemy import case
 from wtforms import SelectField
 
 from app.extensions import db
@@ -24,10 +25,12 @@ from app.views.datamodel import ListInterface
 from app.views.list_widget import MoneyListWidget
 
 CATEGORY_LABELS = {"labour": "Labour", "parts": "Parts", "other": "Other"}
-CSV_COLUMNS = [("Book", PriceBook.name), ("Code", PriceBookItem.code), ("Name", PriceBookItem.name),
-               ("Description", PriceBookItem.description), ("Unit price", PriceBookItem.unit_price),
+# Text people typed is made safe for spreadsheets (a code "=HYPERLINK(...)" stays text).
+CSV_COLUMNS = [("Book", csv_export.safe(PriceBook.name)), ("Code", csv_export.safe(PriceBookItem.code)),
+               ("Name", csv_export.safe(PriceBookItem.name)), ("Description", csv_export.safe(PriceBookItem.description)),
+               ("Unit price", csv_export.amount_text(PriceBookItem.unit_price, PriceBookItem.currency)),
                ("Currency", PriceBookItem.currency), ("Category", PriceBookItem.category),
-               ("In use", PriceBookItem.active)]
+               ("In use", case((PriceBookItem.active, "yes"), else_="no"))]
 
 
 class PriceBookItemView(ServiceModelView):
