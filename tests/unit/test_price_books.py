@@ -272,3 +272,14 @@ def test_only_who_may_post_money_sets_a_customers_book(ctx):
                            {"price_book_id": str(trade.id)}).price_book_id == trade.id
     with pytest.raises(Invalid):
         update_customer(db.session, factories.user("finance"), customer.id, {"price_book_id": "424242"})
+
+
+def test_the_demo_data_fills_the_default_book_once_with_an_item_in_another_currency(ctx):
+    from app.services import demo_data
+    demo_data.generate(ctx, 2, resellers=1, tags=1, with_money=False)
+    demo_data.generate(ctx, 1, resellers=1, tags=1, with_money=False)
+    items = ctx.scalars(select(PriceBookItem).where(PriceBookItem.price_book_id == default().id)).all()
+    assert len(items) == 13 and {i.currency for i in items} == {"GBP", "EUR"}
+    customer = factories.customer()
+    [match] = price_books.search(ctx, admin(), customer.id, "imported", date.today())
+    assert match.error is None and match.unit_price == D("32.68")  # 38.00 EUR x 0.86
