@@ -47,7 +47,7 @@ class PriceBookItemView(ServiceModelView):
     list_template = "price_books/list.html"
     base_order = ("code", "asc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_export"]
-    list_columns = ["price_book", "code", "name", "unit_price", "currency", "tax_rate", "category", "active"]
+    list_columns = ["price_book", "code", "name", "unit_price", "tax_rate", "category", "active"]  # price: with currency
     add_columns = edit_columns = ["price_book", "code", "name", "description", "unit_price", "currency",
                                   "tax_rate", "category", "active"]
     show_columns = add_columns
@@ -66,8 +66,10 @@ class PriceBookItemView(ServiceModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "category": SelectField("Category", choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], default="other")}
     field_map = {"price_book": "price_book_id", "tax_rate": "tax_rate_id"}
+    row_columns = ["currency"]
     row_formatters = {"unit_price": lambda row: formatters.money(row["unit_price"], row["currency"])}
-    formatters_columns = {"active": formatters.yes_no, "category": lambda v: CATEGORY_LABELS.get(v, v or "")}
+    formatters_columns = {"active": formatters.yes_no, "category": lambda v: CATEGORY_LABELS.get(v, v or ""),
+                          "tax_rate": lambda v: str(v) if v is not None else "Default rate"}
 
     def record_name(self, item) -> str:
         return f"{item.code} {item.name}"

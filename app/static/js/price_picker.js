@@ -72,7 +72,7 @@
         top.appendChild(el("span", "price-picker-price pull-right", item.error ? "" : item.price_text));
         link.appendChild(top);
         if (item.item_price && !item.error && item.price_text && item.item_price !== item.price_text) {
-          link.appendChild(el("small", "price-picker-from text-muted", " from " + item.item_price));
+          link.appendChild(el("small", "price-picker-from text-muted", "converted from " + item.item_price));
         }
         if (item.error) { link.appendChild(el("div", "price-picker-error text-danger small", item.error)); }
         if (item.warning) { link.appendChild(el("div", "price-picker-warning text-warning small", item.warning)); }
