@@ -181,3 +181,14 @@ def test_the_invoice_form_carries_what_the_picker_needs(app, login, ada):
 def test_the_quote_form_carries_what_the_picker_needs(app, login, ada):
     html = login("finance").get(f"/quotes/new/{ada}").get_data(as_text=True)
     assert 'data-price-search="/price-books/search"' in html and "js/price_picker.js" in html
+
+
+def test_a_customers_book_shows_by_name_in_its_changes(app, login, ada):
+    with app.app_context():
+        trade = price_books.create_book(db.session, f.user("admin"), {"name": "Trade prices"}).id
+        from app.services.customers.update import update_customer
+        update_customer(db.session, f.user("admin"), ada, {"price_book_id": trade})
+    html = unescape(login("admin").get(f"/customers/show/{ada}?tab=changes").get_data(as_text=True))
+    assert "Price book" in html and "Trade prices" in html
+    log = unescape(login("admin").get("/audit/list/").get_data(as_text=True))
+    assert "Added price book" in log
