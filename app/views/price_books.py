@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import Response, g, jsonify, request, stream_with_context
 from flask_appbuilder import expose
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from sqlalchemy import case
@@ -19,6 +20,7 @@ from app.models import PriceBook, PriceBookItem
 from app.models.money import CATEGORIES
 from app.services import csv_export, fields
 from app.services.billing import price_books
+from app.services.settings import settings
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface
@@ -64,7 +66,8 @@ class PriceBookItemView(ServiceModelView):
         "tax_rate": "The rate a line picked from this item is charged (blank: the default rate).",
         "active": "Only items in use are offered on invoice and quote lines."}
     add_form_extra_fields = edit_form_extra_fields = {
-        "category": SelectField("Category", choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], default="other")}
+        "category": SelectField("Category", choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], default="other",
+                                widget=Select2Widget())}
     field_map = {"price_book": "price_book_id", "tax_rate": "tax_rate_id"}
     row_columns = ["currency"]
     row_formatters = {"unit_price": lambda row: formatters.money(row["unit_price"], row["currency"])}
@@ -73,6 +76,11 @@ class PriceBookItemView(ServiceModelView):
 
     def record_name(self, item) -> str:
         return f"{item.code} {item.name}"
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        if request.method == "GET":  # a new item is priced in the base currency unless said otherwise
+            form.currency.data = form.currency.data or settings.base_currency
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
     def create(self, data, parent_id):
         return price_books.create_item(db.session, g.user, data)

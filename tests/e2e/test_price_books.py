@@ -75,3 +75,6 @@ def test_the_price_book_screens(page_as, screenshots):
     expect(page.locator("body")).to_contain_text("Thermostatic radiator valve")
     expect(page.locator("body")).to_contain_text("€38.00")
     shoot(page, screenshots, "price-book-items-list")
+    page.goto("/price-book-items/add")
+    expect(page.locator("#category")).to_be_visible()
+    shoot(page, screenshots, "price-book-item-form")
