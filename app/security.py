@@ -74,6 +74,10 @@ _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r
 _FX_CUSTOMER_READ = (r"CustomerFxRate(View|Api)", r"can_(list|show|get)")
 # Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
 _RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"(Aged receivables|Receivables)", r"menu_access")]
+# Price books: Finance and Admin keep books and items; everyone else reads them (to pick a line's item).
+_PRICE_BOOKS_WRITE = [(r"PriceBook(Item)?View", r"can_[a-z_]+"), (r"(Price books|Price book items)", r"menu_access")]
+_PRICE_BOOKS_READ = [(r"PriceBook(Item)?View", r"can_(list|show|export)"),
+                     (r"(Price books|Price book items)", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 
@@ -81,23 +85,24 @@ _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     FINANCE: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE, *_RECEIVABLES,
+        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE, *_RECEIVABLES, *_PRICE_BOOKS_WRITE,
     ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),
         (r"Tag(View|Api)", _READ), (r"Tag(View|Api)", _WRITE),
         _CUSTOMER_MENUS, (r"Tags", r"menu_access"),
         *_BULK, *_MESSAGES, *_SELF_SERVICE, _PRIVATE_NOTES, *_API_DOCS, *_MONEY_READ, _FX_CUSTOMER_READ,
+        *_PRICE_BOOKS_READ,
     ],
     READ_ONLY: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, _FX_CUSTOMER_READ,
+        *_MONEY_READ, _FX_CUSTOMER_READ, *_PRICE_BOOKS_READ,
     ],
     RESELLER: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit|Quote)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-        (r"(Money|Invoices|Quotes|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES,
+        (r"(Money|Invoices|Quotes|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES, *_PRICE_BOOKS_READ,
     ],
 }
 

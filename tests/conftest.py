@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, delete, select, text, update
 
 PASSWORD = "Corr3ct-Horse-Battery-99"
 DEFAULT_TAX_RATES = ("Standard rate", "Reduced rate", "Zero rate")  # migration 0018's
+DEFAULT_PRICE_BOOK = "Standard prices"  # migration 0024's
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -94,7 +95,7 @@ def clean_data(request):
     from app.models import (Address, CardCharge, AuditEntry, Contact, ContactPhone, Customer, CustomerService, Job, Message,
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
                             CompanySettings, Adjustment, Allocation, CustomerFxRate, DocumentSequence, FxRate, Invoice,
-                            LedgerEntry, Payment, Quote, QuoteLine, Release, TaxRate)
+                            LedgerEntry, Payment, Quote, QuoteLine, Release, TaxRate, PriceBook, PriceBookItem)
     from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
@@ -104,8 +105,10 @@ def clean_data(request):
                       Payment.__table__, QuoteLine.__table__, Quote.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, Tag.__table__, AuditEntry.__table__,
-                      CompanySettings.__table__):
+                      CompanySettings.__table__, PriceBookItem.__table__):
             db.session.execute(delete(table))
+        db.session.execute(delete(PriceBook).where(PriceBook.name != DEFAULT_PRICE_BOOK))  # migration 0024's
+        db.session.execute(update(PriceBook).values(is_default=True, active=True))
         db.session.execute(delete(Reseller).where(Reseller.name.not_in(["Reseller A", "Reseller B"])))
         db.session.execute(delete(TaxRate).where(TaxRate.name.not_in(DEFAULT_TAX_RATES)))
         db.session.execute(update(TaxRate).where(TaxRate.name != "Standard rate").values(is_default=False))

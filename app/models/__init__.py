@@ -31,6 +31,7 @@ from app.models.money import (
     TaxRate,
 )
 from app.models.notes import Note
+from app.models.price_books import PriceBook, PriceBookItem
 from app.models.quotes import Quote, QuoteLine
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
@@ -46,6 +47,8 @@ __all__ = [
     "LedgerEntry",
     "Payment",
     "PaymentMethod",
+    "PriceBook",
+    "PriceBookItem",
     "Quote",
     "QuoteLine",
     "Release",

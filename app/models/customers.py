@@ -158,6 +158,8 @@ class Customer(Preferences, Model):
     # Launch27's special sales tax: exempt from tax, or a rate of its own instead of each line's.
     tax_exempt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     tax_rate_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tax_rate.id", ondelete="SET NULL"))
+    # Commusoft's price book: the book its lines are picked from (NULL: the default book).
+    price_book_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("price_book.id", ondelete="SET NULL"))
     building_type: Mapped[str | None] = mapped_column(String(20))
     third_party_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(
@@ -166,6 +168,7 @@ class Customer(Preferences, Model):
 
     reseller: Mapped[Reseller | None] = relationship(Reseller, lazy="joined", innerjoin=False)
     tax_rate = relationship("TaxRate", lazy="select")
+    price_book = relationship("PriceBook", lazy="select")
     tags: Mapped[list[Tag]] = relationship(
         Tag, secondary=customer_tag, order_by=Tag.name, lazy="selectin"
     )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
                         CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
                         PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
+from app.models.price_books import PriceBook, PriceBookItem
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 
@@ -41,6 +42,8 @@ AUDITED: dict[type, Callable] = {
     StoredCard: lambda o: o.customer_id,
     FxRate: lambda o: None,
     CustomerFxRate: lambda o: o.customer_id,
+    PriceBook: lambda o: None,
+    PriceBookItem: lambda o: None,
 }
 # Columns that are derived from others (or set by the database) and would only repeat them.
 SKIPPED = {Customer: {"name", "sort_name", "created_at", "status_index"},

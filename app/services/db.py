@@ -32,6 +32,13 @@ CONSTRAINTS = {
     "customer_fx_rate.customer_id": ("effective_on", "A rate for this pair and date already exists."),
     "uq_fx_rate_pair_date": ("effective_on", "A rate for this pair and date already exists."),
     "fx_rate.from_currency": ("effective_on", "A rate for this pair and date already exists."),
+    # Price books: a name once, one default, a code once in its book.
+    "ux_price_book_one_default": ("is_default", "Another book became the default at the same time: try again."),
+    "price_book.is_default": ("is_default", "Another book became the default at the same time: try again."),
+    "price_book_name_key": ("name", "A price book with this name already exists."),
+    "price_book.name": ("name", "A price book with this name already exists."),
+    "uq_price_book_item_code": ("code", "This book already has an item with this code."),
+    "price_book_item.price_book_id": ("code", "This book already has an item with this code."),
 }
 
 

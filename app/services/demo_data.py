@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from app.models import (Address, Allocation, Contact, ContactPhone, Customer, CustomerService, DocumentSequence,
                         Invoice, InvoiceLine, LedgerEntry, Payment, PaymentMethod, Reseller, Tag, TaxRate, customer_tag)
+from app.models.fx import FxRate
 from app.models.money import CATEGORIES
+from app.models.price_books import PriceBook, PriceBookItem
 from app.services import money
 from app.services.customers.validate import names
 from app.services.db import insert_rows
+from app.services.settings import settings
 
 FIRST = ("Oliver George Harry Jack Jacob Noah Charlie Thomas Oscar William James Leo Alfie Henry "
          "Amelia Olivia Isla Emily Poppy Ava Isabella Jessica Lily Sophie Grace Sophia Mia Evie "
@@ -88,6 +91,7 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
                             for i in range(resellers)])
     tag_ids = _ensure(session, Tag, "name",
                       [TAG_NAMES[i] if i < len(TAG_NAMES) else f"tag-{i + 1}" for i in range(tags)])
+    _price_book(session)
     session.commit()
 
     start_customer = (session.scalar(select(func.max(Customer.id))) or 0) + 1
@@ -131,6 +135,38 @@ def generate(session: Session, customers: int, resellers: int = 20, tags: int = 
     _fix_sequences(session)
     session.commit()
     return counters
+
+
+# The default price book's items (code, name, unit price, category); one priced in another currency,
+# converted at a demo FX rate when it is picked.
+PRICE_BOOK_ITEMS = [
+    ("LAB-HR", "Labour per hour", "45.00", "labour"), ("LAB-CALL", "Call-out charge", "65.00", "labour"),
+    ("LAB-OOH", "Out-of-hours labour per hour", "70.00", "labour"), ("SRV-BOIL", "Annual boiler service", "89.00", "labour"),
+    ("SRV-GAS", "Gas safety certificate", "60.00", "labour"), ("WIN-STD", "Window clean, standard house", "18.00", "labour"),
+    ("PRT-VALVE", "Thermostatic radiator valve", "24.50", "parts"), ("PRT-TAP", "Mixer tap cartridge", "12.75", "parts"),
+    ("PRT-FILT", "Magnetic system filter", "95.00", "parts"), ("PRT-PUMP", "Circulating pump", "149.00", "parts"),
+    ("NET-RTR", "Wi-Fi router", "79.99", "parts"), ("OTH-DISP", "Waste disposal", "25.00", "other"),
+]
+FOREIGN_ITEM = ("IMP-VALVE", "Imported pressure valve (EU supplier)", "38.00", "parts")
+
+
+def _price_book(session) -> None:
+    """A dozen items in the default book (and one in EUR, with a rate to convert it), once."""
+    book = session.scalar(select(PriceBook).where(PriceBook.is_default.is_(True)))
+    if book is None or session.scalar(select(PriceBookItem.id).where(PriceBookItem.price_book_id == book.id).limit(1)):
+        return
+    base = settings.base_currency
+    foreign = "EUR" if base != "EUR" else "USD"
+    rows = [{"price_book_id": book.id, "code": code, "name": name, "unit_price": Decimal(price), "currency": base,
+             "category": category, "active": True} for code, name, price, category in PRICE_BOOK_ITEMS]
+    code, name, price, category = FOREIGN_ITEM
+    rows.append({"price_book_id": book.id, "code": code, "name": name, "unit_price": Decimal(price),
+                 "currency": foreign, "category": category, "active": True})
+    insert_rows(session, PriceBookItem.__table__, rows)
+    if base == "GBP" and session.scalar(select(FxRate.id).where(FxRate.from_currency == foreign,
+                                                                FxRate.to_currency == base).limit(1)) is None:
+        session.add(FxRate(from_currency=foreign, to_currency=base, rate=Decimal("0.86"),
+                           effective_on=date.today() - timedelta(days=7)))
 
 
 def _ensure(session, model, column, wanted: list[str]) -> list[int]:

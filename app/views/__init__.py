@@ -13,6 +13,7 @@ from app.views.cards_api import CardApi
 from app.views.quotes import QuoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi, QuoteApi
+from app.views.price_books import PriceBookItemView, PriceBookView
 from app.views.jobs import JobView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
@@ -119,6 +120,8 @@ def register(appbuilder) -> None:
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
     appbuilder.add_view(FxRateView, "FX rates", icon="fa-exchange", category="Money")
     appbuilder.add_view_no_menu(CustomerFxRateView)
+    appbuilder.add_view(PriceBookView, "Price books", icon="fa-book", category="Money")
+    appbuilder.add_view(PriceBookItemView, "Price book items", icon="fa-list", category="Money")
     appbuilder.add_view(ResellerView, "Resellers", icon="fa-handshake-o", category="Admin")
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")

@@ -13,7 +13,7 @@ from wtforms import BooleanField
 from app.extensions import db
 from app.models import Customer
 from app.services import csv_export, permissions
-from app.services.billing import POST_MONEY, tax
+from app.services.billing import POST_MONEY, price_books, tax
 from app.services.customers.create import create_customer
 from app.services.customers.delete import delete_customer
 from app.services.customers.update import update_customer
@@ -56,6 +56,11 @@ def tax_fields() -> dict:
             "Special tax rate", query_func=lambda: tax.rates(db.session), get_pk_func=lambda rate: rate.id,
             allow_blank=True, widget=Select2Widget(),
             description="Charged on every line instead of the line's own rate. Blank: each line's rate."),
+        # Commusoft's price book: begin typing its name (Select2 searches as one types).
+        "price_book": QuerySelectField(
+            "Price book", query_func=lambda: price_books.active_books(db.session), get_pk_func=lambda b: b.id,
+            allow_blank=True, widget=Select2Widget(),
+            description="The book this customer's lines are picked from. Blank: the default book."),
     }
 
 
@@ -130,7 +135,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         "creditor_days": "Creditor days", "building_type": "Building type",
         "third_party_reference": "Third-party reference", "mobile": "Mobile",
         "unsubscribed_at": "Unsubscribed (link) at", "tax_exempt": "Exempt from sales tax",
-        "tax_rate": "Special tax rate", **PREFERENCE_LABELS,
+        "tax_rate": "Special tax rate", "price_book": "Price book", **PREFERENCE_LABELS,
     }
     row_formatters = {"balance": lambda row: formatters.money(row["balance"], row["currency"]),
                       "email": lambda row: breakable_email(row["email"])}
@@ -146,7 +151,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     _tax = ["tax_exempt", "tax_rate"]
     _preferences = list(PREFERENCE_FIELDS)
     add_columns = [c for c in _details if c != "status"] + _other + _preferences
-    edit_columns = _details + _other + _tax + _preferences
+    edit_columns = _details + _other + _tax + ["price_book"] + _preferences
     show_fieldsets = [
         ("Customer", {"fields": ["id", "name", "customer_type", "title", "first_name", "surname",
                                  "company_name", "status", "joined_on", "reseller", "tags"]}),
@@ -164,6 +169,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         ("Customer", {"fields": _details}),
         ("Other details", {"fields": _other, "expanded": True}),
         ("Sales tax", {"fields": _tax, "expanded": True}),
+        ("Price book", {"fields": ["price_book"], "expanded": True}),
         ("Communication preferences", {"fields": _preferences, "expanded": False}),
     ]
     description_columns = {
@@ -177,7 +183,8 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
     edit_form_query_rel_fields = add_form_query_rel_fields
     # The filter bar's status and reseller: drop-downs of real values, resellers within scope.
     search_form_extra_fields = {"status": status_field(), "reseller": reseller_field()}
-    field_map = {"reseller": "reseller_id", "tags": "tag_ids", "tax_rate": "tax_rate_id"}
+    field_map = {"reseller": "reseller_id", "tags": "tag_ids", "tax_rate": "tax_rate_id",
+                 "price_book": "price_book_id"}
     related_views = [ContactView, AddressView, ServiceView, CustomerMessagesView, NotificationLogView]
     edit_template = "appbuilder/general/model/edit_cascade.html"
     record_noun = ""  # "Acme Hotel Ltd updated"
@@ -187,7 +194,7 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
 
     def update(self, pk, data):
         if not permissions.may(db.session, g.user, POST_MONEY):
-            for name in ("tax_exempt", "tax_rate_id", "tax_rate"):  # shown, not theirs to change
+            for name in ("tax_exempt", "tax_rate_id", "tax_rate", "price_book_id"):  # shown, not theirs to change
                 data.pop(name, None)
         return update_customer(db.session, g.user, pk, data)
 
@@ -198,10 +205,11 @@ class CustomerView(ProfileMixin, FilesMixin, CustomFieldsMixin, MessagesMixin, B
         if form.creditor_days.data is not None:
             form.creditor_days.data = str(form.creditor_days.data)
         if not permissions.may(db.session, g.user, POST_MONEY):  # sales tax is money: shown, fixed
-            for name in ("tax_exempt", "tax_rate"):
+            for name in ("tax_exempt", "tax_rate", "price_book"):
                 if name in form:
                     form[name].render_kw = {**(form[name].render_kw or {}), "disabled": True}
-                    form[name].description = "Only Finance and Admin change a customer's sales tax."
+                    form[name].description = ("Only Finance and Admin change a customer's "
+                                              + ("price book." if name == "price_book" else "sales tax."))
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         if request.method == "GET":

@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, Date, DateTime, Numeric, select
 from sqlalchemy.orm import Session
 
 from app.models import Address, Contact, ContactPhone, Customer, CustomerFile, CustomerService, CustomField, Invoice, \
-    Note, Payment, PaymentMethod, Reseller, Tag, TaxRate
+    Note, Payment, PaymentMethod, PriceBook, PriceBookItem, Reseller, Tag, TaxRate
 from app.models.users import AppUser
 from app.services import audit, company
 from app.services.customers.files import human_size
@@ -33,7 +33,8 @@ NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "se
          "contact_phone": "phone number", "note": "note", "customer_file": "file",
          "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller",
          "company_settings": "company settings", "invoice": "invoice", "payment": "payment or credit",
-         "balance_adjustment": "balance adjustment", "tax_rate": "tax rate", "payment_method": "payment method"}
+         "balance_adjustment": "balance adjustment", "tax_rate": "tax rate", "payment_method": "payment method",
+         "price_book": "price book", "price_book_item": "price book item"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
 
 
@@ -66,6 +67,8 @@ MAIN = {
     "balance_adjustment": ("amount", "reason"),
     "tax_rate": ("percent", "is_default"),
     "payment_method": ("nominal_code", "active"),
+    "price_book": ("is_default", "active"),
+    "price_book_item": ("price_book_id", "unit_price", "currency"),
 }
 # Values that mean nothing to a reader or must not be shown.
 HIDDEN = {"stored_name", "sha256", "password", "token", "status_index", "sort_name"}
@@ -81,7 +84,7 @@ LABELS = {
 # Columns holding the id of another record: the kind of record they name.
 REFERENCES = {"customer_id": "customer", "contact_id": "contact", "reseller_id": "reseller", "field_id": "custom_field",
               "merged": "customer", "merged into": "customer", "tax_rate_id": "tax_rate", "method_id": "payment_method",
-              "invoice_id": "invoice"}
+              "invoice_id": "invoice", "price_book_id": "price_book"}
 # Columns holding a code shown as a word ("one-off" -> "One-off").
 # Codes shown as the screens' words (formatters), by field, or by field and kind of record.
 WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_type": formatters.customer_type,
@@ -95,7 +98,7 @@ MONEY = {("customer", "balance"), ("service", "price"), ("balance_adjustment", "
 VIEWS = {"customer": "CustomerView", "contact": "ContactView", "address": "AddressView", "service": "ServiceView",
          "contact_phone": "ContactPhoneView", "custom_field": "CustomFieldView", "tag": "TagView",
          "reseller": "ResellerView", "invoice": "InvoiceView", "payment": "CreditView", "tax_rate": "TaxRateView",
-         "payment_method": "PaymentMethodView"}
+         "payment_method": "PaymentMethodView", "price_book": "PriceBookView", "price_book_item": "PriceBookItemView"}
 
 
 def _name(*parts) -> str:
@@ -124,6 +127,8 @@ NAMES = {
     "payment": (Payment, ("reference",), lambda v: v.get("reference") or ""),
     "tax_rate": (TaxRate, ("name",), lambda v: v.get("name") or ""),
     "payment_method": (PaymentMethod, ("name",), lambda v: v.get("name") or ""),
+    "price_book": (PriceBook, ("name",), lambda v: v.get("name") or ""),
+    "price_book_item": (PriceBookItem, ("code", "name"), lambda v: _name(v.get("code"), v.get("name"))),
 }
 
 

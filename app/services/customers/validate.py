@@ -7,6 +7,7 @@ from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOM
 from app.services import fields, permissions
 from app.services.billing import POST_MONEY
 from app.services.billing.payments import has_money
+from app.services.billing.price_books import check_customer_book
 from app.services.billing.tax import check_customer_tax
 from app.services.errors import FieldErrors
 from app.services.scope import is_scoped, reseller_id_of
@@ -18,7 +19,7 @@ EDITABLE = (
     "customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
     "mobile", "currency", "reseller_id", "tag_ids", "status", "joined_on",
     "advertising_source", "creditor_days", "building_type", "third_party_reference", *PREFERENCE_FIELDS,
-    "tax_exempt", "tax_rate_id",
+    "tax_exempt", "tax_rate_id", "price_book_id",
 )
 
 
@@ -76,6 +77,12 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
         if value != was and not permissions.may(session, actor, POST_MONEY):
             errors.add(name, "Only who may post money (Finance, Admin) can change a customer's sales tax.")
     out.update(taxed)
+    # Commusoft's price book (empty: the default book); the prices it gives are money too.
+    if "price_book_id" in data:
+        book = check_customer_book(errors, session, data["price_book_id"])
+        if book != getattr(customer, "price_book_id", None) and not permissions.may(session, actor, POST_MONEY):
+            errors.add("price_book_id", "Only who may post money (Finance, Admin) can change a customer's price book.")
+        out["price_book_id"] = book
 
     out["reseller_id"] = _reseller(session, actor, errors, data, customer)
 
