@@ -316,6 +316,8 @@ def void_credit(session: Session, actor, payment_id, reason, key) -> Release:
     _claim(session, key)
     ledger.lock(session, payment.customer_id)
     session.refresh(payment)
+    if payment.kind == "credit_note":  # its credit note would say it still gives the credit
+        raise Invalid({"amount": f"This credit is credit note {payment.reference}: void the credit note instead."})
     if payment.unallocated <= 0:
         raise Invalid({"amount": "Nothing of this credit is left to void."})
     release = _release(session, actor, payment, "void", payment.unallocated, {"released_on": date.today(),
