@@ -8,6 +8,7 @@ from app.views.documents import InvoiceDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoices import InvoiceView
 from app.views.quotes import QuoteView
+from app.views.credit_notes import CreditNoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
 from app.views.jobs import JobView
@@ -107,6 +108,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view_no_menu(QuoteView)
+    appbuilder.add_view_no_menu(CreditNoteView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_view(ReceivablesView, "Aged receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")

@@ -57,6 +57,17 @@ def get_credit_note(session: Session, actor, credit_note_id) -> CreditNote:
     return note
 
 
+def of_source(session: Session, actor, payment_id) -> CreditNote:
+    """The credit note whose account credit is the payment `payment_id` (NotFound otherwise)."""
+    number = fields.record_id(payment_id)
+    note = session.scalars(select(CreditNote).join(Customer, Customer.id == CreditNote.customer_id)
+                           .where(CreditNote.payment_id == number, customer_scope(actor))).first() \
+        if number is not None else None
+    if note is None:
+        raise NotFound("No such credit note.")
+    return note
+
+
 def default_style(session: Session) -> str:
     """The breakdown style a new credit note starts with (the company's setting, else "full")."""
     settings = session.get(CompanySettings, 1)
