@@ -78,3 +78,8 @@ class CreditNoteLine(PricedLine, Model):
     invoice_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_line.id", ondelete="SET NULL"))
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="lines")
+
+    @property
+    def currency(self) -> str:
+        """Its credit note's (what the API formats its amounts in)."""
+        return self.credit_note.currency

@@ -11,6 +11,7 @@ from app.views.quotes import QuoteView
 from app.views.credit_notes import CreditNoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi
+from app.views.money_api import CreditNoteApi
 from app.views.jobs import JobView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
@@ -122,5 +123,5 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)
-    for api in (InvoiceApi, PaymentApi, CreditApi):
+    for api in (InvoiceApi, PaymentApi, CreditApi, CreditNoteApi):
         appbuilder.add_api(api)
