@@ -11,9 +11,10 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import (Address, Adjustment, AuditEntry, CompanySettings, CreditNote, Contact, ContactPhone, Customer, CustomerFile,
+from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
                         CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
                         PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
+from app.models.credit_notes import CreditNote
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
 

@@ -396,3 +396,14 @@ def test_random_credit_notes_never_credit_an_invoice_beyond_its_total(ctx, curre
     for payment in ctx.scalars(select(Payment).where(Payment.customer_id == customer.id)):
         assert 0 <= payment.unallocated <= payment.amount
     db.session.rollback()
+
+
+def test_a_merge_moves_the_duplicates_credit_notes_to_the_survivor(ctx):
+    from app.services.customers import merge
+    survivor, duplicate = factories.customer(), factories.customer()
+    note = against_customer(duplicate, ("1", "25"))
+    sid = survivor.id
+    merge.merge(ctx, factories.user("admin"), sid, duplicate.id)
+    assert ctx.get(CreditNote, note.id).customer_id == sid
+    assert balance(ctx.get(Customer, sid)) == D("-25")
+    assert ledger.check(ctx) == []

@@ -44,9 +44,9 @@ FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "m
           "creditor_days", "building_type", "third_party_reference", "reseller_id")
 # Children that simply change hands, with what the confirmation calls them.
 MOVED = {Contact: "Contacts", Address: "Addresses", Note: "Notes", CustomerFile: "Files", Message: "Messages",
-         CustomerService: "Services", Invoice: "Invoices", Quote: "Quotes", CreditNote: "Credit notes", Payment: "Payments and credits",
+         CustomerService: "Services", Invoice: "Invoices", Quote: "Quotes", Payment: "Payments and credits",
          Allocation: "Allocations", Release: "Refunds and voided credit", Adjustment: "Balance adjustments",
-         LedgerEntry: "Ledger entries"}
+         LedgerEntry: "Ledger entries", CreditNote: "Credit notes"}
 
 
 @dataclass
