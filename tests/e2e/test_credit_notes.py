@@ -71,3 +71,22 @@ def test_a_credit_note_is_raised_from_an_invoice_and_printed_in_each_style(page_
     page.goto(f"/invoices/show/{invoice_id}")
     expect(page.locator("#invoice-credit-notes tr.credit-note")).to_have_count(1)
     expect(page.locator("#invoice-status")).to_have_text("Part-paid")
+
+    # The customer's Credit notes sub-tab lists it; "Add credit note" gives account credit shown on Credits.
+    with page.expect_navigation():
+        page.locator("#invoice-credit-notes a").first.click()
+    with page.expect_navigation():
+        page.locator("#customer-link").click()
+    expect(page.locator("#finance-credit-notes tr.credit-note")).to_have_count(1)
+    with page.expect_navigation():
+        page.locator("#add-credit-note").click()
+    page.locator("#description").fill("Goodwill for the late visit")
+    page.locator("#lines-0-description").fill("Late visit")
+    page.locator("#lines-0-unit_price").fill("10.00")
+    with page.expect_navigation():
+        page.locator("#save-credit").click()
+    expect(page.locator(".alert-success")).to_contain_text("£12.00 became account credit")
+    with page.expect_navigation():
+        page.locator("#back").click()
+    expect(page.locator("#finance-credit-notes tr.credit-note")).to_have_count(2)
+    shoot(page, screenshots, "credit-notes-tab")

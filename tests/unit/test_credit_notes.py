@@ -407,3 +407,31 @@ def test_a_merge_moves_the_duplicates_credit_notes_to_the_survivor(ctx):
     assert ctx.get(CreditNote, note.id).customer_id == sid
     assert balance(ctx.get(Customer, sid)) == D("-25")
     assert ledger.check(ctx) == []
+
+
+def test_the_company_settings_keep_the_prefix_and_the_default_style(ctx):
+    from app.services import company
+    admin = factories.user("admin")
+    changed = company.update(ctx, admin, {"credit_note_prefix": "CR/", "credit_note_breakdown": "full_category"})
+    assert set(changed) == {"credit_note_prefix", "credit_note_breakdown"}
+    note = against_customer(factories.customer(), ("1", "5"))
+    assert note.number == "CR/1" and note.breakdown_style == "full_category"
+    company.update(ctx, admin, {"credit_note_prefix": "CN-"})
+    assert against_customer(factories.customer(), ("1", "5")).number == "CN-2"  # the count goes on: no repeat
+    for bad in ({"credit_note_prefix": "CN1"}, {"credit_note_prefix": "C N"}, {"credit_note_breakdown": "fancy"}):
+        with pytest.raises(Invalid) as error:
+            company.update(ctx, admin, bad)
+        assert set(error.value.errors) == set(bad)
+        ctx.rollback()
+    with pytest.raises(Forbidden):
+        company.update(ctx, factories.user("finance"), {"credit_note_prefix": "X-"})
+
+
+def test_a_credit_notes_number_is_not_changed_through_its_credit(ctx):
+    note = against_customer(factories.customer(), ("1", "5"))
+    with pytest.raises(Invalid) as error:
+        payments.update_source(ctx, factories.user("finance"), note.payment_id, {"reference": "Something else"})
+    ctx.rollback()
+    assert "reference" in error.value.errors
+    assert payments.update_source(ctx, factories.user("finance"), note.payment_id,
+                                  {"reference": "CN-1", "notes": "Called the customer"}).notes == "Called the customer"

@@ -197,6 +197,8 @@ def update_source(session: Session, actor, payment_id, data: dict) -> Payment:
     for field, value in (("reference", reference), ("notes", notes)):
         if field in data and holds_card_number(value):
             errors.add(field, NOT_HERE)
+    if payment.kind == "credit_note" and reference != payment.reference:  # the credit note's number
+        errors.add("reference", f"This credit's reference is credit note {payment.reference}'s number: it stays.")
     errors.raise_if_any()
     payment.reference, payment.notes = reference, notes
     commit(session)
