@@ -124,7 +124,6 @@ def _finances(view, pk, args) -> dict:
         for endpoint, label, icon, element in (
                 ("InvoiceView.new", "New invoice", "fa-file-text-o", "new-invoice"),
                 ("QuoteView.new", "New quote", "fa-file-o", "new-quote"),
-                ("CreditNoteView.new", "Add credit note", "fa-reply", "add-credit-note"),
                 ("InvoiceView.charge", "Charge customer", "fa-bolt", "charge-customer"),
                 ("CreditView.external", "Add external payment", "fa-money", "add-external-payment"),
                 ("CreditView.add_credit", "Add credit", "fa-plus-circle", "add-credit"),

@@ -125,7 +125,7 @@ def test_errors_are_shown_next_to_the_fields_and_nothing_is_written(app, login):
 def test_add_credit_note_on_the_finances_tab_gives_account_credit_listed_on_credits(app, login):
     customer = a_customer(app)
     browser = login("finance")
-    tab = browser.get(f"/customers/show/{customer}?tab=finances").get_data(as_text=True)
+    tab = browser.get(f"/customers/show/{customer}?tab=finances&sub=credit_notes").get_data(as_text=True)
     assert 'id="add-credit-note"' in tab and 'id="sub-credit_notes"' in tab
     html = browser.get(f"/credit-notes/new/{customer}").get_data(as_text=True)
     data = {"issue_date": date.today().isoformat(), "description": "Goodwill", "breakdown_style": "none",
