@@ -71,6 +71,7 @@ def test_a_credit_note_is_raised_from_an_invoice_and_printed_in_each_style(page_
     page.goto(f"/invoices/show/{invoice_id}")
     expect(page.locator("#invoice-credit-notes tr.credit-note")).to_have_count(1)
     expect(page.locator("#invoice-status")).to_have_text("Part-paid")
+    shoot(page, screenshots, "invoice-with-credit-note")
 
     # The customer's Credit notes sub-tab lists it; "Add credit note" gives account credit shown on Credits.
     with page.expect_navigation():
