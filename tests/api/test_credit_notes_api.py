@@ -89,6 +89,8 @@ def test_bad_input_answers_422_with_field_errors(app, api):
     r = finance.post("/api/v1/credit_note/", json={**body(customer_id=customer_id), "key": "nope"})
     assert r.status_code == 422 and "key" in r.json["message"]
     assert finance.post("/api/v1/credit_note/", json=[1]).status_code == 400
+    r = finance.post("/api/v1/credit_note/", json=body())
+    assert r.status_code == 422 and "customer_id" in r.json["message"]
     with app.app_context():
         assert db.session.scalar(select(func.count(CreditNote.id))) == 0
 

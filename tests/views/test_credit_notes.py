@@ -235,3 +235,13 @@ def test_another_resellers_credit_note_is_not_found(app, login):
         assert browser.get(url).status_code in (403, 404), url
     assert browser.get(f"/credit-notes/show/{pk}").status_code == 404
     assert login("reseller_b").get(f"/credit-notes/show/{pk}").status_code == 200
+
+
+def test_the_payments_and_ledger_csv_name_the_credit_note(app, login):
+    customer = a_customer(app)
+    a_credit_note(app, customer)
+    browser = login("finance")
+    payments_csv = browser.get("/credits/payments.csv").get_data(as_text=True)
+    assert "Credit note" in payments_csv and "CN-1" in payments_csv
+    ledger_csv = browser.get("/receivables/ledger.csv").get_data(as_text=True)
+    assert "Credit note" in ledger_csv

@@ -178,6 +178,8 @@ def create(session: Session, actor, data: dict, key, *, customer_id=None, invoic
         invoice = invoices.get_invoice(session, actor, invoice_id)
         _check_creditable(invoice)
         customer_id = invoice.customer_id
+    elif customer_id in (None, ""):
+        raise Invalid({"customer_id": "Name the invoice to credit (invoice_id) or the customer (customer_id)."})
     customer = get_customer(session, actor, customer_id)
     values = _clean(session, customer, data, invoice)
     invoices._claim(session, key)
