@@ -64,9 +64,11 @@ _PAYMENTS_READ = [(r"PaymentView", _READ), (r"Payments", r"menu_access")]
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
 _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
-               (r"(Money|Invoices|Quotes|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ]
+               (r"(Money|Invoices|Quotes|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ,
+               (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf")]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
+                (r"CreditNote(View|Api)", _WRITE), (r"CreditNoteView", r"can_[a-z_]+"),
                 (r"Card(View|Api)", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
@@ -102,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE), (r"TagApi", _READ),
         _CUSTOMER_MENUS, *_BULK, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
         (r"(Invoice|Credit|Quote)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
+        (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf"),
         (r"(Money|Invoices|Quotes|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES, *_PRICE_BOOKS_READ,
     ],
 }

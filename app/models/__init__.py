@@ -4,6 +4,7 @@ from app.models.cards import CardCharge, StoredCard
 from app.models.audit import AuditEntry, SubmittedForm
 from app.models.comms import Message, MessageAttachment, MessageAttempt
 from app.models.company import CompanySettings
+from app.models.credit_notes import CreditNote, CreditNoteLine
 from app.models.custom_fields import CustomField, CustomValue
 from app.models.customers import (
     Address,
@@ -37,6 +38,8 @@ from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
 __all__ = [
+    "CreditNote",
+    "CreditNoteLine",
     "CustomerFxRate",
     "FxRate",
     "Adjustment",

@@ -30,4 +30,6 @@ class CompanySettings(Model):
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)  # a PNG or JPEG, at most LOGO_BYTES
     logo_type: Mapped[str | None] = mapped_column(String(20))
     default_creditor_days: Mapped[int | None] = mapped_column(Integer)  # a customer's own wins
+    # How a new credit note's PDF breaks its lines down (empty: "full"; credit_notes.BREAKDOWN_STYLES).
+    credit_note_breakdown: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

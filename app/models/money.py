@@ -41,12 +41,13 @@ OPEN_STATUSES = ("issued", "part_paid")  # issued and not yet paid in full
 CATEGORIES = ("labour", "parts", "other")
 # A source of account credit: a payment recorded against an invoice (what it did not pay is
 # credit: an overpayment), an external payment (no invoice: all of it is credit), a manual credit
-# (a goodwill credit, with a reason).
-SOURCE_KINDS = ("payment", "external", "credit")
+# (a goodwill credit, with a reason), a credit note (its total: app/models/credit_notes.py).
+SOURCE_KINDS = ("payment", "external", "credit", "credit_note")
 # What takes an unallocated rest away: money paid back (refund), or credit withdrawn (void).
 RELEASE_KINDS = ("refund", "void")
 # A ledger entry's kind. Positive amounts: the customer owes more.
-LEDGER_KINDS = ("invoice", "invoice_void", "payment", "external", "credit", "refund", "credit_void", "adjustment")
+LEDGER_KINDS = ("invoice", "invoice_void", "payment", "external", "credit", "refund", "credit_void", "adjustment",
+                "credit_note")
 
 
 def _creator():
@@ -187,7 +188,7 @@ class Payment(Model):
 
     __tablename__ = "payment"
     __table_args__ = (
-        CheckConstraint("kind IN ('payment', 'external', 'credit')", name="ck_payment_kind"),
+        CheckConstraint("kind IN ('payment', 'external', 'credit', 'credit_note')", name="ck_payment_kind"),
         CheckConstraint("amount > 0", name="ck_payment_amount"),
         CheckConstraint("unallocated >= 0 AND unallocated <= amount", name="ck_payment_unallocated"),
         Index("ix_payment_customer", "customer_id", "received_on", "id"),
@@ -201,7 +202,7 @@ class Payment(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
     amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     # amount minus allocations minus releases: written with each of them (the account credit).
     unallocated: Mapped[Decimal] = mapped_column(MONEY, nullable=False)

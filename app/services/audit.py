@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
                         CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
                         PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
+from app.models.credit_notes import CreditNote
 from app.models.price_books import PriceBook, PriceBookItem
 from app.models.resellers import utcnow
 from app.services.db import copy_rows
@@ -35,6 +36,7 @@ AUDITED: dict[type, Callable] = {
     # Money: what a user did to a document (the postings themselves are the ledger's own record).
     Invoice: lambda o: o.customer_id,
     Quote: lambda o: o.customer_id,
+    CreditNote: lambda o: o.customer_id,
     Payment: lambda o: o.customer_id,
     Adjustment: lambda o: o.customer_id,
     TaxRate: lambda o: None,

@@ -18,6 +18,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from app.models import CompanySettings, DocumentSequence, Invoice, TaxRate
+from app.models.credit_notes import BREAKDOWN_STYLES
 from app.models.customers import CREDITOR_DAYS
 from app.services import audit, fields, geo, permissions
 from app.services.db import commit
@@ -27,12 +28,14 @@ from app.services.transaction_cache import remembered
 VIEW = "CompanySettingsView"
 FIELDS = ("time_zone", "business_address", "business_latitude", "business_longitude")
 # What invoices say about the business (CompanySettings columns).
-DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_details", "default_creditor_days")
+DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_details", "default_creditor_days",
+                   "credit_note_breakdown")
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
-OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo")
+OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
 ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + OTHER_FIELDS
 DEFAULT_TIME_ZONE = "UTC"
 INVOICE_SEQUENCE = "invoice"
+CREDIT_NOTE_SEQUENCE, CREDIT_NOTE_PREFIX = "credit_note", "CN-"  # as services/billing/credit_notes.py
 LOGO_BYTES = 512 * 1024
 # A logo is what its first bytes say it is, never what its name or the browser claims.
 LOGO_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
@@ -183,6 +186,12 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
         values["default_tax_rate_id"] = _tax_rate(errors, session, data["default_tax_rate_id"])
     if "invoice_prefix" in data:
         values["invoice_prefix"] = _prefix(errors, data["invoice_prefix"])
+    if "credit_note_prefix" in data:
+        values["credit_note_prefix"] = _prefix(errors, data["credit_note_prefix"], "credit_note_prefix",
+                                               "Credit note prefix")
+    if "credit_note_breakdown" in data:
+        values["credit_note_breakdown"] = fields.choice(errors, "credit_note_breakdown", data["credit_note_breakdown"],
+                                                        BREAKDOWN_STYLES, label="Credit note breakdown")
     if "invoice_next_number" in data:
         number = fields.integer(errors, "invoice_next_number", data["invoice_next_number"], required=True,
                                 label="Next invoice number")
@@ -204,15 +213,15 @@ def _tax_rate(errors: FieldErrors, session: Session, value) -> int | None:
     return number
 
 
-def _prefix(errors: FieldErrors, value) -> str | None:
-    prefix = fields.text(errors, "invoice_prefix", value, 20, label="Invoice prefix") or ""
-    if "invoice_prefix" in errors:
+def _prefix(errors: FieldErrors, value, field: str = "invoice_prefix", label: str = "Invoice prefix") -> str | None:
+    prefix = fields.text(errors, field, value, 20, label=label) or ""
+    if field in errors:
         return None
     if not set(prefix) <= PREFIX_CHARACTERS:
-        errors.add("invoice_prefix", "The prefix can hold letters, digits and - / _ . only, e.g. INV- or 2027/.")
+        errors.add(field, "The prefix can hold letters, digits and - / _ . only, e.g. INV- or 2027/.")
     elif prefix[-1:].isdigit():
         # INV1 + 2 and INV + 12 would both be INV12: numbers would no longer be told apart.
-        errors.add("invoice_prefix", "The prefix cannot end with a digit: end it with - or /, e.g. INV-.")
+        errors.add(field, "The prefix cannot end with a digit: end it with - or /, e.g. INV-.")
     return prefix
 
 
@@ -271,6 +280,7 @@ def update(session: Session, actor, data: dict, *, geocoder=None, logo: bytes | 
         setattr(row, key, values[key])
     session.flush()
     changed += _numbering(session, values)
+    changed += _credit_note_prefix(session, values)
     changed += _default_tax_rate(session, values)
     changed += _logo(session, row, logo, logo_type, values["remove_logo"])
     commit(session)
@@ -309,6 +319,31 @@ def _numbering(session: Session, values: dict) -> list[str]:
     session.flush()
     audit.record(session, "document_sequence", "update", [(None, None, {"kind": INVOICE_SEQUENCE, **changes})])
     return [{"prefix": "invoice_prefix", "next_number": "invoice_next_number"}[k] for k in changes]
+
+
+def credit_note_prefix(session: Session) -> str:
+    row = session.get(DocumentSequence, CREDIT_NOTE_SEQUENCE)
+    return row.prefix if row is not None else CREDIT_NOTE_PREFIX
+
+
+def _credit_note_prefix(session: Session, values: dict) -> list[str]:
+    """A new prefix for credit notes' numbers. Their count only ever goes up (it is never set here),
+    so a number is never given twice whatever prefixes come and go."""
+    prefix = values.get("credit_note_prefix")
+    if prefix is None or prefix == credit_note_prefix(session):
+        return []
+    stmt = select(DocumentSequence).where(DocumentSequence.kind == CREDIT_NOTE_SEQUENCE)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    sequence = session.scalars(stmt.execution_options(populate_existing=True)).first()
+    if sequence is None:
+        sequence = DocumentSequence(kind=CREDIT_NOTE_SEQUENCE, prefix=CREDIT_NOTE_PREFIX, next_number=1)
+        session.add(sequence)
+    old, sequence.prefix = sequence.prefix, prefix
+    session.flush()
+    audit.record(session, "document_sequence", "update",
+                 [(None, None, {"kind": CREDIT_NOTE_SEQUENCE, "prefix": [old, prefix]})])
+    return ["credit_note_prefix"]
 
 
 def _default_tax_rate(session: Session, values: dict) -> list[str]:

@@ -11,9 +11,11 @@ from app.views.payments import PaymentView
 from app.views.fx_api import CustomerFxRateApi, FxRateApi
 from app.views.cards_api import CardApi
 from app.views.quotes import QuoteView
+from app.views.credit_notes import CreditNoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
 from app.views.money_api import CreditApi, InvoiceApi, PaymentApi, QuoteApi
 from app.views.price_books import PriceBookItemView, PriceBookView
+from app.views.money_api import CreditNoteApi
 from app.views.jobs import JobView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
@@ -113,6 +115,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
     appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(PaymentView, "Payments", icon="fa-money", category="Money")
+    appbuilder.add_view_no_menu(CreditNoteView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_separator("Money")
@@ -128,6 +131,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)
-    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi):
+    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi, CreditNoteApi):
         appbuilder.add_api(api)
     appbuilder.add_api(QuoteApi)

@@ -134,7 +134,8 @@ class CompanySettingsView(BaseView):
               "company_name": "company name", "company_address": "company address", "tax_number": "tax number",
               "bank_details": "bank details", "default_creditor_days": "default creditor days",
               "invoice_prefix": "invoice prefix", "invoice_next_number": "next invoice number",
-              "default_tax_rate_id": "default tax rate", "logo": "logo"}
+              "default_tax_rate_id": "default tax rate", "logo": "logo",
+              "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown"}
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -178,4 +179,5 @@ class CompanySettingsView(BaseView):
         rate = company.default_tax_rate_id(db.session)
         values.update(invoice_prefix=numbers.prefix, invoice_next_number=str(numbers.next_number),
                       default_tax_rate_id="" if rate is None else str(rate))
+        values["credit_note_prefix"] = company.credit_note_prefix(db.session)
         return values

@@ -11,6 +11,7 @@ import uuid
 from datetime import date
 
 from flask import abort, flash, g, redirect, request, url_for
+from markupsafe import Markup
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
@@ -36,12 +37,21 @@ from app.views.return_to import return_target
 
 # A source's kind as the Credits list says it (each row is credit: a payment is one that paid more
 # than its invoice).
-CREDIT_KINDS = {"payment": "Overpayment", "external": "External payment", "credit": "Manual credit"}
+CREDIT_KINDS = {"payment": "Overpayment", "external": "External payment", "credit": "Manual credit",
+                "credit_note": "Credit note"}
 MAX_TICKED = 100  # a list page at most
 
 
 def kind_words(value) -> str:
     return CREDIT_KINDS.get(value, value or "")
+
+
+def _reference(row) -> Markup | str:
+    """A credit note's reference is its number: a link to the credit note."""
+    if row["kind"] == "credit_note" and row["reference"]:
+        return Markup('<a class="credit-note-link" href="{}">{}</a>').format(
+            url_for("CreditNoteView.of_credit", payment_id=row["id"]), row["reference"])
+    return row["reference"] or ""
 
 
 class FilterMoreThan(_Compare):
@@ -202,9 +212,9 @@ class CreditView(ConfirmedActions, ServiceModelView):
                      "method": "Method", "reason": "Reason", "notes": "Notes", "created_at": "Recorded at"}
     description_columns = {"reference": "Your reference for it (a bank reference, a receipt number).",
                            "notes": "Only the reference and the notes of a credit can change."}
-    row_columns = ["currency"]
+    row_columns = ["currency", "id"]
     row_formatters = {"amount": _money("amount"), "allocated": _money("allocated"),
-                      "unallocated": _money("unallocated")}
+                      "unallocated": _money("unallocated"), "reference": _reference}
     formatters_columns = {"kind": kind_words, "received_on": formatters.day}
     record_noun = "Credit"
 

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import csv_export, fields, money, permissions
-from app.services.billing import POST_MONEY, documents, finances, invoices, payments, tax
+from app.services.billing import POST_MONEY, credit_notes, documents, finances, invoices, payments, tax
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
@@ -182,6 +182,7 @@ class InvoiceView(ServiceModelView):
             pdf_url=url_for("InvoiceDocumentView.pdf", pk=invoice.id) if "InvoiceDocumentView.pdf" in views else None,
             email_url=url_for("InvoiceDocumentView.email", pk=invoice.id)
             if "InvoiceDocumentView.email" in views else None,
+            credit_notes=credit_notes.of_invoice(db.session, invoice),
             title=f"Invoice {invoice.number}" if invoice.number else f"Draft invoice for {customer.name}")
 
     # ---- new invoice, edit a draft --------------------------------------------------------------

@@ -29,6 +29,8 @@ from app.models import Invoice, InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES
 from app.services import money
 from app.services.billing import invoices, payments, quotes
+from app.models import CreditNote, CreditNoteLine
+from app.services.billing import credit_notes
 from app.services.errors import Invalid
 from app.views.api import AMOUNTS, Amount, MoneyConverter, ServiceApi, safe
 from app.views.datamodel import ListInterface
@@ -501,3 +503,61 @@ class QuoteApi(MoneyApi):
     @documented("Move a draft's or sent quote's expiry date", "ExtendIn", "QuoteApi.get", path=True)
     def extend(self, pk):
         return self._write(lambda data, key: quotes.extend(db.session, g.user, pk, data.get("expires_on"), key))
+
+
+# ---- credit notes (/api/v1/credit_note/) --------------------------------------------------------
+class CreditNoteLineIn(InvoiceLineIn):
+    invoice_line_id = fields.Integer(allow_none=True, metadata={"description": "The invoice's line it credits."})
+
+
+class CreditNoteIn(MoneyKey):
+    invoice_id = fields.Integer(metadata={"description": "Against this invoice (its outstanding is paid first); "
+                                                         "left out: against customer_id, all account credit."})
+    customer_id = fields.Integer()
+    currency = fields.String(metadata={"description": "If sent, it must be the customer's."})
+    credit_date = fields.Date(metadata={"description": "Left out: today."})
+    description = fields.String(required=True, metadata={"description": 'Short, e.g. "Labour reduction".'})
+    notes = fields.String(metadata={"description": "Shown on the credit note."})
+    breakdown_style = fields.String(metadata={"enum": ["none", "category", "full", "full_category"],
+                                              "description": "Left out: the company's default."})
+    lines = fields.List(fields.Nested(CreditNoteLineIn), required=True)
+
+
+AMOUNTS[CreditNote] = {"net_total", "tax_total", "total"}
+AMOUNTS[CreditNoteLine] = {"unit_price", "net", "tax"}
+
+
+class CreditNoteApi(MoneyApi):
+    """Credit notes in the caller's scope with their lines; one issued against an invoice or a
+    customer (services/billing/credit_notes.py), voided with a reason. Never changed nor deleted."""
+
+    resource_name = "credit_note"
+    base_permissions = SOURCE_PERMISSIONS
+    exclude_route_methods = SOURCE_ROUTES_LEFT_OUT
+    datamodel = ListInterface(CreditNote)
+    base_filters = [["id", ChildScopeFilter, None]]
+    list_columns = ["id", "customer_id", "number", "status", "currency", "credit_date", "description",
+                    "breakdown_style", "invoice_id", "payment_id", "net_total", "tax_total", "total", "voided_at",
+                    "void_reason", "created_at"]
+    show_columns = list_columns + ["notes", "billing_address", "lines.id", "lines.position", "lines.description",
+                                   "lines.category", "lines.quantity", "lines.unit_price", "lines.tax_rate_id",
+                                   "lines.tax_name", "lines.tax_percent", "lines.net", "lines.tax",
+                                   "lines.invoice_line_id"]
+    order_columns = ["id", "number", "credit_date", "total", "status"]
+    search_columns = ["customer_id", "invoice_id", "number", "status", "credit_date"]
+    add_model_schema = CreditNoteIn()
+    edit_model_schema = CreditNoteIn()
+
+    def create(self, data):
+        key = write_key(data)
+        return credit_notes.create(db.session, g.user, data, key, customer_id=data.pop("customer_id", None),
+                                   invoice_id=data.pop("invoice_id", None))
+
+    @expose("/<int:pk>/void", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @documented("Void a credit note, with a reason: what it paid is owed again, what is left of it withdrawn",
+                "ReasonIn", "CreditNoteApi.get", path=True)
+    def void(self, pk):
+        return self._write(lambda data, key: credit_notes.void(db.session, g.user, pk, data.get("reason"), key))

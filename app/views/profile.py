@@ -15,7 +15,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo, permissions
-from app.services.billing import POST_MONEY, finances, quotes
+from app.services.billing import POST_MONEY, credit_notes, finances, quotes
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.models.money import OPEN_STATUSES
 from app.services.customers import contacts, merge, notes, profile, update
@@ -26,6 +26,7 @@ from app.services.scope import get_customer
 from app.views import formatters, history
 from app.views import invoices as invoice_views
 from app.views import quotes as quote_views
+from app.views import credit_notes as credit_note_views
 from app.views.bulk import MENU_ACTIONS, menu_groups
 
 
@@ -63,15 +64,17 @@ def _changes(view, pk, args) -> dict:
 
 
 # The Finances tab's sub-tabs, in order (?sub=...): invoices first, as getSoapy's tab opens.
-FINANCE_TABS = {"invoices": "Invoices", "quotes": "Quotes", "payments": "Payments", "credits": "Credits",
+FINANCE_TABS = {"invoices": "Invoices", "quotes": "Quotes", "credit_notes": "Credit notes", "payments": "Payments",
+                "credits": "Credits",
                 "ledger": "Show payments & adjustments"}
 # A payment's kind on the Payments and Credits sub-tabs (the Credits list says "Overpayment" for a
 # payment that became credit: views/credits.py).
-PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit"}
+PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit",
+                 "credit_note": "Credit note"}
 # A ledger entry's kind in words (positive amounts: the customer owes more).
 LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment": "Payment",
                 "external": "External payment", "credit": "Manual credit", "refund": "Refund",
-                "credit_void": "Credit voided", "adjustment": "Balance adjustment"}
+                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note"}
 
 
 def _ledger_sources(entries) -> dict:
@@ -84,6 +87,8 @@ def _ledger_sources(entries) -> dict:
         elif source.kind == "payment":
             found[entry_id] = (f"{PAYMENT_KINDS.get(source.payment_kind, 'Payment')} #{source.record_id}", "credit",
                                source.record_id)
+        elif source.kind == "credit_note":
+            found[entry_id] = (f"Credit note {source.number or source.record_id}", "credit_note", source.record_id)
         elif source.kind == "release":
             found[entry_id] = (f"Payment or credit #{source.record_id or '?'}", "credit", source.record_id)
         else:
@@ -104,6 +109,9 @@ def _finances(view, pk, args) -> dict:
     elif sub == "quotes":
         rows, next_before = quotes.page(db.session, g.user, pk, before)
         content["quote_status"] = quote_views.status_label
+    elif sub == "credit_notes":
+        rows, next_before = credit_notes.page(db.session, g.user, pk, before)
+        content["credit_note_status"] = credit_note_views.status_label
     elif sub == "ledger":
         rows, next_before = finances.ledger_page(db.session, g.user, pk, before)
         content["sources"] = _ledger_sources(rows)

@@ -12,12 +12,13 @@ from app.models import Allocation, Customer, Invoice, LedgerEntry, Payment, Paym
 from app.services.csv_export import amount_text, labelled, safe
 from app.services.scope import customer_scope
 
-PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit"}
+PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit",
+                 "credit_note": "Credit note"}
 LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment": "Payment",
                 "external": "External payment", "credit": "Manual credit", "refund": "Refund",
-                "credit_void": "Credit voided", "adjustment": "Balance adjustment"}
+                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note"}
 SOURCE_WORDS = {"invoice": "Invoice", "payment": "Payment", "payment_release": "Refund or void",
-                "balance_adjustment": "Adjustment"}
+                "balance_adjustment": "Adjustment", "credit_note": "Credit note"}
 
 
 def _words(column, words: dict):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Allocation, Customer, Invoice, LedgerEntry, Payment, Release
+from app.models import Allocation, CreditNote, Customer, Invoice, LedgerEntry, Payment, Release
 from app.services import money
 from app.services.scope import get_customer
 
@@ -102,7 +102,8 @@ def ledger_page(session: Session, actor, customer_id, before: int | None = None)
 @dataclass(frozen=True)
 class Source:
     """What a ledger entry comes from: "invoice" (its number), "payment" (its kind), "release" (a
-    refund or voided credit, of `payment_id`) or "adjustment"; and the record's id."""
+    refund or voided credit, of `payment_id`), "credit_note" (its number) or "adjustment"; and the
+    record's id."""
 
     kind: str
     record_id: int | None
@@ -122,6 +123,7 @@ def ledger_sources(session: Session, entries) -> dict[int, Source]:
     numbers = lookup(Invoice.id, Invoice.number, table="invoice")
     kinds = lookup(Payment.id, Payment.kind, table="payment")
     releases = lookup(Release.id, Release.payment_id, table="payment_release")
+    credit_notes = lookup(CreditNote.id, CreditNote.number, table="credit_note")
     found = {}
     for entry, _balance in entries:
         table, pk = entry.source_table, entry.source_id
@@ -131,6 +133,8 @@ def ledger_sources(session: Session, entries) -> dict[int, Source]:
             found[entry.id] = Source("payment", pk, payment_kind=kinds.get(pk))
         elif table == "payment_release":
             found[entry.id] = Source("release", releases.get(pk))
+        elif table == "credit_note":
+            found[entry.id] = Source("credit_note", pk, number=credit_notes.get(pk))
         else:
             found[entry.id] = Source("adjustment", None)
     return found

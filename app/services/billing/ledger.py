@@ -24,6 +24,7 @@ from sqlalchemy import case, event, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
+from app.models import CreditNote, CreditNoteLine
 from app.models.money import LEDGER_KINDS
 from app.services.errors import Invalid, NotFound
 
@@ -153,7 +154,7 @@ def check(session: Session) -> list[Difference]:
     wrong_currency = union_all(
         *[select(literal(t.__tablename__).label("what"), t.id.label("id"))
           .join(Customer, Customer.id == t.customer_id).where(t.currency != Customer.currency)
-          for t in (Invoice, Payment, Allocation, Release, Adjustment, LedgerEntry)])
+          for t in (Invoice, Payment, Allocation, Release, Adjustment, LedgerEntry, CreditNote)])
     for what, record_id in session.execute(select(wrong_currency.subquery())):
         found.append(Difference(what, record_id, "not in its customer's currency"))
 
@@ -197,6 +198,38 @@ def check(session: Session) -> list[Difference]:
         .order_by(Payment.id))
     for payment_id, unallocated, should in rows:
         found.append(Difference("payment", payment_id, f"unallocated {unallocated} (should be {should})"))
+    return found + _credit_note_differences(session)
+
+
+def _credit_note_differences(session: Session) -> list[Difference]:
+    """A credit note's totals are its lines' sums and its source's amount (a "credit_note" payment);
+    a void one's source has no rest left; an invoice's credit notes that are not void never come
+    to more than its total."""
+    found = []
+    sums = (select(CreditNoteLine.credit_note_id, _sum(CreditNoteLine.net).label("net"),
+                   _sum(CreditNoteLine.tax).label("tax")).group_by(CreditNoteLine.credit_note_id).subquery())
+    net, tax = func.coalesce(sums.c.net, 0), func.coalesce(sums.c.tax, 0)
+    rows = session.execute(
+        select(CreditNote.id, CreditNote.net_total, CreditNote.tax_total, CreditNote.total, net, tax,
+               Payment.amount, Payment.kind, Payment.unallocated, CreditNote.status)
+        .join(Payment, Payment.id == CreditNote.payment_id)
+        .outerjoin(sums, sums.c.credit_note_id == CreditNote.id)
+        .where(_differs(CreditNote.net_total, net) | _differs(CreditNote.tax_total, tax)
+               | _differs(CreditNote.total, CreditNote.net_total + CreditNote.tax_total)
+               | _differs(CreditNote.total, Payment.amount) | (Payment.kind != "credit_note")
+               | ((CreditNote.status == "void") & _differs(Payment.unallocated, 0)))
+        .order_by(CreditNote.id))
+    for note_id, net_total, tax_total, total, line_net, line_tax, amount, kind, rest, status in rows:
+        found.append(Difference("credit_note", note_id, f"totals {net_total} + {tax_total} = {total}, lines {line_net} "
+                                f"+ {line_tax}, its {kind} source {amount} with {rest} left ({status})"))
+    credited = (select(CreditNote.invoice_id, _sum(CreditNote.total).label("amount"))
+                .where(CreditNote.status != "void", CreditNote.invoice_id.is_not(None))
+                .group_by(CreditNote.invoice_id).subquery())
+    rows = session.execute(select(Invoice.id, Invoice.total, credited.c.amount)
+                           .join(credited, credited.c.invoice_id == Invoice.id)
+                           .where(func.round(credited.c.amount - Invoice.total, 4) > 0).order_by(Invoice.id))
+    for invoice_id, total, amount in rows:
+        found.append(Difference("invoice", invoice_id, f"credited {amount}, more than its total {total}"))
     return found
 
 

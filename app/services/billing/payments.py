@@ -197,6 +197,8 @@ def update_source(session: Session, actor, payment_id, data: dict) -> Payment:
     for field, value in (("reference", reference), ("notes", notes)):
         if field in data and holds_card_number(value):
             errors.add(field, NOT_HERE)
+    if payment.kind == "credit_note" and reference != payment.reference:  # the credit note's number
+        errors.add("reference", f"This credit's reference is credit note {payment.reference}'s number: it stays.")
     errors.raise_if_any()
     payment.reference, payment.notes = reference, notes
     commit(session)
@@ -316,6 +318,8 @@ def void_credit(session: Session, actor, payment_id, reason, key) -> Release:
     _claim(session, key)
     ledger.lock(session, payment.customer_id)
     session.refresh(payment)
+    if payment.kind == "credit_note":  # its credit note would say it still gives the credit
+        raise Invalid({"amount": f"This credit is credit note {payment.reference}: void the credit note instead."})
     if payment.unallocated <= 0:
         raise Invalid({"amount": "Nothing of this credit is left to void."})
     release = _release(session, actor, payment, "void", payment.unallocated, {"released_on": date.today(),

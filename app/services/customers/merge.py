@@ -29,6 +29,7 @@ from app.models import (
 from app.models.custom_fields import CustomValue
 from app.models.money import Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release
 from app.models.quotes import Quote
+from app.models.credit_notes import CreditNote
 from app.services import audit, permissions
 from app.services.billing import POST_MONEY, ledger
 from app.services.billing.payments import has_money
@@ -45,7 +46,7 @@ FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "m
 MOVED = {Contact: "Contacts", Address: "Addresses", Note: "Notes", CustomerFile: "Files", Message: "Messages",
          CustomerService: "Services", Invoice: "Invoices", Quote: "Quotes", Payment: "Payments and credits",
          Allocation: "Allocations", Release: "Refunds and voided credit", Adjustment: "Balance adjustments",
-         LedgerEntry: "Ledger entries"}
+         LedgerEntry: "Ledger entries", CreditNote: "Credit notes"}
 
 
 @dataclass
