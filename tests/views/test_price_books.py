@@ -183,6 +183,12 @@ def test_the_quote_form_carries_what_the_picker_needs(app, login, ada):
     assert 'data-price-search="/price-books/search"' in html and "js/price_picker.js" in html
 
 
+def test_the_credit_note_form_carries_what_the_picker_needs(app, login, ada):
+    html = login("finance").get(f"/credit-notes/new/{ada}").get_data(as_text=True)
+    assert 'data-price-search="/price-books/search"' in html and "js/price_picker.js" in html
+    assert 'data-date-field="issue_date"' in html
+
+
 def test_a_customers_book_shows_by_name_in_its_changes(app, login, ada):
     with app.app_context():
         trade = price_books.create_book(db.session, f.user("admin"), {"name": "Trade prices"}).id
