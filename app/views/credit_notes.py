@@ -222,5 +222,6 @@ class CreditNoteView(BaseView):
                     flash(f"Credit note {note.number} e-mailed to {message.recipient}", "success")
                 return redirect(self._back(pk))
         return self.render_template(
-            "credit_notes/email.html", note=note, recipients=recipients, values=values, errors=errors,
+            "invoices/email.html", invoice=note, kind="credit note", pdf_url=url_for(f"{self.endpoint}.pdf", pk=note.id),
+            recipients=recipients, values=values, errors=errors,
             form_key=new_form_key(), back=self._back(pk), title=f"E-mail credit note {note.number}"), status

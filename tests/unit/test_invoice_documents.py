@@ -67,6 +67,24 @@ def test_the_pdf_prints_the_number_lines_tax_per_rate_totals_and_the_letterhead(
     assert "DRAFT" not in text
 
 
+def test_names_in_any_european_greek_or_cyrillic_script_print_as_they_are(ctx, letterhead):
+    customer = f.customer(first_name="Priya", surname="Zieliński", company_name="Łódź Ωμέγα")
+    invoice = invoice_for(customer, ("Уборка окон, façade", 1, "10.00", "Standard rate"))
+    text = pdf_text(documents.invoice_pdf(ctx, f.user("admin"), invoice.id, {})[1])
+    for expected in ("Priya Zieliński", "Уборка окон, façade", "£12.00"):
+        assert expected in text, expected
+    assert "\u25a0" not in text  # no glyph is missing (pdftotext prints a box for one)
+
+
+def test_the_pdf_reads_no_file_nor_address_the_html_names(ctx, tmp_path, caplog):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not an image")
+    html = (f'<html><body><img src="{secret}"><img src="http://127.0.0.1:9/x.png">'
+            f'<img src="/etc/passwd"></body></html>')
+    assert documents.render_pdf(html).startswith(b"%PDF")
+    assert "Blocked by the resource policy" in caplog.text
+
+
 @pytest.mark.parametrize("currency, price, shown", [("JPY", "1001", ["¥1,001", "¥200", "¥1,201"]),
                                                     ("BHD", "1.005", ["1.005", "0.201", "1.206"])])
 def test_each_currency_shows_its_own_decimals(ctx, currency, price, shown):

@@ -51,6 +51,10 @@ from app.services.messages.preferences import skip_reason
 from app.services.settings import settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# The PDFs' font: DejaVu Sans (its licence beside it), embedded so that names in any European,
+# Greek or Cyrillic script print (Helvetica, xhtml2pdf's own, has Latin-1 alone). The only local
+# files a PDF reads; the logo is a data URI.
+FONTS = Path(__file__).resolve().parents[2] / "static" / "fonts"
 PDF_TYPE = "application/pdf"
 ALREADY_EMAILED = "This invoice was already e-mailed with this form: it was not sent twice."
 STATUS_WORDS = {"draft": "Draft", "issued": "Issued", "part_paid": "Part paid", "paid": "Paid", "void": "Void"}
@@ -59,6 +63,7 @@ STATUS_WORDS = {"draft": "Draft", "issued": "Issued", "part_paid": "Part paid", 
 # template prints what this module gives it.
 _templates = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                          trim_blocks=True, lstrip_blocks=True)
+_templates.globals["fonts"] = FONTS.as_posix()  # the PDFs' @font-face (invoices/_pdf.html)
 
 
 class PdfError(ServiceError):
@@ -227,8 +232,10 @@ def _html(data: dict, pages: int) -> str:
 
 def render_pdf(html: str) -> bytes:
     from xhtml2pdf import pisa  # imported when a document is made: it is slow to import
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
     out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    policy = ResourceAccessPolicy(base_dir=FONTS, allow_remote=False)  # nothing else, whatever the HTML says
+    result = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=policy)
     if result.err:
         raise PdfError("The document's PDF could not be made.")
     return out.getvalue()
