@@ -115,21 +115,36 @@ class CreditInterface(ListInterface):
 
 
 # The CSV's columns (header, SQL expression); text that users typed goes through csv_export.safe.
-CSV_COLUMNS = [
-    ("Credit ID", Payment.id),
-    ("Customer ID", Payment.customer_id),
-    ("Customer", csv_export.safe(Customer.name)),
-    ("Date", Payment.received_on),
-    ("Kind", case(*((Payment.kind == k, v) for k, v in CREDIT_KINDS.items()), else_=Payment.kind)),
-    ("Amount", csv_export.amount_text(Payment.amount, Payment.currency)),
-    ("Allocated", csv_export.amount_text(Payment.amount - Payment.unallocated, Payment.currency)),
-    ("Remaining", csv_export.amount_text(Payment.unallocated, Payment.currency)),
-    ("Currency", Payment.currency),
-    ("Reference", csv_export.safe(Payment.reference)),
-    ("Method", csv_export.safe(PaymentMethod.name)),
-    ("Nominal code", csv_export.safe(PaymentMethod.nominal_code)),
-    ("Reason", csv_export.safe(Payment.reason)),
-]
+def source_columns(id_header: str, kinds: dict) -> list:
+    """The CSV columns of a list of payments and credits (header, SQL expression), with `kinds`'
+    words for the kind; text that users typed goes through csv_export.safe."""
+    return [
+        (id_header, Payment.id),
+        ("Customer ID", Payment.customer_id),
+        ("Customer", csv_export.safe(Customer.name)),
+        ("Date", Payment.received_on),
+        ("Kind", case(*((Payment.kind == k, v) for k, v in kinds.items()), else_=Payment.kind)),
+        ("Amount", csv_export.amount_text(Payment.amount, Payment.currency)),
+        ("Allocated", csv_export.amount_text(Payment.amount - Payment.unallocated, Payment.currency)),
+        ("Remaining", csv_export.amount_text(Payment.unallocated, Payment.currency)),
+        ("Currency", Payment.currency),
+        ("Reference", csv_export.safe(Payment.reference)),
+        ("Method", csv_export.safe(PaymentMethod.name)),
+        ("Nominal code", csv_export.safe(PaymentMethod.nominal_code)),
+        ("Reason", csv_export.safe(Payment.reason)),
+    ]
+
+
+CSV_COLUMNS = source_columns("Credit ID", CREDIT_KINDS)
+
+
+def sources_csv(view, columns: list, name: str):
+    """The download of a payments or credits list: its rows as the request filters and sorts them."""
+    stmt = csv_export.list_statement(
+        downloads.list_rows(view), columns,
+        Payment.__table__.join(Customer.__table__, Customer.id == Payment.customer_id)
+        .outerjoin(PaymentMethod.__table__, PaymentMethod.id == Payment.method_id))
+    return downloads.csv_download(stmt, csv_export.header(columns), name)
 
 
 def _money(column):
@@ -264,11 +279,7 @@ class CreditView(ConfirmedActions, ServiceModelView):
     def export(self):
         """The credits of the list's filter and sort, within the user's scope, as CSV (streamed;
         typed text escaped against formulas, in SQL). A filter it cannot use was refused (400)."""
-        stmt = csv_export.list_statement(
-            downloads.list_rows(self), CSV_COLUMNS,
-            Payment.__table__.join(Customer.__table__, Customer.id == Payment.customer_id)
-            .outerjoin(PaymentMethod.__table__, PaymentMethod.id == Payment.method_id))
-        return downloads.csv_download(stmt, csv_export.header(CSV_COLUMNS), "credits")
+        return sources_csv(self, CSV_COLUMNS, "credits")
 
     @expose("/payments.csv")
     @has_access

@@ -9,14 +9,13 @@ from flask_appbuilder import expose
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup, escape
-from sqlalchemy import case, false, select
+from sqlalchemy import false, select
 from wtforms import SelectField, StringField
 
-from app.models import Customer, Payment, PaymentMethod
-from app.services import csv_export
-from app.views import downloads, formatters
+from app.models import Customer, Payment
+from app.views import formatters
 from app.views.base import ServiceModelView
-from app.views.credits import CREDIT_FILTERS, CreditInterface
+from app.views.credits import CREDIT_FILTERS, CreditInterface, source_columns, sources_csv
 from app.views.datamodel import customer_name
 from app.views.filters import ChildScopeFilter
 from app.views.list_widget import MoneyListWidget
@@ -52,20 +51,7 @@ class PaymentInterface(CreditInterface):
     filter_converter_class = PaymentFilterConverter
 
 
-CSV_COLUMNS = [
-    ("Payment ID", Payment.id),
-    ("Customer ID", Payment.customer_id),
-    ("Customer", csv_export.safe(Customer.name)),
-    ("Date", Payment.received_on),
-    ("Kind", case(*((Payment.kind == k, v) for k, v in PAYMENT_KINDS.items()), else_=Payment.kind)),
-    ("Amount", csv_export.amount_text(Payment.amount, Payment.currency)),
-    ("Allocated", csv_export.amount_text(Payment.amount - Payment.unallocated, Payment.currency)),
-    ("Remaining", csv_export.amount_text(Payment.unallocated, Payment.currency)),
-    ("Currency", Payment.currency),
-    ("Reference", csv_export.safe(Payment.reference)),
-    ("Method", csv_export.safe(PaymentMethod.name)),
-    ("Nominal code", csv_export.safe(PaymentMethod.nominal_code)),
-]
+CSV_COLUMNS = source_columns("Payment ID", PAYMENT_KINDS)
 
 
 def _money(column):
@@ -114,8 +100,4 @@ class PaymentView(ServiceModelView):
     def export(self):
         """The payments of the list's filter and sort, within the user's scope, as CSV (streamed;
         typed text escaped against formulas, in SQL), with the methods' nominal codes."""
-        stmt = csv_export.list_statement(
-            downloads.list_rows(self), CSV_COLUMNS,
-            Payment.__table__.join(Customer.__table__, Customer.id == Payment.customer_id)
-            .outerjoin(PaymentMethod.__table__, PaymentMethod.id == Payment.method_id))
-        return downloads.csv_download(stmt, csv_export.header(CSV_COLUMNS), "payments")
+        return sources_csv(self, CSV_COLUMNS, "payments")
