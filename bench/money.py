@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +171,14 @@ def money_lists(app, args) -> None:
             print(f"| {name} | {what} | {ms:.1f} | {baseline:.1f} | {ratio(ms, baseline)} | "
                   f"{'met' if ms < 40 else 'MISSED'} |")
     print(f"\nmoney lists: {'every median under 40 ms' if not missed else 'MISSED: ' + ', '.join(missed)}\n")
+    report = timed_get(client, "/receivables/", args.runs)
+    aged = timed_get(client, f"/receivables/?as_of={date.today().isoformat()}", max(3, args.runs // 3))
+    print("| report | median ms | baseline: the customer list's first page, ms | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| Receivables page (per currency, base currency at stored and today's rates) | {report:.1f} | "
+          f"{base['first page']:.1f} | {ratio(report, base['first page'])} |")
+    print(f"| Receivables page with the aged totals as of today | {aged:.1f} | {base['first page']:.1f} | "
+          f"{ratio(aged, base['first page'])} |\n")
 
 
 def ratio(a: float, b: float) -> str:
