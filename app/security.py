@@ -77,8 +77,8 @@ _FX_CUSTOMER_READ = (r"CustomerFxRate(View|Api)", r"can_(list|show|get)")
 # Aged receivables and the ledger download (views/receivables.py): Finance, Admin and Reseller.
 _RECEIVABLES = [(r"ReceivablesView", r"can_(show|export)"), (r"(Aged receivables|Receivables)", r"menu_access")]
 # Price books: Finance and Admin keep books and items; everyone else reads them (to pick a line's item).
-_PRICE_BOOKS_WRITE = [(r"PriceBook(Item)?View", r"can_[a-z_]+"), (r"(Price books|Price book items)", r"menu_access")]
-_PRICE_BOOKS_READ = [(r"PriceBook(Item)?View", r"can_(list|show|export)"),
+_PRICE_BOOKS_WRITE = [(r"PriceBook(Item)?(View|Api)", r"can_[a-z_]+"), (r"(Price books|Price book items)", r"menu_access")]
+_PRICE_BOOKS_READ = [(r"PriceBook(Item)?View", r"can_(list|show|export)"), (r"PriceBook(Item)?Api", r"can_get"),
                      (r"(Price books|Price book items)", r"menu_access")]
 # Private notes are for admins and staff (Admin holds every permission): not Read-only, not Reseller.
 _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")

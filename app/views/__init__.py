@@ -10,6 +10,7 @@ from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
 from app.views.fx_api import CustomerFxRateApi, FxRateApi
 from app.views.cards_api import CardApi
+from app.views.price_books_api import PriceBookApi, PriceBookItemApi
 from app.views.quotes import QuoteView
 from app.views.credit_notes import CreditNoteView
 from app.views.money_admin import PaymentMethodView, TaxRateView
@@ -131,6 +132,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)
-    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi, CreditNoteApi):
+    for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi, CreditNoteApi, PriceBookApi, PriceBookItemApi):
         appbuilder.add_api(api)
     appbuilder.add_api(QuoteApi)
