@@ -186,17 +186,6 @@ def test_its_credit_is_voided_with_the_credit_note_never_on_its_own(ctx):
     assert "void the credit note" in error.value.messages
 
 
-def test_voiding_the_invoice_sends_what_the_credit_note_paid_back_to_credit(ctx):
-    customer = factories.customer()
-    invoice = issued(customer, ("1", "100"))
-    note = against_invoice(invoice, ("1", "40"))
-    invoices.void(ctx, factories.user("finance"), invoice.id, "Wrong customer", key())
-    assert ctx.get(Payment, note.payment_id).unallocated == D("40")
-    credit_notes.void(ctx, factories.user("finance"), note.id, "Invoice gone", key())
-    assert balance(customer) == 0
-    assert ledger.check(ctx) == []
-
-
 @pytest.mark.parametrize("currency, price, total", [("JPY", "1001", D("1001")), ("BHD", "1.005", D("1.005")),
                                                     ("GBP", "0.33", D("0.33"))])
 def test_amounts_round_to_the_currency(ctx, currency, price, total):
@@ -435,3 +424,21 @@ def test_a_credit_notes_number_is_not_changed_through_its_credit(ctx):
     assert "reference" in error.value.errors
     assert payments.update_source(ctx, factories.user("finance"), note.payment_id,
                                   {"reference": "CN-1", "notes": "Called the customer"}).notes == "Called the customer"
+
+
+def test_an_invoice_with_a_standing_credit_note_is_not_voided_until_the_credit_note_is(ctx):
+    customer = factories.customer()
+    invoice = issued(customer, ("1", "100"))
+    note = against_invoice(invoice, ("1", "100"))
+    with pytest.raises(Invalid) as error:
+        invoices.void(ctx, factories.user("finance"), invoice.id, "Wrong customer", key())
+    assert f"credit note {note.number}: void it first" in error.value.errors["status"][0]
+    ctx.rollback()
+    ctx.refresh(invoice)
+    assert invoice.status == "paid" and balance(customer) == 0
+    credit_notes.void(ctx, factories.user("finance"), note.id, "Raised in error", key())
+    invoices.void(ctx, factories.user("finance"), invoice.id, "Wrong customer", key())
+    ctx.refresh(invoice)
+    assert invoice.status == "void" and balance(customer) == 0
+    assert ctx.scalar(select(func.sum(Payment.unallocated)).where(Payment.customer_id == customer.id)) == 0
+    assert ledger.check(ctx) == []

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Address, Allocation, CompanySettings, Customer, DocumentSequence, Invoice, InvoiceLine, Payment, Quote
+from app.models import Address, Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES, OPEN_STATUSES
 from app.services import fields, money, permissions
 from app.services.billing import ALREADY_RECORDED, POST_MONEY, fx, ledger, tax
@@ -343,6 +343,14 @@ def void(session: Session, actor, invoice_id, reason, key) -> Invoice:
         raise AlreadyDone(f"Invoice {invoice.number} was already void.")
     if invoice.status == "draft":
         raise Invalid({"status": "A draft has nothing to void: delete it instead."})
+    standing = list(session.scalars(select(CreditNote.number).where(CreditNote.invoice_id == invoice.id,
+                                                                    CreditNote.status != "void")
+                                    .order_by(CreditNote.id)))
+    if standing:
+        # Its credit would come back as account credit while the invoice owes nothing: credited twice.
+        raise Invalid({"status": f"Invoice {invoice.number} has credit note{'s' if len(standing) > 1 else ''} "
+                                 f"{', '.join(standing)}: void {'them' if len(standing) > 1 else 'it'} first, "
+                                 "then the invoice."})
     today = date.today()
     _release_allocations(session, actor, invoice, today)
     invoice.status, invoice.outstanding = "void", Decimal(0)

@@ -230,6 +230,11 @@ def _credit_note_differences(session: Session) -> list[Difference]:
                            .where(func.round(credited.c.amount - Invoice.total, 4) > 0).order_by(Invoice.id))
     for invoice_id, total, amount in rows:
         found.append(Difference("invoice", invoice_id, f"credited {amount}, more than its total {total}"))
+    # A void invoice owes nothing: a credit note still standing against it would credit it twice.
+    rows = session.execute(select(CreditNote.id, Invoice.id).join(Invoice, Invoice.id == CreditNote.invoice_id)
+                           .where(CreditNote.status != "void", Invoice.status == "void").order_by(CreditNote.id))
+    for note_id, invoice_id in rows:
+        found.append(Difference("credit_note", note_id, f"not void, against void invoice {invoice_id}"))
     return found
 
 
