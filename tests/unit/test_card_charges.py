@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from app.models import CardCharge, Customer, Invoice, LedgerEntry, Payment, TaxRate
+from app.models import CardCharge, Customer, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
 from app.services.billing import cards, invoices, payments
 from app.services.errors import Invalid, NotFound
 from tests import factories
@@ -51,6 +51,12 @@ def dies_after_the_processor(monkeypatch):
     monkeypatch.setattr(payments, "record_external", die)
     monkeypatch.setattr(payments, "record_payment", die)
     return monkeypatch
+
+
+def age(ctx, charge_id, minutes=6):
+    ctx.execute(update(CardCharge).where(CardCharge.id == charge_id)
+                .values(created_at=datetime.now(timezone.utc) - timedelta(minutes=minutes)))
+    ctx.commit()
 
 
 def test_a_charge_is_kept_as_recorded_with_its_payment_and_processor_reference(ctx, processor):
@@ -125,6 +131,8 @@ def test_a_charge_the_processor_never_received_is_abandoned_and_never_charged_la
     ctx.rollback()
     monkeypatch.undo()
     [pending] = cards.pending_charges(ctx, finance, customer.id)
+    assert cards.settle(ctx, finance, customer.id, pending.id).status == "pending"  # may still be on its way
+    age(ctx, pending.id)
     assert cards.settle(ctx, finance, customer.id, pending.id).status == "abandoned"
     assert processor.charges == [] and count(ctx, Payment) == 0
 
@@ -177,3 +185,91 @@ def test_settling_is_scoped_and_needs_the_money_permission(ctx, processor, dies_
             cards.settle(ctx, factories.user(user), customer.id, charge_id)
     with pytest.raises(NotFound):
         cards.settle(ctx, factories.user("finance"), customer.id, charge_id + 1000)
+
+
+def test_an_approved_charge_is_recorded_even_if_the_card_method_was_retired_meanwhile(ctx, processor,
+                                                                                      dies_after_the_processor):
+    customer = factories.customer()
+    card = add_card(ctx, customer)
+    finance = factories.user("finance")
+    with pytest.raises(Died):
+        cards.charge_card(ctx, finance, customer.id, card.id, {"amount": "5.00"}, key())
+    ctx.rollback()
+    dies_after_the_processor.undo()
+    ctx.execute(update(PaymentMethod).where(PaymentMethod.name == "Card").values(active=False))
+    ctx.commit()
+    try:
+        [pending] = cards.pending_charges(ctx, finance, customer.id)
+        charge = cards.settle(ctx, finance, customer.id, pending.id)
+        assert charge.status == "recorded" and ctx.get(Payment, charge.payment_id).amount == D("5.00")
+    finally:
+        ctx.rollback()
+        ctx.execute(update(PaymentMethod).where(PaymentMethod.name == "Card").values(active=True))
+        ctx.commit()
+
+
+def test_a_charge_whose_payment_fails_stays_pending_never_recorded_without_its_payment(ctx, processor, monkeypatch):
+    customer = factories.customer()
+    card = add_card(ctx, customer)
+    finance = factories.user("finance")
+
+    def refuses(*args, **kwargs):
+        raise Invalid({"method_id": "Pick a payment method from the list."})
+    monkeypatch.setattr(payments, "record_external", refuses)
+    with pytest.raises(Invalid):
+        cards.charge_card(ctx, finance, customer.id, card.id, {"amount": "5.00"}, key())
+    ctx.rollback()
+    [pending] = cards.pending_charges(ctx, finance, customer.id)
+    assert cards.settle(ctx, finance, customer.id, pending.id).status == "pending"
+    ctx.expire_all()
+    assert ctx.get(CardCharge, pending.id).status == "pending" and count(ctx, Payment) == 0
+    monkeypatch.undo()
+    assert cards.settle(ctx, finance, customer.id, pending.id).status == "recorded" and count(ctx, Payment) == 1
+
+
+def test_the_periodic_run_goes_on_past_a_charge_its_user_may_no_longer_settle(ctx, processor, dies_after_the_processor):
+    from app.models import User
+    customer = factories.customer()
+    card = add_card(ctx, customer)
+    for user in ("admin", "finance"):
+        with pytest.raises(Died):
+            cards.charge_card(ctx, factories.user(user), customer.id, card.id, {"amount": "5.00"}, key())
+        ctx.rollback()
+    dies_after_the_processor.undo()
+    first, second = (c.id for c in cards.pending_charges(ctx, factories.user("admin"), customer.id))
+    staff = factories.user("staff")
+    ctx.execute(update(CardCharge).where(CardCharge.id == first).values(created_by_id=staff.id))
+    ctx.commit()
+    age(ctx, first)
+    age(ctx, second)
+    assert cards.settle_all_pending(ctx) == 1
+    assert ctx.get(CardCharge, first).status == "pending" and ctx.get(CardCharge, second).status == "recorded"
+
+
+def test_a_merge_moves_the_duplicates_cards_and_charges_and_keeps_one_default(ctx, processor,
+                                                                              dies_after_the_processor):
+    from app.services.customers.merge import merge
+    survivor, duplicate = factories.customer(), factories.customer()
+    add_card(ctx, survivor)
+    card = add_card(ctx, duplicate)
+    with pytest.raises(Died):
+        cards.charge_card(ctx, factories.user("finance"), duplicate.id, card.id, {"amount": "5.00"}, key())
+    ctx.rollback()
+    dies_after_the_processor.undo()
+    merge(ctx, factories.user("admin"), survivor.id, duplicate.id)
+    [pending] = cards.pending_charges(ctx, factories.user("finance"), survivor.id)
+    assert [c.is_default for c in cards.cards(ctx, factories.user("finance"), survivor.id)].count(True) == 1
+    assert cards.settle(ctx, factories.user("finance"), survivor.id, pending.id).status == "recorded"
+    assert ctx.get(Customer, survivor.id).balance == D("-5.00")
+
+
+def test_a_customer_with_a_card_charge_keeps_its_currency(ctx, processor, dies_after_the_processor):
+    from app.services.customers.update import update_customer
+    customer = factories.customer()
+    card = add_card(ctx, customer)
+    with pytest.raises(Died):
+        cards.charge_card(ctx, factories.user("finance"), customer.id, card.id, {"amount": "5.00"}, key())
+    ctx.rollback()
+    with pytest.raises(Invalid) as error:
+        update_customer(ctx, factories.user("admin"), customer.id, {"currency": "EUR"})
+    assert "currency" in error.value.errors

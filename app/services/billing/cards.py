@@ -39,7 +39,7 @@ from app.services.billing import ALREADY_RECORDED, POST_MONEY, ledger, payments
 from app.services.billing.card_numbers import card_digits, luhn_ok
 from app.services.billing.invoices import _claim, get_invoice, is_open
 from app.services.db import commit
-from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
+from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound, ServiceError
 from app.services.scope import get_customer
 
 log = logging.getLogger(__name__)
@@ -356,11 +356,15 @@ def _begin_charge(session: Session, actor, customer: Customer, card: StoredCard,
     return charge
 
 
+ABANDON_AFTER = timedelta(minutes=5)  # a charge the processor has no answer for is given up after this
+
+
 def _settle(session: Session, actor, charge: CardCharge, answer: "Approved | Declined | None",
             today: date | None = None) -> Payment | None:
     """Record what the processor answered for a charge (committed): a declined charge says so
-    (Invalid); an approved one becomes a payment in the same transaction that marks it recorded;
-    None (the processor never received it) marks it abandoned."""
+    (Invalid); an approved one becomes a payment in the same transaction that marks it recorded
+    (anything that stops the payment rolls both back: the charge stays pending); None (the
+    processor never received it) marks it abandoned."""
     now = datetime.now(timezone.utc)
     if answer is None:
         charge.status, charge.settled_at = "abandoned", now
@@ -371,7 +375,7 @@ def _settle(session: Session, actor, charge: CardCharge, answer: "Approved | Dec
         charge.status, charge.decline_reason, charge.settled_at = "declined", answer.reason[:255], now
         commit(session)
         raise Invalid({"card_id": f"{card.label} was declined ({answer.reason}). Nothing was charged or recorded."})
-    # The money was taken: recorded with the card method even if it was retired meanwhile.
+    # The money was taken: recorded with the card method even if it was retired meanwhile (taken=True).
     method_id = session.scalar(select(PaymentMethod.id).where(PaymentMethod.name == CARD_METHOD))
     values = {"amount": str(charge.amount), "method_id": method_id, "reference": card.label,
               "notes": f"Card payment, processor reference {answer.reference}",
@@ -380,20 +384,24 @@ def _settle(session: Session, actor, charge: CardCharge, answer: "Approved | Dec
     def recorded():  # rides in the payment's transaction: recorded if and only if the payment is
         charge.status, charge.processor_reference, charge.settled_at = "recorded", answer.reference[:100], now
 
-    payment = None
-    if charge.invoice_id is not None:
-        recorded()
-        try:
-            payment = payments.record_payment(session, actor, charge.invoice_id, values, charge.key)
-        except Invalid:
-            # The invoice changed after the look above (paid, voided): the money was taken, so it
-            # is recorded all the same, as account credit.
-            session.rollback()
-            number = session.scalar(select(Invoice.number).where(Invoice.id == charge.invoice_id))
-            values["notes"] += f"; invoice {number} changed meanwhile, so this is account credit"
-    if payment is None:
-        recorded()
-        payment = payments.record_external(session, actor, charge.customer_id, values, charge.key)
+    try:
+        payment = None
+        if charge.invoice_id is not None:
+            recorded()
+            try:
+                payment = payments.record_payment(session, actor, charge.invoice_id, values, charge.key, taken=True)
+            except Invalid:
+                # The invoice changed after the look above (paid, voided): the money was taken, so it
+                # is recorded all the same, as account credit.
+                session.rollback()
+                number = session.scalar(select(Invoice.number).where(Invoice.id == charge.invoice_id))
+                values["notes"] += f"; invoice {number} changed meanwhile, so this is account credit"
+        if payment is None:
+            recorded()
+            payment = payments.record_external(session, actor, charge.customer_id, values, charge.key, taken=True)
+    except BaseException:
+        session.rollback()  # never "recorded" without its payment
+        raise
     charge.payment_id = payment.id
     commit(session)
     return payment
@@ -408,7 +416,9 @@ def pending_charges(session: Session, actor, customer_id) -> list[CardCharge]:
 
 def settle(session: Session, actor, customer_id, charge_id, today: date | None = None) -> CardCharge:
     """Ask the processor what became of a pending charge and record it (committed): the payment
-    when it was approved, "declined" or "abandoned" otherwise. Settling twice records once."""
+    when it was approved, "declined", or "abandoned" when the processor never received it and the
+    charge is ABANDON_AFTER old (a younger one may still be on its way: it stays pending). Settling
+    twice records once."""
     permissions.require(session, actor, POST_MONEY, message="You may not charge cards.")
     customer = get_customer(session, actor, customer_id)
     number = fields.record_id(charge_id)
@@ -419,19 +429,25 @@ def settle(session: Session, actor, customer_id, charge_id, today: date | None =
     if charge.status != "pending":
         return charge
     card = session.get(StoredCard, charge.card_id)
+    answer = processor().lookup(card.token, charge.key)
+    started = charge.created_at if charge.created_at.tzinfo else charge.created_at.replace(tzinfo=timezone.utc)
+    if answer is None and datetime.now(timezone.utc) - started < ABANDON_AFTER:
+        return charge
     try:
-        _settle(session, actor, charge, processor().lookup(card.token, charge.key), today)
-    except Invalid:
-        session.refresh(charge)  # declined: said by the charge's status
-    except AlreadyDone:
-        session.rollback()  # recorded by a settle that ran at the same time
+        _settle(session, actor, charge, answer, today)
+    except (Invalid, AlreadyDone):
+        # Declined (said by the charge's status), or recorded by a settle that ran at the same time;
+        # anything else that stopped the payment left the charge pending (rolled back).
+        session.rollback()
         session.refresh(charge)
     return charge
 
 
-def settle_all_pending(session: Session, older_than: timedelta = timedelta(minutes=5)) -> int:
+def settle_all_pending(session: Session, older_than: timedelta = ABANDON_AFTER) -> int:
     """Settle every charge pending for longer than `older_than` (cron, `flask jobs run-due`), as the
-    user who started it. Returns how many were settled."""
+    user who started it. A charge that user may no longer settle (its rights or the customer's
+    scope changed) is logged and left for Finance on the cards page; the others go on. Returns how
+    many were settled."""
     from app.models import User
     cutoff = datetime.now(timezone.utc) - older_than
     done = 0
@@ -442,6 +458,12 @@ def settle_all_pending(session: Session, older_than: timedelta = timedelta(minut
         if user is None:
             log.warning("card charge %s is pending and its user is gone: settle it from the cards page", charge_id)
             continue
-        charge = settle(session, user, customer_id, charge_id)
+        try:
+            charge = settle(session, user, customer_id, charge_id)
+        except ServiceError as e:
+            session.rollback()
+            log.warning("card charge %s is pending and could not be settled (%s): settle it from the cards page",
+                        charge_id, e)
+            continue
         done += charge.status != "pending"
     return done

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Adjustment, Allocation, Customer, Invoice, Payment, PaymentMethod, Quote, Release
+from app.models import Adjustment, Allocation, CardCharge, Customer, Invoice, Payment, PaymentMethod, Quote, Release
 from app.services import fields, money, permissions
 from app.services.billing import POST_MONEY, ledger
 from app.services.billing.card_numbers import NOT_HERE, holds_card_number
@@ -48,22 +48,23 @@ def methods(session: Session, include_id: int | None = None) -> list[PaymentMeth
     return list(session.scalars(stmt.order_by(PaymentMethod.name)))
 
 
-def _method(errors: FieldErrors, session: Session, value, required: bool) -> int | None:
-    """A payment method in use, from a form (a method taken out of use is not offered, nor taken)."""
+def _method(errors: FieldErrors, session: Session, value, required: bool, retired_ok: bool = False) -> int | None:
+    """A payment method in use, from a form (a method taken out of use is not offered, nor taken;
+    `retired_ok`: money already taken, as a card charge, is recorded with its method all the same)."""
     if value in (None, ""):
         if required:
             errors.add("method_id", "Pick how it was paid.")
         return None
     number = fields.record_id(value)
     method = session.get(PaymentMethod, number) if number is not None else None
-    if method is None or not method.active:
+    if method is None or not (method.active or retired_ok):
         errors.add("method_id", "Pick a payment method from the list.")
         return None
     return method.id
 
 
 def _received(errors: FieldErrors, session: Session, customer: Customer, data: dict, *, method_required: bool,
-              reason_required: bool = False) -> dict:
+              reason_required: bool = False, retired_ok: bool = False) -> dict:
     check_currency(errors, customer, data)
     amount = money.amount(errors, "amount", data.get("amount"), customer.currency, required=True, label="Amount")
     if amount is not None and amount <= 0:
@@ -74,7 +75,7 @@ def _received(errors: FieldErrors, session: Session, customer: Customer, data: d
             errors.add(field, NOT_HERE)
     return dict(
         amount=amount, received_on=day,
-        method_id=_method(errors, session, data.get("method_id"), method_required),
+        method_id=_method(errors, session, data.get("method_id"), method_required, retired_ok),
         reference=fields.text(errors, "reference", data.get("reference"), 100, label="Reference"),
         notes=fields.long_text(errors, "notes", data.get("notes"), 5000, label="Notes"),
         reason=fields.text(errors, "reason", data.get("reason"), 255, required=reason_required, label="Reason"),
@@ -107,7 +108,7 @@ def allocate_to(session: Session, actor, payment: Payment, invoice: Invoice, amo
     return allocation
 
 
-def record_payment(session: Session, actor, invoice_id, data: dict, key) -> Payment:
+def record_payment(session: Session, actor, invoice_id, data: dict, key, *, taken: bool = False) -> Payment:
     """A payment against one invoice (committed): it pays what the invoice has outstanding, and
     the rest becomes account credit. `data`: amount, received_on, method_id, reference, notes and,
     from a form, seen_outstanding (the outstanding it showed)."""
@@ -115,7 +116,7 @@ def record_payment(session: Session, actor, invoice_id, data: dict, key) -> Paym
     invoice = get_invoice(session, actor, invoice_id)
     errors = FieldErrors()
     customer = session.get(Customer, invoice.customer_id)
-    values = _received(errors, session, customer, data, method_required=True)
+    values = _received(errors, session, customer, data, method_required=True, retired_ok=taken)
     errors.raise_if_any()
     _claim(session, key)
     customer = ledger.lock(session, invoice.customer_id)
@@ -156,12 +157,12 @@ def _source(session: Session, actor, customer: Customer, kind: str, values: dict
     return payment
 
 
-def record_external(session: Session, actor, customer_id, data: dict, key) -> Payment:
+def record_external(session: Session, actor, customer_id, data: dict, key, *, taken: bool = False) -> Payment:
     """Add external payment (getSoapy): money received with no invoice; all of it is account credit."""
     permissions.require(session, actor, POST_MONEY, message="You may not record payments.")
     customer = get_customer(session, actor, customer_id)
     errors = FieldErrors()
-    values = _received(errors, session, customer, data, method_required=True)
+    values = _received(errors, session, customer, data, method_required=True, retired_ok=taken)
     errors.raise_if_any()
     _claim(session, key)
     customer = ledger.lock_as_read(session, customer)
@@ -355,4 +356,4 @@ def adjust_balance(session: Session, actor, customer_id, data: dict, key) -> Adj
 def has_money(session: Session, customer_id: int) -> bool:
     """Whether the customer has any money record (its currency is then fixed)."""
     return any(session.scalar(select(model.id).where(model.customer_id == customer_id).limit(1)) is not None
-               for model in (Invoice, Payment, Adjustment, Quote))
+               for model in (Invoice, Payment, Adjustment, Quote, CardCharge))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.models import (
     Address,
     Adjustment,
+    CardCharge,
     Contact,
     ContactPhone,
     Customer,
@@ -39,7 +40,8 @@ from app.services.settings import settings
 
 # Tables holding a customer's financial documents (each with a customer_id column); a customer
 # with a row in any of them is never deleted (archive it instead). Credit notes join them.
-FINANCIAL_DOCUMENTS: list[Table] = [Invoice.__table__, Payment.__table__, Adjustment.__table__, Quote.__table__]
+FINANCIAL_DOCUMENTS: list[Table] = [Invoice.__table__, Payment.__table__, Adjustment.__table__, Quote.__table__,
+                                     CardCharge.__table__]
 HAS_MONEY = "has invoices, credit notes or payments"
 # Any of these lets a user delete customers (each route asks for its own as well); an admin
 # who gives a role one of them in the browser lets it delete.

@@ -29,6 +29,7 @@ from app.models import (
 from app.models.custom_fields import CustomValue
 from app.models.money import Adjustment, Allocation, Invoice, LedgerEntry, Payment, Release
 from app.models.quotes import Quote
+from app.models.cards import CardCharge, StoredCard
 from app.models.credit_notes import CreditNote
 from app.services import audit, permissions
 from app.services.billing import POST_MONEY, ledger
@@ -46,7 +47,7 @@ FILLED = ("title", "first_name", "surname", "company_name", "email", "phone", "m
 MOVED = {Contact: "Contacts", Address: "Addresses", Note: "Notes", CustomerFile: "Files", Message: "Messages",
          CustomerService: "Services", Invoice: "Invoices", Quote: "Quotes", Payment: "Payments and credits",
          Allocation: "Allocations", Release: "Refunds and voided credit", Adjustment: "Balance adjustments",
-         LedgerEntry: "Ledger entries", CreditNote: "Credit notes"}
+         LedgerEntry: "Ledger entries", CreditNote: "Credit notes", StoredCard: "Cards", CardCharge: "Card charges"}
 
 
 @dataclass
@@ -107,6 +108,9 @@ def merge(session: Session, actor, survivor_id, duplicate_id) -> Customer:
                         .values(kind="site"))
     if session.scalar(select(Contact.id).where(Contact.customer_id == sid, Contact.is_primary.is_(True))):
         session.execute(update(Contact).where(Contact.customer_id == did).values(is_primary=False))
+    # One default card: the survivor's, if it has one.
+    if session.scalar(select(StoredCard.id).where(StoredCard.customer_id == sid, StoredCard.is_default.is_(True))):
+        session.execute(update(StoredCard).where(StoredCard.customer_id == did).values(is_default=False))
     for model in MOVED:
         session.execute(update(model).where(model.customer_id == did).values(customer_id=sid)
                         .execution_options(synchronize_session=False))
