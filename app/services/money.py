@@ -64,12 +64,12 @@ def amount(errors: FieldErrors, field: str, value, currency: str, required: bool
     if number is None:
         errors.add(field, f"{label} must be an amount, e.g. {example}.")
         return None
+    if abs(number) >= Decimal(10) ** INTEGER_DIGITS:  # first: quantizing 30 digits is beyond Decimal's precision
+        errors.add(field, f"{label} is too large.")
+        return None
     if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
         errors.add(field, f"{label} can have no decimals in {currency}." if places == 0 else
                    f"{label} can have at most {places} decimals in {currency}.")
-        return None
-    if abs(number) >= Decimal(10) ** INTEGER_DIGITS:
-        errors.add(field, f"{label} is too large.")
         return None
     return quantize(number, currency)
 

@@ -121,10 +121,10 @@ def _rate_value(errors: FieldErrors, value) -> Decimal | None:
         errors.add("rate", "Rate must be a number, e.g. 1.1650.")
     elif number <= 0:
         errors.add("rate", "Rate must be more than zero.")
+    elif number >= MAX_RATE:  # first: quantizing 30 digits is beyond Decimal's precision
+        errors.add("rate", "Rate is too large.")
     elif number != number.quantize(PLACES):
         errors.add("rate", "Rate can have at most 10 decimals.")
-    elif number >= MAX_RATE:
-        errors.add("rate", "Rate is too large.")
     else:
         return number
     return None
