@@ -33,6 +33,10 @@ def list_rows(view):
     return view.datamodel.ordered(ids, order_column, order_direction).statement
 
 
+# No money is dated earlier; and reckoning ages back from year 1 runs out of calendar (OverflowError).
+EARLIEST = date(1900, 1, 1)
+
+
 def dates(*names: str) -> dict[str, date | None]:
     """The request's dates among `names` (each YYYY-MM-DD, or absent: None). Raises ServiceError
     (400) for another argument or a value that is not a date."""
@@ -45,4 +49,6 @@ def dates(*names: str) -> dict[str, date | None]:
         found[name] = fields.iso_date(value) if value else None
         if value and found[name] is None:
             raise ServiceError(f"“{value[:40]}” is not a date (YYYY-MM-DD) for {name}.")
+        if found[name] is not None and found[name] < EARLIEST:
+            raise ServiceError(f"{name} must be {EARLIEST.isoformat()} or later.")
     return found

@@ -63,4 +63,6 @@ def _as_of(value: str | None, today: date) -> tuple[date | None, str | None]:
         return None, "Enter the date as YYYY-MM-DD."
     if day > today:
         return None, "Aged receivables are as at today or an earlier date."
+    if day < downloads.EARLIEST:
+        return None, f"Aged receivables are as at {downloads.EARLIEST.isoformat()} or later."
     return day, None

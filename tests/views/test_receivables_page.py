@@ -58,7 +58,14 @@ def test_the_aged_totals_per_currency_as_at_a_date_and_a_bad_date_said_next_to_t
     browser = login("admin")
     html = browser.get(f"/receivables/?as_of={TODAY.isoformat()}").get_data(as_text=True)
     assert 'id="aged-GBP"' in html and 'id="aged-JPY"' in html and "¥1,500" in html
-    for bad in ("2026-02-30", (TODAY + timedelta(days=1)).isoformat(), "<script>x</script>"):
+    for bad in ("2026-02-30", (TODAY + timedelta(days=1)).isoformat(), "<script>x</script>", "0001-01-05"):
         answer = browser.get("/receivables/", query_string={"as_of": bad})
         assert answer.status_code == 200 and 'id="as-of-error"' in answer.get_data(as_text=True)
         assert "<script>x" not in answer.get_data(as_text=True)
+
+
+def test_a_download_dated_before_1900_is_refused_not_a_crash(login, books):
+    browser = login("admin")
+    for url in ("/receivables/aged.csv?as_of=0001-01-05", "/receivables/ledger.csv?since=0001-01-01"):
+        assert browser.get(url).status_code == 400, url
+    assert browser.get("/receivables/aged.csv?as_of=1900-01-01").status_code == 200
