@@ -21,6 +21,7 @@ from app.views.datamodel import ListInterface
 from app.views.filters import ChildScopeFilter
 
 PERMISSIONS = ["can_get", "can_post", "can_put", "can_delete"]
+MAX_COPIED = 500  # ids in one copy (a long IN list is refused by SQLite)
 COLUMNS = ["id", "from_currency", "to_currency", "rate", "effective_on", "created_at"]
 
 
@@ -95,6 +96,8 @@ class FxRateApi(ServiceApi):
         data = self._json_object()
         if data is None or not isinstance(data.get("ids"), list):
             return self.response_400(message="Send a JSON object with `ids` (a list) and `effective_on`.")
+        if len(data["ids"]) > MAX_COPIED:
+            return self.response_400(message=f"Copy at most {MAX_COPIED} rates at a time.")
         copied = fx.copy_to_date(db.session, g.user, data["ids"], data.get("effective_on"))
         return self.response(200, copied=[self.show_model_schema.dump(r) for r in copied.copied],
                              existing=copied.existing)

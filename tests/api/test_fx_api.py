@@ -100,3 +100,16 @@ def test_a_customers_own_rates_are_read_within_scope_and_written_by_finance(app,
 def db_rate_of(app, customer_id):
     with app.app_context():
         return db.session.scalar(select(CustomerFxRate.id).where(CustomerFxRate.customer_id == customer_id))
+
+
+def test_an_upload_too_large_or_unreadable_and_a_copy_of_too_many_are_refused_cleanly(app, api):
+    admin = api("admin")
+    r = admin.post("/api/v1/fx_rate/upload", json={"csv": "EUR,GBP,0.85,2026-11-01\n" + "x" * 600_000, "dry_run": True})
+    assert r.status_code == 200 and "too large" in r.json["errors"][0]["message"]
+    r = admin.post("/api/v1/fx_rate/upload", json={"csv": "EUR,GBP," + "1" * 140_000 + ",2026-11-01\n", "dry_run": True})
+    assert r.status_code == 200 and r.json["errors"], r.json
+    r = admin.post("/api/v1/fx_rate/upload", json={"csv": "EUR,GBP,\x00,2026-11-01\n", "dry_run": False})
+    assert r.status_code in (200, 400, 422)  # a NUL is refused, never a 500
+    assert admin.post("/api/v1/fx_rate/copy", json={"ids": list(range(1, 2000)), "effective_on": "2026-12-01"}
+                      ).status_code == 400
+    assert count(app, FxRate) == 0

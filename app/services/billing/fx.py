@@ -36,6 +36,7 @@ CUSTOMER_VIEW = "CustomerFxRateView"
 PLACES = Decimal("1E-10")  # the rate column's ten decimals
 MAX_RATE = Decimal("1E10")  # Numeric(20, 10): ten digits before the point
 MAX_UPLOAD_ROWS = 5000
+MAX_UPLOAD_CHARS = 512 * 1024  # the screen's file limit, for the API's text too
 HEADER = ["from", "to", "rate", "date"]
 
 
@@ -272,7 +273,14 @@ class Upload:
 
 def _read_upload(session: Session, csv_text: str) -> tuple[Upload, dict]:
     result, existing, seen = Upload(), {}, {}
-    lines = list(csv.reader(io.StringIO(csv_text or "")))
+    if len(csv_text or "") > MAX_UPLOAD_CHARS:
+        result.errors.append((1, f"The file is too large: at most {MAX_UPLOAD_CHARS // 1024} KB."))
+        return result, existing
+    try:
+        lines = list(csv.reader(io.StringIO(csv_text or "")))
+    except csv.Error as e:  # a cell beyond the csv module's limit, a NUL byte...
+        result.errors.append((1, f"The file cannot be read as CSV ({e})."))
+        return result, existing
     for number, cells in enumerate(lines, start=1):
         cells = [c.strip() for c in cells]
         if not any(cells):
