@@ -195,6 +195,8 @@ class Payment(Model):
         Index("ix_payment_credit", "is_credit", "id"),
         Index("ix_payment_credit_customer", "customer_id", postgresql_where=text("is_credit"),
               sqlite_where=text("is_credit")),
+        Index("ix_payment_kind", "kind", "id"),
+        Index("ix_payment_received", "received_on", "id"),
         Index("ix_payment_open_credit", "currency", "received_on", postgresql_where=text("unallocated > 0"),
               sqlite_where=text("unallocated > 0")),
     )
