@@ -261,6 +261,11 @@ def _converted(session: Session, item: PriceBookItem, customer: Customer, on: da
                  item.currency, item.tax_rate_id, item.category, warning, error)
 
 
+def _literal(text: str) -> str:
+    """`text` for LIKE with % and _ taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search(session: Session, actor, customer_id, text, on: date, limit: int = 20) -> list[Match]:
     """The active items of the customer's book whose code starts with `text` or whose name contains it
     (case-blind, any script), codes first, each priced in the customer's currency on `on`."""
@@ -274,7 +279,7 @@ def search(session: Session, actor, customer_id, text, on: date, limit: int = 20
     by_code = PriceBookItem.code.istartswith(words, autoescape=True)
     stmt = (select(PriceBookItem)
             .where(PriceBookItem.price_book_id == book.id, PriceBookItem.active.is_(True),
-                   or_(by_code, PriceBookItem.name.icontains(words, autoescape=True)))
+                   or_(by_code, PriceBookItem.name.ilike(f"%{_literal(words)}%", escape="\\")))
             .order_by(by_code.desc(), PriceBookItem.code, PriceBookItem.id).limit(limit))
     rates: dict = {}
     return [_converted(session, item, customer, on, rates) for item in session.scalars(stmt)]
