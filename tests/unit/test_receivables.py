@@ -139,3 +139,47 @@ def test_the_aged_totals_per_currency_are_the_aged_csvs_figures_summed(books):
     earlier = {line.currency: line for line in receivables.aged(db.session, f.user("admin"), LAST_MONTH)}
     assert earlier["USD"].buckets[-1] == D("300.00")
     assert set(line.currency for line in receivables.aged(db.session, f.user("reseller_b"), TODAY)) == {"EUR"}
+
+
+def test_the_report_reads_each_currencys_rates_once_however_many_days_its_credit_came_on(ctx):
+    from sqlalchemy import event
+    customer = f.customer(currency="EUR")
+    rate("EUR", "GBP", "0.85", TODAY - timedelta(days=400))
+
+    def statements(days):
+        for day in range(days):
+            credit(customer, "1.00", TODAY - timedelta(days=day))
+        seen = []
+        listen = lambda *args: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            report = receivables.report(db.session, f.user("admin"))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        return len(seen), by_currency(report)["EUR"]
+    few, line = statements(3)
+    many, line = statements(30)  # 33 days of credit now
+    assert many == few and line.credit == Decimal("33.00") and line.at_stored.amount == Decimal("-28.05")
+
+
+@pytest.mark.parametrize("pairs", [
+    [("EUR", "GBP", "0.85", 30), ("EUR", "GBP", "0.86", 10)],  # direct, two dates
+    [("GBP", "EUR", "1.2", 25)],  # only the inverse
+    [("EUR", "GBP", "0.85", 40), ("GBP", "EUR", "1.1", 5)],  # direct wins over a newer inverse
+    [("USD", "GBP", "0.79", 20), ("GBP", "EUR", "1.17", 15)],  # USD -> EUR through GBP
+])
+def test_the_reports_rates_are_the_look_ups_own_on_every_date(ctx, pairs):
+    for from_, to, value, days_ago in pairs:
+        rate(from_, to, value, TODAY - timedelta(days=days_ago))
+    for from_, to in {(p[0], p[1]) for p in pairs} | {("USD", "EUR"), ("EUR", "GBP"), ("JPY", "GBP")}:
+        rates = fx.GlobalRates(db.session, from_, to)
+        for days_ago in range(0, 45, 3):
+            day = TODAY - timedelta(days=days_ago)
+            try:
+                expected = fx.rate(db.session, from_, to, day)
+            except Exception as e:  # noqa: BLE001
+                with pytest.raises(type(e)) as error:
+                    rates.on(day)
+                assert str(error.value) == str(e)
+                continue
+            assert rates.on(day) == expected, (from_, to, day)

@@ -113,16 +113,19 @@ def _scoped(stmt, model, user):
 
 
 class _Rates:
-    """Global look-ups to the base currency, each (currency, date) once."""
+    """Global look-ups to the base currency: each currency's rates read once (fx.GlobalRates), each
+    (currency, date) answered once."""
 
     def __init__(self, session: Session, base: str):
-        self.session, self.base, self.found = session, base, {}
+        self.session, self.base, self.pairs, self.found = session, base, {}, {}
 
     def on(self, currency: str, day: date) -> fx.Found | str:
         """The rate, or the message naming the missing pair and date."""
         if (currency, day) not in self.found:
+            if currency not in self.pairs:
+                self.pairs[currency] = fx.GlobalRates(self.session, currency, self.base)
             try:
-                self.found[currency, day] = fx.rate(self.session, currency, self.base, day)
+                self.found[currency, day] = self.pairs[currency].on(day)
             except Invalid as e:
                 self.found[currency, day] = " ".join(e.errors.get("rate", [])) or e.messages
         return self.found[currency, day]
@@ -179,9 +182,11 @@ def report(session: Session, user, today: date | None = None) -> Report:
             add_stored(currency, _note(line.at_stored, rates.on(currency, on), outstanding))
 
     # Account credit: sources keep no rate, so each is valued at the rate of the day it arrived.
-    credit = _scoped(select(Payment.currency, Payment.received_on, func.sum(Payment.unallocated), func.count())
+    # (The base currency's needs no rate: its credit is one row, not one a day.)
+    dated_on = case((Payment.currency != base, Payment.received_on))
+    credit = _scoped(select(Payment.currency, dated_on.label("on"), func.sum(Payment.unallocated), func.count())
                      .where(Payment.unallocated > 0), Payment, user) \
-        .group_by(Payment.currency, Payment.received_on)
+        .group_by(Payment.currency, dated_on)
     for currency, received_on, unallocated, count in session.execute(credit):
         line = line_of(currency)
         line.credit += unallocated
