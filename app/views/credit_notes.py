@@ -25,7 +25,7 @@ from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
 from app.views.invoices import (BLANK_ROWS, CATEGORY_NAMES, _charged_note, _fixed_percent, _percent, _plain,
-                                _posted_rows, _row_errors, line_rows)
+                                _posted_rows, _row_errors, line_rows, void_form)
 from app.views.return_to import return_target
 
 STATUS_NAMES = {"issued": "Issued", "void": "Void"}
@@ -159,26 +159,8 @@ class CreditNoteView(BaseView):
     @permission_name("post_money")
     def void(self, pk):
         note = credit_notes.get_credit_note(db.session, g.user, pk)
-        errors, reason, key = {}, "", new_form_key()
-        if request.method == "POST":
-            reason, key = request.form.get("reason", ""), request.form.get("form_key", "")
-            try:
-                voided = credit_notes.void(db.session, g.user, pk, reason, key)
-            except AlreadyDone as done:
-                flash(done.message, "info")
-                return redirect(self._back(pk))
-            except Invalid as e:
-                db.session.rollback()
-                errors = e.errors
-            else:
-                flash(f"Credit note {voided.number} voided: {money.format(voided.total, voided.currency)} "
-                      "taken back", "success")
-                return redirect(self._back(pk))
-        customer = db.session.get(Customer, note.customer_id)
-        return self.render_template(
-            "credit_notes/void.html", note=note, customer=customer, errors=errors, reason=reason, form_key=key,
-            money=lambda amount: money.format(amount, note.currency), next_url=return_target(),
-            title=f"Void credit note {note.number}"), 422 if errors else 200
+        return void_form(self, pk, note, credit_notes.void, "credit_notes/void.html", "Credit note", "taken back",
+                         note=note)
 
     # ---- its PDF and e-mail ---------------------------------------------------------------------
     @expose("/<int:pk>/pdf")

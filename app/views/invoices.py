@@ -273,27 +273,10 @@ class InvoiceView(ServiceModelView):
     @permission_name("post_money")
     def void(self, pk):
         invoice = invoices.get_invoice(db.session, g.user, pk)
-        errors, reason, key = {}, "", new_form_key()
-        if request.method == "POST":
-            reason, key = request.form.get("reason", ""), request.form.get("form_key", "")
-            try:
-                voided = invoices.void(db.session, g.user, pk, reason, key)
-            except AlreadyDone as done:
-                flash(done.message, "info")
-                return redirect(self._back(pk))
-            except Invalid as e:
-                db.session.rollback()
-                errors = e.errors
-            else:
-                flash(f"Invoice {voided.number} voided: {money.format(voided.total, voided.currency)} reversed",
-                      "success")
-                return redirect(self._back(pk))
-        customer = db.session.get(Customer, invoice.customer_id)
-        return self.render_template(
-            "invoices/void.html", invoice=invoice, customer=customer, errors=errors, reason=reason, form_key=key,
-            paid=invoice.total - invoice.outstanding if invoice.status in ("part_paid", "paid") else Decimal(0),
-            money=lambda amount: money.format(amount, invoice.currency), next_url=return_target(),
-            title=f"Void invoice {invoice.number}"), 422 if errors else 200
+        return void_form(
+            self, pk, invoice, invoices.void, "invoices/void.html", "Invoice", "reversed",
+            invoice=invoice, paid=invoice.total - invoice.outstanding if invoice.status in ("part_paid", "paid")
+            else Decimal(0))
 
     @expose("/<int:pk>/delete-draft", methods=["POST"])
     @has_access
@@ -389,6 +372,29 @@ class InvoiceView(ServiceModelView):
     def _back(self, pk) -> str:
         """The `?next=` page (a page of this app), else the invoice's page."""
         return return_target() or url_for(".show", pk=pk)
+
+
+def void_form(view, pk, document, service, template: str, noun: str, done: str, **shown):
+    """Void an issued document (an invoice, a credit note): GET the form with its reason; POST the
+    service, then back where it was opened naming what was voided; an error next to the reason."""
+    errors, reason, key = {}, "", new_form_key()
+    if request.method == "POST":
+        reason, key = request.form.get("reason", ""), request.form.get("form_key", "")
+        try:
+            voided = service(db.session, g.user, pk, reason, key)
+        except AlreadyDone as already:
+            flash(already.message, "info")
+            return redirect(view._back(pk))
+        except Invalid as e:
+            db.session.rollback()
+            errors = e.errors
+        else:
+            flash(f"{noun} {voided.number} voided: {money.format(voided.total, voided.currency)} {done}", "success")
+            return redirect(view._back(pk))
+    return view.render_template(
+        template, customer=db.session.get(Customer, document.customer_id), errors=errors, reason=reason,
+        form_key=key, money=lambda amount: money.format(amount, document.currency), next_url=return_target(),
+        title=f"Void {noun.lower()} {document.number}", **shown), 422 if errors else 200
 
 
 def _customer_page(customer_id) -> str:
