@@ -98,7 +98,8 @@ class CreditNoteView(BaseView):
         if invoice.status not in credit_notes.CREDITABLE:
             flash(f"Invoice {invoice.number or 'draft'} is {invoice.status}: it cannot be credited.", "warning")
             return redirect(return_target() or url_for("InvoiceView.show", pk=invoice.id))
-        return self._form(customer, invoice, line_rows(invoice))
+        rows = [{**row, "invoice_line_id": str(line.id)} for row, line in zip(line_rows(invoice), invoice.lines)]
+        return self._form(customer, invoice, rows)
 
     @expose("/new/<int:customer_id>", methods=["GET", "POST"])
     @has_access
@@ -114,7 +115,7 @@ class CreditNoteView(BaseView):
         if request.method == "POST":
             key = request.form.get("form_key", "")
             values = {name: request.form.get(name, "") for name in FIELDS}
-            rows = _posted_rows(request.form)
+            rows = _posted_rows(request.form, also=("invoice_line_id",))
             data = {"credit_date": values["issue_date"], "description": values["description"],
                     "notes": values["notes"], "breakdown_style": values["breakdown_style"], "lines": rows}
             try:

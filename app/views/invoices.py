@@ -46,7 +46,7 @@ STATUS_LABELS = {"draft": "default", "issued": "primary", "part_paid": "warning"
 PERMISSIONS = ["can_list", "can_show", "can_post_money", "can_pdf", "can_export"]
 CATEGORY_NAMES = {"labour": "Labour", "parts": "Parts", "other": "Other"}
 BLANK_ROWS = 1  # rows the form adds after the lines it shows (the JS adds more)
-_ROW_FIELD = re.compile(r"lines-(\d+)-(description|category|quantity|unit_price|tax_rate_id)$")
+_ROW_FIELD = re.compile(r"lines-(\d+)-(description|category|quantity|unit_price|tax_rate_id|invoice_line_id)$")
 
 
 def status_label(value) -> Markup:
@@ -408,8 +408,9 @@ def line_rows(document) -> list[dict]:
              "tax_rate_id": str(line.tax_rate_id or "")} for line in document.lines]
 
 
-def _posted_rows(form) -> list[dict]:
-    """The form's line rows in their order, the blank ones left out (what the service reads)."""
+def _posted_rows(form, also: tuple[str, ...] = ()) -> list[dict]:
+    """The form's line rows in their order, the blank ones left out (what the service reads), each
+    with the fields of an invoice line and those named in `also`."""
     found: dict[int, dict] = {}
     for name, value in form.items():
         match = _ROW_FIELD.match(name)
@@ -419,7 +420,7 @@ def _posted_rows(form) -> list[dict]:
     for _, row in sorted(found.items()):
         if any((row.get(k) or "").strip() for k in ("description", "unit_price")):
             rows.append({k: row.get(k, "") for k in ("description", "category", "quantity", "unit_price",
-                                                     "tax_rate_id")})
+                                                     "tax_rate_id", *also)})
     return rows
 
 

@@ -245,3 +245,40 @@ def test_the_payments_and_ledger_csv_name_the_credit_note(app, login):
     assert "Credit note" in payments_csv and "CN-1" in payments_csv
     ledger_csv = browser.get("/receivables/ledger.csv").get_data(as_text=True)
     assert "Credit note" in ledger_csv
+
+
+def test_the_pre_filled_lines_say_which_invoice_line_each_credits(app, login):
+    customer = a_customer(app)
+    pk = an_invoice(app, customer)
+    with app.app_context():
+        boiler, valve = (line.id for line in db.session.get(Invoice, pk).lines)
+    browser = login("finance")
+    html = browser.get(f"/credit-notes/new/invoice/{pk}").get_data(as_text=True)
+    assert f'name="lines-0-invoice_line_id" value="{boiler}"' in html
+    assert f'name="lines-1-invoice_line_id" value="{valve}"' in html
+    assert "invoice_line_id" not in browser.get(f"/credit-notes/new/{customer}").get_data(as_text=True)
+    data = {"issue_date": date.today().isoformat(), "description": "Part refund", "breakdown_style": "full",
+            "form_key": form_key(html), "lines-0-invoice_line_id": str(boiler), "lines-2-invoice_line_id": "",
+            **form_lines(app, ("Boiler service", "labour", "1", "30.00"), ("Valve", "parts", "0", "0"),
+                         ("Call-out goodwill", "other", "1", "5.00"))}
+    del data["lines-1-description"], data["lines-1-unit_price"]  # the valve's row emptied: left out
+    page(browser, browser.post(f"/credit-notes/new/invoice/{pk}", data))
+    with app.app_context():
+        note = db.session.scalar(select(CreditNote))
+        assert [(line.description, line.invoice_line_id) for line in note.lines] == [
+            ("Boiler service", boiler), ("Call-out goodwill", None)]
+
+
+def test_a_forged_invoice_line_of_another_invoice_is_refused(app, login):
+    customer = a_customer(app)
+    pk, other = an_invoice(app, customer), an_invoice(app, customer)
+    with app.app_context():
+        foreign = db.session.get(Invoice, other).lines[0].id
+    browser = login("finance")
+    html = browser.get(f"/credit-notes/new/invoice/{pk}").get_data(as_text=True)
+    data = {"issue_date": date.today().isoformat(), "description": "Refund", "breakdown_style": "full",
+            "form_key": form_key(html), "lines-0-invoice_line_id": str(foreign),
+            **form_lines(app, ("Boiler service", "labour", "1", "30.00"))}
+    r = browser.post(f"/credit-notes/new/invoice/{pk}", data)
+    assert r.status_code == 422 and "does not credit a line of the invoice" in r.get_data(as_text=True)
+    assert count(app, CreditNote) == 0
