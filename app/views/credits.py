@@ -15,9 +15,8 @@ from markupsafe import Markup
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
-from sqlalchemy import case, false, or_, select
+from sqlalchemy import case, false, select
 from wtforms import SelectField, StringField
 
 from app.extensions import db
@@ -31,8 +30,8 @@ from app.views import downloads, formatters
 from app.views.base import ConfirmedActions, ServiceModelView
 from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
-from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueGreater, FilterValueSmaller, \
-    FilterValueEqual, _Compare, contains
+from app.views.filters import ChildScopeFilter, FilterCustomerNamed, FilterTextContains, FilterValueGreater, \
+    FilterValueSmaller, FilterValueEqual, _Compare
 from app.views.return_to import return_target
 
 # A source's kind as the Credits list says it (each row is credit: a payment is one that paid more
@@ -60,21 +59,9 @@ class FilterMoreThan(_Compare):
     op = "__gt__"
 
 
-class FilterCustomer(BaseFilter):
-    """The credit's customer: its name contains the text, or it is the customer with that ID."""
-
-    name = "Name or ID"
-    arg_name = "customer"
-
-    def apply(self, query, value):
-        value = (value or "").strip().lstrip("#")
-        if not value:
-            return query
-        clauses = [contains(self.datamodel, Customer.name, value)]
-        number = fields.record_id(value)
-        if number is not None:
-            clauses.append(Customer.id == number)
-        return query.filter(Payment.customer_id.in_(select(Customer.id).where(or_(*clauses))))
+class FilterCustomer(FilterCustomerNamed):
+    """The credit's customer: its name contains the text (filters.customers_named), or it is the
+    customer with that ID."""
 
 
 class FilterKind(FilterEqual):

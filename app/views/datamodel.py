@@ -33,10 +33,11 @@ from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
 from app.services.fields import BIGINT_MAX, BIGINT_MIN, CONTROL, INT_MAX, decimal_number, whole_number
-from app.views.filters import CustomerFilterConverter, FilterSearch, FilterTextContains, FilterTextStartsWith
+from app.views.filters import CustomerFilterConverter, FilterCustomerNamed, FilterSearch, FilterTextContains, \
+    FilterTextStartsWith
 from app.views.lists import MAX_PAGE_SIZE
 
-TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith)
+TEXT_FILTERS = (FilterSearch, FilterTextContains, FilterTextStartsWith, FilterCustomerNamed)
 MATERIALIZE_BELOW = 20_000
 AROUND = 3  # pages FAB's pager links on either side of the current one
 CURSOR_ARG = "_cur_"  # + the view's name: the cursor behind a pager link
@@ -48,6 +49,7 @@ class Count(int):
 
     approximate = False
     paging = None
+    ids = None  # under the cap on PostgreSQL: the matching ids themselves (in no order)
 
 
 def _estimate(session, stmt) -> int:
@@ -235,11 +237,20 @@ class ListInterface(SQLAInterface):
         """A cursor can start after a row of this order: a column that holds no NULL (or the id)."""
         return key is None or (isinstance(key, Column) and not key.nullable)
 
-    def filtered_ids(self, filters):
-        """A Query of the ids that match `filters` (scope included, as a base filter)."""
+    def filtered_ids(self, filters, walking: bool = False):
+        """A Query of the ids that match `filters` (scope included, as a base filter).
+
+        `walking`: for a walk down the list's order, where a filter may put its condition
+        another way (`apply_walking`, as filters.FilterCustomerNamed does)."""
         query = self.session.query(self.pk)
-        if filters is not None:
-            query = filters.apply_all(query)
+        if filters is None:
+            return query
+        if not walking:
+            return filters.apply_all(query)
+        for flt, values in zip(filters.filters, filters.values):  # as FAB's Filters.apply_all
+            apply = getattr(flt, "apply_walking", flt.apply)
+            for value in values if isinstance(values, list) and flt.arg_name not in {"in", "not_in"} else [values]:
+                query = apply(query, value)
         return query
 
     def ordered(self, query, order_column: str, order_direction: str, reverse: bool = False):
@@ -257,9 +268,14 @@ class ListInterface(SQLAInterface):
         stmt = ids_query.order_by(None).statement
         if self.session.get_bind().dialect.name != "postgresql" or not cap:
             return self.exact_count(ids_query)
-        capped = self.session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery()))
-        if capped <= cap:
-            return Count(capped)
+        # The ids, not their count: when they are few, a text search's page is sorted from
+        # them, not searched for again (the trigram look-up of a payment's reference is most
+        # of its page's time).
+        found = list(self.session.scalars(stmt.limit(cap + 1)))
+        if len(found) <= cap:
+            count = Count(len(found))
+            count.ids = found
+            return count
         estimate = Count(max(_estimate(self.session, stmt), cap + 1))
         estimate.approximate = True
         return estimate
@@ -275,10 +291,12 @@ class ListInterface(SQLAInterface):
         seekable = self.seekable(key) and not few
         signature = self._signature(filters, order_column, order_direction, page_size) if seekable else None
         if few:
+            matched = ids_query if count.ids is None else self.session.query(self.pk).filter(self.pk.in_(count.ids))
             walk = _Matches(lambda offset, limit: self._page_of_matches(
-                ids_query, order_column, order_direction, offset, limit), page_size)
+                matched, order_column, order_direction, offset, limit), page_size)
         else:
-            walk = _Walk(ids_query, self.pk, key, order_direction == "desc", page_size, seekable)
+            walk = _Walk(self.filtered_ids(filters, walking=True), self.pk, key, order_direction == "desc", page_size,
+                         seekable)
         cursor = self._cursor(signature, key)
         rows, page, count = self._find(walk, few, count, ids_query, page, cursor)
         count.paging = Paging(page, count, page_size, signature, *(
@@ -370,7 +388,14 @@ class ListInterface(SQLAInterface):
     def _few_matches(count: Count, filters) -> bool:
         """A text search left few rows. Its matches bunch together in name order (every
         "Smith" sorts together), where walking the sort index would scan to find them;
-        other filters (a tag, a date) match evenly along it, and the walk stops early."""
+        other filters (a tag, a date) match evenly along it, and the walk stops early. A filter
+        with `few_matches` may say which it is."""
+        for flt, value in zip(filters.filters, filters.values) if filters is not None else ():
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            decided = flt.few_matches(value) if hasattr(flt, "few_matches") and isinstance(value, str) else None
+            if decided is not None:  # the filter knows (filters.FilterCustomerNamed)
+                return decided
         text = [f for f in (filters.filters if filters is not None else []) if isinstance(f, TEXT_FILTERS)]
         return bool(text) and count < MATERIALIZE_BELOW
 

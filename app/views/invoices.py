@@ -20,7 +20,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual, SQLAFilterConverter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
-from sqlalchemy import case, select
+from sqlalchemy import case
 from wtforms import SelectField, StringField
 
 from app.extensions import db
@@ -35,8 +35,8 @@ from app.views import downloads, formatters
 from app.views.base import ServiceModelView
 from app.views.list_widget import MoneyListWidget
 from app.views.datamodel import ListInterface, customer_name
-from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueEqual, FilterValueGreater, \
-    FilterValueSmaller
+from app.views.filters import ChildScopeFilter, FilterCustomerNamed, FilterTextContains, FilterValueEqual, \
+    FilterValueGreater, FilterValueSmaller
 from app.views.return_to import return_target
 
 STATUS_NAMES = {"draft": "Draft", "issued": "Issued", "part_paid": "Part-paid", "paid": "Paid", "void": "Void"}
@@ -69,19 +69,10 @@ def _customer_link(row) -> Markup:
     return Markup(f'<a href="{escape(url_for("CustomerView.show", pk=customer.id))}">{escape(customer.name)}</a>')
 
 
-class FilterCustomerName(FilterTextContains):
-    """Invoices of the customers whose name contains the text (through the customer's name)."""
+class FilterCustomerName(FilterCustomerNamed):
+    """Invoices of the customers whose name contains the text (filters.customers_named)."""
 
-    def apply(self, query, value):
-        value = (value or "").strip()
-        if not value:
-            return query
-        names = select(Customer.id).where(Customer.name.ilike(f"%{_like(value)}%", escape="\\"))
-        return query.filter(Invoice.customer_id.in_(names))
-
-
-def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    name, arg_name, by_id = FilterTextContains.name, FilterTextContains.arg_name, False
 
 
 INVOICE_FILTERS = {

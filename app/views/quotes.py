@@ -20,7 +20,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual, SQLAFilterConverter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from markupsafe import Markup, escape
-from sqlalchemy import and_, case, select
+from sqlalchemy import and_, case
 from wtforms import SelectField, StringField
 
 from app.extensions import db
@@ -35,9 +35,9 @@ from app.services.scope import get_customer
 from app.views import downloads, formatters
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface, customer_name
-from app.views.filters import ChildScopeFilter, FilterTextContains, FilterValueEqual, FilterValueGreater, \
-    FilterValueSmaller
-from app.views.invoices import (BLANK_ROWS, CATEGORY_NAMES, _charged_note, _customer_link, _fixed_percent, _like,
+from app.views.filters import ChildScopeFilter, FilterCustomerNamed, FilterTextContains, FilterValueEqual, \
+    FilterValueGreater, FilterValueSmaller
+from app.views.invoices import (BLANK_ROWS, CATEGORY_NAMES, _charged_note, _customer_link, _fixed_percent,
                                 _percent, _plain, _posted_rows, _row_errors, line_rows)
 from app.views.list_widget import MoneyListWidget
 from app.views.return_to import return_target
@@ -85,15 +85,10 @@ class FilterQuoteStatus(BaseFilter):
         return query.filter(Quote.status == value)
 
 
-class FilterQuoteCustomer(FilterTextContains):
-    """Quotes of the customers whose name contains the text."""
+class FilterQuoteCustomer(FilterCustomerNamed):
+    """Quotes of the customers whose name contains the text (filters.customers_named)."""
 
-    def apply(self, query, value):
-        value = (value or "").strip()
-        if not value:
-            return query
-        names = select(Customer.id).where(Customer.name.ilike(f"%{_like(value)}%", escape="\\"))
-        return query.filter(Quote.customer_id.in_(names))
+    name, arg_name, by_id = FilterTextContains.name, FilterTextContains.arg_name, False
 
 
 QUOTE_FILTERS = {
