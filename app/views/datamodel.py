@@ -237,18 +237,19 @@ class ListInterface(SQLAInterface):
         """A cursor can start after a row of this order: a column that holds no NULL (or the id)."""
         return key is None or (isinstance(key, Column) and not key.nullable)
 
-    def filtered_ids(self, filters, walking: bool = False):
+    def filtered_ids(self, filters, purpose: str | None = None):
         """A Query of the ids that match `filters` (scope included, as a base filter).
 
-        `walking`: for a walk down the list's order, where a filter may put its condition
-        another way (`apply_walking`, as filters.FilterCustomerNamed does)."""
+        `purpose`: "walking" (a walk down the list's order) or "counting" (the capped count),
+        for which a filter may put its condition another way (`apply_walking`, `apply_counting`,
+        as filters.FilterCustomerNamed does)."""
         query = self.session.query(self.pk)
         if filters is None:
             return query
-        if not walking:
+        if purpose is None:
             return filters.apply_all(query)
         for flt, values in zip(filters.filters, filters.values):  # as FAB's Filters.apply_all
-            apply = getattr(flt, "apply_walking", flt.apply)
+            apply = getattr(flt, f"apply_{purpose}", flt.apply)
             for value in values if isinstance(values, list) and flt.arg_name not in {"in", "not_in"} else [values]:
                 query = apply(query, value)
         return query
@@ -263,15 +264,18 @@ class ListInterface(SQLAInterface):
     def exact_count(self, ids_query) -> Count:
         return Count(self.session.scalar(select(func.count()).select_from(ids_query.order_by(None).subquery())))
 
-    def count(self, ids_query) -> Count:
+    def count(self, ids_query, counting=None) -> Count:
+        """The count, capped on PostgreSQL; `counting`: the same ids as filtered for counting
+        (filtered_ids' purpose "counting"), for the capped count (the estimate is ids_query's)."""
         cap = current_app.config["LIST_EXACT_COUNT_LIMIT"]
         stmt = ids_query.order_by(None).statement
         if self.session.get_bind().dialect.name != "postgresql" or not cap:
             return self.exact_count(ids_query)
+        counting = (counting if counting is not None else ids_query).order_by(None).statement
         # The ids, not their count: when they are few, a text search's page is sorted from
         # them, not searched for again (the trigram look-up of a payment's reference is most
         # of its page's time).
-        found = list(self.session.scalars(stmt.limit(cap + 1)))
+        found = list(self.session.scalars(counting.limit(cap + 1)))
         if len(found) <= cap:
             count = Count(len(found))
             count.ids = found
@@ -285,7 +289,7 @@ class ListInterface(SQLAInterface):
         page = whole_number(page, 0) or 0  # the views refuse bad arguments; never a 500 here either
         page_size = min(whole_number(page_size, 1) or 25, MAX_PAGE_SIZE)
         ids_query = self.filtered_ids(filters)
-        count = self.count(ids_query)
+        count = self.count(ids_query, self.filtered_ids(filters, "counting"))
         key = self.sort_key(order_column)
         few = self._few_matches(count, filters)
         seekable = self.seekable(key) and not few
@@ -295,7 +299,7 @@ class ListInterface(SQLAInterface):
             walk = _Matches(lambda offset, limit: self._page_of_matches(
                 matched, order_column, order_direction, offset, limit), page_size)
         else:
-            walk = _Walk(self.filtered_ids(filters, walking=True), self.pk, key, order_direction == "desc", page_size,
+            walk = _Walk(self.filtered_ids(filters, "walking"), self.pk, key, order_direction == "desc", page_size,
                          seekable)
         cursor = self._cursor(signature, key)
         rows, page, count = self._find(walk, few, count, ids_query, page, cursor)
