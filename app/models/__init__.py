@@ -18,6 +18,7 @@ from app.models.customers import (
 )
 from app.models.files import CustomerFile
 from app.models.fx import CustomerFxRate, FxRate
+from app.models.invoice_addresses import InvoiceAddress
 from app.models.jobs import Job, job_customer
 from app.models.money import (
     Adjustment,
@@ -46,6 +47,7 @@ __all__ = [
     "Allocation",
     "DocumentSequence",
     "Invoice",
+    "InvoiceAddress",
     "InvoiceLine",
     "LedgerEntry",
     "Payment",

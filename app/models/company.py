@@ -32,4 +32,8 @@ class CompanySettings(Model):
     default_creditor_days: Mapped[int | None] = mapped_column(Integer)  # a customer's own wins
     # How a new credit note's PDF breaks its lines down (empty: "full"; credit_notes.BREAKDOWN_STYLES).
     credit_note_breakdown: Mapped[str | None] = mapped_column(String(20))
+    # The invoice address template customers without their own use (NULL: address_format.DEFAULT_FORMAT),
+    # and the payment reminders of customers that have no setting of their own (NULL: "automatic").
+    invoice_address_format: Mapped[str | None] = mapped_column(String(1000))
+    default_payment_reminders: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -37,6 +37,7 @@ BUILDING_TYPES = ("House", "Flat", "Bungalow", "Office", "Shop", "Warehouse", "I
 CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
 PHONE_KINDS = ("mobile", "office", "home", "fax", "other")
 ADDRESS_KINDS = ("billing", "site")
+PAYMENT_REMINDERS = ("automatic", "manual", "off")
 ACCESS_RELATIONSHIPS = ("tenant", "letting agent", "landlord", "key holder", "neighbour", "other")
 BILLING_CYCLES = ("monthly", "quarterly", "annually", "one-off")
 SERVICE_STATUSES = ("active", "suspended", "cancelled")
@@ -99,6 +100,7 @@ class Customer(Preferences, Model):
             "status IN ('active', 'disabled', 'dormant', 'blocked', 'archived')",
             name="ck_customer_status",
         ),
+        CheckConstraint("payment_reminders IN ('automatic', 'manual', 'off')", name="ck_customer_payment_reminders"),
         # Indexes carry status_index, not status (see the column): enabling or disabling a
         # customer then writes no index entry (a HOT update on PostgreSQL, migration 0008).
         # E-mail is unique among live (not archived) customers.
@@ -160,6 +162,19 @@ class Customer(Preferences, Model):
     tax_rate_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tax_rate.id", ondelete="SET NULL"))
     # Commusoft's price book: the book its lines are picked from (NULL: the default book).
     price_book_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("price_book.id", ondelete="SET NULL"))
+    # Invoice settings (services/billing/address_format.py, invoice_addresses.py, billing_settings.py):
+    # the invoice address template (NULL: the company's), an additional invoice address its invoices go
+    # to, whether late payment never suspends it, its payment reminders (NULL: the company's default),
+    # and how its statements are sent.
+    invoice_address_format: Mapped[str | None] = mapped_column(String(1000))
+    invoice_address_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("invoice_address.id", ondelete="RESTRICT"), index=True)
+    do_not_suspend: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    payment_reminders: Mapped[str | None] = mapped_column(String(10))
+    group_statements_by_contact: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false())
+    attach_invoices_to_statements: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false())
     building_type: Mapped[str | None] = mapped_column(String(20))
     third_party_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(

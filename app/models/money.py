@@ -147,6 +147,9 @@ class Invoice(Totals, Model):
     due_date: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)  # customer-facing
     billing_address: Mapped[str | None] = mapped_column(Text)  # copied when issued
+    # The additional invoice address this invoice is sent to (NULL: the customer's choice).
+    invoice_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice_address.id", ondelete="RESTRICT"), index=True)
     # total minus the invoice's allocations (0 for a draft or a void): written with each allocation.
     outstanding: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, Note, Payment,
+                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, InvoiceAddress, Note, Payment,
                         PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
 from app.models.credit_notes import CreditNote
 from app.models.price_books import PriceBook, PriceBookItem
@@ -33,6 +33,7 @@ AUDITED: dict[type, Callable] = {
     Tag: lambda o: None,
     Reseller: lambda o: None,
     CompanySettings: lambda o: None,
+    InvoiceAddress: lambda o: None,  # shared between customers: each customer's choice is its own entry
     # Money: what a user did to a document (the postings themselves are the ledger's own record).
     Invoice: lambda o: o.customer_id,
     Quote: lambda o: o.customer_id,

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from app.models import CompanySettings, DocumentSequence, Invoice, TaxRate
 from app.models.credit_notes import BREAKDOWN_STYLES
-from app.models.customers import CREDITOR_DAYS
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
 from app.services import audit, fields, geo, permissions
+from app.services.billing import address_format
 from app.services.db import commit
 from app.services.errors import FieldErrors
 from app.services.transaction_cache import remembered
@@ -29,7 +30,7 @@ VIEW = "CompanySettingsView"
 FIELDS = ("time_zone", "business_address", "business_latitude", "business_longitude")
 # What invoices say about the business (CompanySettings columns).
 DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_details", "default_creditor_days",
-                   "credit_note_breakdown")
+                   "credit_note_breakdown", "invoice_address_format", "default_payment_reminders")
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
 OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
 ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + OTHER_FIELDS
@@ -182,6 +183,12 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
     if "default_creditor_days" in data:
         values["default_creditor_days"] = fields.choice(errors, "default_creditor_days", data["default_creditor_days"],
                                                         CREDITOR_DAYS, label="Default creditor days")
+    if "invoice_address_format" in data:  # empty: address_format.DEFAULT_FORMAT
+        values["invoice_address_format"] = address_format.check_company_format(errors, data["invoice_address_format"])
+    if "default_payment_reminders" in data:  # empty: "automatic"
+        values["default_payment_reminders"] = fields.choice(
+            errors, "default_payment_reminders", data["default_payment_reminders"], PAYMENT_REMINDERS,
+            label="Payment reminders")
     if "default_tax_rate_id" in data:
         values["default_tax_rate_id"] = _tax_rate(errors, session, data["default_tax_rate_id"])
     if "invoice_prefix" in data:

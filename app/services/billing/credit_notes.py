@@ -204,7 +204,7 @@ def create(session: Session, actor, data: dict, key, *, customer_id=None, invoic
                                     "credit: lower the lines."})
     # Read before any change: a query amid the changes would flush half of them.
     number = invoices._next_number(session, SEQUENCE, PREFIX)
-    address = invoices.billing_address(session, customer)
+    address = invoices.billing_address(session, customer, invoice)  # the invoice's addressee, if it names one
     rate, rate_on = fx.issued_rate(session, customer.currency, values["credit_date"], customer.id)
     source = Payment(customer_id=customer.id, currency=customer.currency, kind="credit_note", amount=note.total,
                      unallocated=note.total, is_credit=True, received_on=values["credit_date"], reference=number,

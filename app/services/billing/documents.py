@@ -180,7 +180,7 @@ def document(session: Session, invoice, config: dict, kind: Kind = INVOICE) -> d
     draft = invoice.status == "draft"
     address = getattr(invoice, "billing_address", None) if not draft else None
     if address is None:  # a draft, or a document that keeps no address (a quote): the customer's own
-        address = billing_address(session, session.get(Customer, invoice.customer_id))
+        address = billing_address(session, session.get(Customer, invoice.customer_id), invoice)
     lines = [{
         "description": line.description, "quantity": _quantity(line.quantity), "unit_price": amount(line.unit_price),
         "tax": EXEMPT if line.tax_name == EXEMPT else (

@@ -16,10 +16,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Address, Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceLine, Payment, Quote
+from app.models import Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceAddress, InvoiceLine, \
+    Payment, Quote
 from app.models.money import CATEGORIES, OPEN_STATUSES
 from app.services import fields, money, permissions
-from app.services.billing import ALREADY_RECORDED, POST_MONEY, fx, ledger, tax
+from app.services.billing import ALREADY_RECORDED, POST_MONEY, address_format, fx, ledger, tax
 from app.services.db import commit
 from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
 from app.services.forms import claim_form_key
@@ -262,13 +263,14 @@ def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -
     return number
 
 
-def billing_address(session: Session, customer: Customer) -> str:
-    """The customer's name and billing address, as the invoice will keep them."""
-    address = session.scalar(select(Address).where(Address.customer_id == customer.id, Address.kind == "billing"))
-    parts = [customer.name]
-    if address is not None:
-        parts += [address.line1, address.line2, address.line3, address.town, address.county, address.postcode]
-    return "\n".join(p for p in parts if p)
+def billing_address(session: Session, customer: Customer, document=None) -> str:
+    """The address a document of `customer` is made out to, as an issued one keeps it: the additional
+    invoice address `document` names (an invoice's own; an invoice a credit note credits), else the one the
+    customer chose, else the customer's own address through its invoice address format."""
+    address_id = getattr(document, "invoice_address_id", None) or customer.invoice_address_id
+    if address_id is not None:
+        return session.get(InvoiceAddress, address_id).text
+    return address_format.address_of(session, customer)
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> None:
@@ -283,7 +285,7 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> Non
                                                          line.unit_price, line.tax_rate_id) for line in invoice.lines])
     if invoice.total <= 0:
         raise Invalid({"lines": "An invoice's total must be more than zero to issue it."})
-    number, address = _next_number(session), billing_address(session, customer)  # (read before any change)
+    number, address = _next_number(session), billing_address(session, customer, invoice)  # (read before any change)
     invoice.number, invoice.status, invoice.outstanding = number, "issued", invoice.total
     invoice.billing_address, invoice.issued_at = address, datetime.now(timezone.utc)
     invoice.fx_rate, invoice.fx_rate_on = fx.issued_rate(session, invoice.currency, invoice.issue_date, customer.id)
