@@ -132,8 +132,8 @@ def add(session: Session, actor, data: dict) -> InvoiceAddress:
 def edit(session: Session, actor, address_id, data: dict) -> InvoiceAddress:
     """Change the given fields (its reseller never changes; committed). Drafts of the customers that use it
     show the change; issued documents keep what they were issued with. Raises Forbidden, NotFound, Invalid."""
-    permissions.require(session, actor, *EDIT, message="You may not change invoice addresses.")
     address = get(session, actor, address_id)
+    permissions.require(session, actor, *EDIT, message="You may not change invoice addresses.")
     for key, value in _clean(data, address).items():
         if getattr(address, key) != value:
             setattr(address, key, value)
@@ -170,7 +170,7 @@ def choose_for_invoice(session: Session, actor, invoice_id, address_id) -> Invoi
     issued invoice keeps the address it was issued with: Invalid. Raises Forbidden (who posts money may),
     NotFound."""
     permissions.require(session, actor, POST_MONEY, message="You may not change invoices.")
-    invoice = get_invoice(session, actor, invoice_id)
+    invoice = get_invoice(session, actor, invoice_id, lock=True)  # not issued meanwhile with the old address
     if invoice.status != "draft":
         raise Invalid({"invoice_address_id": f"Invoice {invoice.number} is issued: it keeps the address it was "
                                              "issued with."})
@@ -217,8 +217,8 @@ def delete(session: Session, actor, address_id) -> Usage:
     """Delete the address (committed): refused (Invalid) while an open invoice uses it; the customers that
     chose it go back to their own address, and paid or void invoices that named it keep their issued text.
     Returns what it was used by. Raises Forbidden (who may delete customer data or post money), NotFound."""
+    address = get(session, actor, address_id)  # exists (for this user), then allowed
     permissions.require(session, actor, *DELETE, message="You may not delete invoice addresses.")
-    address = get(session, actor, address_id)
     used = _usage(session, address.id)
     if used.open_invoices:
         raise Invalid({"invoice_address": used.message})
