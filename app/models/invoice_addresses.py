@@ -18,7 +18,7 @@ from app.models.resellers import utcnow
 class InvoiceAddress(Model):
     __tablename__ = "invoice_address"
     __table_args__ = (
-        # The search: a reseller's addresses by name (lower(name) in the migration, for prefix search).
+        # A reseller's addresses in name order (the search's order; its contains-match reads them).
         Index("ix_invoice_address_reseller_name", "reseller_id", "name"),
     )
 

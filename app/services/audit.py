@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, InvoiceAddress, Note, Payment,
-                        PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
+                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, InvoiceAddress, Note,
+                        Payment, PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
 from app.models.credit_notes import CreditNote
 from app.models.price_books import PriceBook, PriceBookItem
 from app.models.resellers import utcnow

@@ -86,7 +86,7 @@ def test_the_default_format_is_the_name_and_the_billing_address():
 
 def test_markup_and_unicode_are_kept_as_text_never_evaluated():
     nasty = customer(name="<script>alert(1)</script> Zoë Ørsted 山田")
-    text = address_format.render("<b>[customer_name]</b> {{ 7*7 }}".replace("{{ 7*7 }}", "→"), nasty, None, None)
+    text = address_format.render("<b>[customer_name]</b> →", nasty, None, None)
     assert text == "<b><script>alert(1)</script> Zoë Ørsted 山田</b> →"
     # A value that looks like a tag is a value: it is not filled in again.
     assert address_format.render("[customer_name] [town]", customer(name="[town]"), None, address()) == "[town] Leeds"

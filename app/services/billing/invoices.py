@@ -16,8 +16,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceAddress, InvoiceLine, \
-    Payment, Quote
+from app.models import Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceAddress, \
+    InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES, OPEN_STATUSES
 from app.services import fields, money, permissions
 from app.services.billing import ALREADY_RECORDED, POST_MONEY, address_format, fx, ledger, tax
