@@ -198,3 +198,16 @@ def test_an_invoice_naming_it_itself_keeps_it_from_being_deleted(ctx):
     invoices.delete_draft(ctx, factories.user("finance"), invoice.id)
     addresses.delete(ctx, factories.user("admin"), insurer.id)
     assert ctx.scalar(select(Invoice.id).where(Invoice.invoice_address_id == insurer.id)) is None
+
+
+def test_a_customer_moved_to_another_reseller_leaves_its_old_resellers_address(ctx):
+    from app.services.customers.update import update_customer
+    c = customer_with_address("reseller_a")
+    ours = add("reseller_a")
+    addresses.choose_for_customer(ctx, factories.user("reseller_a"), c.id, ours.id)
+    invoice = draft(c)
+    addresses.choose_for_invoice(ctx, factories.user("finance"), invoice.id, ours.id)
+    update_customer(ctx, factories.user("admin"), c.id, {"reseller_id": factories.reseller_id("Reseller B")})
+    ctx.refresh(c)
+    assert c.invoice_address_id is None
+    assert invoices.billing_address(ctx, c, invoice).startswith(c.name + "\n9 Home Lane")  # not A's address

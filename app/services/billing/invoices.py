@@ -266,10 +266,12 @@ def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -
 def billing_address(session: Session, customer: Customer, document=None) -> str:
     """The address a document of `customer` is made out to, as an issued one keeps it: the additional
     invoice address `document` names (an invoice's own; an invoice a credit note credits), else the one the
-    customer chose, else the customer's own address through its invoice address format."""
-    address_id = getattr(document, "invoice_address_id", None) or customer.invoice_address_id
-    if address_id is not None:
-        return session.get(InvoiceAddress, address_id).text
+    customer chose, else the customer's own address through its invoice address format. An address of
+    another reseller than the customer's (a customer moved since it was chosen) is never used."""
+    for address_id in (getattr(document, "invoice_address_id", None), customer.invoice_address_id):
+        chosen = session.get(InvoiceAddress, address_id) if address_id is not None else None
+        if chosen is not None and chosen.reseller_id == customer.reseller_id:
+            return chosen.text
     return address_format.address_of(session, customer)
 
 

@@ -24,6 +24,8 @@ def update_customer(session: Session, actor, customer_id, data: dict) -> Custome
     status_changed = values["status"] != customer.status
     if values["joined_on"] is None:
         values.pop("joined_on")
+    if values["reseller_id"] != customer.reseller_id and customer.invoice_address_id is not None:
+        values["invoice_address_id"] = None  # its reseller's address: another reseller's customer cannot use it
     for key, value in values.items():
         if getattr(customer, key) != value:
             setattr(customer, key, value)
