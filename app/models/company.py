@@ -32,4 +32,9 @@ class CompanySettings(Model):
     default_creditor_days: Mapped[int | None] = mapped_column(Integer)  # a customer's own wins
     # How a new credit note's PDF breaks its lines down (empty: "full"; credit_notes.BREAKDOWN_STYLES).
     credit_note_breakdown: Mapped[str | None] = mapped_column(String(20))
+    # The most a small write-off may be, in the base currency (empty: WRITE_OFF_LIMIT_DEFAULT).
+    write_off_limit: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
+    # Whether a new invoice is paid from account credit when issued: off, automatic or ask (empty:
+    # off); a customer's own choice (customer.use_credit) wins.
+    use_credit_default: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

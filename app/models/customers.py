@@ -160,6 +160,8 @@ class Customer(Preferences, Model):
     tax_rate_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tax_rate.id", ondelete="SET NULL"))
     # Commusoft's price book: the book its lines are picked from (NULL: the default book).
     price_book_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("price_book.id", ondelete="SET NULL"))
+    # Use account credit when an invoice is issued: off, automatic or ask (NULL: the company's default).
+    use_credit: Mapped[str | None] = mapped_column(String(10))
     building_type: Mapped[str | None] = mapped_column(String(20))
     third_party_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(
