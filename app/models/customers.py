@@ -35,6 +35,8 @@ STATUS_INDEX = "CASE WHEN status IN ('active', 'disabled') THEN 'in_service' ELS
 TITLES = ("Mr", "Mrs", "Miss", "Ms", "Mx", "Dr", "Prof", "Rev")
 BUILDING_TYPES = ("House", "Flat", "Bungalow", "Office", "Shop", "Warehouse", "Industrial", "Other")
 CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
+# Whether account credit pays an invoice when it is issued (services/billing/allocation.py).
+USE_CREDIT = ("off", "automatic", "ask")
 PHONE_KINDS = ("mobile", "office", "home", "fax", "other")
 ADDRESS_KINDS = ("billing", "site")
 ACCESS_RELATIONSHIPS = ("tenant", "letting agent", "landlord", "key holder", "neighbour", "other")

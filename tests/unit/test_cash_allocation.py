@@ -196,6 +196,34 @@ def test_a_bad_row_amount_is_named_on_its_row_and_nothing_is_written(ctx, amount
     assert ctx.scalar(select(func.count(Payment.id))) == 0 and fresh(invoice).outstanding == D("50.00")
 
 
+@pytest.mark.parametrize("amount", ["-10.00", "0", "", "99999999999999999.00", "NaN", "1e3"])
+def test_a_bad_payment_amount_is_refused_and_nothing_is_written(ctx, amount):
+    customer = factories.customer()
+    invoice = issued(customer, "50.00")
+    with pytest.raises(Invalid) as raised:
+        pay(customer, amount, (invoice, "10.00"))
+    assert "amount" in errors_of(raised)
+    ctx.rollback()
+    assert ctx.scalar(select(func.count(Payment.id))) == 0 and balance(customer) == D("50.00")
+
+
+def test_a_payment_needs_its_one_method_and_either_a_payment_or_a_credit(ctx):
+    customer = factories.customer()
+    invoice = issued(customer, "50.00")
+    with pytest.raises(Invalid) as raised:
+        pay(customer, "50.00", (invoice, "50.00"), method_id="")
+    assert "method_id" in errors_of(raised)
+    ctx.rollback()
+    credit = external(customer, "10.00")
+    with pytest.raises(Invalid) as raised:
+        pay(customer, "50.00", (invoice, "10.00"), source_id=credit.id)
+    assert "amount" in errors_of(raised)
+    ctx.rollback()
+    with pytest.raises(Invalid) as raised:
+        allocation.save(ctx, factories.user("finance"), customer.id, {"source_id": credit.id, "rows": "x"}, key())
+    assert "rows" in errors_of(raised)
+
+
 def test_rows_above_the_payment_or_the_credit_are_refused(ctx):
     customer = factories.customer()
     a, b = issued(customer, "50.00", 3), issued(customer, "50.00", 2)
@@ -383,6 +411,25 @@ def test_a_write_off_above_the_limit_or_not_clearing_the_invoice_is_refused(ctx)
     assert fresh(invoice).status == "paid"
 
 
+def test_a_write_off_in_another_currency_is_held_to_the_limit_at_the_invoices_rate(ctx):
+    from app.services.billing import fx
+    customer = factories.customer(currency="JPY")
+    unrated = issued(customer, "1000")
+    with pytest.raises(Invalid) as raised:
+        pay(customer, "999", (unrated, "999"), write_offs=[{"invoice_id": unrated.id, "reason": "Small"}])
+    assert "No rate from JPY to GBP" in errors_of(raised)["write_offs.0.amount"]
+    ctx.rollback()
+    fx.create_rate(ctx, factories.user("admin"), {"from_currency": "JPY", "to_currency": "GBP", "rate": "0.005",
+                                                  "effective_on": (TODAY - timedelta(days=5)).isoformat()})
+    rated = issued(customer, "5000")
+    with pytest.raises(Invalid) as raised:  # ¥1,100 is £5.50
+        pay(customer, "3900", (rated, "3900"), write_offs=[{"invoice_id": rated.id, "reason": "Small"}])
+    assert "this is £5.50" in errors_of(raised)["write_offs.0.amount"]
+    ctx.rollback()
+    pay(customer, "4000", (rated, "4000"), write_offs=[{"invoice_id": rated.id, "reason": "Small"}])  # £5.00
+    assert fresh(rated).status == "paid"
+
+
 def test_only_who_may_write_off_writes_off(ctx, app):
     from flask_appbuilder.security.sqla.models import Role
     customer = factories.customer()
@@ -394,16 +441,28 @@ def test_only_who_may_write_off_writes_off(ctx, app):
     role.permissions.remove(granted[0])
     ctx.commit()
     try:
-        with pytest.raises(Invalid) as raised:
+        with pytest.raises(Forbidden):
             pay(customer, "9.00", (invoice, "9.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
-        assert "write_offs" in errors_of(raised)
         ctx.rollback()
+        pay(customer, "5.00", (invoice, "5.00"))  # allocating needs no more than posting money
         assert not allocation.screen(ctx, factories.user("finance"), customer.id).may_write_off
     finally:
         role = ctx.scalar(select(Role).where(Role.name == "Finance"))
         role.permissions.append(granted[0])
         ctx.commit()
-    pay(customer, "9.00", (invoice, "9.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
+    pay(customer, "4.00", (invoice, "4.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
+    assert fresh(invoice).status == "paid"
+
+
+def test_the_ledger_check_finds_a_write_off_left_with_a_rest(ctx):
+    customer = factories.customer()
+    invoice = issued(customer, "10.00")
+    saved = pay(customer, "9.00", (invoice, "9.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
+    off = saved.write_offs[0]
+    ctx.execute(Payment.__table__.update().where(Payment.id == off.id).values(unallocated=D("1.00")))
+    found = [str(d) for d in ledger.check(ctx)]
+    assert f"payment {off.id}: a write-off with 1" in " ".join(found)
+    ctx.rollback()
 
 
 def test_a_write_off_is_not_unallocated_and_voiding_the_invoice_withdraws_it(ctx):

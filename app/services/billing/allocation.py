@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Allocation, CompanySettings, Customer, Invoice, Payment
+from app.models.customers import USE_CREDIT
 from app.services import fields, money, permissions
 from app.services.billing import POST_MONEY, WRITE_OFF, ledger, payments
 from app.services.billing.invoices import _claim, check_currency, is_open, status_for
@@ -42,7 +43,6 @@ from app.services.settings import settings
 
 ZERO = Decimal(0)
 MAX_ROWS = 1000  # invoices allocated in one save (the screen shows at most this many)
-USE_CREDIT = ("off", "automatic", "ask")
 USE_CREDIT_DEFAULT = "off"
 WRITE_OFF_LIMIT_DEFAULT = Decimal("5.00")
 CHANGED = payments.CHANGED
@@ -315,6 +315,8 @@ def save(session: Session, actor, customer_id, data: dict, key) -> Saved:
     "rows.<i>.seen_outstanding" when another user changed them meanwhile), AlreadyDone (the key again)."""
     permissions.require(session, actor, POST_MONEY, message="You may not allocate payments.")
     customer = get_customer(session, actor, customer_id)
+    if data.get("write_offs"):
+        permissions.require(session, actor, WRITE_OFF, message="You may not write off amounts.")
     # Claimed first: a form sent twice is told it was done, not that its invoices are paid now.
     _claim(session, key)
     errors = FieldErrors()
@@ -332,8 +334,6 @@ def save(session: Session, actor, customer_id, data: dict, key) -> Saved:
                             f"{money.format(source.unallocated, customer.currency)} of this credit is left.")
     if source is not None and not rows and not write_offs:
         errors.add("rows", "Enter an amount to allocate on at least one invoice.")
-    if write_offs and not permissions.may(session, actor, WRITE_OFF):
-        errors.add("write_offs", "You may not write off amounts.")
     errors.raise_if_any()
     customer = ledger.lock_as_read(session, customer)
     _check_unchanged(session, rows, write_offs, source, seen_rest, total)
