@@ -356,8 +356,10 @@ def _check_unchanged(session: Session, rows: list[_Row], write_offs: list[_Write
     """After the lock: every row's invoice as the screen showed it, the credit's rest too. Raises
     Invalid (CHANGED and each changed row) otherwise: nothing is written."""
     changed = FieldErrors()
+    ids = {r.invoice.id for r in rows} | {o.invoice.id for o in write_offs}
+    if ids:  # read again in one query: the rows' invoices are these same objects, refreshed
+        session.scalars(select(Invoice).where(Invoice.id.in_(ids)).execution_options(populate_existing=True)).all()
     for row in rows:
-        session.refresh(row.invoice)
         invoice = row.invoice
         if not is_open(invoice):
             changed.add(f"rows.{row.index}.seen_outstanding", f"Invoice {invoice.number} is "
@@ -366,7 +368,6 @@ def _check_unchanged(session: Session, rows: list[_Row], write_offs: list[_Write
             changed.add(f"rows.{row.index}.seen_outstanding", f"Invoice {invoice.number} has "
                         f"{money.format(invoice.outstanding, invoice.currency)} outstanding now.")
     for off in write_offs:
-        session.refresh(off.invoice)
         if not is_open(off.invoice):
             changed.add(f"write_offs.{off.index}.invoice_id", f"Invoice {off.invoice.number} is "
                         f"{payments.STATUS_WORDS.get(off.invoice.status, off.invoice.status)} now.")
