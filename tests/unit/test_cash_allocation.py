@@ -598,3 +598,64 @@ def test_off_and_ask_leave_the_credit_alone(ctx, setting):
     invoice = issued(customer, "10.00")
     assert invoice.status == "issued" and allocation.credit_available(ctx, customer.id) == D("30.00")
     assert allocation.use_credit(ctx, customer) == (setting or "off")
+
+
+MIXED = st.one_of(
+    st.tuples(st.just("invoice"), st.integers(1, 20_000)),
+    st.tuples(st.just("pay"), st.integers(0, 30_000), st.booleans()),
+    st.tuples(st.just("credit"), st.integers(1, 20_000)),
+    st.tuples(st.just("use_credit"), st.integers(0, 5), st.integers(0, 30_000)),
+    st.tuples(st.just("unallocate"), st.integers(0, 20)),
+    st.tuples(st.just("void"), st.integers(0, 5)),
+)
+
+
+def _mixed_step(session, customer, step, made):
+    finance = factories.user("finance")
+    kind = step[0]
+    if kind == "invoice":
+        made["invoices"].append(issued(customer, str(D(step[1]).scaleb(-2))).id)
+    elif kind == "pay":  # with step[2]: all that is owed but a few units, which are written off
+        amount = D(step[1]).scaleb(-2)
+        if step[2]:
+            owed = sum((i.outstanding for i in payments.open_invoices(session, customer.id)), D(0))
+            amount = owed - D(step[1] % 501).scaleb(-2)
+        plan = allocation.oldest_first(session, finance, customer.id, str(amount))
+        rows = [{"invoice_id": i, "amount": str(a)} for i, a in plan.rows.items()]
+        last = list(plan.rows)[-1] if plan.rows and plan.excess == 0 else None
+        offs = [{"invoice_id": last, "reason": "Small"}] if step[2] and last else []
+        if amount > 0:
+            allocation.save(session, finance, customer.id, {"amount": str(amount), "method_id": cash(),
+                                                            "rows": rows, "write_offs": offs}, key())
+    elif kind == "credit":
+        made["credits"].append(external(customer, str(D(step[1]).scaleb(-2))).id)
+    elif kind == "use_credit" and made["credits"]:
+        source = session.get(Payment, made["credits"][step[1] % len(made["credits"])])
+        amount = min(source.unallocated, D(step[2]).scaleb(-2))
+        plan = allocation.oldest_first(session, finance, customer.id, str(amount))
+        allocation.save(session, finance, customer.id, {"source_id": source.id, "rows": [
+            {"invoice_id": i, "amount": str(a)} for i, a in plan.rows.items()]}, key())
+    elif kind == "unallocate":
+        ids = session.scalars(select(Allocation.id).where(Allocation.customer_id == customer.id)
+                              .order_by(Allocation.id)).all()
+        if ids:
+            allocation.unallocate(session, finance, ids[step[1] % len(ids)], key())
+    elif kind == "void" and made["invoices"]:
+        invoices.void(session, finance, made["invoices"][step[1] % len(made["invoices"])], "Wrong", key())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(MIXED, min_size=1, max_size=12))
+def test_any_history_of_allocations_unallocations_write_offs_and_voids_leaves_books_that_agree(ctx, steps):
+    customer = factories.customer()
+    made = {"invoices": [], "credits": []}
+    for step in steps:
+        try:
+            _mixed_step(ctx, customer, step, made)
+        except (Invalid, AlreadyDone):
+            ctx.rollback()  # refused: nothing written, the history goes on
+        assert ledger.check(ctx) == []
+    owed = ctx.scalar(select(func.coalesce(func.sum(Invoice.outstanding), 0)).where(Invoice.customer_id == customer.id))
+    credit = allocation.credit_available(ctx, customer.id)
+    assert balance(customer) == D(owed) - credit
+    assert ctx.scalar(select(func.count(Payment.id)).where(Payment.kind == "write_off", Payment.unallocated != 0)) == 0
