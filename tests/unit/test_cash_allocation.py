@@ -396,6 +396,7 @@ def test_a_write_off_above_the_limit_or_not_clearing_the_invoice_is_refused(ctx)
         pay(customer, "90.00", (invoice, "90.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
     assert "At most £5.00" in errors_of(raised)["write_offs.0.amount"]
     ctx.rollback()
+    assert ctx.scalar(select(func.count(Payment.id))) == 0 and fresh(invoice).outstanding == D("100.00")
     with pytest.raises(Invalid) as raised:
         pay(customer, "97.00", (invoice, "97.00"),
             write_offs=[{"invoice_id": invoice.id, "amount": "2.00", "reason": "Small"}])

@@ -337,6 +337,7 @@ def save(session: Session, actor, customer_id, data: dict, key) -> Saved:
     errors.raise_if_any()
     customer = ledger.lock_as_read(session, customer)
     _check_unchanged(session, rows, write_offs, source, seen_rest, total)
+    written_off = [_write_off_amount(session, off, rows) for off in write_offs]  # checked before any write
     new = source is None
     if new:
         source = payments._source(session, actor, customer, "payment", values, is_credit=values["amount"] > total)
@@ -344,8 +345,8 @@ def save(session: Session, actor, customer_id, data: dict, key) -> Saved:
     saved = Saved(source, customer.currency, new)
     for row in rows:
         saved.allocations.append(payments.allocate_to(session, actor, source, row.invoice, row.amount, on))
-    for off in write_offs:
-        saved.write_offs.append(_write_off(session, actor, customer, off, on))
+    for off, amount in zip(write_offs, written_off):
+        saved.write_offs.append(_write_off(session, actor, customer, off, amount, on))
     saved.credit = source.unallocated
     commit(session)
     return saved
@@ -383,27 +384,32 @@ def _check_unchanged(session: Session, rows: list[_Row], write_offs: list[_Write
                                 "the amounts.", **changed.errors})
 
 
-def _write_off(session: Session, actor, customer: Customer, off: _WriteOff, on: date) -> Payment:
-    """The rest of the invoice (after this save's rows) written off: a "write_off" source posted and
-    allocated to it. Invalid when it is not what is left, or above the limit."""
-    invoice, name = off.invoice, f"write_offs.{off.index}."
-    left = invoice.outstanding
+def _write_off_amount(session: Session, off: _WriteOff, rows: list[_Row]) -> Decimal:
+    """What the write-off clears: the rest of its invoice after this save's rows. Invalid when the
+    amount given is not that rest, or it is above the limit (in the base currency)."""
+    invoice, name = off.invoice, f"write_offs.{off.index}.amount"
+    left = invoice.outstanding - sum((r.amount for r in rows if r.invoice.id == invoice.id), ZERO)
     amount = left if off.amount is None else off.amount
     if amount <= 0 or amount != left:
-        raise Invalid({name + "amount": f"A write-off clears what is left of invoice {invoice.number}: "
-                                        f"{money.format(left, invoice.currency)} after this allocation."})
+        raise Invalid({name: f"A write-off clears what is left of invoice {invoice.number}: "
+                             f"{money.format(left, invoice.currency)} after this allocation."})
     limit = write_off_limit(session)
     in_base = _in_base(invoice, amount)
     if in_base is None:
-        raise Invalid({name + "amount": f"No rate from {invoice.currency} to {settings.base_currency} is known "
-                                        "for this invoice: the write-off cannot be checked against the limit."})
+        raise Invalid({name: f"No rate from {invoice.currency} to {settings.base_currency} is known for this "
+                             "invoice: the write-off cannot be checked against the limit."})
     if in_base > limit:
-        raise Invalid({name + "amount": f"At most {money.format(limit, settings.base_currency)} can be written off; "
-                                        f"this is {money.format(in_base, settings.base_currency)}."})
+        raise Invalid({name: f"At most {money.format(limit, settings.base_currency)} can be written off; "
+                             f"this is {money.format(in_base, settings.base_currency)}."})
+    return amount
+
+
+def _write_off(session: Session, actor, customer: Customer, off: _WriteOff, amount: Decimal, on: date) -> Payment:
+    """A "write_off" source for `amount`, posted and allocated to its invoice (never account credit)."""
     source = payments._source(session, actor, customer, "write_off", {
-        "amount": amount, "received_on": on, "method_id": None, "reference": invoice.number, "notes": None,
-        "reason": off.reason}, invoice_id=invoice.id, is_credit=False)
-    payments.allocate_to(session, actor, source, invoice, amount, on)
+        "amount": amount, "received_on": on, "method_id": None, "reference": off.invoice.number, "notes": None,
+        "reason": off.reason}, invoice_id=off.invoice.id, is_credit=False)
+    payments.allocate_to(session, actor, source, off.invoice, amount, on)
     return source
 
 
