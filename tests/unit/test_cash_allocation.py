@@ -146,6 +146,7 @@ def test_one_payment_over_three_invoices_with_one_partial_and_the_excess_as_cred
     saved = pay(customer2, "70.00", (x, "50.00"), (y, "20.00"))
     assert saved.message == "£70.00 allocated to 2 invoices"
     assert (fresh(y).status, fresh(y).outstanding, saved.source.is_credit) == ("part_paid", D("20.00"), False)
+    assert pay(customer2, "7.00").message == "£7.00 becomes account credit"  # no rows: all of it is credit
 
 
 def test_each_allocation_is_dated_the_payments_date_unless_given(ctx):
@@ -470,6 +471,12 @@ def test_a_write_off_is_not_unallocated_and_voiding_the_invoice_withdraws_it(ctx
     customer = factories.customer()
     invoice = issued(customer, "100.00")
     saved = pay(customer, "98.00", (invoice, "98.00"), write_offs=[{"invoice_id": invoice.id, "reason": "Small"}])
+    other = issued(customer, "10.00")
+    credit = external(customer, "9.50")
+    only_off = allocation.save(ctx, factories.user("finance"), customer.id, {
+        "source_id": credit.id, "rows": [{"invoice_id": other.id, "amount": "9.50"}],
+        "write_offs": [{"invoice_id": other.id, "reason": "Small"}]}, key())
+    assert only_off.message == "£9.50 allocated to 1 invoice; £0.50 written off"
     off_allocation = ctx.scalar(select(Allocation).where(Allocation.payment_id == saved.write_offs[0].id))
     with pytest.raises(Invalid) as raised:
         allocation.unallocate(ctx, factories.user("finance"), off_allocation.id, key())
@@ -477,6 +484,7 @@ def test_a_write_off_is_not_unallocated_and_voiding_the_invoice_withdraws_it(ctx
     ctx.rollback()
     invoices.void(ctx, factories.user("finance"), invoice.id, "Wrong", key())
     assert allocation.credit_available(ctx, customer.id) == D("98.00")  # the payment, not the write-off
+    assert fresh(other).status == "paid"
     assert balance(customer) == D("-98.00")
     assert ctx.scalar(select(Release.amount).where(Release.payment_id == saved.write_offs[0].id)) == D("2.00")
     assert ledger.check(ctx) == []

@@ -102,17 +102,19 @@ class Saved:
     @property
     def message(self) -> str:
         """"£120.00 allocated to 3 invoices; £5.00 becomes account credit"."""
-        allocated = sum((a.amount for a in self.allocations), ZERO)
-        count = len({a.invoice_id for a in self.allocations})
-        parts = [f"{money.format(allocated, self.currency)} allocated to {count} "
-                 f"invoice{'' if count == 1 else 's'}"]
+        parts = []
+        if self.allocations:
+            allocated = sum((a.amount for a in self.allocations), ZERO)
+            count = len({a.invoice_id for a in self.allocations})
+            parts.append(f"{money.format(allocated, self.currency)} allocated to {count} "
+                         f"invoice{'' if count == 1 else 's'}")
         if self.write_offs:
             written = sum((w.amount for w in self.write_offs), ZERO)
             parts.append(f"{money.format(written, self.currency)} written off")
         if self.credit > 0:
             parts.append(f"{money.format(self.credit, self.currency)} "
                          f"{'becomes account credit' if self.new else 'is left as account credit'}")
-        return "; ".join(parts)
+        return "; ".join(parts) or "Nothing was allocated."
 
 
 # --- reading ----------------------------------------------------------------------------------------
