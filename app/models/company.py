@@ -36,4 +36,9 @@ class CompanySettings(Model):
     # and the payment reminders of customers that have no setting of their own (NULL: "automatic").
     invoice_address_format: Mapped[str | None] = mapped_column(String(1000))
     default_payment_reminders: Mapped[str | None] = mapped_column(String(10))
+    # The most a small write-off may be, in the base currency (empty: WRITE_OFF_LIMIT_DEFAULT).
+    write_off_limit: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
+    # Whether a new invoice is paid from account credit when issued: off, automatic or ask (empty:
+    # off); a customer's own choice (customer.use_credit) wins.
+    use_credit_default: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -35,6 +35,8 @@ STATUS_INDEX = "CASE WHEN status IN ('active', 'disabled') THEN 'in_service' ELS
 TITLES = ("Mr", "Mrs", "Miss", "Ms", "Mx", "Dr", "Prof", "Rev")
 BUILDING_TYPES = ("House", "Flat", "Bungalow", "Office", "Shop", "Warehouse", "Industrial", "Other")
 CREDITOR_DAYS = (0, 7, 14, 21, 30, 45, 60, 90)
+# Whether account credit pays an invoice when it is issued (services/billing/allocation.py).
+USE_CREDIT = ("off", "automatic", "ask")
 PHONE_KINDS = ("mobile", "office", "home", "fax", "other")
 ADDRESS_KINDS = ("billing", "site")
 PAYMENT_REMINDERS = ("automatic", "manual", "off")
@@ -175,6 +177,8 @@ class Customer(Preferences, Model):
         Boolean, nullable=False, default=False, server_default=false())
     attach_invoices_to_statements: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false())
+    # Use account credit when an invoice is issued: off, automatic or ask (NULL: the company's default).
+    use_credit: Mapped[str | None] = mapped_column(String(10))
     building_type: Mapped[str | None] = mapped_column(String(20))
     third_party_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(

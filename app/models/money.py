@@ -41,13 +41,14 @@ OPEN_STATUSES = ("issued", "part_paid")  # issued and not yet paid in full
 CATEGORIES = ("labour", "parts", "other")
 # A source of account credit: a payment recorded against an invoice (what it did not pay is
 # credit: an overpayment), an external payment (no invoice: all of it is credit), a manual credit
-# (a goodwill credit, with a reason), a credit note (its total: app/models/credit_notes.py).
-SOURCE_KINDS = ("payment", "external", "credit", "credit_note")
+# (a goodwill credit, with a reason), a credit note (its total: app/models/credit_notes.py), a small
+# write-off (the last few units of an invoice, with a reason: fully allocated to it, never credit).
+SOURCE_KINDS = ("payment", "external", "credit", "credit_note", "write_off")
 # What takes an unallocated rest away: money paid back (refund), or credit withdrawn (void).
 RELEASE_KINDS = ("refund", "void")
 # A ledger entry's kind. Positive amounts: the customer owes more.
 LEDGER_KINDS = ("invoice", "invoice_void", "payment", "external", "credit", "refund", "credit_void", "adjustment",
-                "credit_note")
+                "credit_note", "write_off")
 
 
 def _creator():
@@ -191,7 +192,8 @@ class Payment(Model):
 
     __tablename__ = "payment"
     __table_args__ = (
-        CheckConstraint("kind IN ('payment', 'external', 'credit', 'credit_note')", name="ck_payment_kind"),
+        CheckConstraint("kind IN ('payment', 'external', 'credit', 'credit_note', 'write_off')",
+                        name="ck_payment_kind"),
         CheckConstraint("amount > 0", name="ck_payment_amount"),
         CheckConstraint("unallocated >= 0 AND unallocated <= amount", name="ck_payment_unallocated"),
         Index("ix_payment_customer", "customer_id", "received_on", "id"),

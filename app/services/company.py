@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from app.models import CompanySettings, DocumentSequence, Invoice, TaxRate
 from app.models.credit_notes import BREAKDOWN_STYLES
-from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
-from app.services import audit, fields, geo, permissions
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS, USE_CREDIT
+from app.services import audit, fields, geo, money, permissions
 from app.services.billing import address_format
 from app.services.db import commit
 from app.services.errors import FieldErrors
+from app.services.settings import settings
 from app.services.transaction_cache import remembered
 
 VIEW = "CompanySettingsView"
@@ -31,9 +32,12 @@ FIELDS = ("time_zone", "business_address", "business_latitude", "business_longit
 # What invoices say about the business (CompanySettings columns).
 DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_details", "default_creditor_days",
                    "credit_note_breakdown", "invoice_address_format", "default_payment_reminders")
+# Cash allocation's settings (services/billing/allocation.py): the small write-off's limit in the base
+# currency, and whether account credit pays an invoice when it is issued (a customer's own choice wins).
+ALLOCATION_FIELDS = ("write_off_limit", "use_credit_default")
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
 OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
-ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + OTHER_FIELDS
+ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + OTHER_FIELDS
 DEFAULT_TIME_ZONE = "UTC"
 INVOICE_SEQUENCE = "invoice"
 CREDIT_NOTE_SEQUENCE, CREDIT_NOTE_PREFIX = "credit_note", "CN-"  # as services/billing/credit_notes.py
@@ -199,6 +203,15 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
     if "credit_note_breakdown" in data:
         values["credit_note_breakdown"] = fields.choice(errors, "credit_note_breakdown", data["credit_note_breakdown"],
                                                         BREAKDOWN_STYLES, label="Credit note breakdown")
+    if "write_off_limit" in data:
+        limit = money.amount(errors, "write_off_limit", data["write_off_limit"], settings.base_currency,
+                             label="Write-off limit")
+        if limit is not None and limit < 0:
+            errors.add("write_off_limit", "The write-off limit cannot be below zero.")
+        values["write_off_limit"] = limit
+    if "use_credit_default" in data:
+        values["use_credit_default"] = fields.choice(errors, "use_credit_default", data["use_credit_default"],
+                                                     USE_CREDIT, label="Use account credit")
     if "invoice_next_number" in data:
         number = fields.integer(errors, "invoice_next_number", data["invoice_next_number"], required=True,
                                 label="Next invoice number")
@@ -282,7 +295,8 @@ def update(session: Session, actor, data: dict, *, geocoder=None, logo: bytes | 
     if row is None:
         row = CompanySettings(id=1)
         session.add(row)
-    changed = [key for key in FIELDS + DOCUMENT_FIELDS if key in values and getattr(row, key) != values[key]]
+    changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS
+               if key in values and getattr(row, key) != values[key]]
     for key in changed:
         setattr(row, key, values[key])
     session.flush()

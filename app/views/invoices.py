@@ -43,7 +43,8 @@ STATUS_NAMES = {"draft": "Draft", "issued": "Issued", "part_paid": "Part-paid", 
 STATUS_LABELS = {"draft": "default", "issued": "primary", "part_paid": "warning", "paid": "success", "void": "danger"}
 # Every permission on the name "InvoiceView": InvoiceDocumentView (views/documents.py) shares it, and
 # FAB's permission update deletes from a view name what the view registered under it does not list.
-PERMISSIONS = ["can_list", "can_show", "can_post_money", "can_pdf", "can_export"]
+# can_write_off_money: small write-offs on the cash-allocation screen (services/billing WRITE_OFF).
+PERMISSIONS = ["can_list", "can_show", "can_post_money", "can_pdf", "can_export", "can_write_off_money"]
 CATEGORY_NAMES = {"labour": "Labour", "parts": "Parts", "other": "Other"}
 BLANK_ROWS = 1  # rows the form adds after the lines it shows (the JS adds more)
 _ROW_FIELD = re.compile(r"lines-(\d+)-(description|category|quantity|unit_price|tax_rate_id|invoice_line_id)$")

@@ -22,7 +22,7 @@ from app.views.list_widget import MoneyListWidget
 
 # A source's kind as the Payments list says it.
 PAYMENT_KINDS = {"payment": "Invoice payment", "external": "External payment", "credit": "Manual credit",
-                 "credit_note": "Credit note"}
+                 "credit_note": "Credit note", "write_off": "Write-off"}
 
 
 def kind_words(value) -> str:

@@ -70,11 +70,12 @@ FINANCE_TABS = {"invoices": "Invoices", "quotes": "Quotes", "credit_notes": "Cre
 # A payment's kind on the Payments and Credits sub-tabs (the Credits list says "Overpayment" for a
 # payment that became credit: views/credits.py).
 PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit",
-                 "credit_note": "Credit note"}
+                 "credit_note": "Credit note", "write_off": "Write-off"}
 # A ledger entry's kind in words (positive amounts: the customer owes more).
 LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment": "Payment",
                 "external": "External payment", "credit": "Manual credit", "refund": "Refund",
-                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note"}
+                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note",
+                "write_off": "Write-off"}
 
 
 def _ledger_sources(entries) -> dict:

@@ -45,12 +45,12 @@ def test_each_setting_is_saved_and_audited(ctx):
     ctx.add(book)
     ctx.commit()
     changed = save(c, creditor_days="30", currency="eur", tax_exempt="", tax_rate_id=rate("Reduced rate"),
-                   price_book_id=book.id, do_not_suspend="on", payment_reminders="off",
+                   price_book_id=book.id, do_not_suspend="on", payment_reminders="off", use_credit="ask",
                    group_statements_by_contact="yes", attach_invoices_to_statements="1")
     assert set(changed) == set(billing_settings.FIELDS) - {"tax_exempt"}
     assert read(c).values == {"creditor_days": 30, "currency": "EUR", "tax_exempt": False,
                               "tax_rate_id": rate("Reduced rate"), "price_book_id": book.id, "do_not_suspend": True,
-                              "payment_reminders": "off", "group_statements_by_contact": True,
+                              "payment_reminders": "off", "use_credit": "ask", "group_statements_by_contact": True,
                               "attach_invoices_to_statements": True}
     assert save(c, payment_reminders="off", do_not_suspend="on") == []  # the same again changes nothing
     assert save(c, tax_exempt="y", tax_rate_id="", payment_reminders="", price_book_id="") == \
@@ -72,9 +72,16 @@ def test_bad_values_are_refused_all_at_once(ctx):
     c = factories.customer()
     with pytest.raises(Invalid) as caught:
         save(c, creditor_days="13", currency="XXY", tax_rate_id="999999", price_book_id="999999",
-             payment_reminders="sometimes", use_credit="automatic")
+             payment_reminders="sometimes", use_credit="always")
     assert set(caught.value.errors) == {"creditor_days", "currency", "tax_rate_id", "price_book_id",
                                         "payment_reminders", "use_credit"}
+
+
+def test_account_credit_used_on_issue_is_a_billing_setting(ctx):
+    c = factories.customer()
+    assert save(c, use_credit="automatic") == ["use_credit"]
+    assert read(c).values["use_credit"] == "automatic"
+    assert save(c, use_credit="") == ["use_credit"] and read(c).values["use_credit"] is None  # the default
 
 
 def test_the_currency_is_fixed_once_the_customer_has_money(ctx):

@@ -5,6 +5,9 @@
 - invoices.py  drafts, issuing (a gap-free number), Charge customer, voiding
 - payments.py  payments, external payments, manual credits, allocation, refunds, voided credit,
                balance adjustments
+- allocation.py the cash-allocation screen's service: open invoices and credits, oldest first, save
+               (a new payment or existing credit over many invoices, small write-offs), un-allocate,
+               account credit used when an invoice is issued
 - finances.py  what the customer's page reads: its figures, the Finances tab's lists
 
 Every command here is one transaction: it checks the permission (POST_MONEY), loads the customer
@@ -13,4 +16,6 @@ customer's money (ledger.lock), checks again what it read, writes, posts and com
 """
 # Posting money (every command that writes a money record); Finance and Admin hold it.
 POST_MONEY = ("can_post_money", "InvoiceView")
+# A small write-off (allocation.py): Finance's and Admin's, by the default roles' can_[a-z_]+ on InvoiceView.
+WRITE_OFF = ("can_write_off_money", "InvoiceView")
 ALREADY_RECORDED = "This was already recorded; it was not recorded twice."

@@ -1,6 +1,7 @@
 """A customer's billing settings (iBill's, Commusoft's), read and saved as one form: creditor days, currency
 (only while the customer has no money record), tax exemption or a special rate, price book, do not suspend
-for late payment, payment reminders (automatic / manual / off; none: the company's default), statements
+for late payment, payment reminders (automatic / manual / off; none: the company's default), account
+credit used when an invoice is issued (off / automatic / ask; none: the company's default), statements
 grouped by contact, invoices attached to statement e-mails.
 
 Everyone who may see the customer reads them; who posts money (POST_MONEY: Finance and Admin) changes
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app.models import CompanySettings, Customer
-from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS, USE_CREDIT
 from app.services import fields, permissions
 from app.services.billing import POST_MONEY, ledger
 from app.services.billing.payments import has_money
@@ -23,7 +24,7 @@ from app.services.errors import FieldErrors
 from app.services.scope import get_customer
 
 FIELDS = ("creditor_days", "currency", "tax_exempt", "tax_rate_id", "price_book_id", "do_not_suspend",
-          "payment_reminders", "group_statements_by_contact", "attach_invoices_to_statements")
+          "payment_reminders", "use_credit", "group_statements_by_contact", "attach_invoices_to_statements")
 FLAGS = ("tax_exempt", "do_not_suspend", "group_statements_by_contact", "attach_invoices_to_statements")
 DEFAULT_REMINDERS = "automatic"  # a company that chose none
 
@@ -76,6 +77,9 @@ def _clean(session: Session, customer: Customer, data: dict) -> dict:
     if "payment_reminders" in data:
         out["payment_reminders"] = fields.choice(errors, "payment_reminders", data["payment_reminders"],
                                                  PAYMENT_REMINDERS, label="Payment reminders")
+    if "use_credit" in data:  # NULL: the company's default (allocation.use_credit)
+        out["use_credit"] = fields.choice(errors, "use_credit", data["use_credit"], USE_CREDIT,
+                                          label="Use account credit")
     for key in FLAGS:
         if key in data and key != "tax_exempt":
             out[key] = fields.boolean(data[key])

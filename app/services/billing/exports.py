@@ -13,10 +13,11 @@ from app.services.csv_export import amount_text, labelled, safe
 from app.services.scope import customer_scope
 
 PAYMENT_KINDS = {"payment": "Payment", "external": "External payment", "credit": "Manual credit",
-                 "credit_note": "Credit note"}
+                 "credit_note": "Credit note", "write_off": "Write-off"}
 LEDGER_KINDS = {"invoice": "Invoice", "invoice_void": "Invoice voided", "payment": "Payment",
                 "external": "External payment", "credit": "Manual credit", "refund": "Refund",
-                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note"}
+                "credit_void": "Credit voided", "adjustment": "Balance adjustment", "credit_note": "Credit note",
+                "write_off": "Write-off"}
 SOURCE_WORDS = {"invoice": "Invoice", "payment": "Payment", "payment_release": "Refund or void",
                 "balance_adjustment": "Adjustment", "credit_note": "Credit note"}
 

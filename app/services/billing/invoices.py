@@ -6,8 +6,9 @@ stored figures are the only ones anything shows.
 
 Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue
 gives it back: no gaps), copies the billing address onto the invoice and posts the total to the
-ledger. Voiding first releases the invoice's allocations back to their sources (they become
-account credit), then posts the reversal; the number stays.
+ledger, then (customer setting "automatic") pays it from account credit (allocation.py). Voiding first
+releases the invoice's allocations back to their sources (they become account credit; a write-off's is
+withdrawn), then posts the reversal; the number stays.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -293,6 +294,9 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> Non
     invoice.fx_rate, invoice.fx_rate_on = fx.issued_rate(session, invoice.currency, invoice.issue_date, customer.id)
     session.flush()
     ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)
+    # Here, not at the top: allocation builds on payments, which imports this module.
+    from app.services.billing import allocation
+    allocation.use_credit_on_issue(session, actor, customer, invoice)
 
 
 def issue(session: Session, actor, invoice_id, key) -> Invoice:
@@ -381,7 +385,15 @@ def _release_allocations(session: Session, actor, invoice: Invoice, on: date) ->
                                created_by_id=getattr(actor, "id", None)))
         source = sources[allocation.payment_id]
         source.unallocated += allocation.amount
-        source.is_credit = True  # one of the customer's credits now
+        source.is_credit = source.kind != "write_off"  # one of the customer's credits now
+    # A write-off was never money: what it cleared is withdrawn, not given back as credit.
+    written_off = [s for s in sources.values() if s.kind == "write_off" and s.unallocated > 0]
+    if written_off:
+        from app.services.billing import payments  # here: payments imports this module
+        session.flush()
+        for source in written_off:
+            payments._release(session, actor, source, "void", source.unallocated,
+                              {"released_on": on, "reason": f"Invoice {invoice.number} voided: write-off withdrawn"})
 
 
 def status_for(invoice: Invoice) -> str:

@@ -14,7 +14,8 @@ the other has committed.
 
 `check` recomputes, set-based, each customer's balance from the documents (invoices, payments,
 releases, adjustments), each invoice's outstanding and each source's rest from the allocations,
-and compares them with the ledger and the cached figures (`flask ledger check`).
+and compares them with the ledger and the cached figures (`flask ledger check`); a write-off (a source
+of kind "write_off") counts as any payment, and never keeps a rest.
 """
 from dataclasses import dataclass
 from datetime import date
@@ -198,6 +199,12 @@ def check(session: Session) -> list[Difference]:
         .order_by(Payment.id))
     for payment_id, unallocated, should in rows:
         found.append(Difference("payment", payment_id, f"unallocated {unallocated} (should be {should})"))
+    # A write-off is never account credit: it clears its invoice, or is withdrawn with it.
+    rows = session.execute(select(Payment.id, Payment.unallocated)
+                           .where(Payment.kind == "write_off", func.round(Payment.unallocated, 4) != 0)
+                           .order_by(Payment.id))
+    for payment_id, unallocated in rows:
+        found.append(Difference("payment", payment_id, f"a write-off with {unallocated} not allocated"))
     return found + _credit_note_differences(session)
 
 

@@ -3,7 +3,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Reseller, Tag
-from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOMER_TYPES, PURPOSES, STATUSES, TITLES
+from app.models.customers import BUILDING_TYPES, CHANNELS, CREDITOR_DAYS, CUSTOMER_TYPES, PURPOSES, STATUSES, TITLES, \
+    USE_CREDIT
 from app.services import fields, permissions
 from app.services.billing import POST_MONEY
 from app.services.billing.payments import has_money
@@ -19,7 +20,7 @@ EDITABLE = (
     "customer_type", "title", "first_name", "surname", "company_name", "email", "phone",
     "mobile", "currency", "reseller_id", "tag_ids", "status", "joined_on",
     "advertising_source", "creditor_days", "building_type", "third_party_reference", *PREFERENCE_FIELDS,
-    "tax_exempt", "tax_rate_id", "price_book_id",
+    "tax_exempt", "tax_rate_id", "price_book_id", "use_credit",
 )
 
 
@@ -83,6 +84,13 @@ def clean(session: Session, actor, data: dict, customer: Customer | None = None)
         if book != getattr(customer, "price_book_id", None) and not permissions.may(session, actor, POST_MONEY):
             errors.add("price_book_id", "Only who may post money (Finance, Admin) can change a customer's price book.")
         out["price_book_id"] = book
+
+    # Account credit used when an invoice is issued (empty: the company's default): money too.
+    if "use_credit" in data:
+        use_credit = fields.choice(errors, "use_credit", data["use_credit"], USE_CREDIT, label="Use account credit")
+        if use_credit != getattr(customer, "use_credit", None) and not permissions.may(session, actor, POST_MONEY):
+            errors.add("use_credit", "Only who may post money (Finance, Admin) can change how credit is used.")
+        out["use_credit"] = use_credit
 
     out["reseller_id"] = _reseller(session, actor, errors, data, customer)
 
