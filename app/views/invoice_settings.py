@@ -75,9 +75,10 @@ class InvoiceSettingsView(BaseView):
             preview = ""
         return self.render_template(
             "invoice_settings/show.html", customer=customer, may_change=may_change, settings=settings,
-            values=values, errors=errors or {}, tags=address_format.TAGS, company_format=address_format.company_format(
-                db.session), preview=preview, query=query, found=found, chosen=chosen, form_key=new_form_key(),
-            on=fields.boolean, creditor_days=CREDITOR_DAYS, reminders=PAYMENT_REMINDERS, tax_rates=tax.rates(db.session),
+            values=values, errors=errors or {}, tags=address_format.TAGS, preview=preview,
+            company_format=address_format.company_format(db.session), query=query, found=found, chosen=chosen,
+            form_key=new_form_key(), on=fields.boolean, creditor_days=CREDITOR_DAYS, reminders=PAYMENT_REMINDERS,
+            tax_rates=tax.rates(db.session),
             books=price_books.active_books(db.session), currencies=sorted(fields.CURRENCIES),
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances"),
             title=f"Invoice settings: {customer.name}"), status
@@ -206,6 +207,25 @@ class InvoiceSettingsView(BaseView):
             "invoice_settings/delete.html", customer=customer, address=address,
             usage=invoice_addresses.usage(db.session, g.user, address.id), form_key=new_form_key(),
             back=self._back(customer.id), title="Delete invoice address")
+
+    @expose("/invoice/<int:invoice_id>/address", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def choose_for_invoice(self, invoice_id):
+        """The draft invoice's page: make it out to an address (empty: the customer's choice), back to it."""
+        back = return_target() or url_for("InvoiceView.show", pk=invoice_id)
+        if self._claimed():
+            try:
+                invoice = invoice_addresses.choose_for_invoice(db.session, g.user, invoice_id,
+                                                               request.form.get("address_id", ""))
+            except Invalid as e:
+                db.session.rollback()
+                flash(e.messages, "danger")
+                return redirect(back)
+            chosen = db.session.get(InvoiceAddress, invoice.invoice_address_id) if invoice.invoice_address_id else None
+            flash(f"This draft is made out to {chosen.name} now." if chosen
+                  else "This draft is made out to the customer's invoice address now.", "success")
+        return redirect(back)
 
     # ---- 3. billing settings ----------------------------------------------------------------
     @expose("/<int:pk>/billing", methods=["POST"])

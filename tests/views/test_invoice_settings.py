@@ -271,3 +271,26 @@ def test_another_resellers_customer_is_404_and_the_finances_tab_links_the_screen
     finance = login("finance")
     assert f'href="/invoice-settings/{theirs}"' in finance.get(
         f"/customers/show/{theirs}?tab=finances").get_data(as_text=True)
+
+
+def test_a_draft_is_made_out_to_an_address_from_its_page_and_shows_it(app, login, ada):
+    acme = address_id(app)
+    theirs = address_id(app, "Reseller B", name="Beta Lettings")
+    with app.app_context():
+        rate = db.session.scalar(select(TaxRate.id).where(TaxRate.name == "Zero rate"))
+        draft = invoices.create_draft(db.session, f.user("finance"), ada, {"lines": [
+            {"description": "Repair", "quantity": "1", "unit_price": "10", "tax_rate_id": rate,
+             "category": "labour"}]}, str(uuid.uuid4())).id
+    browser = login("finance")
+    page = unescape(browser.get(f"/invoices/show/{draft}").get_data(as_text=True))
+    assert "Ada Lovelace\n9 Home Lane" in page and f'<option value="{acme}"' in page and "Beta Lettings" not in page
+    url = f"/invoice-settings/invoice/{draft}/address"
+    page = landed(browser, browser.post(url, {"form_key": form_key(page), "address_id": str(acme)}))
+    assert "This draft is made out to Acme Insurance now." in page and "Acme Insurance\nClaims Dept\n1 Policy Road" in page
+    page = landed(browser, browser.post(url, {"form_key": str(uuid.uuid4()), "address_id": str(theirs)}))
+    assert "This customer cannot use that invoice address" in page
+    with app.app_context():
+        from app.models import Invoice
+        assert db.session.get(Invoice, draft).invoice_address_id == acme
+    assert login("staff").post(url, {"form_key": str(uuid.uuid4()), "address_id": ""}).status_code == 403
+    assert 'id="invoice-address-form"' not in login("readonly").get(f"/invoices/show/{draft}").get_data(as_text=True)
