@@ -67,11 +67,13 @@ _INVOICE_SETTINGS_READ = (r"InvoiceSettingsView", r"can_show")
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
 _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
                (r"(Money|Invoices|Quotes|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ,
-               (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf"), _INVOICE_SETTINGS_READ]
+               (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf"),
+               _INVOICE_SETTINGS_READ]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
                 (r"CreditNote(View|Api)", _WRITE), (r"CreditNoteView", r"can_[a-z_]+"),
-                (r"Card(View|Api)", r"can_[a-z_]+"), (r"InvoiceSettingsView", r"can_[a-z_]+")]  # stored cards: seen and charged only by who posts money
+                (r"Card(View|Api)", r"can_[a-z_]+"),  # stored cards: seen and charged only by who posts money
+                (r"InvoiceSettingsView", r"can_[a-z_]+")]
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
 _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]

@@ -286,7 +286,8 @@ def test_a_draft_is_made_out_to_an_address_from_its_page_and_shows_it(app, login
     assert "Ada Lovelace\n9 Home Lane" in page and f'<option value="{acme}"' in page and "Beta Lettings" not in page
     url = f"/invoice-settings/invoice/{draft}/address"
     page = landed(browser, browser.post(url, {"form_key": form_key(page), "address_id": str(acme)}))
-    assert "This draft is made out to Acme Insurance now." in page and "Acme Insurance\nClaims Dept\n1 Policy Road" in page
+    assert "This draft is made out to Acme Insurance now." in page
+    assert "Acme Insurance\nClaims Dept\n1 Policy Road" in page
     page = landed(browser, browser.post(url, {"form_key": str(uuid.uuid4()), "address_id": str(theirs)}))
     assert "This customer cannot use that invoice address" in page
     with app.app_context():
