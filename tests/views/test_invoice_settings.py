@@ -295,3 +295,17 @@ def test_a_draft_is_made_out_to_an_address_from_its_page_and_shows_it(app, login
         assert db.session.get(Invoice, draft).invoice_address_id == acme
     assert login("staff").post(url, {"form_key": str(uuid.uuid4()), "address_id": ""}).status_code == 403
     assert 'id="invoice-address-form"' not in login("readonly").get(f"/invoices/show/{draft}").get_data(as_text=True)
+
+
+def test_the_company_format_and_reminders_are_set_on_the_company_settings(app, login, ada):
+    browser = login("admin")
+    page = browser.get("/company/").get_data(as_text=True)
+    assert 'id="invoice_address_format"' in page and 'id="default_payment_reminders"' in page
+    response = browser.post("/company/", {"invoice_address_format": "[customer_name] [oops]"})
+    assert response.status_code == 200 and "[oops] is not a tag." in unescape(response.get_data(as_text=True))
+    page = landed(browser, browser.post("/company/", {"invoice_address_format": "[customer_name], [postcode]",
+                                                       "default_payment_reminders": "manual"}))
+    assert "invoice address format, payment reminders changed" in page
+    page = screen(login("finance"), ada)
+    assert "Ada Lovelace, LS1 1AA" in page and "Company default (manual)" in page
+    landed(browser, browser.post("/company/", {"invoice_address_format": "", "default_payment_reminders": ""}))
