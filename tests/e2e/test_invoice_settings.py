@@ -78,6 +78,9 @@ def test_the_format_is_previewed_as_typed_saved_and_prints_on_the_invoice(page_a
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"/invoices/show/{draft}")
     expect(page.locator("#billing-address")).to_have_text("Attn: Grace Hopper, Whitby YO21 3PU")
+    expect(page.locator("#invoice-address-id")).to_be_visible()
+    shoot(page, screenshots, "invoice-draft-address")
+    page.set_viewport_size({"width": 1400, "height": 900})
     with page.expect_navigation():
         page.locator("#action-issue").click()
     expect(page.locator("#invoice-status")).to_have_text("Issued")
