@@ -6,6 +6,7 @@ from app.views.contacts import AddressView, ContactPhoneView, ContactView, Servi
 from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView, QuoteDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
+from app.views.invoice_settings import InvoiceSettingsView
 from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
 from app.views.fx_api import CustomerFxRateApi, FxRateApi
@@ -113,6 +114,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", icon="fa-file-text-o", category="Money")
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
+    appbuilder.add_view_no_menu(InvoiceSettingsView)
     appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
     appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(PaymentView, "Payments", icon="fa-money", category="Money")

@@ -11,9 +11,9 @@ from markupsafe import Markup
 
 from app.extensions import db
 from app.models import AuditEntry, Reseller, Tag
-from app.models.customers import CREDITOR_DAYS
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
 from app.services import company, resellers, tags
-from app.services.billing import tax
+from app.services.billing import address_format, tax
 from app.services.errors import Invalid
 from app.services.settings import settings
 from app.views import formatters, history
@@ -135,7 +135,8 @@ class CompanySettingsView(BaseView):
               "bank_details": "bank details", "default_creditor_days": "default creditor days",
               "invoice_prefix": "invoice prefix", "invoice_next_number": "next invoice number",
               "default_tax_rate_id": "default tax rate", "logo": "logo",
-              "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown"}
+              "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown",
+              "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders"}
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -168,7 +169,8 @@ class CompanySettingsView(BaseView):
             now=company.local(datetime.now(timezone.utc), in_force.time_zone), title="Company settings",
             logo=logo, logo_kb=len(row.logo) / 1024 if row.logo else 0, logo_limit_kb=company.LOGO_BYTES // 1024,
             tax_rates=tax.rates(db.session), creditor_days=CREDITOR_DAYS, base_currency=settings.base_currency,
-            next_invoice=company.numbering(db.session).next)
+            next_invoice=company.numbering(db.session).next, payment_reminders=PAYMENT_REMINDERS,
+            address_tags=" ".join(tag.text for tag in address_format.TAGS))
 
     @staticmethod
     def _saved() -> dict:

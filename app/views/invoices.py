@@ -27,7 +27,8 @@ from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import csv_export, fields, money, permissions
-from app.services.billing import POST_MONEY, credit_notes, documents, finances, invoices, payments, tax
+from app.services.billing import (POST_MONEY, credit_notes, documents, finances, invoice_addresses, invoices, payments,
+                                  tax)
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
@@ -164,8 +165,13 @@ class InvoiceView(ServiceModelView):
         customer = db.session.get(Customer, invoice.customer_id)
         may_post = permissions.may(db.session, g.user, POST_MONEY)
         views = current_app.view_functions
+        draft = invoice.status == "draft"
         return self.render_template(
             "invoices/show.html", invoice=invoice, customer=customer, may_post=may_post,
+            # A draft is made out to what its customer's settings say now (re-rendered until it is issued).
+            draft_address=invoices.billing_address(db.session, customer, invoice) if draft else None,
+            addresses=invoice_addresses.search(db.session, g.user, customer_id=customer.id)
+            if draft and may_post else [],
             status=STATUS_NAMES.get(invoice.status, invoice.status), status_label=status_label,
             categories=CATEGORY_NAMES, by_rate=invoices.tax_by_rate(invoice), allocations=finances.allocations_of(db.session, invoice),
             is_open=invoice.status in OPEN_STATUSES, money=lambda amount: money.format(amount, invoice.currency),

@@ -106,7 +106,7 @@ def test_a_draft_with_two_lines_is_saved_and_shown_on_its_page(app, login):
     assert r.headers["Location"] == f"/invoices/show/{draft.id}"
     html = page(browser, r)
     assert "Draft invoice saved: £116.00" in html
-    assert "Copied from the customer's billing address when the invoice is issued" in html
+    assert "As the customer's invoice settings say now; kept as it is when the invoice is issued." in html
     assert "Labour" in html and "Standard rate 20%" in html and "Zero rate 0%" in html
     for shown in ("£100.00", "£16.00", "£116.00", "Thank you", 'id="action-issue"', 'id="action-edit"'):
         assert shown in html
