@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.extensions import db
 from app.models import InvoiceAddress
-from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS, USE_CREDIT
 from app.services import fields
 from app.services.billing import address_format, billing_settings, invoice_addresses, price_books, tax
 from app.services.errors import Invalid, NotFound
@@ -25,6 +25,7 @@ from app.views.return_to import return_target
 SETTING_LABELS = {"creditor_days": "creditor days", "currency": "currency", "tax_exempt": "tax exemption",
                   "tax_rate_id": "special tax rate", "price_book_id": "price book",
                   "do_not_suspend": "do not suspend for late payment", "payment_reminders": "payment reminders",
+                  "use_credit": "account credit used on a new invoice",
                   "group_statements_by_contact": "statements grouped by contact",
                   "attach_invoices_to_statements": "invoices attached to statements"}
 ADDRESS_LABELS = {"name": "Name or organisation", "contact_name": "Contact name", "line1": "Address line 1",
@@ -78,6 +79,7 @@ class InvoiceSettingsView(BaseView):
             values=values, errors=errors or {}, tags=address_format.TAGS, preview=preview,
             company_format=address_format.company_format(db.session), query=query, found=found, chosen=chosen,
             form_key=new_form_key(), on=fields.boolean, creditor_days=CREDITOR_DAYS, reminders=PAYMENT_REMINDERS,
+            use_credit_choices=USE_CREDIT,
             tax_rates=tax.rates(db.session),
             books=price_books.active_books(db.session), currencies=sorted(fields.CURRENCIES),
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances"),

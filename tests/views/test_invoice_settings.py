@@ -217,6 +217,20 @@ def test_the_billing_settings_are_saved_and_named(app, login, ada):
     assert "Billing settings saved: do not suspend for late payment changed." in page
 
 
+def test_account_credit_on_issue_is_chosen_with_the_billing_settings(app, login, ada):
+    browser = login("finance")
+    page = browser.get(f"/invoice-settings/{ada}").get_data(as_text=True)
+    assert 'id="use_credit"' in page and "Company default (off)" in page
+    page = landed(browser, post(browser, f"/invoice-settings/{ada}/billing", {**EMPTY_BILLING, "use_credit": "automatic"},
+                                ada))
+    assert "account credit used on a new invoice changed." in page
+    assert customer_row(app, ada).use_credit == "automatic"
+    r = post(browser, f"/invoice-settings/{ada}/billing", {**EMPTY_BILLING, "use_credit": "always"}, ada)
+    assert r.status_code == 422 and "Use account credit must be one of" in r.get_data(as_text=True)
+    assert customer_row(app, ada).use_credit == "automatic"
+    assert "Automatic" in login("staff").get(f"/invoice-settings/{ada}").get_data(as_text=True)
+
+
 def test_bad_billing_settings_are_refused_next_to_their_fields(app, login, ada):
     browser = login("admin")
     response = post(browser, f"/invoice-settings/{ada}/billing", {

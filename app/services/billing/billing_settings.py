@@ -15,6 +15,7 @@ from app.models import CompanySettings, Customer
 from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS, USE_CREDIT
 from app.services import fields, permissions
 from app.services.billing import POST_MONEY, ledger
+from app.services.billing.allocation import USE_CREDIT_DEFAULT
 from app.services.billing.payments import has_money
 from app.services.billing.price_books import check_customer_book
 from app.services.billing.tax import check_customer_tax
@@ -36,8 +37,14 @@ class BillingSettings:
     values: dict
     default_creditor_days: int | None  # the company's (None: none, invoices are due when issued)
     default_payment_reminders: str  # the company's
+    default_use_credit: str  # the company's: off, automatic or ask
     currency_fixed: bool  # it has a money record: its currency cannot change
     may_change: bool
+
+    @property
+    def use_credit(self) -> str:
+        """Whether account credit pays an invoice when it is issued: its own, else the company's."""
+        return self.values["use_credit"] or self.default_use_credit
 
     @property
     def payment_reminders(self) -> str:
@@ -53,6 +60,7 @@ def read(session: Session, actor, customer_id) -> BillingSettings:
         values={key: getattr(customer, key) for key in FIELDS},
         default_creditor_days=row.default_creditor_days if row else None,
         default_payment_reminders=(row and row.default_payment_reminders) or DEFAULT_REMINDERS,
+        default_use_credit=(row and row.use_credit_default) or USE_CREDIT_DEFAULT,
         currency_fixed=has_money(session, customer.id),
         may_change=permissions.may(session, actor, POST_MONEY))
 
