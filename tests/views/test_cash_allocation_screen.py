@@ -256,3 +256,19 @@ def test_oldest_first_answers_the_rows_and_the_excess(app, login, ada):
     with app.app_context():
         theirs = f.customer(reseller_id=f.reseller_id("Reseller B")).id
     assert login("reseller_a").get(f"/cash-allocation/{theirs}/oldest-first?amount=1").status_code in (403, 404)
+
+
+def test_finance_writes_off_a_small_rest_with_a_reason_said_next_to_the_row(app, login, ada):
+    pk, ids = ada
+    browser = login("finance")
+    page = screen(browser, pk)
+    assert 'name="rows.2.write_off"' in page and "at most £5.00" in page
+    refused = save(app, browser, pk, ids, ["", "", "28.00"], amount="28.00", **{"rows.2.write_off": "1"})
+    assert refused.status_code == 422 and allocations(app, pk) == 0
+    page = unescape(refused.get_data(as_text=True))
+    row = page[page.index('name="rows.2.reason"'):]
+    assert "Reason" in row[:row.index("</td>")] and "field-error" in row[:row.index("</td>")]
+    done = save(app, browser, pk, ids, ["", "", "28.00"], amount="28.00",
+                **{"rows.2.write_off": "1", "rows.2.reason": "Rounding"})
+    assert "£28.00 allocated to 1 invoice; £2.00 written off" in landed(browser, done)
+    assert outstanding(app, ids)[2] == D("0.00")
