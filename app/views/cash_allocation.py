@@ -9,7 +9,9 @@ reseller's customer: 404) and permission (POST_MONEY, WRITE_OFF) again. Who sees
 (can_show); Finance and Admin allocate (can_edit). The form's key makes a double submit record once.
 
 The form numbers its rows as the table shows them; only the rows with an amount go to the service, so its
-errors ("rows.<k>.amount", "write_offs.<k>.reason") are put back on the table's row they came from.
+errors ("rows.<k>.amount", "write_offs.<k>.reason") are named back after the form's row, and shown on the
+row of that row's invoice (the table may have changed meanwhile); a row whose invoice is not on the table
+has its errors said on top.
 """
 from datetime import date
 
@@ -93,15 +95,25 @@ class CashAllocationView(BaseView):
         may_change = self.appbuilder.sm.has_access("can_edit", self.class_permission_name)
         values = values or {"received_on": date.today().isoformat(), "method_id": "", "reference": "", "amount": "",
                             "allocated_on": "", "source": request.args.get("source", "new")}
-        typed = {int(r["invoice_id"]): r for r in typed or [] if fields.record_id(r["invoice_id"])}
-        rows = [(row, typed.get(row.id, {})) for row in shown.invoices]
+        errors, placed = dict(errors or {}), {}
+        on_table = {row.id for row in shown.invoices}
+        for i, row in enumerate(typed or []):  # what was typed and its errors go back to their invoice's row
+            prefix, number = f"rows.{i}.", fields.record_id(row["invoice_id"])
+            own = {name[len(prefix):]: errors.pop(name) for name in list(errors) if name.startswith(prefix)}
+            if number in on_table and number not in placed:
+                placed[number] = (row, own)
+            elif own:  # a row not on the table (paid meanwhile, forged): said on top
+                errors.setdefault("rows", []).extend(m for messages in own.values() for m in messages)
+        rows = [(row, *placed.get(row.id, ({}, {}))) for row in shown.invoices]
         return self.render_template(
             "cash_allocation/show.html", customer=customer, shown=shown, rows=rows, values=values,
-            errors=errors or {}, changed=changed, may_change=may_change,
+            errors=errors, changed=changed, may_change=may_change,
             may_write_off=may_change and shown.may_write_off, form_key=key or new_form_key(),
             methods=payments.methods(db.session, fields.record_id(values.get("method_id"))),
-            formatters=formatters, kinds=PAYMENT_KINDS, write_off_limit=money.format(shown.write_off_limit, settings.base_currency), recent=self._recent(customer.id),
-            money=lambda value: money.format(value, customer.currency), minor_units=money.minor_units(customer.currency),
+            formatters=formatters, kinds=PAYMENT_KINDS, recent=self._recent(customer.id),
+            write_off_limit=money.format(shown.write_off_limit, settings.base_currency),
+            money=lambda value: money.format(value, customer.currency),
+            minor_units=money.minor_units(customer.currency),
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances"),
             title=f"Allocate cash: {customer.name}"), status
 
@@ -117,8 +129,8 @@ class CashAllocationView(BaseView):
         ids = [a.id for a, *_ in rows]
         reversed_ids = set(db.session.scalars(select(Allocation.reverses_id).where(Allocation.reverses_id.in_(ids))))
         return [{"row": a, "number": number, "kind": kind, "reference": reference, "reversed": a.id in reversed_ids,
-                 "may_undo": a.amount > 0 and a.reverses_id is None and a.id not in reversed_ids and kind != "write_off"}
-                for a, number, kind, reference in rows]
+                 "may_undo": a.amount > 0 and a.reverses_id is None and a.id not in reversed_ids
+                 and kind != "write_off"} for a, number, kind, reference in rows]
 
     @expose("/<int:pk>/oldest-first")
     @has_access

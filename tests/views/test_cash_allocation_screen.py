@@ -1,8 +1,9 @@
 """A customer's Allocate cash screen over HTTP: a new payment over three invoices (one part paid, the excess
 account credit), an existing credit picked, errors next to their rows with nothing written (above the
-outstanding, below zero, another reseller's invoice forged in), a double submit recorded once, the
-changed-meanwhile message with its Reload link, un-allocating one allocation, read-only roles, 404 across
-resellers and the oldest-first JSON."""
+outstanding, below zero, a write-off without its reason; another reseller's invoice forged in and an invoice
+paid meanwhile, not rows of the table, said above it), a double submit recorded once, the changed-meanwhile
+message with its Reload link, un-allocating one allocation, read-only roles, 404 across resellers and the
+oldest-first JSON."""
 import re
 import uuid
 from datetime import date, timedelta
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Allocation, Customer, Invoice, Payment, PaymentMethod, TaxRate
+from app.models import Allocation, Invoice, Payment, PaymentMethod, TaxRate
 from app.services.billing import invoices, payments
 from tests import factories as f
 
@@ -154,8 +155,9 @@ def test_another_resellers_invoice_forged_into_the_form_is_refused_on_its_row(ap
     response = browser.post(f"/cash-allocation/{pk}/save", data)
     assert response.status_code == 422
     page = unescape(response.get_data(as_text=True))
-    row = page[page.index('name="rows.1.amount"'):]
-    assert "No such open invoice of this customer." in row[:row.index("</td>")]
+    said = page[page.index('data-field="rows"'):]  # not a row of the table: said above it
+    assert "No such open invoice of this customer." in said[:said.index("</div>")]
+    assert page.count("No such open invoice") == 1
     assert allocations(app, pk) == 0 and outstanding(app, [theirs]) == [D("20.00")]
 
 
@@ -272,3 +274,21 @@ def test_finance_writes_off_a_small_rest_with_a_reason_said_next_to_the_row(app,
                 **{"rows.2.write_off": "1", "rows.2.reason": "Rounding"})
     assert "£28.00 allocated to 1 invoice; £2.00 written off" in landed(browser, done)
     assert outstanding(app, ids)[2] == D("0.00")
+
+
+def test_a_row_paid_in_full_meanwhile_leaves_the_table_and_is_said_on_top(app, login, ada):
+    pk, ids = ada
+    browser = login("finance")
+    with app.app_context():
+        data = form(ids, ["50.00", "10.00"], form_key(screen(browser, pk)), amount="60.00")
+        number = db.session.get(Invoice, ids[0]).number
+        payments.record_payment(db.session, f.user("admin"), ids[0], {
+            "amount": "50.00", "method_id": cash(), "seen_outstanding": "50.00"}, str(uuid.uuid4()))
+    response = browser.post(f"/cash-allocation/{pk}/save", data)
+    assert response.status_code == 422
+    page = unescape(response.get_data(as_text=True))
+    said = page[page.index('data-field="rows"'):]
+    assert f"Invoice {number} is paid: nothing can be paid on it." in said[:said.index("</div>")]
+    assert 'name="rows.0.amount"' in page and 'name="rows.2.amount"' not in page  # two open invoices left
+    assert 'value="10.00"' in page  # what was typed for the second invoice stays on its row
+    assert allocations(app, pk) == 1 and outstanding(app, ids) == [D("0.00"), D("40.00"), D("30.00")]
