@@ -1,6 +1,7 @@
 """Allocate cash in the browser: from the Finances tab, a payment typed in, "Allocate oldest first" filling
 the three invoices from the server's answer, the last one cut to a part payment and the excess said live as
-account credit, saved; then one allocation un-allocated. The screen at both widths, before and after."""
+account credit, saved (after a row above its outstanding was refused next to it); then one allocation
+un-allocated. The screen at both widths, before and after."""
 import uuid
 from datetime import date, timedelta
 
@@ -58,6 +59,15 @@ def test_a_payment_is_allocated_oldest_first_with_one_part_paid_then_one_unalloc
     expect(page.locator("#remainder")).to_have_text("£0.00")
     expect(page.locator("#excess-note")).to_be_hidden()
 
+    amounts.nth(1).fill("45.00")  # above what is outstanding: refused next to its row, nothing written
+    expect(page.locator("#over-note")).to_have_text("The rows come to £5.00 more than the payment.")
+    with page.expect_navigation():
+        page.locator("#save-allocation").click()
+    expect(page.locator("tr.open-invoice").nth(1).locator(".field-error")).to_contain_text(
+        f"Only £40.00 of invoice {numbers[1]} is outstanding.")
+    expect(page.locator("tr.allocation")).to_have_count(0)
+    shoot(page, screenshots, "cash-allocation-refused")
+    amounts.nth(1).fill("40.00")
     amounts.nth(2).fill("10.00")  # the newest paid in part: the rest of the payment becomes credit
     expect(page.locator("#remainder")).to_have_text("£10.00")
     expect(page.locator("#excess-note")).to_have_text("£10.00 becomes account credit.")
