@@ -2,6 +2,7 @@
 from app.views.admin import AuditView, CompanySettingsView, ResellerView, TagView
 from app.views.api import AddressApi, ContactApi, ContactPhoneApi, CustomerApi, TagApi
 from app.views.cards import CardView
+from app.views.cash_allocation import CashAllocationView
 from app.views.contacts import AddressView, ContactPhoneView, ContactView, ServiceView
 from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView, QuoteDocumentView
@@ -115,6 +116,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(InvoiceDocumentView)
     appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view_no_menu(InvoiceSettingsView)
+    appbuilder.add_view_no_menu(CashAllocationView)
     appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
     appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(PaymentView, "Payments", icon="fa-money", category="Money")
