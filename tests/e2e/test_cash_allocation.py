@@ -67,7 +67,8 @@ def test_a_payment_is_allocated_oldest_first_with_one_part_paid_then_one_unalloc
         f"Only £40.00 of invoice {numbers[1]} is outstanding.")
     expect(page.locator("tr.allocation")).to_have_count(0)
     shoot(page, screenshots, "cash-allocation-refused")
-    amounts.nth(1).fill("40.00")
+    amounts.nth(1).fill("40.00")  # the row's error goes with the amount it was about
+    expect(page.locator("tr.open-invoice").nth(1).locator(".field-error")).to_have_count(0)
     amounts.nth(2).fill("10.00")  # the newest paid in part: the rest of the payment becomes credit
     expect(page.locator("#remainder")).to_have_text("£10.00")
     expect(page.locator("#excess-note")).to_have_text("£10.00 becomes account credit.")

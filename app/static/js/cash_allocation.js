@@ -77,7 +77,16 @@
       .catch(function () { shown.errors.textContent = "The amounts could not be loaded."; });
   });
 
-  form.addEventListener("input", refresh);
+  // A row's error is about the amount it was refused with: once the amount changes, it goes.
+  function settle(event) {
+    if (!event.target.classList.contains("row-amount")) { return; }
+    var row = event.target.closest("tr.open-invoice");
+    row.classList.remove("danger");
+    row.querySelectorAll(".has-error").forEach(function (cell) { cell.classList.remove("has-error"); });
+    row.querySelectorAll(".field-error").forEach(function (said) { said.remove(); });
+  }
+
+  form.addEventListener("input", function (event) { settle(event); refresh(); });
   form.addEventListener("change", refresh);
   refresh();
 })();
