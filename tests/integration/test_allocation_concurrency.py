@@ -1,6 +1,5 @@
 """Cash allocation under concurrency on PostgreSQL: two users at once, both past their checks before
 either takes the customer's lock. Never over-allocated; the loser is told what changed."""
-import threading
 import uuid
 from decimal import Decimal
 
@@ -10,8 +9,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Allocation, Customer, Invoice, Payment, PaymentMethod, TaxRate
 from app.services.billing import allocation, invoices, ledger, payments
-from app.services.errors import AlreadyDone, Invalid
+from app.services.errors import Invalid
 from tests import factories as f
+from tests.integration.test_money_concurrency import _race
 
 
 def _key():
@@ -34,35 +34,6 @@ def customer_with_invoices(app):
         ids = customer.id, made, credit, cash
         db.session.remove()
         return ids
-
-
-def _race(app, monkeypatch, *commands):
-    """Each command in its own thread and connection; each reaches the customer's lock only when all
-    have passed their checks. Returns what each ended with."""
-    barrier = threading.Barrier(len(commands))
-    original = ledger.lock
-
-    def lock_together(session, customer_id):
-        barrier.wait(timeout=10)
-        return original(session, customer_id)
-    monkeypatch.setattr(ledger, "lock", lock_together)
-    outcomes = [None] * len(commands)
-
-    def run(i, command):
-        with app.app_context():
-            try:
-                outcomes[i] = command(db.session, f.user("finance"))
-            except (Invalid, AlreadyDone) as error:
-                db.session.rollback()
-                outcomes[i] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(commands)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
-    monkeypatch.setattr(ledger, "lock", original)
-    return outcomes
 
 
 def test_two_users_allocating_the_same_credit_at_once_never_over_allocate_it(app, monkeypatch, customer_with_invoices):
