@@ -86,7 +86,7 @@ def by_name(rows, descending=False):
 
 def matching(rows, text):
     needle = text.lower()
-    return [r for r in rows if needle in r["name"].lower() or needle in r["email"].lower()]
+    return [r for r in rows if needle in r["name"].lower() or needle in (r["email"] or "").lower()]
 
 
 def customer_with_most_children(live_server):
