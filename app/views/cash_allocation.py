@@ -18,10 +18,9 @@ from datetime import date
 from flask import flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Allocation, Invoice, Payment
+from app.models import Invoice
 from app.services import fields, money
 from app.services.billing import allocation, payments
 from app.services.billing.exports import PAYMENT_KINDS
@@ -110,27 +109,12 @@ class CashAllocationView(BaseView):
             errors=errors, changed=changed, may_change=may_change,
             may_write_off=may_change and shown.may_write_off, form_key=key or new_form_key(),
             methods=payments.methods(db.session, fields.record_id(values.get("method_id"))),
-            formatters=formatters, kinds=PAYMENT_KINDS, recent=self._recent(customer.id),
+            formatters=formatters, kinds=PAYMENT_KINDS, recent=allocation.recent(db.session, g.user, customer.id, RECENT),
             write_off_limit=money.format(shown.write_off_limit, settings.base_currency),
             money=lambda value: money.format(value, customer.currency),
             minor_units=money.minor_units(customer.currency),
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances"),
             title=f"Allocate cash: {customer.name}"), status
-
-    @staticmethod
-    def _recent(customer_id: int) -> list[dict]:
-        """The customer's latest allocations (the customer read through the scope by the caller), each with
-        its invoice, its source and whether it may be un-allocated (not a reversal, not reversed, no write-off)."""
-        rows = db.session.execute(
-            select(Allocation, Invoice.number, Payment.kind, Payment.reference)
-            .join(Invoice, Invoice.id == Allocation.invoice_id).join(Payment, Payment.id == Allocation.payment_id)
-            .where(Allocation.customer_id == customer_id)
-            .order_by(Allocation.created_at.desc(), Allocation.id.desc()).limit(RECENT)).all()
-        ids = [a.id for a, *_ in rows]
-        reversed_ids = set(db.session.scalars(select(Allocation.reverses_id).where(Allocation.reverses_id.in_(ids))))
-        return [{"row": a, "number": number, "kind": kind, "reference": reference, "reversed": a.id in reversed_ids,
-                 "may_undo": a.amount > 0 and a.reverses_id is None and a.id not in reversed_ids
-                 and kind != "write_off"} for a, number, kind, reference in rows]
 
     @expose("/<int:pk>/oldest-first")
     @has_access

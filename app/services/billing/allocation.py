@@ -481,3 +481,20 @@ def use_credit_on_issue(session: Session, actor, customer: Customer, invoice: In
         amount = min(source.unallocated, invoice.outstanding)
         done.append(payments.allocate_to(session, actor, source, invoice, amount, invoice.issue_date))
     return done
+
+
+def recent(session: Session, actor, customer_id, limit: int) -> list[dict]:
+    """The customer's latest allocations, newest first, each with its invoice's number, its source's
+    kind and reference, whether it was reversed, and whether `unallocate` would take it (not a
+    reversal, not reversed, not a write-off's). Raises NotFound (missing or out of scope)."""
+    customer = get_customer(session, actor, customer_id)
+    rows = session.execute(
+        select(Allocation, Invoice.number, Payment.kind, Payment.reference)
+        .join(Invoice, Invoice.id == Allocation.invoice_id).join(Payment, Payment.id == Allocation.payment_id)
+        .where(Allocation.customer_id == customer.id)
+        .order_by(Allocation.created_at.desc(), Allocation.id.desc()).limit(limit)).all()
+    ids = [a.id for a, *_ in rows]
+    reversed_ids = set(session.scalars(select(Allocation.reverses_id).where(Allocation.reverses_id.in_(ids))))
+    return [{"row": a, "number": number, "kind": kind, "reference": reference, "reversed": a.id in reversed_ids,
+             "may_undo": a.amount > 0 and a.reverses_id is None and a.id not in reversed_ids
+             and kind != "write_off"} for a, number, kind, reference in rows]
