@@ -11,9 +11,9 @@ from markupsafe import Markup
 
 from app.extensions import db
 from app.models import AuditEntry, Reseller, Tag
-from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS
-from app.services import company, resellers, tags
-from app.services.billing import address_format, tax
+from app.models.customers import CREDITOR_DAYS, PAYMENT_REMINDERS, USE_CREDIT
+from app.services import company, money, resellers, tags
+from app.services.billing import address_format, allocation, tax
 from app.services.errors import Invalid
 from app.services.settings import settings
 from app.views import formatters, history
@@ -136,7 +136,8 @@ class CompanySettingsView(BaseView):
               "invoice_prefix": "invoice prefix", "invoice_next_number": "next invoice number",
               "default_tax_rate_id": "default tax rate", "logo": "logo",
               "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown",
-              "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders"}
+              "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders",
+              "write_off_limit": "write-off limit", "use_credit_default": "account credit on new invoices"}
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -170,7 +171,8 @@ class CompanySettingsView(BaseView):
             logo=logo, logo_kb=len(row.logo) / 1024 if row.logo else 0, logo_limit_kb=company.LOGO_BYTES // 1024,
             tax_rates=tax.rates(db.session), creditor_days=CREDITOR_DAYS, base_currency=settings.base_currency,
             next_invoice=company.numbering(db.session).next, payment_reminders=PAYMENT_REMINDERS,
-            address_tags=" ".join(tag.text for tag in address_format.TAGS))
+            address_tags=" ".join(tag.text for tag in address_format.TAGS), use_credit_choices=USE_CREDIT,
+            write_off_default=money.format(allocation.WRITE_OFF_LIMIT_DEFAULT, settings.base_currency))
 
     @staticmethod
     def _saved() -> dict:
@@ -182,4 +184,7 @@ class CompanySettingsView(BaseView):
         values.update(invoice_prefix=numbers.prefix, invoice_next_number=str(numbers.next_number),
                       default_tax_rate_id="" if rate is None else str(rate))
         values["credit_note_prefix"] = company.credit_note_prefix(db.session)
+        values["write_off_limit"] = ("" if row.write_off_limit is None
+                                     else str(money.quantize(row.write_off_limit, settings.base_currency)))
+        values["use_credit_default"] = row.use_credit_default or ""
         return values

@@ -27,8 +27,8 @@ from app.extensions import db
 from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import csv_export, fields, money, permissions
-from app.services.billing import (POST_MONEY, credit_notes, documents, finances, invoice_addresses, invoices, payments,
-                                  tax)
+from app.services.billing import (POST_MONEY, allocation, credit_notes, documents, finances, invoice_addresses,
+                                  invoices, payments, tax)
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
 from app.services.scope import get_customer
@@ -181,6 +181,7 @@ class InvoiceView(ServiceModelView):
             email_url=url_for("InvoiceDocumentView.email", pk=invoice.id)
             if "InvoiceDocumentView.email" in views else None,
             credit_notes=credit_notes.of_invoice(db.session, invoice),
+            credit_offer=_credit_offer(customer) if draft and may_post else None,
             title=f"Invoice {invoice.number}" if invoice.number else f"Draft invoice for {customer.name}")
 
     # ---- new invoice, edit a draft --------------------------------------------------------------
@@ -211,15 +212,17 @@ class InvoiceView(ServiceModelView):
         errors, key = {}, new_form_key()
         if request.method == "POST":
             key = request.form.get("form_key", "")
-            values = {name: request.form.get(name, "") for name in ("issue_date", "due_date", "notes")}
+            values = {name: request.form.get(name, "") for name in ("issue_date", "due_date", "notes", "use_credit")}
             rows = _posted_rows(request.form)
             then_issue = request.form.get("save") == "issue"
             try:
                 data = {**values, "lines": rows}
                 if invoice is None:
-                    saved = invoices.create_draft(db.session, g.user, customer.id, data, key, issue_now=then_issue)
+                    saved = invoices.create_draft(db.session, g.user, customer.id, data, key, issue_now=then_issue,
+                                                  use_credit=values["use_credit"])
                 else:
-                    saved = invoices.update_draft(db.session, g.user, invoice.id, data, key, issue_now=then_issue)
+                    saved = invoices.update_draft(db.session, g.user, invoice.id, data, key, issue_now=then_issue,
+                                                  use_credit=values["use_credit"])
             except AlreadyDone as done:
                 flash(done.message, "info")
                 return redirect(self._back(invoice.id) if invoice else _customer_page(customer.id))
@@ -228,7 +231,7 @@ class InvoiceView(ServiceModelView):
                 errors = e.errors
             else:
                 if then_issue:
-                    flash(f"Invoice {saved.number} issued: {money.format(saved.total, saved.currency)}", "success")
+                    flash(_issued(saved), "success")
                 else:
                     flash(f"Draft invoice saved: {money.format(saved.total, saved.currency)}", "success")
                 return redirect(self._back(saved.id))
@@ -241,7 +244,7 @@ class InvoiceView(ServiceModelView):
             errors=errors, row_errors=_row_errors(errors, len(rows)), form_key=key, rates=tax.rates(db.session),
             categories=[(c, CATEGORY_NAMES[c]) for c in CATEGORIES], charged=_charged_note(customer),
             fixed_percent=_fixed_percent(customer), percent=_percent, minor_units=money.minor_units(customer.currency),
-            next_url=return_target(),
+            credit_offer=_credit_offer(customer), next_url=return_target(),
             cancel=return_target() or (url_for(".show", pk=invoice.id) if invoice else _customer_page(customer.id)),
             title=f"Edit draft invoice for {customer.name}" if invoice else f"New invoice for {customer.name}",
         ), 422 if errors else 200
@@ -251,19 +254,19 @@ class InvoiceView(ServiceModelView):
     @has_access
     @permission_name("post_money")
     def issue(self, pk):
-        return self._issue(pk, request.form.get("form_key", ""))
+        return self._issue(pk, request.form.get("form_key", ""), request.form.get("use_credit"))
 
-    def _issue(self, pk, key):
+    def _issue(self, pk, key, use_credit=None):
         """Issue the draft `pk`; when it cannot be issued, its errors are said on its page."""
         try:
-            issued = invoices.issue(db.session, g.user, pk, key)
+            issued = invoices.issue(db.session, g.user, pk, key, use_credit)
         except AlreadyDone as done:
             flash(done.message, "info")
         except Invalid as e:
             db.session.rollback()
             flash(f"Not issued: {e.messages}", "danger")
         else:
-            flash(f"Invoice {issued.number} issued: {money.format(issued.total, issued.currency)}", "success")
+            flash(_issued(issued), "success")
         return redirect(self._back(pk))
 
     @expose("/<int:pk>/void", methods=["GET", "POST"])
@@ -344,7 +347,7 @@ class InvoiceView(ServiceModelView):
         default = tax.default_rate(db.session)
         errors, key = {}, new_form_key()
         values = {"description": "", "amount": "", "category": "other", "issue_date": date.today().isoformat(),
-                  "tax_rate_id": str(default.id) if default else ""}
+                  "tax_rate_id": str(default.id) if default else "", "use_credit": ""}
         if request.method == "POST":
             key = request.form.get("form_key", "")
             values = {name: request.form.get(name, "") for name in values}
@@ -357,13 +360,13 @@ class InvoiceView(ServiceModelView):
                 db.session.rollback()
                 errors = e.errors
             else:
-                flash(f"Invoice {invoice.number} issued: {money.format(invoice.total, invoice.currency)}", "success")
+                flash(_issued(invoice), "success")
                 return redirect(self._back(invoice.id))
         return self.render_template(
             "invoices/charge.html", customer=customer, values=values, errors=errors, form_key=key,
             rates=tax.rates(db.session), categories=[(c, CATEGORY_NAMES[c]) for c in CATEGORIES],
             charged=_charged_note(customer), percent=_percent, next_url=return_target(),
-            cancel=return_target() or _customer_page(customer.id),
+            credit_offer=_credit_offer(customer), cancel=return_target() or _customer_page(customer.id),
             title=f"Charge {customer.name}"), 422 if errors else 200
 
     # ---- where a saved form goes ----------------------------------------------------------------
@@ -430,6 +433,21 @@ def _row_errors(errors: dict, count: int) -> list[dict]:
         if parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < count:
             rows[int(parts[1])].setdefault(parts[2] if len(parts) > 2 else "row", []).extend(messages)
     return rows
+
+
+def _issued(invoice: Invoice) -> str:
+    """The message after issuing: the number and total, and what account credit paid of it."""
+    said = f"Invoice {invoice.number} issued: {money.format(invoice.total, invoice.currency)}"
+    from_credit = invoice.total - invoice.outstanding
+    if from_credit > 0:
+        said += f"; {money.format(from_credit, invoice.currency)} paid from account credit"
+    return said
+
+
+def _credit_offer(customer: Customer) -> str | None:
+    """The customer's account credit, formatted, when issuing should offer it (setting "ask")."""
+    offer = allocation.credit_offer(db.session, customer)
+    return money.format(offer, customer.currency) if offer is not None else None
 
 
 def _charged_note(customer: Customer) -> str | None:

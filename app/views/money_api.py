@@ -84,6 +84,11 @@ class InvoiceDraftChange(MoneyKey):
     lines = fields.List(fields.Nested(InvoiceLineIn), metadata={"description": "Sent: replaces every line."})
 
 
+class IssueIn(MoneyKey):
+    use_credit = fields.Boolean(metadata={"description": "When the customer's setting is \"ask\": true pays the "
+                                                        "invoice from its account credit."})
+
+
 class ReasonIn(MoneyKey):
     reason = fields.String(required=True)
 
@@ -252,7 +257,7 @@ class InvoiceApi(MoneyApi):
     search_columns = ["customer_id", "number", "status", "issue_date", "due_date"]
     add_model_schema = InvoiceDraftIn()
     edit_model_schema = InvoiceDraftChange()
-    openapi_spec_component_schemas = (MoneyKey, ReasonIn)
+    openapi_spec_component_schemas = (MoneyKey, IssueIn, ReasonIn)
 
     def create(self, data):
         key = write_key(data)
@@ -270,9 +275,9 @@ class InvoiceApi(MoneyApi):
     @safe
     @permission_name("post")
     @documented("Issue a draft invoice: its number, billing address and ledger posting",
-                "MoneyKey", "InvoiceApi.get", path=True)
+                "IssueIn", "InvoiceApi.get", path=True)
     def issue(self, pk):
-        return self._write(lambda data, key: invoices.issue(db.session, g.user, pk, key))
+        return self._write(lambda data, key: invoices.issue(db.session, g.user, pk, key, data.get("use_credit")))
 
     @expose("/<int:pk>/void", methods=["POST"])
     @protect()

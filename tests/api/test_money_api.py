@@ -315,3 +315,22 @@ def test_a_card_number_is_not_typed_into_a_payments_reference_afterwards(app, ap
                                                             "method_id": ids["cash"], "key": key()}).json["id"]
     r = finance.post(f"/api/v1/payment/{credit}/details", json={"reference": "4242 4242 4242 4242"})
     assert r.status_code == 422 and "reference" in r.json["message"]
+
+
+def test_issue_takes_the_answer_to_ask_and_refuses_a_word_that_is_not_one(app, api, ids):
+    cid = customer(app, use_credit="ask")
+    finance = api("finance")
+    r = finance.post("/api/v1/payment/external", json={"customer_id": cid, "amount": "30.00",
+                                                        "method_id": ids["cash"], "key": key()})
+    assert r.status_code == 201, r.json
+    first = draft(finance, cid, line("10.00", ids["zero"])).json["id"]
+    r = finance.post(f"/api/v1/invoice/{first}/issue", json={"key": key(), "use_credit": "perhaps"})
+    assert r.status_code == 422 and "use_credit" in r.json["message"]
+    with app.app_context():
+        assert db.session.get(Invoice, first).status == "draft"
+    r = finance.post(f"/api/v1/invoice/{first}/issue", json={"key": key(), "use_credit": False})
+    assert (r.status_code, r.json["result"]["outstanding"]) == (200, "10.00")
+    second = draft(finance, cid, line("10.00", ids["zero"])).json["id"]
+    r = finance.post(f"/api/v1/invoice/{second}/issue", json={"key": key(), "use_credit": True})
+    assert (r.status_code, r.json["result"]["status"], r.json["result"]["outstanding"]) == (200, "paid", "0.00")
+    assert balance(app, cid) == Decimal("-10.00")

@@ -104,6 +104,14 @@ def test_another_resellers_customer_is_not_found_on_the_screen(ctx):
     assert not allocation.screen(ctx, factories.user("reseller_b"), theirs.id).may_write_off
 
 
+def test_a_write_off_limit_of_nothing_offers_no_write_off(ctx):
+    customer = factories.customer()
+    assert allocation.screen(ctx, factories.user("finance"), customer.id).may_write_off
+    ctx.add(CompanySettings(id=1, write_off_limit=D(0)))
+    ctx.commit()
+    assert not allocation.screen(ctx, factories.user("finance"), customer.id).may_write_off
+
+
 def test_oldest_first_fills_the_oldest_invoices_and_shows_the_excess(ctx):
     customer = factories.customer()
     a, b, c = issued(customer, "50.00", 30), issued(customer, "40.00", 20), issued(customer, "30.00", 10)
@@ -607,6 +615,45 @@ def test_off_and_ask_leave_the_credit_alone(ctx, setting):
     invoice = issued(customer, "10.00")
     assert invoice.status == "issued" and allocation.credit_available(ctx, customer.id) == D("30.00")
     assert allocation.use_credit(ctx, customer) == (setting or "off")
+
+
+def test_ask_uses_the_credit_only_when_the_issuer_says_so(ctx):
+    customer = factories.customer()
+    customer.use_credit = "ask"
+    ctx.commit()
+    external(customer, "30.00")
+    assert allocation.credit_offer(ctx, customer) == D("30.00")
+    draft = invoices.create_draft(db.session, factories.user("admin"), customer.id, {
+        "lines": [{"description": "Work", "quantity": 1, "unit_price": "10.00", "tax_rate_id": zero_rate()}]}, key())
+    kept = invoices.issue(db.session, factories.user("admin"), draft.id, key(), use_credit=False)
+    assert kept.status == "issued" and allocation.credit_available(ctx, customer.id) == D("30.00")
+    paid = invoices.create_draft(db.session, factories.user("admin"), customer.id, {
+        "lines": [{"description": "Work", "quantity": 1, "unit_price": "12.00", "tax_rate_id": zero_rate()}]},
+        key(), issue_now=True, use_credit="1")
+    assert (paid.status, paid.outstanding) == ("paid", D("0.00"))
+    assert allocation.credit_offer(ctx, customer) == D("18.00")
+
+
+@pytest.mark.parametrize("setting", ["off", "automatic"])
+def test_only_ask_offers_the_credit_and_only_ask_heeds_the_answer(ctx, setting):
+    customer = factories.customer()
+    customer.use_credit = setting
+    ctx.commit()
+    external(customer, "30.00")
+    assert allocation.credit_offer(ctx, customer) is None
+    invoice = invoices.create_draft(db.session, factories.user("admin"), customer.id, {
+        "lines": [{"description": "Work", "quantity": 1, "unit_price": "10.00", "tax_rate_id": zero_rate()}]},
+        key(), issue_now=True, use_credit=setting == "off")
+    assert invoice.status == ("paid" if setting == "automatic" else "issued")
+
+
+def test_ask_offers_nothing_without_credit(ctx):
+    customer = factories.customer()
+    customer.use_credit = "ask"
+    ctx.commit()
+    assert allocation.credit_offer(ctx, customer) is None
+    invoice = issued(customer, "10.00")
+    assert invoice.status == "issued"
 
 
 MIXED = st.one_of(

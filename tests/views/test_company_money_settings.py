@@ -157,3 +157,29 @@ def test_creditor_days_are_one_of_the_customers_choices(ctx):
     with pytest.raises(Invalid) as error:
         company.update(ctx, f.user("admin"), {"default_creditor_days": "31"})
     assert "default_creditor_days" in error.value.errors
+
+
+def test_the_write_off_limit_and_the_account_credit_default_are_set_on_the_form(app, login):
+    from app.services.billing import allocation
+    admin = login("admin")
+    html = admin.client.get("/company/").get_data(as_text=True)
+    assert 'id="write_off_limit"' in html and 'placeholder="£5.00"' in html and 'id="use_credit_default"' in html
+    r = admin.form("/company/", {"write_off_limit": "2.5", "use_credit_default": "ask"}, follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "write-off limit, account credit on new invoices changed." in html
+    assert 'value="2.50"' in html and '<option value="ask" selected>' in html
+    with app.app_context():
+        assert allocation.write_off_limit(db.session) == 2.5
+        assert allocation.use_credit(db.session, f.customer()) == "ask"
+    for bad, field in (("-1", "write_off_limit"), ("<script>", "write_off_limit"), ("always", "use_credit_default")):
+        r = admin.form("/company/", {field: bad})
+        page = r.get_data(as_text=True)
+        assert r.status_code == 200 and "Company settings saved" not in page and "has-error" in page, bad
+        assert "<script>" not in page.split('id="write_off_limit"')[1].split(">")[0]  # shown escaped
+    with app.app_context():
+        row = db.session.get(CompanySettings, 1)
+        assert (row.write_off_limit, row.use_credit_default) == (2.5, "ask")
+    r = admin.form("/company/", {"write_off_limit": "", "use_credit_default": ""}, follow_redirects=True)
+    with app.app_context():
+        assert allocation.write_off_limit(db.session) == allocation.WRITE_OFF_LIMIT_DEFAULT
+        assert allocation.use_credit(db.session, f.customer()) == "off"

@@ -319,6 +319,62 @@ def test_charge_customer_issues_a_one_line_invoice(app, login):
     assert f"Invoice {charged.number} issued: £60.00" in page(browser, r)
 
 
+# ---- account credit offered on issuing ("ask") ----------------------------------------------
+def a_customer_with_credit(app, setting="ask", credit="25.00") -> int:
+    pk = a_customer(app)
+    with app.app_context():
+        db.session.get(Customer, pk).use_credit = setting
+        db.session.commit()
+        payments.record_external(db.session, f.user("finance"), pk, {"amount": credit, "method_id": cash()},
+                                 str(uuid.uuid4()))
+    return pk
+
+
+def test_ask_shows_the_credit_on_each_way_of_issuing_and_uses_it_when_ticked(app, login):
+    pk = a_customer_with_credit(app)
+    browser = login("finance")
+    form = browser.get(f"/invoices/new/{pk}").get_data(as_text=True)
+    assert 'id="credit-offer"' in form and "£25.00" in form and 'name="use_credit"' in form
+    assert 'id="credit-offer"' in browser.get(f"/invoices/charge/{pk}").get_data(as_text=True)
+    # Not ticked: the credit stays.
+    data = {"issue_date": "2026-03-02", "save": "issue", "form_key": form_key(form),
+            **lines(app, ("Labour", "1", "10.00", "Zero rate"))}
+    shown = page(browser, browser.post(f"/invoices/new/{pk}", data))
+    assert "issued: £10.00" in shown and "paid from account credit" not in shown
+    # A draft's page offers it beside Issue; ticked, the invoice is paid from the credit.
+    new_draft(app, browser, pk, ("Labour", "1", "10.00", "Zero rate"))
+    with app.app_context():
+        draft_id = db.session.scalar(select(Invoice.id).where(Invoice.status == "draft"))
+    html = browser.get(f"/invoices/show/{draft_id}").get_data(as_text=True)
+    assert 'form="issue-form"' in html and "£25.00" in html
+    shown = page(browser, browser.post(f"/invoices/{draft_id}/issue", {"form_key": form_key(html), "use_credit": "1"}))
+    assert "issued: £10.00; £10.00 paid from account credit" in shown
+    assert invoice(app, draft_id).status == "paid"
+    # Charge customer, ticked: part of the 15.00 left pays it.
+    html = browser.get(f"/invoices/charge/{pk}").get_data(as_text=True)
+    assert "£15.00" in html
+    with app.app_context():
+        zero = rate("Zero rate")
+    shown = page(browser, browser.post(f"/invoices/charge/{pk}", {
+        "form_key": form_key(html), "description": "Call-out", "amount": "40.00", "tax_rate_id": zero,
+        "issue_date": "2026-03-02", "use_credit": "1"}))
+    assert "issued: £40.00; £15.00 paid from account credit" in shown
+    # No credit left: nothing is offered.
+    assert 'id="credit-offer"' not in browser.get(f"/invoices/new/{pk}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("setting", ["off", "automatic"])
+def test_only_ask_offers_the_credit(app, login, setting):
+    pk = a_customer_with_credit(app, setting)
+    browser = login("finance")
+    form = browser.get(f"/invoices/new/{pk}").get_data(as_text=True)
+    assert 'id="credit-offer"' not in form
+    data = {"issue_date": "2026-03-02", "save": "issue", "form_key": form_key(form),
+            **lines(app, ("Labour", "1", "10.00", "Zero rate"))}
+    shown = page(browser, browser.post(f"/invoices/new/{pk}", data))
+    assert ("£10.00 paid from account credit" in shown) == (setting == "automatic")
+
+
 # ---- the list -------------------------------------------------------------------------------
 def test_the_list_links_numbers_shows_amounts_in_the_customers_currency_and_status_in_words(app, login):
     pk = a_customer(app)

@@ -22,7 +22,8 @@ owes it again and its source has it back as credit; the source's other allocatio
 
 An invoice issued for a customer whose `use_credit` (else the company's `use_credit_default`) is
 "automatic" is paid from its credit, oldest credit first, in the issuing transaction
-(`use_credit_on_issue`, called by invoices._issue); "ask" leaves it to the screen (`credit_available`).
+(`use_credit_on_issue`, called by invoices._issue); under "ask" the issuing screen shows the credit
+(`credit_offer`) and it is used when the issuer says so.
 """
 from dataclasses import dataclass, field
 from datetime import date
@@ -162,8 +163,9 @@ def screen(session: Session, actor, customer_id) -> Screen:
             for i in payments.open_invoices(session, customer.id)]
     sources = [SourceRow(p.id, p.kind, p.received_on, p.reference, p.amount, p.unallocated)
                for p in credit_sources(session, customer.id)]
-    return Screen(customer, rows, sources, sum((s.unallocated for s in sources), ZERO), write_off_limit(session),
-                  permissions.may(session, actor, WRITE_OFF))
+    limit = write_off_limit(session)  # 0: no write-offs, the column is not shown
+    return Screen(customer, rows, sources, sum((s.unallocated for s in sources), ZERO), limit,
+                  limit > 0 and permissions.may(session, actor, WRITE_OFF))
 
 
 def _fill(invoices: list[Invoice], amount: Decimal) -> Plan:
@@ -469,10 +471,32 @@ def unallocate(session: Session, actor, allocation_id, key) -> Allocation:
 
 # --- account credit used when an invoice is issued ---------------------------------------------------
 
-def use_credit_on_issue(session: Session, actor, customer: Customer, invoice: Invoice) -> list[Allocation]:
-    """In the issuing transaction (customer locked): when the customer's setting is "automatic", pay
-    the invoice from its credit, oldest credit first, dated the invoice's issue date."""
-    if use_credit(session, customer) != "automatic":
+def credit_offer(session: Session, customer: Customer) -> Decimal | None:
+    """The credit to offer when one of the customer's invoices is issued: its account credit when its
+    setting is "ask" and it has some; None otherwise (nothing to ask)."""
+    if use_credit(session, customer) != "ask":
+        return None
+    credit = credit_available(session, customer.id)
+    return credit if credit > 0 else None
+
+
+def _yes(asked) -> bool:
+    """The issuer's answer: a checkbox's "1"/"on"/absent, JSON's true/false/null; anything else is refused."""
+    if asked is None or isinstance(asked, bool):
+        return bool(asked)
+    if isinstance(asked, str) and asked.strip().lower() in ("", "0", "1", "on", "true", "false", "yes", "no"):
+        return fields.boolean(asked)
+    raise Invalid({"use_credit": "Say whether to use the account credit: true or false."})
+
+
+def use_credit_on_issue(session: Session, actor, customer: Customer, invoice: Invoice,
+                        asked=None) -> list[Allocation]:
+    """In the issuing transaction (customer locked): when the customer's setting is "automatic", or
+    "ask" and the issuer said yes (`asked`: a form's "1" or JSON's true), pay the invoice from its
+    credit, oldest credit first, dated the invoice's issue date. Under "off" and "automatic" the
+    answer is not heeded: the setting decides."""
+    mode = use_credit(session, customer)
+    if mode == "off" or (mode == "ask" and not _yes(asked)):
         return []
     done = []
     for source in credit_sources(session, customer.id):

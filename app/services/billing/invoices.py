@@ -190,9 +190,10 @@ def _total(invoice: Invoice) -> None:
     invoice.total = invoice.net_total + invoice.tax_total
 
 
-def create_draft(session: Session, actor, customer_id, data: dict, key, issue_now: bool = False) -> Invoice:
+def create_draft(session: Session, actor, customer_id, data: dict, key, issue_now: bool = False,
+                 use_credit=None) -> Invoice:
     """A draft invoice for the customer (no number yet), committed; with `issue_now`, issued in the
-    same transaction (nothing is saved when it cannot be issued)."""
+    same transaction (nothing is saved when it cannot be issued; `use_credit`: as for `issue`)."""
     permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
     customer = get_customer(session, actor, customer_id)
     values = _clean(session, customer, data, None)
@@ -200,7 +201,7 @@ def create_draft(session: Session, actor, customer_id, data: dict, key, issue_no
     customer = ledger.lock_as_read(session, customer)
     invoice = _draft(session, actor, customer, values)
     if issue_now:
-        _issue(session, actor, customer, invoice)
+        _issue(session, actor, customer, invoice, use_credit)
     commit(session)
     return invoice
 
@@ -215,7 +216,8 @@ def _draft(session: Session, actor, customer: Customer, values: dict) -> Invoice
     return invoice
 
 
-def update_draft(session: Session, actor, invoice_id, data: dict, key, issue_now: bool = False) -> Invoice:
+def update_draft(session: Session, actor, invoice_id, data: dict, key, issue_now: bool = False,
+                 use_credit=None) -> Invoice:
     """Change a draft: its dates, notes and (when given) all its lines; with `issue_now`, issue it in
     the same transaction (nothing is saved when it cannot be issued)."""
     permissions.require(session, actor, POST_MONEY, message="You may not write invoices.")
@@ -231,7 +233,7 @@ def update_draft(session: Session, actor, invoice_id, data: dict, key, issue_now
         _write_lines(session, customer, invoice, values["lines"])
     if issue_now:
         session.flush()
-        _issue(session, actor, customer, invoice)
+        _issue(session, actor, customer, invoice, use_credit)
     commit(session)
     return invoice
 
@@ -276,7 +278,7 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
     return address_format.address_of(session, customer)
 
 
-def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> None:
+def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_credit=None) -> None:
     """Issue the draft: lines charged again, number, billing address, the rate to the base currency
     (fx.issued_rate: the customer's own, else the global one; with no rate known it is issued anyway,
     fx_rate NULL: a missing FX rate never blocks invoicing), posted."""
@@ -296,11 +298,13 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice) -> Non
     ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)
     # Here, not at the top: allocation builds on payments, which imports this module.
     from app.services.billing import allocation
-    allocation.use_credit_on_issue(session, actor, customer, invoice)
+    allocation.use_credit_on_issue(session, actor, customer, invoice, use_credit)
 
 
-def issue(session: Session, actor, invoice_id, key) -> Invoice:
-    """Issue a draft: its number, its billing address, the ledger (committed)."""
+def issue(session: Session, actor, invoice_id, key, use_credit=None) -> Invoice:
+    """Issue a draft: its number, its billing address, the ledger (committed). `use_credit` is the
+    issuer's answer when the customer's setting is "ask" (allocation.credit_offer): yes pays the
+    invoice from the customer's account credit."""
     permissions.require(session, actor, POST_MONEY, message="You may not issue invoices.")
     invoice = get_invoice(session, actor, invoice_id)
     _claim(session, key)
@@ -308,14 +312,14 @@ def issue(session: Session, actor, invoice_id, key) -> Invoice:
     session.refresh(invoice)
     if invoice.status != "draft":
         raise AlreadyDone(f"Invoice {invoice.number} was already issued.")
-    _issue(session, actor, customer, invoice)
+    _issue(session, actor, customer, invoice, use_credit)
     commit(session)
     return invoice
 
 
 def charge(session: Session, actor, customer_id, data: dict, key) -> Invoice:
     """Charge customer (getSoapy): a one-line invoice, issued at once. `data`: description, amount,
-    tax_rate_id, category, issue_date, due_date, notes."""
+    tax_rate_id, category, issue_date, due_date, notes, use_credit (as for `issue`)."""
     permissions.require(session, actor, POST_MONEY, message="You may not charge customers.")
     customer = get_customer(session, actor, customer_id)
     line = {"description": data.get("description"), "quantity": 1, "unit_price": data.get("amount"),
@@ -331,7 +335,7 @@ def charge(session: Session, actor, customer_id, data: dict, key) -> Invoice:
     _claim(session, key)
     customer = ledger.lock_as_read(session, customer)
     invoice = _draft(session, actor, customer, values)
-    _issue(session, actor, customer, invoice)
+    _issue(session, actor, customer, invoice, data.get("use_credit"))
     commit(session)
     return invoice
 
