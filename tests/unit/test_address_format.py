@@ -12,6 +12,7 @@ from app.services.customers.addresses import create_address
 from app.services.customers.contacts import create_contact
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories
+from tests.roles import role_user
 
 FIELD = "invoice_address_format"
 
@@ -163,14 +164,16 @@ def test_the_preview_is_scoped_and_refuses_a_bad_template(ctx):
         address_format.preview(ctx, factories.user("reseller_a"), c.id, "[nope]")
 
 
-def test_a_customer_format_is_saved_checked_and_cleared(ctx):
+def test_a_customer_format_is_saved_checked_and_cleared(ctx, app):
     c = with_address()
-    saved = address_format.save_for_customer(ctx, factories.user("staff"), c.id, "[customer_name], [postcode]")
+    saved = address_format.save_for_customer(ctx, factories.user("finance"), c.id, "[customer_name], [postcode]")
     assert saved.invoice_address_format == "[customer_name], [postcode]"
     with pytest.raises(Invalid):
-        address_format.save_for_customer(ctx, factories.user("staff"), c.id, "{{ bad }}")
-    assert address_format.save_for_customer(ctx, factories.user("staff"), c.id, "").invoice_address_format is None
-    with pytest.raises(Forbidden):
-        address_format.save_for_customer(ctx, factories.user("readonly"), c.id, "[town]")
-    with pytest.raises(NotFound):
-        address_format.save_for_customer(ctx, factories.user("reseller_b"), c.id, "[town]")
+        address_format.save_for_customer(ctx, factories.user("finance"), c.id, "{{ bad }}")
+    assert address_format.save_for_customer(ctx, factories.user("finance"), c.id, "").invoice_address_format is None
+    for reader in ("readonly", "staff"):  # who posts money changes it, as on the screen
+        with pytest.raises(Forbidden):
+            address_format.save_for_customer(ctx, factories.user(reader), c.id, "[town]")
+    with role_user(app, ctx, "BFinance", "Reseller", [("can_post_money", "InvoiceView")],
+                   factories.reseller_id("Reseller B")) as other_reseller, pytest.raises(NotFound):
+        address_format.save_for_customer(ctx, other_reseller, c.id, "[town]")

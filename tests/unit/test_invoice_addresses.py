@@ -13,6 +13,7 @@ from app.services.billing import credit_notes, documents, invoice_addresses as a
 from app.services.customers.addresses import create_address, update_address
 from app.services.errors import Forbidden, Invalid, NotFound
 from tests import factories
+from tests.roles import role_user
 
 INSURER = {"name": "Acme Insurance", "contact_name": "Claims Dept", "line1": "1 Policy Road", "town": "York",
            "postcode": "yo1 1aa", "country": "gb", "email": "claims@example.com"}
@@ -52,12 +53,21 @@ def test_an_address_is_added_cleaned_and_reads_as_its_lines(ctx):
     assert {"name", "line1", "email", "colour"} <= set(caught.value.errors)
 
 
-def test_a_resellers_address_is_its_own_and_never_seen_or_used_by_another(ctx):
-    a_address, b_address = add("reseller_a"), add("reseller_b", name="Beta Insurance")
+@pytest.fixture
+def posting_resellers(app, ctx):
+    """Reseller A's and B's users who may also post money (an admin gives it them): "afinance", "bfinance"."""
+    post = [("can_post_money", "InvoiceView")]
+    with role_user(app, ctx, "AFinance", "Reseller", post, factories.reseller_id("Reseller A")), \
+            role_user(app, ctx, "BFinance", "Reseller", post, factories.reseller_id("Reseller B")):
+        yield
+
+
+def test_a_resellers_address_is_its_own_and_never_seen_or_used_by_another(ctx, posting_resellers):
+    a_address, b_address = add("afinance"), add("bfinance", name="Beta Insurance")
     company = add("admin", name="Company Insurer")
     assert (a_address.reseller_id, b_address.reseller_id) == (factories.reseller_id("Reseller A"),
                                                               factories.reseller_id("Reseller B"))
-    reseller_a = factories.user("reseller_a")
+    reseller_a = factories.user("afinance")
     assert [a.id for a in addresses.search(ctx, reseller_a)] == [a_address.id]
     assert addresses.search(ctx, reseller_a, "beta") == []
     assert {a.id for a in addresses.search(ctx, factories.user("admin"), "insur")} == \
@@ -73,9 +83,9 @@ def test_a_resellers_address_is_its_own_and_never_seen_or_used_by_another(ctx):
     with pytest.raises(NotFound):
         addresses.choose_for_customer(ctx, reseller_a, mine.id, b_address.id)
     with pytest.raises(NotFound):  # another reseller's customer
-        addresses.choose_for_customer(ctx, factories.user("reseller_b"), mine.id, b_address.id)
+        addresses.choose_for_customer(ctx, factories.user("bfinance"), mine.id, b_address.id)
     with pytest.raises(Invalid):  # a reseller may not make one for another reseller
-        add("reseller_a", reseller_id=factories.reseller_id("Reseller B"))
+        add("afinance", reseller_id=factories.reseller_id("Reseller B"))
     with pytest.raises(NotFound):
         addresses.search(ctx, factories.user("reseller_b"), customer_id=mine.id)
 
@@ -97,8 +107,15 @@ def test_a_customer_uses_only_an_address_of_its_own_reseller(ctx):
 
 
 def test_who_may_change_addresses(ctx):
+    """Who posts money (the Invoice settings screen's rule); who only sees customers reads them."""
     c = customer_with_address()
-    address = add("staff")
+    address = add("finance")
+    for reader in ("readonly", "staff", "reseller_a"):
+        with pytest.raises(Forbidden):
+            add(reader)
+    for reader in ("readonly", "staff"):
+        with pytest.raises(Forbidden):
+            addresses.edit(ctx, factories.user(reader), address.id, {"name": "Changed"})
     with pytest.raises(Forbidden):
         add("readonly")
     with pytest.raises(Forbidden):
@@ -200,11 +217,11 @@ def test_an_invoice_naming_it_itself_keeps_it_from_being_deleted(ctx):
     assert ctx.scalar(select(Invoice.id).where(Invoice.invoice_address_id == insurer.id)) is None
 
 
-def test_a_customer_moved_to_another_reseller_leaves_its_old_resellers_address(ctx):
+def test_a_customer_moved_to_another_reseller_leaves_its_old_resellers_address(ctx, posting_resellers):
     from app.services.customers.update import update_customer
     c = customer_with_address("reseller_a")
-    ours = add("reseller_a")
-    addresses.choose_for_customer(ctx, factories.user("reseller_a"), c.id, ours.id)
+    ours = add("afinance")
+    addresses.choose_for_customer(ctx, factories.user("afinance"), c.id, ours.id)
     invoice = draft(c)
     addresses.choose_for_invoice(ctx, factories.user("finance"), invoice.id, ours.id)
     update_customer(ctx, factories.user("admin"), c.id, {"reseller_id": factories.reseller_id("Reseller B")})

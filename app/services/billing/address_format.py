@@ -27,8 +27,9 @@ from app.services.scope import customer_scope, get_customer
 
 FIELD = "invoice_address_format"
 MAX_LENGTH = 1000
-# Who changes how a customer's invoices are addressed: who edits customers, and who posts money.
-EDIT = (("can_edit", "CustomerView"), POST_MONEY)
+# Who changes how a customer's invoices are addressed (its format, its additional addresses): who posts
+# money, as the Invoice settings screen (security.py); the others read them.
+EDIT = (POST_MONEY,)
 
 
 @dataclass(frozen=True)

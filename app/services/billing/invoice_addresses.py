@@ -25,8 +25,8 @@ from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import get_customer, is_scoped, reseller_id_of
 from app.services.settings import settings
 
-# Deleting one that customers use: who may delete customer data, and who posts money.
-DELETE = (("can_delete", "CustomerView"), POST_MONEY)
+# Deleting one that customers use: who changes them (who posts money).
+DELETE = EDIT
 # An invoice still being paid or written uses its address: deleting it is refused meanwhile.
 OPEN = ("draft", "issued", "part_paid")
 FIELDS = ("name", "contact_name", "line1", "line2", "line3", "town", "county", "postcode", "country", "email",
