@@ -99,19 +99,27 @@ class Saved:
     allocations: list[Allocation] = field(default_factory=list)
     write_offs: list[Payment] = field(default_factory=list)
     credit: Decimal = ZERO
+    # Tallied before the commit (which expires the rows: reading them again would be a query each).
+    allocated: Decimal = ZERO
+    invoice_count: int = 0
+    written_off: Decimal = ZERO
+
+    def tally(self) -> None:
+        self.credit = self.source.unallocated
+        self.allocated = sum((a.amount for a in self.allocations), ZERO)
+        self.invoice_count = len({a.invoice_id for a in self.allocations})
+        self.written_off = sum((w.amount for w in self.write_offs), ZERO)
 
     @property
     def message(self) -> str:
         """"£120.00 allocated to 3 invoices; £5.00 becomes account credit"."""
         parts = []
-        if self.allocations:
-            allocated = sum((a.amount for a in self.allocations), ZERO)
-            count = len({a.invoice_id for a in self.allocations})
-            parts.append(f"{money.format(allocated, self.currency)} allocated to {count} "
+        if self.invoice_count:
+            count = self.invoice_count
+            parts.append(f"{money.format(self.allocated, self.currency)} allocated to {count} "
                          f"invoice{'' if count == 1 else 's'}")
         if self.write_offs:
-            written = sum((w.amount for w in self.write_offs), ZERO)
-            parts.append(f"{money.format(written, self.currency)} written off")
+            parts.append(f"{money.format(self.written_off, self.currency)} written off")
         if self.credit > 0:
             parts.append(f"{money.format(self.credit, self.currency)} "
                          f"{'becomes account credit' if self.new else 'is left as account credit'}")
@@ -351,7 +359,7 @@ def save(session: Session, actor, customer_id, data: dict, key) -> Saved:
         saved.allocations.append(payments.allocate_to(session, actor, source, row.invoice, row.amount, on))
     for off, amount in zip(write_offs, written_off):
         saved.write_offs.append(_write_off(session, actor, customer, off, amount, on))
-    saved.credit = source.unallocated
+    saved.tally()
     commit(session)
     return saved
 
