@@ -11,9 +11,9 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.models import (Address, Adjustment, AuditEntry, CompanySettings, Contact, ContactPhone, Customer, CustomerFile,
-                        CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice, InvoiceAddress, Note,
-                        Payment, PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
+from app.models import (Address, Adjustment, Allocation, AuditEntry, CompanySettings, Contact, ContactPhone, Customer,
+                        CustomerFile, CustomerFxRate, CustomerService, CustomField, CustomValue, FxRate, Invoice,
+                        InvoiceAddress, Note, Payment, PaymentMethod, Quote, Reseller, StoredCard, Tag, TaxRate)
 from app.models.credit_notes import CreditNote
 from app.models.price_books import PriceBook, PriceBookItem
 from app.models.resellers import utcnow
@@ -39,6 +39,7 @@ AUDITED: dict[type, Callable] = {
     Quote: lambda o: o.customer_id,
     CreditNote: lambda o: o.customer_id,
     Payment: lambda o: o.customer_id,
+    Allocation: lambda o: o.customer_id,  # who paid what with what, and each un-allocation (a reversing row)
     Adjustment: lambda o: o.customer_id,
     TaxRate: lambda o: None,
     PaymentMethod: lambda o: None,

@@ -32,7 +32,7 @@ MODELS = {model.__tablename__: model for model in audit.AUDITED}
 NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "service": "service",
          "contact_phone": "phone number", "note": "note", "customer_file": "file",
          "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller",
-         "company_settings": "company settings", "invoice": "invoice", "payment": "payment or credit",
+         "company_settings": "company settings", "invoice": "invoice", "payment": "payment or credit", "allocation": "allocation",
          "balance_adjustment": "balance adjustment", "tax_rate": "tax rate", "payment_method": "payment method",
          "price_book": "price book", "price_book_item": "price book item"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
@@ -64,6 +64,7 @@ MAIN = {
     "reseller": ("email", "phone"),
     "invoice": ("status", "total", "due_date"),
     "payment": ("kind", "amount", "reference", "reason"),
+    "allocation": ("amount", "invoice_id", "payment_id", "allocated_on", "reverses_id"),
     "balance_adjustment": ("amount", "reason"),
     "tax_rate": ("percent", "is_default"),
     "payment_method": ("nominal_code", "active"),
@@ -80,11 +81,14 @@ LABELS = {
     "custom_value": {"field_id": "Field"},
     "customer": {"merged": "Merged from", "merged into": "Merged into", "reseller_id": "Reseller"},
     "address": {"dormant_by_customer": "Dormant with the customer"},
+    "allocation": {"payment_id": "Paid from", "invoice_id": "Invoice", "allocated_on": "Allocated on",
+                   "reverses_id": "Reverses allocation"},
 }
 # Columns holding the id of another record: the kind of record they name.
 REFERENCES = {"customer_id": "customer", "contact_id": "contact", "reseller_id": "reseller", "field_id": "custom_field",
               "merged": "customer", "merged into": "customer", "tax_rate_id": "tax_rate", "method_id": "payment_method",
-              "invoice_id": "invoice", "price_book_id": "price_book"}
+              "invoice_id": "invoice", "price_book_id": "price_book",
+              "payment_id": "payment"}
 # Columns holding a code shown as a word ("one-off" -> "One-off").
 # Codes shown as the screens' words (formatters), by field, or by field and kind of record.
 WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_type": formatters.customer_type,
@@ -93,7 +97,7 @@ WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_ty
 PHONES = {"phone", "mobile", "number", "access_phone"}
 MONEY = {("customer", "balance"), ("service", "price"), ("balance_adjustment", "amount"),
          *(("invoice", f) for f in ("net_total", "tax_total", "total", "outstanding")),
-         *(("payment", f) for f in ("amount", "unallocated"))}
+         *(("payment", f) for f in ("amount", "unallocated")), ("allocation", "amount")}
 # The view whose labels a record's fields take (a record may have several screens).
 VIEWS = {"customer": "CustomerView", "contact": "ContactView", "address": "AddressView", "service": "ServiceView",
          "contact_phone": "ContactPhoneView", "custom_field": "CustomFieldView", "tag": "TagView",
