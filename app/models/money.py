@@ -244,6 +244,8 @@ class Allocation(Model):
         Index("ix_allocation_invoice", "invoice_id"),
         Index("ix_allocation_payment", "payment_id"),
         Index("ix_allocation_customer", "customer_id", "allocated_on"),
+        Index("ix_allocation_reverses", "reverses_id", postgresql_where=text("reverses_id IS NOT NULL"),
+              sqlite_where=text("reverses_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -109,12 +109,23 @@ class CashAllocationView(BaseView):
             errors=errors, changed=changed, may_change=may_change,
             may_write_off=may_change and shown.may_write_off, form_key=key or new_form_key(),
             methods=payments.methods(db.session, fields.record_id(values.get("method_id"))),
-            formatters=formatters, kinds=PAYMENT_KINDS, recent=allocation.recent(db.session, g.user, customer.id, RECENT),
+            formatters=formatters, kinds=PAYMENT_KINDS, **self._recent(customer.id),
             write_off_limit=money.format(shown.write_off_limit, settings.base_currency),
             money=lambda value: money.format(value, customer.currency),
             minor_units=money.minor_units(customer.currency),
             finances=url_for("CustomerView.show", pk=customer.id, tab="finances"),
             title=f"Allocate cash: {customer.name}"), status
+
+    def _recent(self, customer_id: int) -> dict:
+        """The recent allocations' page (?older_than=<allocation id>: the next one down) and the links
+        to the page below it and back to the newest."""
+        before = request.args.get("older_than")
+        rows = allocation.recent(db.session, g.user, customer_id, RECENT + 1, before)
+        here = {k: v for k, v in request.args.items() if k != "older_than"}
+        older = (url_for(f"{self.endpoint}.show", pk=customer_id, older_than=rows[RECENT - 1]["row"].id, **here)
+                 + "#recent-panel") if len(rows) > RECENT else None
+        newest = url_for(f"{self.endpoint}.show", pk=customer_id, **here) + "#recent-panel" if before else None
+        return {"recent": rows[:RECENT], "older_allocations": older, "newest_allocations": newest}
 
     @expose("/<int:pk>/oldest-first")
     @has_access

@@ -292,3 +292,21 @@ def test_a_row_paid_in_full_meanwhile_leaves_the_table_and_is_said_on_top(app, l
     assert 'name="rows.0.amount"' in page and 'name="rows.2.amount"' not in page  # two open invoices left
     assert 'value="10.00"' in page  # what was typed for the second invoice stays on its row
     assert allocations(app, pk) == 1 and outstanding(app, ids) == [D("0.00"), D("40.00"), D("30.00")]
+
+
+def test_recent_allocations_page_down_by_twenty_and_back(app, login, ada):
+    pk, ids = ada
+    with app.app_context():
+        cash_id, admin = cash(), f.user("admin")
+        for n in range(25):  # 25 payments of 1.00 on the oldest invoice: allocations 1..25
+            payments.record_payment(db.session, admin, ids[0], {"amount": "1.00", "method_id": cash_id,
+                                                                "reference": f"P{n:02}"}, str(uuid.uuid4()))
+    browser = login("readonly")
+    page = screen(browser, pk)
+    assert page.count('class="allocation') == 20 and "P24" in page and "P04" not in page
+    older = re.search(r'href="([^"]+)" id="older-allocations"', page).group(1)
+    assert 'id="newest-allocations"' not in page
+    down = unescape(browser.get(older).get_data(as_text=True))
+    assert down.count('class="allocation') == 5 and "P04" in down and "P00" in down and "P05" not in down
+    assert 'id="older-allocations"' not in down and 'id="newest-allocations"' in down and "Older allocations" in down
+    assert browser.get(f"/cash-allocation/{pk}?older_than=<script>").status_code == 200  # not an id: the newest

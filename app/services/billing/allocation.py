@@ -515,16 +515,20 @@ def use_credit_on_issue(session: Session, actor, customer: Customer, invoice: In
     return done
 
 
-def recent(session: Session, actor, customer_id, limit: int) -> list[dict]:
-    """The customer's latest allocations, newest first, each with its invoice's number, its source's
-    kind and reference, whether it was reversed, and whether `unallocate` would take it (not a
-    reversal, not reversed, not a write-off's). Raises NotFound (missing or out of scope)."""
+def recent(session: Session, actor, customer_id, limit: int, before=None) -> list[dict]:
+    """The customer's latest allocations, newest first (by id: the order they were written), those
+    older than the allocation `before` when it is given (a page further down), each with its invoice's
+    number, its source's kind and reference, whether it was reversed, and whether `unallocate` would
+    take it (not a reversal, not reversed, not a write-off's). Raises NotFound (missing or out of
+    scope)."""
     customer = get_customer(session, actor, customer_id)
-    rows = session.execute(
-        select(Allocation, Invoice.number, Payment.kind, Payment.reference)
-        .join(Invoice, Invoice.id == Allocation.invoice_id).join(Payment, Payment.id == Allocation.payment_id)
-        .where(Allocation.customer_id == customer.id)
-        .order_by(Allocation.created_at.desc(), Allocation.id.desc()).limit(limit)).all()
+    query = (select(Allocation, Invoice.number, Payment.kind, Payment.reference)
+             .join(Invoice, Invoice.id == Allocation.invoice_id).join(Payment, Payment.id == Allocation.payment_id)
+             .where(Allocation.customer_id == customer.id))
+    before = fields.record_id(before)
+    if before is not None:
+        query = query.where(Allocation.id < before)
+    rows = session.execute(query.order_by(Allocation.id.desc()).limit(limit)).all()
     ids = [a.id for a, *_ in rows]
     reversed_ids = set(session.scalars(select(Allocation.reverses_id).where(Allocation.reverses_id.in_(ids))))
     return [{"row": a, "number": number, "kind": kind, "reference": reference, "reversed": a.id in reversed_ids,
