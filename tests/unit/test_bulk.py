@@ -163,6 +163,23 @@ def test_edit_sets_currency_creditor_days_and_status_together(ctx):
     assert (c.currency, c.creditor_days, c.status) == ("EUR", 30, "dormant")
 
 
+def test_customers_moved_to_another_reseller_leave_their_old_resellers_invoice_address(ctx):
+    from app.services.billing import invoice_addresses
+    a_id = f.reseller_id("Reseller A")
+    moved, kept = f.customer(reseller_id=a_id), f.customer(reseller_id=a_id)
+    ours = invoice_addresses.add(ctx, f.user("admin"), {"name": "A's insurer", "line1": "1 Road", "reseller_id": a_id})
+    for c in (moved, kept):
+        invoice_addresses.choose_for_customer(ctx, f.user("admin"), c.id, ours.id)
+    do(ctx, "admin", "edit", ids=[moved.id], reseller_id=str(f.reseller_id("Reseller B")))
+    do(ctx, "admin", "edit", ids=[kept.id], reseller_id=str(a_id))  # the same reseller: nothing moves
+    ctx.expire_all()
+    assert (ctx.get(Customer, moved.id).invoice_address_id, ctx.get(Customer, kept.id).invoice_address_id) == \
+        (None, ours.id)
+    entry = ctx.scalars(select(AuditEntry).where(AuditEntry.customer_id == moved.id)
+                        .order_by(AuditEntry.id.desc())).first()
+    assert entry.changes["invoice_address_id"] == [ours.id, None]
+
+
 @pytest.mark.parametrize("params, field", [
     ({"currency": "XXY"}, "currency"), ({"creditor_days": "-1"}, "creditor_days"),
     ({"status": "gone"}, "status"), ({"tag_mode": "add"}, "tag_ids"), ({"tag_mode": "add", "tag_ids": [987654]}, "tag_ids"),

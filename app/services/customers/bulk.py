@@ -253,7 +253,8 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
         moved, stayed = _set_status(session, ids, params["status"], sources(params["status"]))
     columns = {k: params[k] for k in ("reseller_id", "currency", "creditor_days") if params.get(k) is not None}
     if columns:
-        before = _locked(session, select(Customer.id, *[Customer.__table__.c[k] for k in columns])
+        before = _locked(session, select(Customer.id, Customer.invoice_address_id,
+                                         *[Customer.__table__.c[k] for k in columns])
                          .where(in_ids(session, Customer.id, ids)))
         differing = [r for r in before if any(getattr(r, k) != v for k, v in columns.items())]
         if differing:
@@ -262,6 +263,16 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
         for r in differing:
             changes.setdefault(r.id, {}).update(
                 {k: [audit._plain(getattr(r, k)), audit._plain(v)] for k, v in columns.items() if getattr(r, k) != v})
+        # A chosen invoice address is its reseller's: a customer moved to another reseller leaves it
+        # (as update_customer does).
+        leaving = [r.id for r in differing if "reseller_id" in columns and r.reseller_id != columns["reseller_id"]
+                   and r.invoice_address_id is not None]
+        if leaving:
+            session.execute(update(Customer).where(in_ids(session, Customer.id, leaving)).values(invoice_address_id=None)
+                            .execution_options(synchronize_session=False))
+            for r in differing:
+                if r.id in leaving:
+                    changes[r.id]["invoice_address_id"] = [r.invoice_address_id, None]
     mode, tag_ids = params.get("tag_mode", "keep"), params.get("tag_ids") or []
     if mode != "keep":
         before = _tag_names(session, ids)
