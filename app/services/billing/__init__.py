@@ -9,6 +9,8 @@
                (a new payment or existing credit over many invoices, small write-offs), un-allocate,
                account credit used when an invoice is issued
 - finances.py  what the customer's page reads: its figures, the Finances tab's lists
+- as_at.py     money as it stood at the end of a day (the aged receivables' and the statements' rule)
+- statements.py customer statements: outstanding as at a date, activity for a period, their ageing
 
 Every command here is one transaction: it checks the permission (POST_MONEY), loads the customer
 through the user's scope, claims the form's key (the same key twice records once), locks the

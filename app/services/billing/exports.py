@@ -6,9 +6,10 @@ The invoice and credit downloads are their lists' own statements (views/invoices
 """
 from datetime import date, timedelta
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
 
 from app.models import Allocation, Customer, Invoice, LedgerEntry, Payment, PaymentMethod
+from app.services.billing import as_at
 from app.services.csv_export import amount_text, labelled, safe
 from app.services.scope import customer_scope
 
@@ -101,17 +102,15 @@ def aged_totals(user, as_of: date):
     anything at the end of `as_of` (customer_id, currency, b0..b5 as numbers: AGED_BUCKETS). The CSV
     (aged_statement) and the Receivables page's totals per currency (receivables.py) read it.
 
-    Rebuilt as at that date, not read from today's figures: the invoices issued on or before it
-    and not voided on or before it, each its total less the allocations dated on or before it (a
-    later payment, or a void's release, is not yet there)."""
+    Rebuilt as at that date, not read from today's figures, by as_at.py's rule (the statements'
+    too): the invoices issued on or before it and not voided on or before it, each its total less
+    the allocations that count by then (a later payment, or a void's release, is not yet there)."""
     paid = (select(func.coalesce(func.sum(Allocation.amount), 0))
-            .where(Allocation.invoice_id == Invoice.id, Allocation.allocated_on <= as_of).scalar_subquery())
-    voided = exists().where(LedgerEntry.source_table == "invoice", LedgerEntry.source_id == Invoice.id,
-                            LedgerEntry.kind == "invoice_void", LedgerEntry.effective_on <= as_of)
+            .where(Allocation.invoice_id == Invoice.id, *as_at.allocation_counts(as_of)).scalar_subquery())
     owed = (select(Invoice.customer_id, Invoice.currency, (Invoice.total - paid).label("owed"),
                    func.coalesce(Invoice.due_date, Invoice.issue_date).label("due"))
             .join(Customer, Customer.id == Invoice.customer_id)
-            .where(Invoice.status != "draft", Invoice.issue_date <= as_of, ~voided, customer_scope(user))
+            .where(*as_at.invoice_counts(as_of), customer_scope(user))
             .subquery("owed"))
 
     def overdue(newest: int | None, oldest: int | None):
