@@ -54,13 +54,19 @@ def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst):
-        """Run background jobs from Redis (bulk actions, message delivery)."""
+        """Run background jobs from Redis (bulk actions, message delivery) and, unless --burst, the
+        periodic jobs (app/jobs/schedule.py) on RQ's cron."""
         from app.jobs import get_queue
-        from app.jobs.worker import AppWorker
+        from app.jobs.worker import AppWorker, PeriodicScheduler
         queue = get_queue()
         if queue is None:
             raise click.ClickException("Set REDIS_URL to run a worker; without it, jobs run in-process.")
-        AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+        periodic = None if burst else PeriodicScheduler(current_app._get_current_object(), queue).start()
+        try:
+            AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+        finally:
+            if periodic is not None:
+                periodic.stop()
 
     jobs_group = AppGroup("jobs", help="Background work.")
 

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ERROR_LENGTH = 2000
 # A run "running" for longer than this (RQ's job timeout, RQ_JOB_TIMEOUT's default) lost its process.
 RUNNING_FOR_AT_MOST = timedelta(hours=1)
+EARLY = timedelta(seconds=2)  # clocks of machines that agree (NTP) differ by less
 
 
 @dataclass(frozen=True)
@@ -131,19 +132,21 @@ def due(session: Session, jobs, now: datetime | None = None) -> list[Periodic]:
     now = _utc(now or utcnow())
     ensure(session, jobs, now)
     names = set(session.scalars(select(PeriodicJob.name).where(
-        PeriodicJob.name.in_([j.name for j in jobs]), PeriodicJob.next_due_at <= now)))
+        PeriodicJob.name.in_([j.name for j in jobs]), PeriodicJob.next_due_at <= now + EARLY)))
     return [j for j in jobs if j.name in names]
 
 
 def claim(session: Session, job: Periodic, now: datetime, runner: str) -> bool:
     """Take this slot of `job` for `runner` (committed): True for one caller only. The same UPDATE
     that finds it due moves next_due_at past now (PostgreSQL: a second UPDATE waits for the
-    first's commit, then finds the row no longer due; SQLite: writers take turns)."""
+    first's commit, then finds the row no longer due; SQLite: writers take turns). A slot is
+    taken up to EARLY before its time: the scheduler that enqueued it at its time may be on a
+    machine whose clock is a little ahead of this one's."""
     now = _utc(now)
     claimed = session.execute(
         update(PeriodicJob)
-        .where(PeriodicJob.name == job.name, PeriodicJob.next_due_at <= now)
-        .values(next_due_at=next_due(job, now), last_started_at=now, last_finished_at=None,
+        .where(PeriodicJob.name == job.name, PeriodicJob.next_due_at <= now + EARLY)
+        .values(next_due_at=next_due(job, now + EARLY), last_started_at=now, last_finished_at=None,
                 last_status="running", last_error=None, last_result=None, runner=runner)
         .execution_options(synchronize_session=False))
     session.commit()
