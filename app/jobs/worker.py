@@ -138,10 +138,10 @@ class PeriodicScheduler:
     """The declared periodic jobs on RQ's CronScheduler, in a daemon thread of `flask worker`.
 
     Each turn, the worker holding the lock (`LOCK_SECONDS`, renewed each turn; another takes it
-    over when this one stops) lets RQ's cron enqueue what is due; on taking the lock it first
-    queues every cron job whose slot passed while no scheduler ran (catching up once: interval
-    jobs run at once anyway). Runs claim their slot in the database, so a job enqueued twice (a
-    lock taken over mid-turn, a worker that was slow) still runs once.
+    over when this one stops) lets RQ's cron enqueue what is due. On taking the lock it starts
+    each job's schedule at its next due time in the database, so a slot missed while no
+    scheduler ran is enqueued at once, once. Runs claim their slot in the database, so a job
+    enqueued twice (a lock taken over mid-turn, a worker that was slow) still runs once.
     """
 
     LOCK_SECONDS = 90
@@ -159,7 +159,6 @@ class PeriodicScheduler:
 
     def tick(self) -> list[str]:
         """One turn: hold the lock (or try to take it), and if held enqueue what is due; the names enqueued."""
-        caught_up = []
         if self.holding:
             try:
                 self.lock.reacquire()
@@ -171,24 +170,25 @@ class PeriodicScheduler:
             self.holding = self.lock.acquire(blocking=False)
             if not self.holding:
                 return []
+            self.follow_database()
             self.cron.register_birth()
-            caught_up = self.catch_up()
         enqueued = [job.name for job in self.cron.enqueue_jobs()]
         self.cron.save()
         self.cron.heartbeat()
-        return caught_up + enqueued
+        return enqueued
 
-    def catch_up(self) -> list[str]:
-        """Queue each cron job that is due in the database (missed while no scheduler ran): once."""
-        from app.jobs import tasks
+    def follow_database(self) -> None:
+        """Each job's next run as the database has it (the scheduler that had the lock before may
+        have run it; a slot missed while no scheduler ran is due now, and is enqueued once)."""
         with self.app.app_context():
             try:
-                due = [job for job in periodic.due(db.session, self.jobs, utcnow()) if job.cron]
+                rows = {job.name: row for job, row in periodic.rows(db.session, self.jobs)}
             finally:
                 db.session.remove()
-        for job in due:
-            self.queue.enqueue(tasks.run_periodic, job.name)
-        return [job.name for job in due]
+        for cron_job in self.cron.get_jobs():
+            row = rows[cron_job.name]
+            cron_job.latest_enqueue_time = periodic.utc(row.last_started_at or row.next_due_at)
+            cron_job.next_enqueue_time = periodic.utc(row.next_due_at)
 
     def run(self) -> None:
         while not self.stopped.is_set():

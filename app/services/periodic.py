@@ -77,7 +77,7 @@ class Outcome:
     error: str | None = None
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """An aware UTC time (SQLite gives back naive times: they are UTC, as stored)."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
@@ -85,7 +85,7 @@ def _utc(moment: datetime) -> datetime:
 def next_due(job: Periodic, after: datetime) -> datetime:
     """The first slot of `job` strictly after `after` (UTC). Always after it: however long the
     schedulers were away, the job is then due once, at the next slot, not once per missed slot."""
-    after = _utc(after)
+    after = utc(after)
     if job.every:
         seconds = after.timestamp()
         return datetime.fromtimestamp(seconds - seconds % job.every + job.every, timezone.utc)
@@ -100,7 +100,7 @@ def next_due(job: Periodic, after: datetime) -> datetime:
 
 def first_due(job: Periodic, now: datetime) -> datetime:
     """When a job never run before is due: an interval job at once, a cron job at its first slot."""
-    return _utc(now) if job.every else next_due(job, now)
+    return utc(now) if job.every else next_due(job, now)
 
 
 def find(jobs, name: str) -> Periodic:
@@ -114,7 +114,7 @@ def find(jobs, name: str) -> Periodic:
 def ensure(session: Session, jobs, now: datetime | None = None) -> None:
     """A row for every declared job (committed); rows that exist are left as they are. Two
     processes doing this at once insert each row once (ON CONFLICT DO NOTHING)."""
-    now = _utc(now or utcnow())
+    now = utc(now or utcnow())
     known = set(session.scalars(select(PeriodicJob.name).where(PeriodicJob.name.in_([j.name for j in jobs]))))
     missing = [{"name": j.name, "next_due_at": first_due(j, now)} for j in jobs if j.name not in known]
     if not missing:
@@ -129,7 +129,7 @@ def ensure(session: Session, jobs, now: datetime | None = None) -> None:
 
 def due(session: Session, jobs, now: datetime | None = None) -> list[Periodic]:
     """The declared jobs due at `now` (rows made first for jobs new to the database)."""
-    now = _utc(now or utcnow())
+    now = utc(now or utcnow())
     ensure(session, jobs, now)
     names = set(session.scalars(select(PeriodicJob.name).where(
         PeriodicJob.name.in_([j.name for j in jobs]), PeriodicJob.next_due_at <= now + EARLY)))
@@ -142,7 +142,7 @@ def claim(session: Session, job: Periodic, now: datetime, runner: str) -> bool:
     first's commit, then finds the row no longer due; SQLite: writers take turns). A slot is
     taken up to EARLY before its time: the scheduler that enqueued it at its time may be on a
     machine whose clock is a little ahead of this one's."""
-    now = _utc(now)
+    now = utc(now)
     claimed = session.execute(
         update(PeriodicJob)
         .where(PeriodicJob.name == job.name, PeriodicJob.next_due_at <= now + EARLY)
@@ -157,7 +157,7 @@ def _record(session: Session, outcome: Outcome, runner: str, now: datetime) -> N
     """The outcome on the row, if this run still holds it (a later run's record is never overwritten)."""
     session.execute(
         update(PeriodicJob).where(PeriodicJob.name == outcome.name, PeriodicJob.runner == runner)
-        .values(last_status=outcome.status, last_finished_at=_utc(now), last_result=outcome.result or None,
+        .values(last_status=outcome.status, last_finished_at=utc(now), last_result=outcome.result or None,
                 last_error=outcome.error)
         .execution_options(synchronize_session=False))
     session.commit()
@@ -177,7 +177,7 @@ def run(session: Session, job: Periodic, runner: str, now: datetime | None = Non
     recorded, not raised), or None when it was not due or another runner took it. With `now`
     given (tests), the run also finishes then."""
     injected = now is not None
-    now = _utc(now or utcnow())
+    now = utc(now or utcnow())
     ensure(session, [job], now)
     if not claim(session, job, now, runner):
         return None
@@ -193,7 +193,7 @@ def run(session: Session, job: Periodic, runner: str, now: datetime | None = Non
 
 def run_due(session: Session, jobs, runner: str, now: datetime | None = None) -> dict[str, Outcome]:
     """Every declared job that is due at `now`, each run once (see `run`): their outcomes by name."""
-    now = _utc(now or utcnow())
+    now = utc(now or utcnow())
     outcomes = {}
     for job in due(session, jobs, now):
         outcome = run(session, job, runner, now)
@@ -206,10 +206,10 @@ def make_due(session: Session, jobs, name: str, now: datetime | None = None) -> 
     """Retry: the job is due at `now` (committed), so the next scheduler run takes it. NotFound for
     a name not declared; refused while a run of it is under way."""
     job = find(jobs, name)
-    now = _utc(now or utcnow())
+    now = utc(now or utcnow())
     ensure(session, [job], now)
     row = session.get(PeriodicJob, name, populate_existing=True)
-    if row.last_status == "running" and _utc(row.last_started_at) + RUNNING_FOR_AT_MOST > now:
+    if row.last_status == "running" and utc(row.last_started_at) + RUNNING_FOR_AT_MOST > now:
         raise ServiceError(f"{job.label} is running; wait for it to finish.")
     row.next_due_at = now
     session.commit()
