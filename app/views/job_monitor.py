@@ -4,6 +4,8 @@ batches of messages) and the periodic jobs (app/jobs/schedule.py) with their las
 failure with its error. Retry: a failed RQ job goes back on its queue; a periodic job is made due now
 and queued. Cancel: an RQ job still waiting. Without Redis it says RQ is not in use and shows the rest.
 """
+from datetime import timedelta
+
 from flask import flash, redirect, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -15,6 +17,9 @@ from app.services import jobs, periodic
 from app.views import formatters
 from app.views.jobs import STATUS_WORDS, reaped
 
+# Due for longer than this, a periodic job has nobody scheduling it (a worker's cron or `flask jobs run-due`
+# take it within a minute of its time).
+OVERDUE_AFTER = timedelta(minutes=5)
 PERIODIC_WORDS = {"running": ("Running", "primary"), "done": ("Done", "success"), "failed": ("Failed", "danger"),
                   None: ("Never run", "default")}
 
@@ -28,9 +33,10 @@ class JobMonitorView(BaseView):
     @has_access
     def show(self):
         now = utcnow()
+        rows = periodic.rows(db.session, schedule.jobs(), now)
         return self.render_template(
-            "job_monitor/page.html", title="Job monitor", now=now, rq=monitor.read(),
-            periodic=periodic.rows(db.session, schedule.jobs(), now),
+            "job_monitor/page.html", title="Job monitor", rq=monitor.read(), periodic=rows,
+            overdue={job.name for job, row in rows if periodic.utc(row.next_due_at) < now - OVERDUE_AFTER},
             app_jobs=[reaped(job) for job in jobs.latest(db.session, monitor.SHOWN)],
             app_failed=jobs.latest(db.session, monitor.SHOWN, "failed"), app_counts=jobs.by_status(db.session),
             labels=jobs.label, status_words=STATUS_WORDS, periodic_words=PERIODIC_WORDS, f=formatters)

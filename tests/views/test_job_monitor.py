@@ -119,3 +119,18 @@ def test_cancel_stops_a_waiting_job_and_refuses_a_finished_one(login, fake_queue
     SimpleWorker([fake_queue], connection=fake_queue.connection).work(burst=True)
     assert waiting.get_status() == "canceled"  # it never ran
     assert browser.post(f"/job-monitor/rq/{waiting.id}/cancel").status_code == 400
+
+
+def test_a_periodic_job_long_past_its_time_is_shown_overdue(ctx, login, flaky):
+    from datetime import timedelta
+
+    from app.models.resellers import utcnow
+    periodic.ensure(ctx, schedule.jobs())
+    ctx.execute(PeriodicJob.__table__.update().where(PeriodicJob.name == "test-flaky")
+                .values(next_due_at=utcnow() - timedelta(hours=2)))
+    ctx.commit()
+    html = login("admin").get("/job-monitor/").get_data(as_text=True)
+    row = html[html.index('id="periodic-test-flaky"'):]
+    assert "overdue: is a scheduler running?" in row[:row.index("</tr>")]
+    due_work = html[html.index('id="periodic-due-work"'):]
+    assert "overdue" not in due_work[:due_work.index("</tr>")]  # due now: not yet overdue
