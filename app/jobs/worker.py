@@ -122,11 +122,12 @@ class SlotCronJob(CronJob):
     runs fall on the clock's slots (every 3600: on the hour), the slots periodic_job counts
     (services/periodic.next_due), so each one it enqueues finds its slot due; cron runs are RQ's."""
 
-    def __init__(self, job: periodic.Periodic, queue_name: str):
+    def __init__(self, job: periodic.Periodic, queue_name: str, job_timeout: int):
         from app.jobs import tasks
         self.periodic = job  # before RQ's __init__, which asks for the first cron time
+        # RQ's cron enqueues through a Queue of its own, whose default timeout (180 s) is not ours.
         super().__init__(queue_name, func=tasks.run_periodic, args=(job.name,), interval=job.every, cron=job.cron,
-                         name=job.name)
+                         name=job.name, job_timeout=job_timeout)
 
     def get_next_enqueue_time(self):
         if self.interval:
@@ -151,7 +152,8 @@ class PeriodicScheduler:
         self.app, self.queue = app, queue
         self.jobs = tuple(schedule.jobs() if jobs is None else jobs)
         self.cron = CronScheduler(connection=queue.connection)
-        self.cron._cron_jobs.extend(SlotCronJob(job, queue.name) for job in self.jobs)  # RQ's register() makes CronJobs
+        timeout = int(app.config.get("RQ_JOB_TIMEOUT", 3600))
+        self.cron._cron_jobs.extend(SlotCronJob(job, queue.name, timeout) for job in self.jobs)  # RQ's register() makes CronJobs
         self.lock = queue.connection.lock(f"rq:periodic-lock:{queue.name}", timeout=self.LOCK_SECONDS,
                                           thread_local=False)
         self.holding = False

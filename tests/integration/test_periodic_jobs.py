@@ -189,3 +189,16 @@ def test_failed_jobs_are_retried_from_the_monitor_and_run(worker_app, hourly, tm
         assert (row.last_status, row.last_error, hourly.runs) == ("done", None, 2)
     html = client.get("/job-monitor/").get_data(as_text=True)
     assert f'id="retry-{failed.id}"' not in html and "RuntimeError: no route to host" not in html
+
+
+def test_periodic_runs_get_the_apps_job_timeout_not_rqs_default(worker_app, hourly):
+    with worker_app.app_context():
+        queue = get_queue()
+        scheduler = PeriodicScheduler(worker_app, queue)
+        try:
+            scheduler.tick()
+        finally:
+            scheduler.release()
+        [job] = [queue.fetch_job(i) for i in queue.get_job_ids()]
+        assert job.func_name == "app.jobs.tasks.run_periodic" and job.args == ("test-hourly",)
+        assert job.timeout == worker_app.config.get("RQ_JOB_TIMEOUT", 3600)
