@@ -172,7 +172,11 @@ class PeriodicScheduler:
             self.holding = self.lock.acquire(blocking=False)
             if not self.holding:
                 return []
-            self.follow_database()
+            try:
+                self.follow_database()
+            except Exception:  # the database away: give the lock back, try again next turn
+                self.release()
+                raise
             self.cron.register_birth()
         enqueued = [job.name for job in self.cron.enqueue_jobs()]
         self.cron.save()
