@@ -54,23 +54,40 @@ def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst):
-        """Run background jobs from Redis (bulk actions, message delivery)."""
+        """Run background jobs from Redis (bulk actions, message delivery) and, unless --burst, the
+        periodic jobs (app/jobs/schedule.py) on RQ's cron."""
         from app.jobs import get_queue
-        from app.jobs.worker import AppWorker
+        from app.jobs.worker import AppWorker, PeriodicScheduler
         queue = get_queue()
         if queue is None:
             raise click.ClickException("Set REDIS_URL to run a worker; without it, jobs run in-process.")
-        AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+        periodic = None if burst else PeriodicScheduler(current_app._get_current_object(), queue).start()
+        try:
+            AppWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+        finally:
+            if periodic is not None:
+                periodic.stop()
 
     jobs_group = AppGroup("jobs", help="Background work.")
 
     @jobs_group.command("run-due")
     def run_due():
-        """Send what is due now (first sends and retries of messages) and mark messages a stopped
-        worker left sending as uncertain. Without Redis, run it from cron every minute."""
-        from app.jobs import tasks
-        done = {k: v for k, v in tasks.run_due().items() if v}
-        click.echo(", ".join(f"{n} {what}" for what, n in done.items()) if done else "Nothing was due.")
+        """Run the periodic jobs that are due (app/jobs/schedule.py; each once, whoever else runs
+        them) and the due work: first sends and retries of messages, sends a stopped worker left.
+        Without Redis, run it from cron every minute. Exits 1 when a periodic job failed."""
+        from app.jobs import schedule, tasks
+        lines, failures = [], []
+        for name, outcome in tasks.run_scheduled().items():
+            if outcome.status == "failed":
+                failures.append(f"{name} failed: {outcome.error}")
+            done = ", ".join(f"{n} {what}" for what, n in outcome.result.items() if n)
+            if done:
+                lines.append(done if name == schedule.DUE_WORK else f"{name}: {done}")
+        click.echo("\n".join(lines) if lines else "Nothing was due.")
+        for failure in failures:
+            click.echo(failure, err=True)
+        if failures:
+            raise SystemExit(1)
 
     app.cli.add_command(jobs_group)
 

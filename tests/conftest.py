@@ -96,7 +96,7 @@ def clean_data(request):
                             MessageAttempt, Note, Reseller, CustomerFile, CustomerAlias, CustomField, CustomValue, Tag, customer_tag, job_customer,
                             CompanySettings, Adjustment, Allocation, CustomerFxRate, DocumentSequence, FxRate, Invoice,
                             LedgerEntry, Payment, Quote, QuoteLine, Release, TaxRate, PriceBook, PriceBookItem)
-    from app.models import CreditNote, CreditNoteLine, InvoiceAddress
+    from app.models import CreditNote, CreditNoteLine, InvoiceAddress, PeriodicJob
     from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
@@ -107,7 +107,7 @@ def clean_data(request):
                       Payment.__table__, QuoteLine.__table__, Quote.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, InvoiceAddress.__table__, Tag.__table__, AuditEntry.__table__,
-                      CompanySettings.__table__, PriceBookItem.__table__):
+                      CompanySettings.__table__, PriceBookItem.__table__, PeriodicJob.__table__):
             db.session.execute(delete(table))
         db.session.execute(delete(PriceBook).where(PriceBook.name != DEFAULT_PRICE_BOOK))  # migration 0024's
         db.session.execute(update(PriceBook).values(is_default=True, active=True))

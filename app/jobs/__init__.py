@@ -13,7 +13,8 @@ process ends before it is done is seen as such (app/jobs/runner.py, services/job
 Work that is due at a time (a message's first send or its retry) keeps that time in the
 database; `run_due` (tasks.run_due) sends what is due. A worker's maintenance queues it when
 something has waited too long; without Redis the web process runs it every few seconds
-(`watch_due_work`), and `flask jobs run-due` runs it once, for cron.
+(`watch_due_work`), and `flask jobs run-due` runs it once, for cron. The periodic jobs
+(app/jobs/schedule.py) run the same ways: RQ's cron in `flask worker`, or `flask jobs run-due`.
 """
 import logging
 import threading
@@ -115,7 +116,8 @@ def enqueue_many(task, arg_lists: list[tuple]) -> int:
 
 def watch_due_work(app) -> None:
     """Without Redis, the web process runs due work itself: a daemon thread started with the
-    first request (so commands such as `flask db upgrade` start none) runs tasks.run_due every
+    first request (so commands such as `flask db upgrade` start none) runs tasks.run_scheduled
+    (the due work, and the periodic jobs that are due: app/jobs/schedule.py) every
     DUE_WORK_SECONDS (5). With Redis, workers do it (app/jobs/worker.py)."""
     if app.config.get("REDIS_URL") or not in_thread(app):
         return
@@ -133,7 +135,7 @@ def watch_due_work(app) -> None:
             while not stopped.is_set():
                 with app.app_context():
                     try:
-                        tasks.run_due()
+                        tasks.run_scheduled()
                     except Exception:  # noqa: BLE001  logged; the next turn tries again
                         app.logger.exception("running due work failed")
                     finally:

@@ -67,6 +67,31 @@ def run_due() -> dict:
     return {"uncertain (worker stopped)": recovered, **outcomes, "card charges settled": settled}
 
 
+def run_periodic(name: str) -> dict:
+    """One periodic job (app/jobs/schedule.py) if it is due and no other runner has its slot: what
+    RQ's cron in `flask worker` enqueues at each slot (app/jobs/worker.py). Its outcome, a failure
+    too, is recorded on its row (services/periodic.py), where the job monitor shows it and its
+    Retry makes it due again; it is not raised, so RQ keeps no second copy of the same failure."""
+    from app.jobs import runner, schedule
+    from app.services import periodic
+    outcome = periodic.run(db.session, periodic.find(schedule.jobs(), name), runner.sender())
+    if outcome is None:
+        return {"ran": False}  # not due: another scheduler (or cron) had this slot
+    return {"ran": True, "status": outcome.status, "error": outcome.error, **outcome.result}
+
+
+def run_scheduled(now=None) -> dict:
+    """What `flask jobs run-due` and the dev server's thread run: every periodic job that is due at
+    `now` (each claimed, run once, recorded), and the due work in any case, its slot due or not (it
+    keeps each message's own due time, so it may run as often as anyone likes). Outcomes by name."""
+    from app.jobs import runner, schedule
+    from app.services import periodic
+    outcomes = periodic.run_due(db.session, schedule.jobs(), runner.sender(), now)
+    if schedule.DUE_WORK not in outcomes:
+        outcomes[schedule.DUE_WORK] = periodic.Outcome(schedule.DUE_WORK, "done", run_due())
+    return outcomes
+
+
 DELIVERY_BATCH = 100
 
 

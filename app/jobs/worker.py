@@ -5,18 +5,27 @@ messages of a worker that stopped while sending them "uncertain", and queues the
 due messages that have waited longer than that (their job was lost: a worker killed, Redis
 down when they were queued). RQ's scheduler (delayed jobs: retries) runs in a child process
 of one worker; here it stops when that worker is gone, so that another takes over.
+
+The periodic jobs (app/jobs/schedule.py) run on RQ's CronScheduler, in a thread of each worker
+(`PeriodicScheduler`); one worker's at a time enqueues (a lock in Redis), and each run claims its
+slot in the database, so a slot runs once however many workers (and crons) there are.
 """
 import logging
 import os
+import threading
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import LockError, RedisError
 from rq import SimpleWorker
+from rq.cron import CronJob, CronScheduler
 from rq.job import JobStatus
 from rq.scheduler import RQScheduler
+from rq.utils import now as rq_now
 
 from app.extensions import db
 from app.models.resellers import utcnow
+from app.services import periodic
 from app.services.messages import delivery
 
 log = logging.getLogger(__name__)
@@ -106,3 +115,112 @@ class AppWorker(SimpleWorker):
         if job is not None and job.get_status(refresh=False) in WAITING:
             return
         queue.enqueue(tasks.run_due, job_id=job_id)
+
+
+class SlotCronJob(CronJob):
+    """RQ's CronJob for a declared periodic job: it enqueues tasks.run_periodic(name). Its interval
+    runs fall on the clock's slots (every 3600: on the hour), the slots periodic_job counts
+    (services/periodic.next_due), so each one it enqueues finds its slot due; cron runs are RQ's."""
+
+    def __init__(self, job: periodic.Periodic, queue_name: str, job_timeout: int):
+        from app.jobs import tasks
+        self.periodic = job  # before RQ's __init__, which asks for the first cron time
+        # RQ's cron enqueues through a Queue of its own, whose default timeout (180 s) is not ours.
+        super().__init__(queue_name, func=tasks.run_periodic, args=(job.name,), interval=job.every, cron=job.cron,
+                         name=job.name, job_timeout=job_timeout)
+
+    def get_next_enqueue_time(self):
+        if self.interval:
+            return periodic.next_due(self.periodic, self.latest_enqueue_time or rq_now())
+        return super().get_next_enqueue_time()
+
+
+class PeriodicScheduler:
+    """The declared periodic jobs on RQ's CronScheduler, in a daemon thread of `flask worker`.
+
+    Each turn, the worker holding the lock (`LOCK_SECONDS`, renewed each turn; another takes it
+    over when this one stops) lets RQ's cron enqueue what is due. On taking the lock it starts
+    each job's schedule at its next due time in the database, so a slot missed while no
+    scheduler ran is enqueued at once, once. Runs claim their slot in the database, so a job
+    enqueued twice (a lock taken over mid-turn, a worker that was slow) still runs once.
+    """
+
+    LOCK_SECONDS = 90
+
+    def __init__(self, app, queue, jobs=None):
+        from app.jobs import schedule
+        self.app, self.queue = app, queue
+        self.jobs = tuple(schedule.jobs() if jobs is None else jobs)
+        self.cron = CronScheduler(connection=queue.connection)
+        timeout = int(app.config.get("RQ_JOB_TIMEOUT", 3600))
+        self.cron._cron_jobs.extend(SlotCronJob(job, queue.name, timeout) for job in self.jobs)  # RQ's register() makes CronJobs
+        self.lock = queue.connection.lock(f"rq:periodic-lock:{queue.name}", timeout=self.LOCK_SECONDS,
+                                          thread_local=False)
+        self.holding = False
+        self.stopped = threading.Event()
+
+    def tick(self) -> list[str]:
+        """One turn: hold the lock (or try to take it), and if held enqueue what is due; the names enqueued."""
+        if self.holding:
+            try:
+                self.lock.reacquire()
+            except LockError:  # it lapsed (this process stalled) and another worker has it now
+                self.holding = False
+                self.cron.register_death()
+                return []
+        else:
+            self.holding = self.lock.acquire(blocking=False)
+            if not self.holding:
+                return []
+            try:
+                self.follow_database()
+            except Exception:  # the database away: give the lock back, try again next turn
+                self.release()
+                raise
+            self.cron.register_birth()
+        enqueued = [job.name for job in self.cron.enqueue_jobs()]
+        self.cron.save()
+        self.cron.heartbeat()
+        return enqueued
+
+    def follow_database(self) -> None:
+        """Each job's next run as the database has it (the scheduler that had the lock before may
+        have run it; a slot missed while no scheduler ran is due now, and is enqueued once)."""
+        with self.app.app_context():
+            try:
+                rows = {job.name: row for job, row in periodic.rows(db.session, self.jobs)}
+            finally:
+                db.session.remove()
+        for cron_job in self.cron.get_jobs():
+            row = rows[cron_job.name]
+            cron_job.latest_enqueue_time = periodic.utc(row.last_started_at or row.next_due_at)
+            cron_job.next_enqueue_time = periodic.utc(row.next_due_at)
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001  Redis or the database away: the next turn tries again
+                log.exception("periodic scheduler turn failed")
+            wait = self.cron.calculate_sleep_interval() if self.holding else self.LOCK_SECONDS / 3
+            self.stopped.wait(min(max(wait, 0.2), self.LOCK_SECONDS / 3))
+        self.release()
+
+    def release(self) -> None:
+        if self.holding:
+            self.holding = False
+            try:
+                self.lock.release()
+                self.cron.register_death()
+            except (LockError, RedisError):
+                log.warning("could not release the periodic scheduler's lock", exc_info=True)
+
+    def start(self) -> "PeriodicScheduler":
+        self.thread = threading.Thread(target=self.run, name="periodic-scheduler", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, wait: float = 5) -> None:
+        """End the thread (it releases the lock, so another worker's scheduler takes over at once)."""
+        self.stopped.set()
+        self.thread.join(wait)

@@ -33,6 +33,7 @@ from app.models.money import (
     TaxRate,
 )
 from app.models.notes import Note
+from app.models.periodic import PeriodicJob
 from app.models.price_books import PriceBook, PriceBookItem
 from app.models.quotes import Quote, QuoteLine
 from app.models.resellers import Reseller
@@ -77,6 +78,7 @@ __all__ = [
     "MessageAttachment",
     "MessageAttempt",
     "Note",
+    "PeriodicJob",
     "CustomerSurname",
     "Reseller",
     "Tag",

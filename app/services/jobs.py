@@ -276,3 +276,14 @@ def claim(session: Session, job_id: int, runner: str | None) -> bool:
                               .values(status="running", runner=runner, heartbeat_at=utcnow())).rowcount
     session.commit()
     return bool(claimed)
+
+
+def by_status(session: Session) -> dict[str, int]:
+    """How many jobs there are in each status (the job monitor's figures)."""
+    return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def latest(session: Session, limit: int, status: str | None = None) -> list[Job]:
+    """The newest `limit` jobs, of one status or any (the job monitor, for who sees every job)."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    return list(session.scalars(stmt.where(Job.status == status) if status else stmt))

@@ -20,6 +20,7 @@ from app.views.money_api import CreditApi, InvoiceApi, PaymentApi, QuoteApi
 from app.views.price_books import PriceBookItemView, PriceBookView
 from app.views.money_api import CreditNoteApi
 from app.views.jobs import JobView
+from app.views.job_monitor import JobMonitorView
 from app.views.receivables import ReceivablesView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
@@ -134,6 +135,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
+    appbuilder.add_view(JobMonitorView, "Job monitor", icon="fa-heartbeat", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)
     for api in (InvoiceApi, PaymentApi, CreditApi, FxRateApi, CustomerFxRateApi, CardApi, CreditNoteApi, PriceBookApi, PriceBookItemApi):
