@@ -205,7 +205,7 @@ def document(session: Session, statement: Statement, config: dict, band: int = B
             "line_count": len(statement.lines), "credit_count": len(statement.credits),
         },
         "ageing": {"as_at": _long_day(ageing.as_at), "buckets": list(zip(BUCKETS, map(amount, ageing.buckets))),
-                   "credit": amount(ageing.credit), "total": amount(ageing.total)},
+                   "credit": amount(-ageing.credit), "total": amount(ageing.total)},  # credit: less, "-£25.00"
     }
     if statement.kind == "outstanding":
         invoices, credits = _outstanding_rows(statement, amount)
