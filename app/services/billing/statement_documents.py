@@ -228,22 +228,33 @@ def _html(data: dict, pages: int) -> str:
     return documents._templates.get_template("statements/pdf.html").render(**data, pages=pages)
 
 
-# The page's geometry in points, for estimate_pages: the body of an A4 page less its margins, a
-# line of the bands (8.5pt text), a band's padding, the table's header row, what the first page's
-# letterhead and address take above the lines, and what comes after them (totals, ageing, bank
-# details). Measured on renders of 250 to 4,000 lines; a wrong guess costs a render, nothing else.
+# The page's geometry in points, for estimate_pages, measured on renders (pdftotext -bbox): the body
+# of an A4 page less its margins, a line of the bands, a band's padding, the table's header row, a
+# line of the address blocks, what the first page takes above the lines (the letterhead's right
+# side and the address's label; an activity statement's brought forward too) and below them (the
+# ageing, how to pay: with one line of bank details). A wrong guess costs one more render, nothing else.
 PAGE_HEIGHT = (29.7 - 1.5 - 2.2) / 2.54 * 72
-LINE_HEIGHT = 10.2
+LINE_HEIGHT = 10.375
 BAND_PADDING = 3.0
-HEADER_ROW = 16.0
-FIRST_PAGE_ABOVE = {"outstanding": 215.0, "activity": 230.0}
-AFTER_LINES = {"outstanding": 150.0, "activity": 170.0}
+HEADER_ROW = 16.75
+TEXT_LINE = 13.5
+HEAD_RIGHT = 88.0  # the right side of the letterhead: STATEMENT, its date, currency and total
+ABOVE_LINES = {"outstanding": 160.0 - HEAD_RIGHT, "activity": 165.5 - HEAD_RIGHT}
+BELOW_LINES = {"outstanding": 135.0, "activity": 150.0}
 CREDITS_HEADING = 40.0
+
+
+def _first_page_above(data: dict) -> float:
+    company_ = data["company"]
+    left = (54.0 if company_["logo"] else 0.0) + 16.0 + TEXT_LINE * (
+        len(company_["address"]) + bool(company_["tax_number"]))
+    return (ABOVE_LINES[data["kind"]] + max(left, HEAD_RIGHT)
+            + TEXT_LINE * (len(data["statement"]["billing_address"]) + bool(data["statement"]["contact_name"])))
 
 
 def estimate_pages(data: dict) -> int:
     """The pages the document will take, guessed from its bands' heights."""
-    used, pages = FIRST_PAGE_ABOVE[data["kind"]] + (12.0 * len(data["statement"]["billing_address"])), 1
+    used, pages = _first_page_above(data), 1
     for extra, tables in ((0.0, data["tables"]), (CREDITS_HEADING, data.get("credit_tables") or [])):
         used += extra
         for table in tables:
@@ -253,7 +264,9 @@ def estimate_pages(data: dict) -> int:
                 if used + step > PAGE_HEIGHT:
                     pages, used = pages + 1, HEADER_ROW
                 used += step
-    return pages + (used + AFTER_LINES[data["kind"]] > PAGE_HEIGHT)
+    bank = data["company"]["bank_details"]
+    below = BELOW_LINES[data["kind"]] + TEXT_LINE * (len(bank) - 1) - (0 if bank else 40.0)
+    return pages + (used + below > PAGE_HEIGHT)
 
 
 def render(data: dict) -> bytes:
