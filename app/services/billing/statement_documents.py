@@ -273,7 +273,9 @@ def render(data: dict) -> bytes:
     """The PDF of `data` (document()), "Page n of N" right: made once with the estimated count,
     again with the real one if the guess was wrong. Python's cycle collector is held off while
     xhtml2pdf runs: it makes hundreds of thousands of objects that live until the end, and the
-    collector scanning them again and again made the time grow faster than the lines."""
+    collector scanning them again and again made the time grow faster than the lines (4,000
+    lines: 6.6 s CPU with it, 5.2 s without; 1,000 lines: 1.5 s and 1.3-1.5 s). Not thread-safe
+    as such: another thread's render may turn it back on meanwhile, which costs time, nothing else."""
     guess = estimate_pages(data)
     pdf = _render(_html(data, guess))
     pages = documents.page_count(pdf)
