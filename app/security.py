@@ -60,9 +60,9 @@ _API_DOCS = [(r"SwaggerView", r"can_show"), (r"OpenApi", r"can_get"), (r"API doc
 _MESSAGES = [(r"(Message|CustomerMessages|NotificationLog)View", r"can_(list|show)"), (r"Messages", r"menu_access")]
 # The Payments list (views/payments.py), read-only: who sees money sees it.
 _PAYMENTS_READ = [(r"PaymentView", _READ), (r"Payments", r"menu_access")]
-# A customer's Invoice settings (views/invoice_settings.py) and Allocate cash screen (views/cash_allocation.py):
-# who sees money reads them, who posts it changes them.
-_INVOICE_SETTINGS_READ = (r"(InvoiceSettings|CashAllocation)View", r"can_show")
+# A customer's Invoice settings (views/invoice_settings.py), Allocate cash screen (views/cash_allocation.py) and
+# Statement (views/statements.py): who sees money reads (and prints) them, who posts it changes (e-mails) them.
+_INVOICE_SETTINGS_READ = (r"(InvoiceSettings|CashAllocation|Statement)View", r"can_show")
 # Money. Everyone who sees customers sees their money (invoices, credits, PDFs) and the rates and
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
 # POST_MONEY). Tax rates and payment methods are kept by the Admin (who holds every permission).
@@ -74,7 +74,7 @@ _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credi
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
                 (r"CreditNote(View|Api)", _WRITE), (r"CreditNoteView", r"can_[a-z_]+"),
                 (r"Card(View|Api)", r"can_[a-z_]+"),  # stored cards: seen and charged only by who posts money
-                (r"(InvoiceSettings|CashAllocation)View", r"can_[a-z_]+")]
+                (r"(InvoiceSettings|CashAllocation|Statement)View", r"can_[a-z_]+")]
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
 _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]

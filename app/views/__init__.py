@@ -27,6 +27,7 @@ from app.views.custom_fields import CustomFieldView
 from app.services.errors import ServiceError
 from app.views.lists import NUL_MESSAGE
 from app.views.messages import (
+from app.views.statements import StatementView
     CustomerMessagesView,
     InboundMessageView,
     MessageView,
@@ -118,6 +119,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(CardView)
     appbuilder.add_view_no_menu(InvoiceSettingsView)
     appbuilder.add_view_no_menu(CashAllocationView)
+    appbuilder.add_view_no_menu(StatementView)
     appbuilder.add_view(QuoteView, "Quotes", icon="fa-file-o", category="Money")
     appbuilder.add_view_no_menu(QuoteDocumentView)
     appbuilder.add_view(PaymentView, "Payments", icon="fa-money", category="Money")

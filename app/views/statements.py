@@ -1,0 +1,105 @@
+"""A customer's Statement screen (issue 16; Commusoft's "Send statements"), reached from its Finances tab:
+choose the kind (outstanding as at a date, or activity for a period) and the dates, see the statement,
+then Print (its PDF in a new tab), Download (the same PDF as a file) or E-mail it to one of the customer's
+addresses with the PDFs of the invoices it lists.
+
+Thin: services/billing/statement_delivery.py reads the form (Asked), builds the one statement the page,
+the PDF and the e-mail's words all show, and e-mails it (POST_MONEY; the form's key sends it once). Who
+sees money reads and prints statements (can_show); Finance and Admin e-mail them (can_email). Another
+reseller's customer is 404 (the service's scope).
+"""
+from flask import current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+
+from app.extensions import db
+from app.services import money
+from app.services.billing import billing_settings, documents, statement_delivery
+from app.services.billing.statements import BUCKETS
+from app.services.errors import AlreadyDone, Invalid
+from app.services.forms import new_form_key
+from app.views import formatters
+from app.views.documents import pdf_response
+
+
+class StatementView(BaseView):
+    route_base = "/statements"
+    default_view = "show"
+    base_permissions = ["can_show", "can_email"]
+
+    def _asked(self):
+        """What the query string asks for, or the form again with its errors (None and the errors)."""
+        try:
+            return statement_delivery.asked(request.args), {}
+        except Invalid as e:
+            return None, e.errors
+
+    @expose("/<int:pk>")
+    @has_access
+    def show(self, pk):
+        """The form and, when it is right, the statement with its Print, Download and E-mail."""
+        wanted, errors = self._asked()
+        statement = None
+        if wanted is not None:
+            wanted, statement = statement_delivery.build(db.session, g.user, pk, request.args)
+        else:
+            statement_delivery.build(db.session, g.user, pk, {})  # 404 before the form's errors
+        values = {k: request.args.get(k, "") for k in ("kind", "as_at", "start", "end")}
+        if wanted is not None:
+            values.update(wanted.args())
+        may_email = self.appbuilder.sm.has_access("can_email", self.class_permission_name)
+        return self.render_template(
+            "statements/show.html", statement=statement, values=values, errors=errors, buckets=BUCKETS,
+            args=wanted.args() if wanted else {}, may_email=may_email, formatters=formatters,
+            money=(lambda value: money.format(value, statement.currency)) if statement else None,
+            finances=url_for("CustomerView.show", pk=pk, tab="finances"), customer_id=pk,
+            title="Statement"), 422 if errors else 200
+
+    @expose("/<int:pk>/pdf")
+    @has_access
+    @permission_name("show")
+    def pdf(self, pk):
+        """The statement's PDF: shown in the browser (Print), or as a file with ?download=1."""
+        name, content = statement_delivery.pdf(db.session, g.user, pk, request.args, current_app.config)
+        response = pdf_response(name, content)
+        if request.args.get("download"):
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @expose("/<int:pk>/email", methods=["GET", "POST"])
+    @has_access
+    @permission_name("email")
+    def email(self, pk):
+        wanted, statement = statement_delivery.build(db.session, g.user, pk, request.args)
+        back = url_for(".show", pk=pk, **wanted.args())
+        recipients = [(r.label, r.address) for r in documents.recipients(db.session, statement.customer_id)]
+        invoices = statement_delivery.invoices_listed(db.session, statement)
+        settings = billing_settings.read(db.session, g.user, pk)
+        values = {**statement_delivery.email_defaults(db.session, statement, current_app.config),
+                  "to": recipients[0][1] if recipients else "",
+                  "invoice_ids": [str(i.id) for i in invoices] if settings.values.get("attach_invoices_to_statements") else []}
+        errors, status = {}, 200
+        if request.method == "POST":
+            values = {"to": request.form.get("to", ""), "subject": request.form.get("subject", ""),
+                      "body": request.form.get("body", ""), "invoice_ids": request.form.getlist("invoice_ids")}
+            try:
+                message = statement_delivery.email(db.session, g.user, pk, request.args, values,
+                                                   request.form.get("form_key"), current_app.config)
+            except AlreadyDone as e:
+                flash(e.message, "info")
+                return redirect(back)
+            except Invalid as e:
+                db.session.rollback()
+                errors, status = e.errors, 422
+            else:
+                if message.status == "skipped":
+                    flash(f"The statement was not e-mailed to {message.recipient}: {message.skip_reason}.", "warning")
+                else:
+                    attached = len(values["invoice_ids"])
+                    flash(f"Statement e-mailed to {message.recipient}"
+                          + (f" with {attached} invoice{'' if attached == 1 else 's'}" if attached else ""), "success")
+                return redirect(back)
+        return self.render_template(
+            "statements/email.html", statement=statement, recipients=recipients, invoices=invoices, values=values,
+            errors=errors, form_key=new_form_key(), back=back, args=wanted.args(), customer_id=pk,
+            money=lambda value: money.format(value, statement.currency), title="E-mail statement"), status
