@@ -22,12 +22,12 @@ from app.views.money_api import CreditNoteApi
 from app.views.jobs import JobView
 from app.views.job_monitor import JobMonitorView
 from app.views.receivables import ReceivablesView
+from app.views.statements import StatementView
 from app.views.customers import CustomerView
 from app.views.custom_fields import CustomFieldView
 from app.services.errors import ServiceError
 from app.views.lists import NUL_MESSAGE
 from app.views.messages import (
-from app.views.statements import StatementView
     CustomerMessagesView,
     InboundMessageView,
     MessageView,

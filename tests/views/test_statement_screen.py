@@ -108,7 +108,7 @@ def test_the_statement_is_e_mailed_once_with_the_invoices_ticked(app, login, ada
     pk, numbers = ada
     browser = login("finance")
     page = browser.get(f"/statements/{pk}/email?kind=outstanding").get_data(as_text=True)
-    assert "Balance owed is £60.00" in unescape(page) and page.count('class="attach-invoice"') == 2
+    assert "The balance owed is £60.00" in unescape(page).replace("\xa0", " ") and page.count('class="attach-invoice"') == 2
     ids = re.findall(r'name="invoice_ids" value="(\d+)"', page)
     data = {"form_key": form_key(page), "to": "ada@example.com", "subject": "Your statement",
             "body": "Hello", "invoice_ids": [ids[0]]}

@@ -49,14 +49,14 @@ def asked(params: dict, today: date | None = None) -> Asked:
     errors = FieldErrors()
     kind = fields.choice(errors, "kind", params.get("kind") or "outstanding", statements.KINDS, label="Statement")
     if kind == "activity":
-        end = fields.a_date(errors, "end", params.get("end") or today.isoformat(), label="To")
-        start = fields.a_date(errors, "start", params.get("start") or ((end or today) - timedelta(days=30)).isoformat(),
-                              label="From")
+        end = fields.a_date(errors, "end", params.get("end") or today.isoformat())
+        start = fields.a_date(errors, "start",
+                              params.get("start") or ((end or today) - timedelta(days=30)).isoformat())
         if start and end and start > end:
             errors.add("start", "The period must start on or before its last day.")
         errors.raise_if_any()
         return Asked(kind, end, start)
-    as_at = fields.a_date(errors, "as_at", params.get("as_at") or today.isoformat(), label="As at")
+    as_at = fields.a_date(errors, "as_at", params.get("as_at") or today.isoformat())
     errors.raise_if_any()
     return Asked(kind or "outstanding", as_at)
 
@@ -69,14 +69,10 @@ def build(session: Session, actor, customer_id, params: dict) -> tuple[Asked, st
     return wanted, statements.outstanding(session, actor, customer_id, wanted.as_at)
 
 
-def filename(statement: statements.Statement) -> str:
-    return f"statement-{statement.customer_id}-{statement.as_at.isoformat()}.pdf"
-
-
 def pdf(session: Session, actor, customer_id, params: dict, config: dict) -> tuple[str, bytes]:
     """(file name, the PDF) of the statement `params` ask for."""
     _, statement = build(session, actor, customer_id, params)
-    return filename(statement), statement_documents.pdf(session, statement, config)
+    return statement_documents.filename_for(statement), statement_documents.pdf(session, statement, config)
 
 
 def invoices_listed(session: Session, statement: statements.Statement) -> list[Invoice]:
@@ -134,7 +130,7 @@ def email(session: Session, actor, customer_id, params: dict, data: dict, key, c
                       recipient_name=recipient.name[:250], subject=subject, body=body,
                       status="skipped" if reason else "queued", skip_reason=reason, attempts=0,
                       created_by=getattr(actor, "username", None))
-    files = [outbox.Attachment(filename(statement), documents.PDF_TYPE,
+    files = [outbox.Attachment(statement_documents.filename_for(statement), documents.PDF_TYPE,
                                statement_documents.pdf(session, statement, config))]
     for invoice_id in dict.fromkeys(wanted):
         invoice = listed[invoice_id]
