@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select, update
 from app.extensions import db
 from app.models import Allocation, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
 from app.services import money
-from app.services.billing import allocation, credit_notes, exports, invoices, payments, statements
+from app.services.billing import allocation, credit_notes, exports, invoices, ledger, payments, statements
 from app.services.errors import AlreadyDone, Invalid, NotFound
 from tests import factories
 
@@ -468,3 +468,15 @@ def test_for_any_history_and_date_the_buckets_less_credit_are_the_closing_and_th
         running += line.amount
         assert line.balance == running
     ctx.rollback()
+
+
+def test_a_future_dated_invoice_voided_before_its_date_never_counted_on_any_day(ctx):
+    """The void of an invoice dated ahead counts from that date (before it the invoice never counted), so
+    the ledger and the statement agree on every day in between."""
+    customer = factories.customer()
+    invoice = issued(customer, "80.00", TODAY + timedelta(days=10))
+    invoices.void(db.session, finance(), invoice.id, "Raised too early", key())
+    for day in (TODAY, TODAY + timedelta(days=5), TODAY + timedelta(days=10), TODAY + timedelta(days=11)):
+        shown = outstanding(customer, day)
+        assert shown.closing_balance == ledger_at(customer, day) == 0, day
+    assert ledger.check(db.session) == []

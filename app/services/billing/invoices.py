@@ -363,12 +363,14 @@ def void(session: Session, actor, invoice_id, reason, key) -> Invoice:
         raise Invalid({"status": f"Invoice {invoice.number} has credit note{'s' if len(standing) > 1 else ''} "
                                  f"{', '.join(standing)}: void {'them' if len(standing) > 1 else 'it'} first, "
                                  "then the invoice."})
-    today = date.today()
-    _release_allocations(session, actor, invoice, today)
+    # Dated today, or the invoice's own date when that is still ahead: before it the invoice never
+    # counted, so neither may its void (the ledger and the statements agree on every day).
+    on = max(date.today(), invoice.issue_date)
+    _release_allocations(session, actor, invoice, on)
     invoice.status, invoice.outstanding = "void", Decimal(0)
     invoice.voided_at, invoice.void_reason = datetime.now(timezone.utc), reason
     session.flush()
-    ledger.post(session, customer, -invoice.total, "invoice_void", invoice, today, actor, reason)
+    ledger.post(session, customer, -invoice.total, "invoice_void", invoice, on, actor, reason)
     commit(session)
     return invoice
 
