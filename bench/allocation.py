@@ -16,7 +16,7 @@ paid off. Times, in the same run and as the same Admin, interleaved, 1 warm-up t
   beside the same save with 1 row. The redirect is not followed.
 
 Each save must answer the success redirect and write its allocations (counted before and after,
-untimed). The app's due-work thread is not started (see stop_due_work). Prints a markdown table
+untimed). The app's due-work thread is not started (harness.make_app stops it). Prints a markdown table
 (median, p90, the SQL statements of the last run, their time and the slowest, ratio to the baseline,
 target), then ledger.check over the whole database (should be []).
 """
@@ -201,15 +201,6 @@ def planned(rows: int) -> Callable:
     return check
 
 
-def stop_due_work(app) -> None:
-    """No due-work thread in this process (without Redis the web process starts one with its first request,
-    app/jobs watch_due_work): its statements every 5 s would be counted and timed with the requests', and
-    on SQLite its writes would hold the saves up."""
-    stopped = app.extensions.get("due_work_stop")
-    if stopped is not None:
-        stopped.set()
-
-
 def run(client, sql, requests: list[Request], runs: int) -> None:
     """1 warm-up then `runs` rounds, each request once a round (interleaved: the machine's load
     weighs alike on a figure and its baseline)."""
@@ -278,7 +269,6 @@ def main() -> None:
     url = bench.sqlalchemy_url(args.database)
     bench.ensure_database(url, reset=False)
     app = bench.make_app(url)
-    stop_due_work(app)
     bench.setup(app, args.customers)
 
     from sqlalchemy import select

@@ -82,10 +82,20 @@ def make_app(url: str, **settings):
         **settings,
     ))
     logging.getLogger().setLevel(logging.WARNING)
+    stop_due_work(app)
     from bench import stock_fab
     with app.app_context():
         stock_fab.register(app.appbuilder)
     return app
+
+
+def stop_due_work(app) -> None:
+    """No due-work thread in a bench process (without Redis the web process starts one with its first
+    request, app/jobs watch_due_work): its statements every 5 s would be counted and timed with the
+    requests', and on SQLite its writes would hold the requests up."""
+    stopped = app.extensions.get("due_work_stop")
+    if stopped is not None:
+        stopped.set()
 
 
 def load_record(results_dir, dialect: str, n: int) -> Path:
