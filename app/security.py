@@ -53,6 +53,9 @@ _CUSTOMER_MENUS = (r"(Customers|Contacts|Phone numbers|Addresses|Services)", r"m
 # page that follows a job. Delete (bulk_delete, can_delete) is the Admin's alone.
 _BULK = [(r"CustomerView", r"enable|disable|archive|unarchive|make_dormant|block|bulk_edit|send_email|send_text"),
          (r"JobView", r"can_(show|list)"), (r"Jobs", r"menu_access")]
+# "Send statement" on the customer list (services/billing/statement_batch.py: POST_MONEY too): Finance's
+# (and the Admin's), with the page that follows its job.
+_SEND_STATEMENTS = [(r"CustomerView", r"send_statement"), (r"JobView", r"can_(show|list)"), (r"Jobs", r"menu_access")]
 # The REST API's documentation (FAB's Swagger UI, the OpenAPI document it reads, its menu link):
 # every default role may call the API within its permissions.
 _API_DOCS = [(r"SwaggerView", r"can_show"), (r"OpenApi", r"can_get"), (r"API documentation", r"menu_access")]
@@ -92,7 +95,7 @@ _PRIVATE_NOTES = (r"CustomerView", r"can_see_private_notes")
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     FINANCE: [
         (_CUSTOMER_DATA, _READ), (r"TagApi", _READ), _CUSTOMER_MENUS, *_MESSAGES, *_SELF_SERVICE, *_API_DOCS,
-        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE, *_RECEIVABLES, *_PRICE_BOOKS_WRITE,
+        *_MONEY_READ, *_MONEY_WRITE, *_FX_WRITE, *_RECEIVABLES, *_PRICE_BOOKS_WRITE, *_SEND_STATEMENTS,
     ],
     STAFF: [
         (_CUSTOMER_DATA, _READ), (_CUSTOMER_DATA, _WRITE),

@@ -106,3 +106,25 @@ def queue_delivery(message_ids: list[int]) -> int:
         log.warning("could not queue the delivery of %d message(s); due work will send them", len(message_ids),
                     exc_info=True)
         return 0
+
+
+def run_statement_batch(job_id: int) -> None:
+    """Send a confirmed batch of statements (app/services/billing/statement_batch.py), or go on with one
+    started again."""
+    from flask import current_app
+
+    from app.jobs import runner
+    from app.models import Job
+    from app.services import jobs
+    from app.services.billing import statement_batch
+    try:
+        with runner.running(job_id) as me:
+            if not jobs.claim(db.session, job_id, me):
+                return  # done, failed, or another runner has it
+            statement_batch.run(db.session, db.session.get(Job, job_id), current_app.config, runner=me)
+    except Exception as e:  # record it on the job for the page, then let RQ see the failure too
+        db.session.rollback()
+        job = db.session.get(Job, job_id)
+        job.status, job.error = "failed", f"{type(e).__name__}: {e}"[:2000]
+        db.session.commit()
+        raise

@@ -51,6 +51,8 @@ class Message(Model):
         Index("ix_message_contact_id", "contact_id"),
         Index("ix_message_resend_of_id", "resend_of_id"),
         Index("ix_message_recipient_id", "recipient", "id"),  # a reply: the last message to its sender
+        # A batch's message is written once under its key (a second write is a no-op): migration 0031.
+        Index("ux_message_send_key", "send_key", unique=True),
         # What is due to be sent: queued messages by due time (few rows: the index stays small).
         Index("ix_message_due", "due_at", "id", postgresql_where=text("status = 'queued'"),
               sqlite_where=text("status = 'queued'")),
@@ -75,6 +77,8 @@ class Message(Model):
     transport: Mapped[str | None] = mapped_column(String(20))
     batch_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("job.id", ondelete="SET NULL"))
     resend_of_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
+    # "statement:<job>:<customer>": written once under it whatever runs the batch again (NULL: no key).
+    send_key: Mapped[str | None] = mapped_column(String(80))
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     # When it may be tried (first send or retry): whatever runs due work sends it from then on.

@@ -13,6 +13,7 @@ customer page's (views/profile.py) both render from it, with a divider between g
 """
 import re
 from collections.abc import Callable
+from datetime import date
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.services import jobs
+from app.services.billing import statement_batch
 from app.services.customers import bulk, status
 from app.services.errors import AlreadyDone, Invalid, ServiceError
 from app.services.forms import new_form_key
@@ -32,6 +34,10 @@ from app.views.lists import NUL_MESSAGE, stock_filter_takes
 
 # The CustomerView action (its permission: bulk.PERMISSIONS) -> the service's action.
 SERVICE_ACTION = {v: k for k, v in bulk.PERMISSIONS.items()}
+# What "Send statement"'s confirmation says of it.
+STATEMENT_NOTE = ("Each customer's outstanding statement is e-mailed (its PDF attached) to the customer's own "
+                  "address, else its primary contact's. Customers who owe nothing or have no address are left "
+                  "out; dormant, blocked and archived customers, and those who opted out, are skipped.")
 # What one customer's message says was done: "Acme Hotel Ltd (#112) disabled".
 DONE = {"enable": "enabled", "disable": "disabled", "archive": "archived", "unarchive": "unarchived",
         "make_dormant": "made dormant", "block": "blocked", "edit": "updated", "delete": "deleted"}
@@ -55,7 +61,8 @@ ACTION_GROUPS: tuple[tuple[str, tuple[MenuAction, ...]], ...] = (
                 MenuAction("make_dormant", "Make dormant", "fa-moon-o"), MenuAction("block", "Block", "fa-lock"),
                 MenuAction("archive", "Archive", "fa-archive"), MenuAction("unarchive", "Unarchive", "fa-undo"))),
     ("messages", (MenuAction("send_email", "Send an e-mail", "fa-envelope"),
-                  MenuAction("send_text", "Send a text", "fa-commenting"))),
+                  MenuAction("send_text", "Send a text", "fa-commenting"),
+                  MenuAction("send_statement", "Send statement", "fa-file-text-o"))),
     ("edit", (MenuAction("bulk_edit", "Edit status, tags…", "fa-pencil"),)),
     ("delete", (MenuAction("bulk_delete", "Delete", "fa-trash", dangerous=True),)),
 )
@@ -192,6 +199,10 @@ class BulkActionsMixin:
     def action_bulk_edit(self, items):
         abort(404)
 
+    @menu_action("send_statement")
+    def action_send_statement(self, items):
+        abort(404)
+
     @menu_action("bulk_delete")
     def action_bulk_delete(self, items):
         abort(404)
@@ -245,6 +256,8 @@ class BulkActionsMixin:
         count, asked = self._count(selection)
         if count == 0 and not errors:
             return self._none_found(selection)
+        if name == statement_batch.ACTION:
+            return self._confirm_statements(selection, count, asked, errors, values, status)
         service_action = SERVICE_ACTION[name]
         # One customer's confirmation names it ("Disable Acme Hotel Ltd (#112)?").
         named = repr(get_customer(db.session, g.user, selection.ids[0])) if len(selection.ids) == 1 and not \
@@ -256,6 +269,30 @@ class BulkActionsMixin:
             form_key=new_form_key(), back=selection.back(self), **bulk.options(db.session, g.user),
         ), status
 
+    def _confirm_statements(self, selection: Selection, count: int, asked: int, errors, values, status):
+        """"Send statement"'s confirmation: the statement's date and whether invoices go with it."""
+        values = values or MultiDict({"as_at": date.today().isoformat(), "attach": "setting"})
+        return self.render_template(
+            "bulk/confirm.html", view=self, name=statement_batch.ACTION, service_action=statement_batch.ACTION,
+            label=statement_batch.LABEL, count=count, not_found=max(asked - count, 0), selection=selection,
+            named=None, note=STATEMENT_NOTE, errors=errors or {}, values=values, form_key=new_form_key(),
+            back=selection.back(self), attach_choices=statement_batch.ATTACH,
+        ), status
+
+    def _start_statements(self, selection: Selection):
+        """The confirmed "Send statement": its job (services/billing/statement_batch.start), then its page."""
+        form = request.form
+        try:
+            job = statement_batch.start(db.session, g.user, {"as_at": form.get("as_at"), "attach": form.get("attach")},
+                                        form.get("form_key"), **selection.chosen(self))
+        except AlreadyDone as e:
+            flash(e.message, "info")
+            return redirect(url_for("JobView.mine"))
+        except Invalid as e:
+            db.session.rollback()
+            return self._confirm(statement_batch.ACTION, selection, errors=e.errors, values=form, status=422)
+        return redirect(url_for("JobView.show", pk=job.id))
+
     @expose("/bulk/<string:name>", methods=["POST"])
     def bulk(self, name):
         """The confirmed action: fix its customers in a job, then run it (or queue it)."""
@@ -266,6 +303,8 @@ class BulkActionsMixin:
         if not self._may(name):
             return self._refuse()
         selection = Selection.from_form(request.form)
+        if name == statement_batch.ACTION:
+            return self._start_statements(selection)
         form = request.form
         params = {"confirm": form.get("confirm"), "tag_mode": form.get("tag_mode"),
                   "tag_ids": form.getlist("tag_ids"), "status": form.get("status"),

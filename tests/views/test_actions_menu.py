@@ -80,7 +80,7 @@ def test_the_list_and_the_profile_show_one_menu_in_the_same_groups_words_and_ord
     assert on_profile[-1] == on_list[-1]
     # The rest is the list's menu, less what does not apply to an active customer.
     applies = {e[0] for group in on_profile for e in group} - {"type", "merge"}
-    assert applies == {"disable", "make_dormant", "block", "archive", "send_email", "send_text", "bulk_edit",
+    assert applies == {"disable", "make_dormant", "block", "archive", "send_email", "send_text", "send_statement", "bulk_edit",
                        "bulk_delete"}
     assert only(on_profile, applies) == only(on_list, applies)
 

@@ -85,6 +85,17 @@ def invoices_listed(session: Session, statement: statements.Statement) -> list[I
     return list(found)
 
 
+def files(session: Session, statement: statements.Statement, invoices: list[Invoice],
+          config: dict) -> list[outbox.Attachment]:
+    """What the statement's e-mail carries: its PDF, then each of `invoices`' PDFs (of those it lists)."""
+    found = [outbox.Attachment(statement_documents.filename_for(statement), documents.PDF_TYPE,
+                               statement_documents.pdf(session, statement, config))]
+    for invoice in invoices:
+        found.append(outbox.Attachment(documents.filename_for(invoice), documents.PDF_TYPE,
+                                       documents.invoice_document(session, invoice, config)))
+    return found
+
+
 def email_defaults(session: Session, statement: statements.Statement, config: dict) -> dict:
     """The subject and body the form starts with: the amounts are the statement's own."""
     name = company.letterhead(session, config).name
@@ -130,13 +141,7 @@ def email(session: Session, actor, customer_id, params: dict, data: dict, key, c
                       recipient_name=recipient.name[:250], subject=subject, body=body,
                       status="skipped" if reason else "queued", skip_reason=reason, attempts=0,
                       created_by=getattr(actor, "username", None))
-    files = [outbox.Attachment(statement_documents.filename_for(statement), documents.PDF_TYPE,
-                               statement_documents.pdf(session, statement, config))]
-    for invoice_id in dict.fromkeys(wanted):
-        invoice = listed[invoice_id]
-        files.append(outbox.Attachment(documents.filename_for(invoice), documents.PDF_TYPE,
-                                       documents.invoice_document(session, invoice, config)))
-    outbox.attach(session, message, files)
+    outbox.attach(session, message, files(session, statement, [listed[i] for i in dict.fromkeys(wanted)], config))
     commit(session)
     if not reason:
         tasks.queue_delivery([message.id])

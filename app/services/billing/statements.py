@@ -142,7 +142,12 @@ def outstanding(session: Session, actor, customer_id, as_at: date) -> Statement:
     then, oldest due first, each with its total, what was outstanding on it then and its days overdue;
     the credits unallocated then; the ageing; the closing balance. Raises NotFound (missing or out of
     `actor`'s scope)."""
-    customer = get_customer(session, actor, customer_id)
+    return outstanding_for(session, get_customer(session, actor, customer_id), as_at)
+
+
+def outstanding_for(session: Session, customer: Customer, as_at: date) -> Statement:
+    """The outstanding statement (see outstanding) of a customer already loaded within its reader's
+    scope: a batch's job (statement_batch.py) whose customers were chosen in scope when it started."""
     built = _rebuild(session, customer, as_at)
     return Statement(kind="outstanding", customer_id=customer.id, customer_name=customer.name,
                      currency=customer.currency, billing_address=billing_address(session, customer), as_at=as_at,
