@@ -333,3 +333,16 @@ def test_the_daily_job_is_declared_and_its_task_runs_the_reminders(ctx):
     issued(payer, "100.00")
     assert tasks.payment_reminders(day(7))["reminded"] == 1
     assert tasks.payment_reminders(day(7))["reminded"] == 0
+
+
+def test_the_minimum_is_in_the_base_currency_and_converted_for_other_currencies(ctx):
+    from app.models import FxRate
+    minimum("50.00")  # GBP
+    db.session.add(FxRate(from_currency="GBP", to_currency="EUR", rate=Decimal("2"), effective_on=D0))
+    db.session.commit()
+    under, over = customer(currency="EUR"), customer(currency="EUR")
+    issued(under, "90.00"), issued(over, "110.00")  # the minimum is 100.00 EUR
+    no_rate = customer(currency="USD")  # no GBP/USD rate: any net overdue is reminded
+    issued(no_rate, "1.00")
+    run(7)
+    assert sent(under) == [] and sent(over) == [(1, 1, day(7))] and sent(no_rate) == [(1, 1, day(7))]
