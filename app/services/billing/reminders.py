@@ -43,11 +43,12 @@ Suspension for late payment (after the last step and a grace period) is to come:
 episode (`reminder_state`) and the last step sent.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from app.jobs import tasks
@@ -291,10 +292,7 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
         with session.begin_nested():
             session.add(reminder)
             session.flush()
-    except Exception as e:  # noqa: BLE001  the key taken meanwhile (a hand send, another run): sent already
-        from sqlalchemy.exc import IntegrityError
-        if not isinstance(e, IntegrityError):
-            raise
+    except IntegrityError:  # the key taken meanwhile (a hand send, another run): sent already
         return None
     email, sms = _messages(session, item, step, today, config, sender)
     reminder.email_message_id = email.id if email is not None else None
