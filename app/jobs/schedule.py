@@ -17,12 +17,16 @@ from app.jobs import tasks
 from app.services.periodic import Periodic
 
 DUE_WORK = "due-work"
+PAYMENT_REMINDERS = "payment-reminders"
 
 PERIODIC: tuple[Periodic, ...] = (
     # Between its slots anyone may run the due work (it keeps each message's own due time): the
     # dev server's thread does every few seconds, a worker's maintenance when messages wait.
     Periodic(DUE_WORK, "Due work: messages due, sends a stopped worker left, pending card charges",
              tasks.run_due, every=60),
+    # Daily; a run keyed by episode and step sends nothing twice, and after downtime catches up once.
+    Periodic(PAYMENT_REMINDERS, "Payment reminders: the step due for each overdue customer",
+             tasks.payment_reminders, cron="0 7 * * *"),
 )
 
 

@@ -67,6 +67,20 @@ def run_due() -> dict:
     return {"uncertain (worker stopped)": recovered, **outcomes, "card charges settled": settled}
 
 
+def payment_reminders(today=None) -> dict:
+    """The daily payment reminders (app/services/billing/reminders.py) as at `today` (default: today in
+    the company's time zone): the highest step due for each overdue customer, once per episode."""
+    from datetime import datetime
+
+    from flask import current_app
+
+    from app.services import company
+    from app.services.billing import reminders
+    config = current_app.config
+    today = today or datetime.now(company.read(db.session, config).time_zone).date()
+    return reminders.run(db.session, today, config)
+
+
 def run_periodic(name: str) -> dict:
     """One periodic job (app/jobs/schedule.py) if it is due and no other runner has its slot: what
     RQ's cron in `flask worker` enqueues at each slot (app/jobs/worker.py). Its outcome, a failure

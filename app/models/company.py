@@ -41,4 +41,7 @@ class CompanySettings(Model):
     # Whether a new invoice is paid from account credit when issued: off, automatic or ask (empty:
     # off); a customer's own choice (customer.use_credit) wins.
     use_credit_default: Mapped[str | None] = mapped_column(String(10))
+    # Payment reminders go only to customers whose net overdue is above this, in the base currency
+    # (empty: 0; services/billing/reminders.py says how other currencies compare).
+    reminder_minimum: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -153,6 +153,8 @@ class Invoice(Totals, Model):
         ForeignKey("invoice_address.id", ondelete="RESTRICT"), index=True)
     # total minus the invoice's allocations (0 for a draft or a void): written with each allocation.
     outstanding: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal(0), server_default="0")
+    # Disputed: payment reminders pause for it (it never counts as overdue) until the flag is cleared.
+    disputed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     void_reason: Mapped[str | None] = mapped_column(String(255))

@@ -89,8 +89,9 @@ class Draft:
     skip: str | None
 
 
-def _recipients(session: Session, customer_ids: list[int], values: dict):
-    """(customer, contact or None, address, opted-in) for each recipient of these customers, in order."""
+def recipients(session: Session, customer_ids: list[int], values: dict):
+    """(customer, contact or None, address, opted-in) for each recipient of these customers, in order:
+    values' channel, purpose and recipients ("primary": the primary contact, else the customer)."""
     channel, purpose = values["channel"], values["purpose"]
     pref = f"{purpose}_{channel}"
     # Plain dicts, keyed as the columns plus "allows" (the opt-in this message needs).
@@ -144,7 +145,7 @@ def drafts(session: Session, customer_ids: list[int], values: dict, config: dict
     channel, purpose = values["channel"], values["purpose"]
     base = base or link_base(values, config)
     used = placeholders.names(values["body"]) | placeholders.names(values["subject"] or "")
-    for customer, contact, address, allows in _recipients(session, customer_ids, values):
+    for customer, contact, address, allows in recipients(session, customer_ids, values):
         person = contact or customer
         name = " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer["name"]
         reason = skip_reason(customer["status"], allows, channel, purpose, address)

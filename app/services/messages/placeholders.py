@@ -21,10 +21,17 @@ PLACEHOLDERS = {
     "email": "E-mail address written to",
     "balance": "Balance, with its currency",
 }
+# A payment reminder's templates (services/billing/reminders.py) may use these too.
+REMINDER_PLACEHOLDERS = {
+    **PLACEHOLDERS,
+    "overdue": "Net overdue (overdue invoices less account credit), with its currency",
+    "days_overdue": "Days the oldest overdue invoice is past its due date",
+    "due_date": "The oldest overdue invoice's due date",
+}
 
 
-def problems(template: str) -> list[str]:
-    """What is wrong with a template's placeholders (empty when it is fine)."""
+def problems(template: str, known: dict = PLACEHOLDERS) -> list[str]:
+    """What is wrong with a template's placeholders (empty when it is fine); `known`: the names it may use."""
     try:
         parsed = list(Formatter().parse(template))
     except ValueError as e:
@@ -33,16 +40,16 @@ def problems(template: str) -> list[str]:
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
-        if name not in PLACEHOLDERS:
+        if name not in known:
             shown = "{}" if name == "" else "{" + name + "}"
-            out.append(f"Unknown placeholder {shown}. Known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ".")
+            out.append(f"Unknown placeholder {shown}. Known: " + ", ".join("{" + p + "}" for p in known) + ".")
         elif spec or conversion:
             out.append(f"Write the placeholder as {{{name}}}, without a format.")
     return out
 
 
-def check(errors: FieldErrors, field: str, template: str) -> None:
-    for problem in problems(template):
+def check(errors: FieldErrors, field: str, template: str, known: dict = PLACEHOLDERS) -> None:
+    for problem in problems(template, known):
         errors.add(field, problem)
 
 
