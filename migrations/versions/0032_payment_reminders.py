@@ -4,14 +4,14 @@ reminder sent keyed (customer, episode, step), the company's minimum net overdue
 "disputed" flag (a disputed invoice never counts as overdue)
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0032"
-down_revision = "0030"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 
