@@ -139,7 +139,8 @@ def customers_named_broadly(datamodel, value: str, *also):
 
 class FilterCustomerNamed(BaseFilter):
     """Rows of a customer (the model's `customer_id`) whose name contains the text
-    (customers_named), or, with `by_id`, who has that ID ("#12" or "12").
+    (customers_named), or, with `by_id`, who has that ID: "12" is that ID or a name containing
+    "12", "#12" only the customer with ID 12.
 
     On PostgreSQL the matched customers are counted first (up to HASHED_CUSTOMERS, a few ms,
     once a request), and the count says how the list machinery (views/datamodel.py) counts
@@ -160,13 +161,19 @@ class FilterCustomerNamed(BaseFilter):
         """(the customers' select, how many: "few", "hashed", "broad" or None where unknown), or
         None: no text."""
         value = (value or "").strip()
+        only_id = self.by_id and value.startswith("#")
         if self.by_id:
             value = value.lstrip("#")
         if not value:
             return None
         number = record_id(value) if self.by_id else None
-        also = [select(Customer.id).where(Customer.id == number)] if number is not None else []
         session = self.datamodel.session
+        if only_id:  # "#12": that customer and no name ("#x": nobody)
+            one = select(Customer.id).where(Customer.id == number)
+            if session.get_bind().dialect.name != "postgresql":
+                return one, None
+            return one, "few" if FEW_CUSTOMERS > 1 else "hashed"
+        also = [select(Customer.id).where(Customer.id == number)] if number is not None else []
         if session.get_bind().dialect.name != "postgresql":
             return customers_named(self.datamodel, value, *also), None
         sized, key = g.setdefault("_customers_named", {}), (value, number)

@@ -82,3 +82,21 @@ def test_credits_and_payments_by_name_or_id_in_scope(app, login, people, monkeyp
     reseller = login("reseller_a")  # sees none of these customers (they are no reseller's or B's)
     assert shown(reseller, "/credits/list/?_flt_0_customer=ada", "credits/show") == set()
     assert shown(reseller, f"/invoices/list/?_flt_0_customer={people['other'][0]}", "invoices/show") == set()
+
+
+@pytest.mark.parametrize("how", ["collected", "walked", "walked broadly"])
+def test_a_hash_and_a_number_is_that_customer_only_never_a_name_holding_the_digits(app, login, people, monkeypatch,
+                                                                                  how):
+    if how != "collected":
+        monkeypatch.setattr(datamodel, "MATERIALIZE_BELOW", 0)
+        monkeypatch.setattr(filters, "FEW_CUSTOMERS", 0)
+    if how == "walked broadly":
+        monkeypatch.setattr(filters, "HASHED_CUSTOMERS", 0)
+    with app.app_context():
+        digits = a_customer_with_money(customer_type="company", company_name=f"Unit {people['grace'][0]} Traders")
+        db.session.commit()
+    admin = login("admin")
+    grace = people["grace"][0]
+    assert shown(admin, f"/credits/list/?_flt_0_customer=%23{grace}", "credits/show") == {people["grace"][2]}
+    assert shown(admin, f"/credits/list/?_flt_0_customer={grace}", "credits/show") == {people["grace"][2], digits[2]}
+    assert shown(admin, "/credits/list/?_flt_0_customer=%23nobody", "credits/show") == set()
