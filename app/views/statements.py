@@ -18,6 +18,7 @@ from app.services.billing import billing_settings, documents, statement_delivery
 from app.services.billing.statements import BUCKETS
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
+from app.services.scope import get_customer
 from app.views import formatters
 from app.views.documents import pdf_response
 
@@ -43,7 +44,7 @@ class StatementView(BaseView):
         if wanted is not None:
             wanted, statement = statement_delivery.build(db.session, g.user, pk, request.args)
         else:
-            statement_delivery.build(db.session, g.user, pk, {})  # 404 before the form's errors
+            get_customer(db.session, g.user, pk)  # another reseller's or missing: 404 before the form's errors
         values = {k: request.args.get(k, "") for k in ("kind", "as_at", "start", "end")}
         if wanted is not None:
             values.update(wanted.args())
