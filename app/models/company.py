@@ -44,4 +44,7 @@ class CompanySettings(Model):
     # Payment reminders go only to customers whose net overdue is above this, in the base currency
     # (empty: 0; services/billing/reminders.py says how other currencies compare).
     reminder_minimum: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
+    # Days after the final reminder step before a customer still overdue is suspended for late payment
+    # (empty: never automatically; services/billing/suspension.py).
+    suspend_grace_days: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

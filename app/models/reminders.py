@@ -41,8 +41,10 @@ class ReminderState(Model):
     """A customer's payment reminders now: its overdue episode (a run of days with its net overdue above
     the company's minimum; `episode` counts them, `episode_started_on` is NULL between them), the last
     step sent in it and when, and the next reminder's date (as the steps schedule it, or as an admin
-    moved it: `next_moved`). Room is left here for suspension for late payment (its grace period,
-    postponement and hold are per episode too)."""
+    moved it: `next_moved`). Suspension for late payment (services/billing/suspension.py): the day the
+    run suspended the customer (`suspended_on`, NULL: not suspended by the run), whether an admin took
+    this episode over by changing its status by hand (`suspension_held`: not suspended again until a new
+    episode), and the date an admin postponed suspension until (kept across episodes: a date ends it)."""
 
     __tablename__ = "reminder_state"
     __table_args__ = (
@@ -58,6 +60,9 @@ class ReminderState(Model):
     last_sent_on: Mapped[date | None] = mapped_column(Date)
     next_reminder_on: Mapped[date | None] = mapped_column(Date)
     next_moved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    suspended_on: Mapped[date | None] = mapped_column(Date)
+    suspension_held: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    suspension_postponed_until: Mapped[date | None] = mapped_column(Date)
 
 
 class PaymentReminder(Model):

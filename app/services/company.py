@@ -35,9 +35,13 @@ DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_detail
 # Cash allocation's settings (services/billing/allocation.py): the small write-off's limit in the base
 # currency, and whether account credit pays an invoice when it is issued (a customer's own choice wins).
 ALLOCATION_FIELDS = ("write_off_limit", "use_credit_default")
+# Suspension for late payment (services/billing/suspension.py): the days after the final reminder step
+# before a customer still overdue is suspended (empty: never automatically).
+SUSPENSION_FIELDS = ("suspend_grace_days",)
+MAX_GRACE_DAYS = 365
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
 OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
-ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + OTHER_FIELDS
+ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + SUSPENSION_FIELDS + OTHER_FIELDS
 DEFAULT_TIME_ZONE = "UTC"
 INVOICE_SEQUENCE = "invoice"
 CREDIT_NOTE_SEQUENCE, CREDIT_NOTE_PREFIX = "credit_note", "CN-"  # as services/billing/credit_notes.py
@@ -212,6 +216,12 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
     if "use_credit_default" in data:
         values["use_credit_default"] = fields.choice(errors, "use_credit_default", data["use_credit_default"],
                                                      USE_CREDIT, label="Use account credit")
+    if "suspend_grace_days" in data:
+        days = fields.integer(errors, "suspend_grace_days", data["suspend_grace_days"], label="Grace period")
+        if days is not None and not 0 <= days <= MAX_GRACE_DAYS:
+            errors.add("suspend_grace_days", f"The grace period is 0 to {MAX_GRACE_DAYS} days, or empty for no "
+                                             "automatic suspension.")
+        values["suspend_grace_days"] = days
     if "invoice_next_number" in data:
         number = fields.integer(errors, "invoice_next_number", data["invoice_next_number"], required=True,
                                 label="Next invoice number")
@@ -295,7 +305,7 @@ def update(session: Session, actor, data: dict, *, geocoder=None, logo: bytes | 
     if row is None:
         row = CompanySettings(id=1)
         session.add(row)
-    changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS
+    changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + SUSPENSION_FIELDS
                if key in values and getattr(row, key) != values[key]]
     for key in changed:
         setattr(row, key, values[key])

@@ -183,3 +183,17 @@ def test_the_write_off_limit_and_the_account_credit_default_are_set_on_the_form(
     with app.app_context():
         assert allocation.write_off_limit(db.session) == allocation.WRITE_OFF_LIMIT_DEFAULT
         assert allocation.use_credit(db.session, f.customer()) == "off"
+
+
+def test_the_grace_period_before_suspension_for_late_payment_is_set_on_the_form(app, login):
+    admin = login("admin")
+    html = admin.client.get("/company/").get_data(as_text=True)
+    assert 'id="suspend_grace_days"' in html and 'placeholder="No automatic suspension"' in html
+    r = admin.form("/company/", {"suspend_grace_days": "14"}, follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "grace period before suspension changed." in html and 'value="14"' in html
+    r = admin.form("/company/", {"suspend_grace_days": "-3"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "has-error" in page and "0 to 365 days" in page
+    with app.app_context():
+        assert db.session.get(CompanySettings, 1).suspend_grace_days == 14

@@ -39,8 +39,8 @@ Each reminder writes, in one transaction per chunk of customers: its key row, it
 "notification": the customer's notification log) with the statement PDF on a step that attaches it, the
 state, and an audit entry (the customer's Changes); delivery is queued after the commit.
 
-Suspension for late payment (after the last step and a grace period) is to come: it reads the same
-episode (`reminder_state`) and the last step sent.
+After the reminders, the same run suspends for late payment (services/billing/suspension.py): it reads
+the same episode (`reminder_state`) and the last step sent; a new episode takes the last one's hold off.
 """
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,7 +55,7 @@ from app.jobs import tasks
 from app.models import CompanySettings, Contact, Customer, Invoice, Message, Payment
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
 from app.services import audit, fields, money, permissions
-from app.services.billing import POST_MONEY, statement_documents, statements
+from app.services.billing import POST_MONEY, statement_documents, statements, suspension
 from app.services.billing.billing_settings import DEFAULT_REMINDERS
 from app.services.db import commit, in_ids
 from app.services.errors import AlreadyDone, FieldErrors, Invalid
@@ -205,8 +205,9 @@ def _day(value):
 def run(session: Session, today: date, config: dict) -> dict:
     """The daily run as at `today`: end the episodes of customers no longer overdue above the minimum,
     start those of customers newly so, and send each automatic customer the highest step due and not yet
-    sent in its episode (see the module's docstring). Commits a chunk of customers at a time and queues
-    their messages' delivery after each commit. Returns counts."""
+    sent in its episode (see the module's docstring); then suspension for late payment (suspension.run).
+    Commits a chunk of customers at a time and queues their messages' delivery after each commit.
+    Returns counts."""
     active = steps(session)
     stmt, _ = _selection(session, today, active)
     found = [_overdue(row) for row in session.execute(stmt.order_by(Customer.id))]
@@ -232,6 +233,7 @@ def run(session: Session, today: date, config: dict) -> dict:
         _queue(session, queued)
     if not automatic:
         commit(session)
+    counts.update(suspension.run(session, today, overdue_ids))
     return counts
 
 
@@ -274,6 +276,7 @@ def _open_episode(session: Session, item: Overdue, active: list[Step], today: da
     if state.episode_started_on is None:
         state.episode = (state.episode or 0) + 1
         state.episode_started_on, state.last_step, state.last_sent_on = today, None, None
+        state.suspension_held = False  # an admin's hold lasts one episode
         if not state.next_moved:
             first = following(active, None)
             state.next_reminder_on = item.oldest_due + timedelta(days=first.days) if first else None

@@ -20,7 +20,7 @@ from app.models import Customer, Job, Reseller, Tag, customer_tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.services import audit, fields, jobs, permissions
 from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission, with_money
-from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, cascade, sources
+from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, move, sources
 from app.services.customers.status import transitions_note as status_note
 from app.services.db import commit, in_ids, vacuum
 from app.services.errors import AlreadyDone, FieldErrors, Invalid
@@ -180,29 +180,14 @@ def _locked(session, stmt):
 
 
 def _set_status(session: Session, ids: list[int], target: str, allowed: set[str]) -> tuple[list[int], dict]:
-    """Move the customers among `ids` whose status is in `allowed` to `target`.
-
-    One UPDATE ... RETURNING per status moved from: the database locks and re-checks each
-    row as it changes it, so the old status in the audit is the one replaced. Returns the
-    ids moved, and for each other customer the reason it stayed."""
-    moved, rest = [], set(ids)
-    for source in sorted(allowed - {target}):
-        if not rest:
-            break  # every customer has moved: the other statuses need no look
-        got = session.scalars(update(Customer).where(in_ids(session, Customer.id, sorted(rest)),
-                                                     Customer.status == source)
-                              .values(status=target).returning(Customer.id)
-                              .execution_options(synchronize_session=False)).all()
-        change = {"status": [source, target]}  # one object for every row: serialised once
-        audit.record(session, "customer", "update", [(i, i, change) for i in got])
-        moved += got
-        rest.difference_update(got)
+    """Move the customers among `ids` whose status is in `allowed` to `target` (status.move).
+    Returns the ids moved, and for each other customer the reason it stayed."""
+    moved = move(session, ids, target, allowed)
+    rest = set(ids).difference(moved)
     stayed = {}
     if rest:
         for r in session.execute(select(Customer.id, Customer.status).where(in_ids(session, Customer.id, rest))):
             stayed[r.id] = f"already {target}" if r.status == target else f"{r.status}: cannot be made {target}"
-    if moved:
-        cascade(session, moved, target)
     return moved, stayed
 
 
