@@ -137,7 +137,8 @@ class CompanySettingsView(BaseView):
               "default_tax_rate_id": "default tax rate", "logo": "logo",
               "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown",
               "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders",
-              "write_off_limit": "write-off limit", "use_credit_default": "account credit on new invoices"}
+              "write_off_limit": "write-off limit", "use_credit_default": "account credit on new invoices",
+              "reminder_minimum": "reminder minimum"}
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -187,4 +188,6 @@ class CompanySettingsView(BaseView):
         values["write_off_limit"] = ("" if row.write_off_limit is None
                                      else str(money.quantize(row.write_off_limit, settings.base_currency)))
         values["use_credit_default"] = row.use_credit_default or ""
+        values["reminder_minimum"] = ("" if row.reminder_minimum is None
+                                      else str(money.quantize(row.reminder_minimum, settings.base_currency)))
         return values
