@@ -35,13 +35,16 @@ DOCUMENT_FIELDS = ("company_name", "company_address", "tax_number", "bank_detail
 # Cash allocation's settings (services/billing/allocation.py): the small write-off's limit in the base
 # currency, and whether account credit pays an invoice when it is issued (a customer's own choice wins).
 ALLOCATION_FIELDS = ("write_off_limit", "use_credit_default")
+# Payment reminders (services/billing/reminders.py): the net overdue, in the base currency, at or under
+# which a customer is not reminded (empty: 0).
+REMINDER_FIELDS = ("reminder_minimum",)
 # Suspension for late payment (services/billing/suspension.py): the days after the final reminder step
 # before a customer still overdue is suspended (empty: never automatically).
 SUSPENSION_FIELDS = ("suspend_grace_days",)
 MAX_GRACE_DAYS = 365
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
 OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
-ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + SUSPENSION_FIELDS + OTHER_FIELDS
+ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + REMINDER_FIELDS + SUSPENSION_FIELDS + OTHER_FIELDS
 DEFAULT_TIME_ZONE = "UTC"
 INVOICE_SEQUENCE = "invoice"
 CREDIT_NOTE_SEQUENCE, CREDIT_NOTE_PREFIX = "credit_note", "CN-"  # as services/billing/credit_notes.py
@@ -213,6 +216,12 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
         if limit is not None and limit < 0:
             errors.add("write_off_limit", "The write-off limit cannot be below zero.")
         values["write_off_limit"] = limit
+    if "reminder_minimum" in data:
+        least = money.amount(errors, "reminder_minimum", data["reminder_minimum"], settings.base_currency,
+                             label="Reminder minimum")
+        if least is not None and least < 0:
+            errors.add("reminder_minimum", "The reminder minimum cannot be below zero.")
+        values["reminder_minimum"] = least
     if "use_credit_default" in data:
         values["use_credit_default"] = fields.choice(errors, "use_credit_default", data["use_credit_default"],
                                                      USE_CREDIT, label="Use account credit")
@@ -305,7 +314,7 @@ def update(session: Session, actor, data: dict, *, geocoder=None, logo: bytes | 
     if row is None:
         row = CompanySettings(id=1)
         session.add(row)
-    changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + SUSPENSION_FIELDS
+    changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + REMINDER_FIELDS + SUSPENSION_FIELDS
                if key in values and getattr(row, key) != values[key]]
     for key in changed:
         setattr(row, key, values[key])

@@ -8,6 +8,7 @@ from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView, QuoteDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoice_settings import InvoiceSettingsView
+from app.views.reminders import OverdueNotRemindedView, ReminderStepsView
 from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
 from app.views.fx_api import CustomerFxRateApi, FxRateApi
@@ -126,6 +127,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(CreditNoteView)
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
+    appbuilder.add_view(OverdueNotRemindedView, "Overdue, not reminded", icon="fa-bell-slash", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")
@@ -137,6 +139,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(AuditView, "Audit log", icon="fa-history", category="Admin")
     appbuilder.add_view(CustomFieldView, "Custom fields", icon="fa-list-alt", category="Admin")
     appbuilder.add_view(CompanySettingsView, "Company settings", icon="fa-building", category="Admin")
+    appbuilder.add_view(ReminderStepsView, "Payment reminders", icon="fa-bell", category="Admin")
     appbuilder.add_view(JobMonitorView, "Job monitor", icon="fa-heartbeat", category="Admin")
     for api in (CustomerApi, ContactApi, ContactPhoneApi, AddressApi, TagApi):
         appbuilder.add_api(api)

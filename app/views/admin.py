@@ -138,6 +138,7 @@ class CompanySettingsView(BaseView):
               "credit_note_prefix": "credit note prefix", "credit_note_breakdown": "credit note breakdown",
               "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders",
               "write_off_limit": "write-off limit", "use_credit_default": "account credit on new invoices",
+              "reminder_minimum": "reminder minimum",
               "suspend_grace_days": "grace period before suspension"}
 
     @expose("/", methods=["GET", "POST"])
@@ -188,5 +189,7 @@ class CompanySettingsView(BaseView):
         values["write_off_limit"] = ("" if row.write_off_limit is None
                                      else str(money.quantize(row.write_off_limit, settings.base_currency)))
         values["use_credit_default"] = row.use_credit_default or ""
+        values["reminder_minimum"] = ("" if row.reminder_minimum is None
+                                      else str(money.quantize(row.reminder_minimum, settings.base_currency)))
         values["suspend_grace_days"] = "" if row.suspend_grace_days is None else str(row.suspend_grace_days)
         return values

@@ -34,7 +34,9 @@ NOUNS = {"customer": "customer", "contact": "contact", "address": "address", "se
          "custom_value": "custom field value", "custom_field": "custom field", "tag": "tag", "reseller": "reseller",
          "company_settings": "company settings", "invoice": "invoice", "payment": "payment or credit", "allocation": "allocation",
          "balance_adjustment": "balance adjustment", "tax_rate": "tax rate", "payment_method": "payment method",
-         "price_book": "price book", "price_book_item": "price book item"}
+         "price_book": "price book", "price_book_item": "price book item",
+         "payment_reminder": "payment reminder", "reminder_state": "payment reminders",
+         "reminder_step": "reminder step"}
 VERBS = {"create": "Added", "update": "Changed", "delete": "Deleted", "merge": "Merged into"}
 
 
@@ -70,6 +72,8 @@ MAIN = {
     "payment_method": ("nominal_code", "active"),
     "price_book": ("is_default", "active"),
     "price_book_item": ("price_book_id", "unit_price", "currency"),
+    "payment_reminder": ("step", "net_overdue", "sent_on", "by_hand"),
+    "reminder_step": ("position", "days", "subject", "active"),
 }
 # Values that mean nothing to a reader or must not be shown.
 HIDDEN = {"stored_name", "sha256", "password", "token", "status_index", "sort_name"}
@@ -83,6 +87,12 @@ LABELS = {
     "address": {"dormant_by_customer": "Dormant with the customer"},
     "allocation": {"payment_id": "Paid from", "invoice_id": "Invoice", "allocated_on": "Allocated on",
                    "reverses_id": "Reverses allocation"},
+    "payment_reminder": {"step": "Step", "episode": "Overdue episode", "sent_on": "Sent on",
+                         "net_overdue": "Net overdue", "by_hand": "Sent by hand"},
+    "reminder_state": {"next_reminder_on": "Next reminder"},
+    "reminder_step": {"days": "Days past due", "sms_body": "Text", "body": "E-mail",
+                      "attach_statement": "Statement attached"},
+    "invoice": {"disputed": "Disputed (reminders paused)"},
 }
 # Columns holding the id of another record: the kind of record they name.
 REFERENCES = {"customer_id": "customer", "contact_id": "contact", "reseller_id": "reseller", "field_id": "custom_field",
@@ -97,7 +107,8 @@ WORDS = {"status": None, "billing_cycle": formatters.billing_cycle, "customer_ty
 PHONES = {"phone", "mobile", "number", "access_phone"}
 MONEY = {("customer", "balance"), ("service", "price"), ("balance_adjustment", "amount"),
          *(("invoice", f) for f in ("net_total", "tax_total", "total", "outstanding")),
-         *(("payment", f) for f in ("amount", "unallocated")), ("allocation", "amount")}
+         *(("payment", f) for f in ("amount", "unallocated")), ("allocation", "amount"),
+         ("payment_reminder", "net_overdue")}
 # The view whose labels a record's fields take (a record may have several screens).
 VIEWS = {"customer": "CustomerView", "contact": "ContactView", "address": "AddressView", "service": "ServiceView",
          "contact_phone": "ContactPhoneView", "custom_field": "CustomFieldView", "tag": "TagView",

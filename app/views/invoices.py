@@ -28,9 +28,9 @@ from app.models import Customer, Invoice, Payment, TaxRate
 from app.models.money import CATEGORIES, INVOICE_STATUSES, OPEN_STATUSES
 from app.services import csv_export, fields, money, permissions
 from app.services.billing import (POST_MONEY, allocation, credit_notes, documents, finances, invoice_addresses,
-                                  invoices, payments, tax)
+                                  invoices, payments, reminder_steps, tax)
 from app.services.errors import AlreadyDone, Invalid
-from app.services.forms import new_form_key
+from app.services.forms import claim_form_key, new_form_key
 from app.services.scope import get_customer
 from app.views import downloads, formatters
 from app.views.base import ServiceModelView
@@ -295,6 +295,27 @@ class InvoiceView(ServiceModelView):
         # The draft's page is gone: back to where it was opened from, if not the draft itself.
         target = return_target()
         return redirect(target if target and f"/invoices/show/{pk}" not in target else _customer_page(customer_id))
+
+    # ---- Disputed: its payment reminders paused -------------------------------------------------
+    @expose("/<int:pk>/dispute", methods=["POST"])
+    @has_access
+    @permission_name("post_money")
+    def dispute(self, pk):
+        """Mark the invoice disputed (disputed=1: reminders paused) or not (services/billing/reminder_steps.py)."""
+        disputed = fields.boolean(request.form.get("disputed"))
+        if claim_form_key(db.session, request.form.get("form_key")):
+            try:
+                invoice = reminder_steps.set_disputed(db.session, g.user, pk, disputed)
+            except Invalid as e:
+                db.session.rollback()
+                flash(e.messages, "danger")
+            else:
+                flash(f"Invoice {invoice.number} is disputed: it is left out of payment reminders until resolved."
+                      if invoice.disputed else f"Invoice {invoice.number} is no longer disputed: payment reminders "
+                      "count it again.", "success")
+        else:
+            flash("This form was already sent.", "info")
+        return redirect(self._back(pk))
 
     # ---- Record payment -------------------------------------------------------------------------
     @expose("/<int:pk>/pay", methods=["GET", "POST"])

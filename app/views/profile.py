@@ -7,6 +7,7 @@ customers/profile/<key>.html. Writing notes needs `can_edit` on customers, delet
 """
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
@@ -15,7 +16,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo, permissions
-from app.services.billing import POST_MONEY, credit_notes, finances, quotes
+from app.services.billing import POST_MONEY, credit_notes, finances, quotes, reminder_steps
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.models.money import OPEN_STATUSES
 from app.services.customers import contacts, merge, notes, profile, update
@@ -132,7 +133,9 @@ def _finances(view, pk, args) -> dict:
                 ("CardView.list", "Cards", "fa-credit-card", "cards")):
             buttons.append((label, icon, element, url_for(endpoint, customer_id=pk, next=here)))
     content.update(rows=rows, next_before=next_before, may_post=may_post, buttons=buttons,
-                   status_label=invoice_views.status_label, open_statuses=OPEN_STATUSES)
+                   status_label=invoice_views.status_label, open_statuses=OPEN_STATUSES,
+                   reminders=reminder_steps.of_customer(db.session, g.user, pk),
+                   reminder_key=new_form_key() if may_post else None, today=date.today().isoformat())
     return content
 
 
