@@ -16,7 +16,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 
 from app.extensions import db
 from app.services import geo, permissions
-from app.services.billing import POST_MONEY, credit_notes, finances, quotes, reminder_steps
+from app.services.billing import POST_MONEY, credit_notes, finances, quotes, reminder_steps, suspension
 from app.models.customers import CUSTOMER_TYPES, TITLES
 from app.models.money import OPEN_STATUSES
 from app.services.customers import contacts, merge, notes, profile, update
@@ -135,6 +135,7 @@ def _finances(view, pk, args) -> dict:
     content.update(rows=rows, next_before=next_before, may_post=may_post, buttons=buttons,
                    status_label=invoice_views.status_label, open_statuses=OPEN_STATUSES,
                    reminders=reminder_steps.of_customer(db.session, g.user, pk),
+                   late=suspension.standing(db.session, g.user, pk),
                    reminder_key=new_form_key() if may_post else None, today=date.today().isoformat())
     return content
 

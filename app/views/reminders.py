@@ -17,7 +17,7 @@ from flask_appbuilder.security.decorators import permission_name
 from app.extensions import db
 from app.models import Customer
 from app.services import fields, money, permissions
-from app.services.billing import POST_MONEY, reminder_steps, reminders
+from app.services.billing import POST_MONEY, reminder_steps, reminders, suspension
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import claim_form_key, new_form_key
 from app.services.messages.placeholders import REMINDER_PLACEHOLDERS
@@ -175,6 +175,28 @@ class OverdueNotRemindedView(BaseView):
             else:
                 flash(f"The next payment reminder to {_name(customer_id)} is on "
                       f"{state.next_reminder_on.strftime('%d %b %Y')}: none goes before it.", "success")
+        return redirect(back)
+
+
+    @expose("/postpone/<int:customer_id>", methods=["POST"])
+    @has_access
+    @permission_name("post_money")
+    def postpone(self, customer_id):
+        """Postpone the customer's suspension for late payment (suspension.postpone; an empty date ends the
+        postponement); back to its Finances tab."""
+        back = return_target() or url_for("CustomerView.show", pk=customer_id, tab="finances")
+        if _claimed():
+            try:
+                state = suspension.postpone(db.session, g.user, customer_id,
+                                            request.form.get("suspension_postponed_until", ""))
+            except Invalid as e:
+                db.session.rollback()
+                flash(e.messages, "danger")
+            else:
+                until = state.suspension_postponed_until
+                flash(f"{_name(customer_id)} is not suspended for late payment before "
+                      f"{until.strftime('%d %b %Y')}." if until else
+                      f"{_name(customer_id)}'s suspension for late payment is no longer postponed.", "success")
         return redirect(back)
 
 
