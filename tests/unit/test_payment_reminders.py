@@ -18,6 +18,7 @@ from app.models.comms import MessageAttachment
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
 from app.services.billing import invoices, payments, reminders
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
+from app.services.messages import delivery, outbox
 from tests import factories
 
 D0 = date.today() - timedelta(days=100)  # the invoices' issue (and due) date; runs are days after it
@@ -136,10 +137,18 @@ def test_steps_7_14_and_30_days_overdue_go_once_each_over_a_month(ctx):
     assert [c["step"][1] for c in changes] == [1, 2, 3]
 
 
-def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx):
+def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx, monkeypatch):
+    """The run marks the e-mail; its delivery renders the statement as at the run's date and attaches it."""
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)  # delivery later, by hand below
     payer = customer()
     issued(payer, "100.00")
     run(7), run(30)
+    marked = db.session.execute(select(Message.id, Message.attach_statement_on).where(
+        Message.customer_id == payer.id, Message.channel == "email").order_by(Message.id)).all()
+    assert [on for _, on in marked] == [None, day(30)]
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == marked[1][0])) is None
+    ids = [i for i, in db.session.execute(select(Message.id).where(Message.customer_id == payer.id))]
+    delivery.deliver(db.session, ids, current_app.config, runner="test")
     files = db.session.execute(
         select(Message.subject, MessageAttachment.filename, MessageAttachment.content)
         .join(MessageAttachment, MessageAttachment.message_id == Message.id)
@@ -147,6 +156,21 @@ def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx):
     assert len(files) == 1
     subject, filename, content = files[0]
     assert subject.startswith("Final reminder") and filename.endswith(".pdf") and content.startswith(b"%PDF")
+    assert filename == f"statement-{payer.id}-{day(30).isoformat()}.pdf"
+    assert db.session.scalar(select(Message.status).where(Message.id == marked[1][0])) == "sent"
+
+
+def test_a_statement_too_big_to_attach_fails_its_message_with_the_reason(ctx, monkeypatch):
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    payer = customer()
+    issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    monkeypatch.setattr(outbox, "MAX_ATTACHMENT_BYTES", 10)
+    delivery.deliver(db.session, [email], current_app.config, runner="test")
+    status, error = db.session.execute(select(Message.status, Message.error).where(Message.id == email)).one()
+    assert status == "failed" and "could not be attached" in error and "at most" in error
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == email)) is None
 
 
 def test_a_second_run_the_same_day_sends_nothing(ctx):

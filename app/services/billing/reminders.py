@@ -36,7 +36,8 @@ may send one by hand (`send_by_hand`) to a manual or "off" customer; opt-outs ar
 A step's text goes too when the step has one and the recipient has a mobile and allows service texts.
 
 Each reminder writes, in one transaction per chunk of customers: its key row, its messages (kind
-"notification": the customer's notification log) with the statement PDF on a step that attaches it, the
+"notification": the customer's notification log), the e-mail marked to carry the statement as at the run's date
+on a step that attaches it (`message.attach_statement_on`: its delivery renders and attaches the PDF, once), the
 state, and an audit entry (the customer's Changes); delivery is queued after the commit.
 
 After the reminders, the same run suspends for late payment (services/billing/suspension.py): it reads
@@ -45,7 +46,6 @@ the same episode (`reminder_state`) and the last step sent; a new episode takes 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -55,7 +55,7 @@ from app.jobs import tasks
 from app.models import CompanySettings, Contact, Customer, Invoice, Message, Payment
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
 from app.services import audit, fields, money, permissions
-from app.services.billing import POST_MONEY, statement_documents, statements, suspension
+from app.services.billing import POST_MONEY, suspension
 from app.services.billing.billing_settings import DEFAULT_REMINDERS
 from app.services.db import commit, in_ids
 from app.services.errors import AlreadyDone, FieldErrors, Invalid
@@ -67,9 +67,6 @@ from app.services.settings import settings
 
 CHUNK = 500  # customers written (and committed) together
 SENDER = "payment reminders"  # created_by of the run's messages
-# Who the run acts as where a service asks for an actor (the statement it attaches): the company
-# itself, which sees every customer (no reseller, no role that confines it).
-RUN_ACTOR = SimpleNamespace(id=None, username=SENDER, reseller_id=None, roles=(), is_authenticated=True)
 # Why an overdue customer is not reminded automatically (the "Overdue, not reminded" list).
 REASONS = {"archived": "Archived", "blocked": "Blocked", "dormant": "Dormant", "off": "Reminders off",
            "manual": "Reminders manual", "opted out": "Opted out of service e-mail", "no address": "No e-mail address"}
@@ -314,7 +311,8 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
 
 def _messages(session: Session, item: Overdue, step: Step, today: date, config: dict,
               sender: str | None) -> tuple[Message | None, Message | None]:
-    """The reminder's e-mail (with the statement on a step that attaches it) and text, added and flushed:
+    """The reminder's e-mail (marked to carry the statement as at `today` on a step that attaches it: its
+    delivery renders and attaches it) and text, added and flushed:
     to the primary contact, else the customer. The text only when the step has one and the recipient
     has a mobile and allows service texts."""
     extra = {"overdue": money.format(item.net_overdue, item.currency),
@@ -342,14 +340,10 @@ def _messages(session: Session, item: Overdue, step: Step, today: date, config: 
                           recipient_name=name[:250], body=placeholders.render(template, filled),
                           subject=placeholders.render(step.subject, filled)[:outbox.MAX_SUBJECT]
                           if channel == "email" else None,
-                          status="skipped" if reason else "queued", skip_reason=reason, attempts=0, created_by=sender)
+                          status="skipped" if reason else "queued", skip_reason=reason, attempts=0, created_by=sender,
+                          attach_statement_on=today if channel == "email" and step.attach_statement else None)
         session.add(message)
         session.flush()
-        if channel == "email" and step.attach_statement:
-            statement = statements.outstanding(session, RUN_ACTOR, item.customer_id, today)
-            outbox.attach(session, message, [outbox.Attachment(
-                statement_documents.filename_for(statement), "application/pdf",
-                statement_documents.pdf(session, statement, config))])
         written.append(message)
     return written[0], written[1]
 
