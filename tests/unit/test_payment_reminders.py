@@ -370,3 +370,39 @@ def test_the_minimum_is_in_the_base_currency_and_converted_for_other_currencies(
     issued(no_rate, "1.00")
     run(7)
     assert sent(under) == [] and sent(over) == [(1, 1, day(7))] and sent(no_rate) == [(1, 1, day(7))]
+
+
+# --- the run's set-based writes ------------------------------------------------------------------
+
+def test_the_run_writes_chunk_by_chunk_each_customer_once(ctx, monkeypatch):
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    payers = [customer() for _ in range(5)]
+    for payer in payers:
+        issued(payer, "100.00")
+    counts = run(7)
+    assert counts["reminded"] >= 5 and counts["episodes started"] >= 5
+    for payer in payers:
+        assert sent(payer) == [(1, 1, day(7))]
+        assert notifications(payer) == [("email", "Payment reminder: £100.00 overdue")]
+        state = db.session.get(ReminderState, payer.id)
+        assert (state.episode, state.episode_started_on, state.last_step, state.next_reminder_on) == \
+            (1, day(7), 1, D0 + timedelta(days=14))
+        email = db.session.scalar(select(PaymentReminder.email_message_id).where(PaymentReminder.customer_id == payer.id))
+        assert db.session.scalar(select(Message.customer_id).where(Message.id == email)) == payer.id
+        assert db.session.scalar(select(AuditEntry.entity_id).where(
+            AuditEntry.customer_id == payer.id, AuditEntry.entity == "payment_reminder")) is not None
+
+
+def test_a_key_taken_meanwhile_writes_nothing_else_for_that_customer(ctx):
+    payer = customer()
+    issued(payer, "100.00")
+    db.session.add(PaymentReminder(customer_id=payer.id, episode=1, step=1, sent_on=day(7), net_overdue=Decimal(100),
+                                   currency="GBP", by_hand=True, created_by="finance"))
+    db.session.commit()
+    run(7)
+    assert sent(payer) == [(1, 1, day(7))]
+    assert notifications(payer) == []
+    assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.customer_id == payer.id,
+                                                         AuditEntry.entity == "payment_reminder")) is None
+    state = db.session.get(ReminderState, payer.id)
+    assert (state.episode, state.episode_started_on, state.last_step) == (1, day(7), None)
