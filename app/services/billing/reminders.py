@@ -60,7 +60,7 @@ from app.models.resellers import utcnow
 from app.services import audit, fields, money, permissions
 from app.services.billing import POST_MONEY, suspension
 from app.services.billing.billing_settings import DEFAULT_REMINDERS
-from app.services.db import commit, in_ids
+from app.services.db import commit, in_ids, insert_rows
 from app.services.errors import AlreadyDone, FieldErrors, Invalid
 from app.services.forms import claim_form_key
 from app.services.messages import outbox, placeholders
@@ -451,6 +451,15 @@ def _insert_messages(session: Session, sends: list[tuple[Overdue, Step]], today:
     if not rows:
         return {}
     table = Message.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        # COPY, the ids drawn from the sequence first: a multi-row INSERT ... RETURNING this wide costs
+        # the driver more to build than the database to write (the 50,000-customer bench).
+        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence("message", "id")))
+                              .select_from(func.generate_series(1, len(rows)))).all()
+        for row, message_id in zip(rows, ids):
+            row["id"] = message_id
+        insert_rows(session, table, rows)
+        return {(row["customer_id"], row["channel"]): row["id"] for row in rows}
     return {(customer_id, channel): message_id for message_id, customer_id, channel in session.execute(
         insert(table).returning(table.c.id, table.c.customer_id, table.c.channel), rows)}
 
