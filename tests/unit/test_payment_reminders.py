@@ -387,7 +387,8 @@ def test_the_run_writes_chunk_by_chunk_each_customer_once(ctx, monkeypatch):
         state = db.session.get(ReminderState, payer.id)
         assert (state.episode, state.episode_started_on, state.last_step, state.next_reminder_on) == \
             (1, day(7), 1, D0 + timedelta(days=14))
-        email = db.session.scalar(select(PaymentReminder.email_message_id).where(PaymentReminder.customer_id == payer.id))
+        email = db.session.scalar(select(PaymentReminder.email_message_id)
+                                  .where(PaymentReminder.customer_id == payer.id))
         assert db.session.scalar(select(Message.customer_id).where(Message.id == email)) == payer.id
         assert db.session.scalar(select(AuditEntry.entity_id).where(
             AuditEntry.customer_id == payer.id, AuditEntry.entity == "payment_reminder")) is not None

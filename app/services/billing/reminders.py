@@ -335,7 +335,8 @@ def _write_states(session: Session, fresh: dict[int, tuple], changes: dict[int, 
     groups: dict[tuple, list[dict]] = {}
     for cid, values in changes.items():
         if cid in fresh and values:
-            groups.setdefault(tuple(sorted(values)), []).append({"cid": cid, **{f"v_{k}": v for k, v in values.items()}})
+            row = {"cid": cid, **{f"v_{k}": v for k, v in values.items()}}
+            groups.setdefault(tuple(sorted(values)), []).append(row)
     for columns, rows in groups.items():
         session.execute(table.update().where(table.c.customer_id == bindparam("cid"))
                         .values({c: bindparam(f"v_{c}") for c in columns}), rows)
