@@ -9,9 +9,9 @@ bench/run.py loads:
 1. Untimed: every open invoice of the customers beyond the first --overdue customers with one is marked
    disputed (paused), so that the run finds about --overdue customers overdue.
 2. Timed: reminders.run(today) (the first run: each customer's episode opened, the highest step due
-   written: its key row, its messages, its state, its audit entry; statement PDFs where the step attaches
-   one), then the same run again (a second run the same day writes nothing: the selection's own cost,
-   the baseline of the first).
+   written: its key row, its messages, its state, its audit entry; a step that attaches the statement
+   only marks its e-mail: the delivery worker renders the PDF), then the same run again (a second run
+   the same day writes nothing: the selection's own cost, the baseline of the first).
 3. Everything it added is removed and the invoices' flag put back; the delivery jobs went to a Redis
    queue of its own (--redis), emptied at the end.
 """
@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--overdue", type=int, default=50_000, help="customers left overdue for the run")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     p.add_argument("--no-statements", action="store_true",
-                   help="the steps attach no statement during the run (how much of it the PDFs are)")
+                   help="the steps attach no statement (the run only marks the e-mails that carry one)")
     args = p.parse_args()
 
     url = bench.sqlalchemy_url(args.database)

@@ -3,11 +3,12 @@
 A message is written here in the same transaction as the request that causes it;
 a job delivers it by id (app/services/messages/delivery.py).
 """
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_appbuilder import Model
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -79,6 +80,9 @@ class Message(Model):
     resend_of_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
     # "statement:<job>:<customer>": written once under it whatever runs the batch again (NULL: no key).
     send_key: Mapped[str | None] = mapped_column(String(80))
+    # A payment reminder's: the outstanding statement as at this date is rendered and attached by its
+    # delivery, once, before it is sent (delivery.py; NULL: none).
+    attach_statement_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     # When it may be tried (first send or retry): whatever runs due work sends it from then on.

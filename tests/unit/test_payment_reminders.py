@@ -18,6 +18,7 @@ from app.models.comms import MessageAttachment
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
 from app.services.billing import invoices, payments, reminders
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
+from app.services.messages import delivery, outbox
 from tests import factories
 
 D0 = date.today() - timedelta(days=100)  # the invoices' issue (and due) date; runs are days after it
@@ -136,10 +137,18 @@ def test_steps_7_14_and_30_days_overdue_go_once_each_over_a_month(ctx):
     assert [c["step"][1] for c in changes] == [1, 2, 3]
 
 
-def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx):
+def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx, monkeypatch):
+    """The run marks the e-mail; its delivery renders the statement as at the run's date and attaches it."""
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)  # delivery later, by hand below
     payer = customer()
     issued(payer, "100.00")
     run(7), run(30)
+    marked = db.session.execute(select(Message.id, Message.attach_statement_on).where(
+        Message.customer_id == payer.id, Message.channel == "email").order_by(Message.id)).all()
+    assert [on for _, on in marked] == [None, day(30)]
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == marked[1][0])) is None
+    ids = [i for i, in db.session.execute(select(Message.id).where(Message.customer_id == payer.id))]
+    delivery.deliver(db.session, ids, current_app.config, runner="test")
     files = db.session.execute(
         select(Message.subject, MessageAttachment.filename, MessageAttachment.content)
         .join(MessageAttachment, MessageAttachment.message_id == Message.id)
@@ -147,6 +156,21 @@ def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx):
     assert len(files) == 1
     subject, filename, content = files[0]
     assert subject.startswith("Final reminder") and filename.endswith(".pdf") and content.startswith(b"%PDF")
+    assert filename == f"statement-{payer.id}-{day(30).isoformat()}.pdf"
+    assert db.session.scalar(select(Message.status).where(Message.id == marked[1][0])) == "sent"
+
+
+def test_a_statement_too_big_to_attach_fails_its_message_with_the_reason(ctx, monkeypatch):
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    payer = customer()
+    issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    monkeypatch.setattr(outbox, "MAX_ATTACHMENT_BYTES", 10)
+    delivery.deliver(db.session, [email], current_app.config, runner="test")
+    status, error = db.session.execute(select(Message.status, Message.error).where(Message.id == email)).one()
+    assert status == "failed" and "could not be attached" in error and "at most" in error
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == email)) is None
 
 
 def test_a_second_run_the_same_day_sends_nothing(ctx):
@@ -346,3 +370,40 @@ def test_the_minimum_is_in_the_base_currency_and_converted_for_other_currencies(
     issued(no_rate, "1.00")
     run(7)
     assert sent(under) == [] and sent(over) == [(1, 1, day(7))] and sent(no_rate) == [(1, 1, day(7))]
+
+
+# --- the run's set-based writes ------------------------------------------------------------------
+
+def test_the_run_writes_chunk_by_chunk_each_customer_once(ctx, monkeypatch):
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    payers = [customer() for _ in range(5)]
+    for payer in payers:
+        issued(payer, "100.00")
+    counts = run(7)
+    assert counts["reminded"] >= 5 and counts["episodes started"] >= 5
+    for payer in payers:
+        assert sent(payer) == [(1, 1, day(7))]
+        assert notifications(payer) == [("email", "Payment reminder: £100.00 overdue")]
+        state = db.session.get(ReminderState, payer.id)
+        assert (state.episode, state.episode_started_on, state.last_step, state.next_reminder_on) == \
+            (1, day(7), 1, D0 + timedelta(days=14))
+        email = db.session.scalar(select(PaymentReminder.email_message_id)
+                                  .where(PaymentReminder.customer_id == payer.id))
+        assert db.session.scalar(select(Message.customer_id).where(Message.id == email)) == payer.id
+        assert db.session.scalar(select(AuditEntry.entity_id).where(
+            AuditEntry.customer_id == payer.id, AuditEntry.entity == "payment_reminder")) is not None
+
+
+def test_a_key_taken_meanwhile_writes_nothing_else_for_that_customer(ctx):
+    payer = customer()
+    issued(payer, "100.00")
+    db.session.add(PaymentReminder(customer_id=payer.id, episode=1, step=1, sent_on=day(7), net_overdue=Decimal(100),
+                                   currency="GBP", by_hand=True, created_by="finance"))
+    db.session.commit()
+    run(7)
+    assert sent(payer) == [(1, 1, day(7))]
+    assert notifications(payer) == []
+    assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.customer_id == payer.id,
+                                                         AuditEntry.entity == "payment_reminder")) is None
+    state = db.session.get(ReminderState, payer.id)
+    assert (state.episode, state.episode_started_on, state.last_step) == (1, day(7), None)

@@ -35,29 +35,32 @@ above the minimum are the "Overdue, not reminded" list (`not_reminded`), each wi
 may send one by hand (`send_by_hand`) to a manual or "off" customer; opt-outs are still respected.
 A step's text goes too when the step has one and the recipient has a mobile and allows service texts.
 
-Each reminder writes, in one transaction per chunk of customers: its key row, its messages (kind
-"notification": the customer's notification log) with the statement PDF on a step that attaches it, the
-state, and an audit entry (the customer's Changes); delivery is queued after the commit.
+Each reminder writes, in one transaction per chunk of customers (a few multi-row statements a chunk: the
+key rows INSERT ... ON CONFLICT DO NOTHING, the messages, the states, the audit entries): its key row, its
+messages (kind "notification": the customer's notification log), the e-mail marked to carry the statement
+as at the run's date on a step that attaches it (`message.attach_statement_on`: its delivery renders and
+attaches the PDF, once), the state, and an audit entry (the customer's Changes); delivery is queued after
+the commit.
 
 After the reminders, the same run suspends for late payment (services/billing/suspension.py): it reads
 the same episode (`reminder_state`) and the last step sent; a new episode takes the last one's hold off.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy import and_, bindparam, case, func, insert, literal, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from app.jobs import tasks
 from app.models import CompanySettings, Contact, Customer, Invoice, Message, Payment
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
+from app.models.resellers import utcnow
 from app.services import audit, fields, money, permissions
-from app.services.billing import POST_MONEY, statement_documents, statements, suspension
+from app.services.billing import POST_MONEY, suspension
 from app.services.billing.billing_settings import DEFAULT_REMINDERS
-from app.services.db import commit, in_ids
+from app.services.db import commit, in_ids, insert_rows
 from app.services.errors import AlreadyDone, FieldErrors, Invalid
 from app.services.forms import claim_form_key
 from app.services.messages import outbox, placeholders
@@ -67,9 +70,6 @@ from app.services.settings import settings
 
 CHUNK = 500  # customers written (and committed) together
 SENDER = "payment reminders"  # created_by of the run's messages
-# Who the run acts as where a service asks for an actor (the statement it attaches): the company
-# itself, which sees every customer (no reseller, no role that confines it).
-RUN_ACTOR = SimpleNamespace(id=None, username=SENDER, reseller_id=None, roles=(), is_authenticated=True)
 # Why an overdue customer is not reminded automatically (the "Overdue, not reminded" list).
 REASONS = {"archived": "Archived", "blocked": "Blocked", "dormant": "Dormant", "off": "Reminders off",
            "manual": "Reminders manual", "opted out": "Opted out of service e-mail", "no address": "No e-mail address"}
@@ -206,8 +206,8 @@ def run(session: Session, today: date, config: dict) -> dict:
     """The daily run as at `today`: end the episodes of customers no longer overdue above the minimum,
     start those of customers newly so, and send each automatic customer the highest step due and not yet
     sent in its episode (see the module's docstring); then suspension for late payment (suspension.run).
-    Commits a chunk of customers at a time and queues their messages' delivery after each commit.
-    Returns counts."""
+    Writes and commits a chunk of customers at a time, set-based (_write_chunk), and queues their
+    messages' delivery after each commit. Returns counts."""
     active = steps(session)
     stmt, _ = _selection(session, today, active)
     found = [_overdue(row) for row in session.execute(stmt.order_by(Customer.id))]
@@ -217,24 +217,129 @@ def run(session: Session, today: date, config: dict) -> dict:
               "not reminded": sum(1 for o in found if o.reason)}
     automatic = [o for o in found if o.reason is None]
     for start in range(0, len(automatic), CHUNK):
-        queued = []
-        for item in automatic[start:start + CHUNK]:
-            if item.episode_started_on is None:
-                counts["episodes started"] += 1
-            step = _step_now(active, item, today)
-            state = _open_episode(session, item, active, today)
-            if step is not None:
-                written = _send(session, item, state, step, active, today, config, SENDER, by_hand=False)
-                if written is not None:
-                    counts["reminded"] += 1
-                    counts["texts"] += written.sms_message_id is not None
-                    queued += [i for i in (written.email_message_id, written.sms_message_id) if i]
+        queued = _write_chunk(session, automatic[start:start + CHUNK], active, today, counts)
         commit(session)
         _queue(session, queued)
     if not automatic:
         commit(session)
     counts.update(suspension.run(session, today, overdue_ids))
     return counts
+
+
+STATE_COLUMNS = ("episode", "episode_started_on", "last_step", "next_reminder_on", "next_moved")
+
+
+def _write_chunk(session: Session, chunk: list[Overdue], active: list[Step], today: date, counts: dict) -> list[int]:
+    """Write a chunk of the run's customers with a few multi-row statements (not committed): their
+    states read again (a hand send may have moved one since the selection), each one's episode opened,
+    the key rows of the steps due (ON CONFLICT DO NOTHING: a key taken meanwhile is sent already, and
+    nothing else is written for it), their messages, the key rows' message ids, the states, one audit
+    entry a reminder. Adds to `counts`; returns the ids of the messages written."""
+    fresh = {row[0]: row[1:] for row in session.execute(
+        select(ReminderState.customer_id, *(getattr(ReminderState, c) for c in STATE_COLUMNS))
+        .where(in_ids(session, ReminderState.customer_id, [o.customer_id for o in chunk])))}
+    changes: dict[int, dict] = {}  # customer id -> the state's columns that change
+    sends: list[tuple[Overdue, Step, int]] = []  # (customer, step, episode)
+    for item in chunk:
+        item = _with_state(item, fresh.get(item.customer_id))
+        step = _step_now(active, item, today)
+        changes[item.customer_id] = _opening(item, active, today)
+        episode = changes[item.customer_id].get("episode", item.episode)
+        counts["episodes started"] += item.episode_started_on is None
+        if step is not None:
+            sends.append((item, step, episode))
+    keys = _insert_keys(session, sends, today)
+    sends = [(item, step, episode) for item, step, episode in sends if item.customer_id in keys]
+    messages = _insert_messages(session, [(item, step) for item, step, _ in sends], today, SENDER)
+    links = [{"key_id": keys[item.customer_id], "email": messages.get((item.customer_id, "email")),
+              "sms": messages.get((item.customer_id, "sms"))} for item, _, _ in sends]
+    if links:
+        table = PaymentReminder.__table__
+        session.execute(table.update().where(table.c.id == bindparam("key_id"))
+                        .values(email_message_id=bindparam("email"), sms_message_id=bindparam("sms")), links)
+    for item, step, _ in sends:
+        changes[item.customer_id].update(_after_sending(item, step, active, today))
+    _write_states(session, fresh, changes)
+    audit.record(session, "payment_reminder", "create", [(keys[item.customer_id], item.customer_id, {
+        "step": [None, step.position], "episode": [None, episode], "sent_on": [None, today.isoformat()],
+        "net_overdue": [None, str(item.net_overdue)], "by_hand": [None, False]}) for item, step, episode in sends])
+    counts["reminded"] += len(sends)
+    counts["texts"] += sum(1 for item, _, _ in sends if (item.customer_id, "sms") in messages)
+    return sorted(messages.values())
+
+
+def _with_state(item: Overdue, state: tuple | None) -> Overdue:
+    """`item` with its reminder state as it is now (`state`: STATE_COLUMNS' values; None: it has none)."""
+    if state is None:
+        return replace(item, episode=None, episode_started_on=None, last_step=None, next_reminder_on=None,
+                       next_moved=False)
+    episode, started, last, nxt, moved = state
+    return replace(item, episode=episode, episode_started_on=started, last_step=last, next_reminder_on=nxt,
+                   next_moved=bool(moved))
+
+
+def _opening(item: Overdue, active: list[Step], today: date) -> dict:
+    """The state's columns that change when the run finds `item` overdue: a new episode begun today
+    when none is open (else nothing)."""
+    if item.episode_started_on is not None:
+        return {}
+    values = {"episode": (item.episode or 0) + 1, "episode_started_on": today, "last_step": None,
+              "last_sent_on": None, "suspension_held": False}  # an admin's hold lasts one episode
+    if not item.next_moved:
+        first = following(active, None)
+        values["next_reminder_on"] = item.oldest_due + timedelta(days=first.days) if first else None
+    return values
+
+
+def _after_sending(item: Overdue, step: Step, active: list[Step], today: date) -> dict:
+    """The state's columns once `step` is sent: the last step, and the next reminder's date."""
+    nxt = following(active, step.position)
+    on = item.oldest_due + timedelta(days=nxt.days) if nxt else None
+    if nxt and on <= today:
+        on = today + timedelta(days=1)
+    return {"last_step": step.position, "last_sent_on": today, "next_moved": False, "next_reminder_on": on}
+
+
+def _upsert_insert(session: Session, table):
+    """INSERT for `table` in the session's dialect (its on_conflict_do_nothing)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _insert_keys(session: Session, sends: list[tuple[Overdue, Step, int]], today: date) -> dict[int, int]:
+    """The key rows of `sends`, those not taken already: {customer id: key row id} of those written."""
+    if not sends:
+        return {}
+    table = PaymentReminder.__table__
+    now = utcnow()
+    rows = [{"customer_id": item.customer_id, "episode": episode, "step": step.position, "sent_on": today,
+             "net_overdue": item.net_overdue, "currency": item.currency, "by_hand": False, "created_by": SENDER,
+             "created_at": now} for item, step, episode in sends]
+    stmt = (_upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id", "episode", "step"])
+            .returning(table.c.customer_id, table.c.id))
+    return {customer_id: key_id for customer_id, key_id in session.execute(stmt, rows)}
+
+
+def _write_states(session: Session, fresh: dict[int, tuple], changes: dict[int, dict]) -> None:
+    """The chunk's states: a new row for a customer that had none, an UPDATE of the changed columns
+    (one statement a set of columns) for the others."""
+    table = ReminderState.__table__
+    new = [{"customer_id": cid, "episode": 0, "next_moved": False, "last_sent_on": None, "suspension_held": False,
+            **{c: None for c in ("episode_started_on", "last_step", "next_reminder_on")}, **values}
+           for cid, values in changes.items() if cid not in fresh]
+    if new:
+        session.execute(_upsert_insert(session, table).on_conflict_do_nothing(index_elements=["customer_id"]), new)
+    groups: dict[tuple, list[dict]] = {}
+    for cid, values in changes.items():
+        if cid in fresh and values:
+            row = {"cid": cid, **{f"v_{k}": v for k, v in values.items()}}
+            groups.setdefault(tuple(sorted(values)), []).append(row)
+    for columns, rows in groups.items():
+        session.execute(table.update().where(table.c.customer_id == bindparam("cid"))
+                        .values({c: bindparam(f"v_{c}") for c in columns}), rows)
 
 
 def _step_now(active: list[Step], item: Overdue, today: date) -> Step | None:
@@ -268,25 +373,24 @@ def _end_episodes(session: Session, still_overdue: set[int]) -> int:
 
 
 def _open_episode(session: Session, item: Overdue, active: list[Step], today: date) -> ReminderState:
-    """The customer's state with its episode open (a new one begun today when none is)."""
+    """The customer's state with its episode open (a new one begun today when none is): a hand send's."""
     state = session.get(ReminderState, item.customer_id)
     if state is None:
         state = ReminderState(customer_id=item.customer_id, episode=0, next_moved=False)
         session.add(state)
     if state.episode_started_on is None:
-        state.episode = (state.episode or 0) + 1
-        state.episode_started_on, state.last_step, state.last_sent_on = today, None, None
-        state.suspension_held = False  # an admin's hold lasts one episode
-        if not state.next_moved:
-            first = following(active, None)
-            state.next_reminder_on = item.oldest_due + timedelta(days=first.days) if first else None
+        opening = _opening(replace(item, episode=state.episode, episode_started_on=None,
+                                   next_moved=bool(state.next_moved)), active, today)
+        for column, value in opening.items():
+            setattr(state, column, value)
     return state
 
 
 def _send(session: Session, item: Overdue, state: ReminderState, step: Step, active: list[Step], today: date,
-          config: dict, sender: str | None, by_hand: bool) -> PaymentReminder | None:
+          sender: str | None, by_hand: bool) -> PaymentReminder | None:
     """Write one reminder (its key row, messages, state, audit entry), flushed; None when this
-    (customer, episode, step) was written already (the unique key: nothing else is written then)."""
+    (customer, episode, step) was written already (the unique key: nothing else is written then).
+    A hand send's (the run writes a chunk at a time: _write_chunk)."""
     session.flush()
     reminder = PaymentReminder(customer_id=item.customer_id, episode=state.episode, step=step.position,
                                sent_on=today, net_overdue=item.net_overdue, currency=item.currency, by_hand=by_hand,
@@ -297,14 +401,11 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
             session.flush()
     except IntegrityError:  # the key taken meanwhile (a hand send, another run): sent already
         return None
-    email, sms = _messages(session, item, step, today, config, sender)
-    reminder.email_message_id = email.id if email is not None else None
-    reminder.sms_message_id = sms.id if sms is not None else None
-    nxt = following(active, step.position)
-    state.last_step, state.last_sent_on, state.next_moved = step.position, today, False
-    state.next_reminder_on = item.oldest_due + timedelta(days=nxt.days) if nxt else None
-    if nxt and state.next_reminder_on <= today:
-        state.next_reminder_on = today + timedelta(days=1)
+    messages = _insert_messages(session, [(item, step)], today, sender)
+    reminder.email_message_id = messages.get((item.customer_id, "email"))
+    reminder.sms_message_id = messages.get((item.customer_id, "sms"))
+    for column, value in _after_sending(item, step, active, today).items():
+        setattr(state, column, value)
     session.flush()
     audit.record(session, "payment_reminder", "create", [(reminder.id, item.customer_id, {
         "step": [None, step.position], "episode": [None, state.episode], "sent_on": [None, today.isoformat()],
@@ -312,46 +413,56 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
     return reminder
 
 
-def _messages(session: Session, item: Overdue, step: Step, today: date, config: dict,
-              sender: str | None) -> tuple[Message | None, Message | None]:
-    """The reminder's e-mail (with the statement on a step that attaches it) and text, added and flushed:
-    to the primary contact, else the customer. The text only when the step has one and the recipient
-    has a mobile and allows service texts."""
-    extra = {"overdue": money.format(item.net_overdue, item.currency),
-             "days_overdue": max(0, (today - item.oldest_due).days), "due_date": item.oldest_due.isoformat()}
-    written = []
-    for channel, template in (("email", step.body), ("sms", step.sms_body)):
-        if not template:
-            written.append(None)
-            continue
-        values = {"channel": channel, "purpose": "service", "recipients": "primary"}
-        found = next(iter(outbox.recipients(session, [item.customer_id], values)), None)
-        if found is None:
-            written.append(None)
-            continue
-        customer, contact, address, allows = found
-        reason = skip_reason(customer["status"], allows, channel, "service", address)
-        if channel == "sms" and reason:
-            written.append(None)  # no text to someone without a mobile or who refuses texts
-            continue
-        filled = {**placeholders.values_for(customer, contact, address), **extra}
-        person = contact or customer
-        name = " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer["name"]
-        message = Message(customer_id=item.customer_id, contact_id=contact["id"] if contact else None, channel=channel,
-                          purpose="service", kind="notification", direction="out", recipient=address,
-                          recipient_name=name[:250], body=placeholders.render(template, filled),
-                          subject=placeholders.render(step.subject, filled)[:outbox.MAX_SUBJECT]
-                          if channel == "email" else None,
-                          status="skipped" if reason else "queued", skip_reason=reason, attempts=0, created_by=sender)
-        session.add(message)
-        session.flush()
-        if channel == "email" and step.attach_statement:
-            statement = statements.outstanding(session, RUN_ACTOR, item.customer_id, today)
-            outbox.attach(session, message, [outbox.Attachment(
-                statement_documents.filename_for(statement), "application/pdf",
-                statement_documents.pdf(session, statement, config))])
-        written.append(message)
-    return written[0], written[1]
+def _insert_messages(session: Session, sends: list[tuple[Overdue, Step]], today: date,
+                     sender: str | None) -> dict[tuple[int, str], int]:
+    """Each reminder's e-mail (marked to carry the statement as at `today` on a step that attaches it:
+    its delivery renders and attaches it) and text, in one multi-row INSERT: to the primary contact, else
+    the customer. The text only when the step has one and the recipient has a mobile and allows service
+    texts. Returns {(customer id, channel): message id}."""
+    ids = [item.customer_id for item, _ in sends]
+    found: dict[str, dict[int, tuple]] = {"email": {}, "sms": {}}
+    for channel in found:
+        if any(step.body if channel == "email" else step.sms_body for _, step in sends):
+            for hit in outbox.recipients(session, ids, {**EMAIL, "channel": channel}):
+                found[channel].setdefault(hit[0]["id"], hit)  # the first recipient: as the run always did
+    now, rows = utcnow(), []
+    for item, step in sends:
+        extra = {"overdue": money.format(item.net_overdue, item.currency),
+                 "days_overdue": max(0, (today - item.oldest_due).days), "due_date": item.oldest_due.isoformat()}
+        for channel, template in (("email", step.body), ("sms", step.sms_body)):
+            hit = found[channel].get(item.customer_id) if template else None
+            if hit is None:
+                continue
+            customer, contact, address, allows = hit
+            reason = skip_reason(customer["status"], allows, channel, "service", address)
+            if channel == "sms" and reason:
+                continue  # no text to someone without a mobile or who refuses texts
+            filled = {**placeholders.values_for(customer, contact, address), **extra}
+            person = contact or customer
+            name = " ".join(p for p in (person.get("first_name"), person.get("surname")) if p) or customer["name"]
+            rows.append({
+                "customer_id": item.customer_id, "contact_id": contact["id"] if contact else None, "channel": channel,
+                "purpose": "service", "kind": "notification", "direction": "out", "recipient": address,
+                "recipient_name": name[:250], "body": placeholders.render(template, filled),
+                "subject": placeholders.render(step.subject, filled)[:outbox.MAX_SUBJECT] if channel == "email"
+                else None,
+                "status": "skipped" if reason else "queued", "skip_reason": reason, "attempts": 0,
+                "created_by": sender, "created_at": now, "due_at": now,
+                "attach_statement_on": today if channel == "email" and step.attach_statement else None})
+    if not rows:
+        return {}
+    table = Message.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        # COPY, the ids drawn from the sequence first: a multi-row INSERT ... RETURNING this wide costs
+        # the driver more to build than the database to write (the 50,000-customer bench).
+        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence("message", "id")))
+                              .select_from(func.generate_series(1, len(rows)))).all()
+        for row, message_id in zip(rows, ids):
+            row["id"] = message_id
+        insert_rows(session, table, rows)
+        return {(row["customer_id"], row["channel"]): row["id"] for row in rows}
+    return {(customer_id, channel): message_id for message_id, customer_id, channel in session.execute(
+        insert(table).returning(table.c.id, table.c.customer_id, table.c.channel), rows)}
 
 
 def _queue(session: Session, message_ids: list[int]) -> None:
@@ -449,8 +560,7 @@ def send_by_hand(session: Session, actor, customer_id, config: dict, key=None,
     if key is not None and not claim_form_key(session, key):
         raise AlreadyDone("This reminder was already sent.")
     state = _open_episode(session, item, active, today)
-    reminder = _send(session, item, state, step, active, today, config, getattr(actor, "username", None),
-                     by_hand=True)
+    reminder = _send(session, item, state, step, active, today, getattr(actor, "username", None), by_hand=True)
     if reminder is None:
         session.rollback()
         raise AlreadyDone("This reminder was already sent.")

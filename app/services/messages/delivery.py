@@ -44,7 +44,7 @@ INTERRUPTED = ("Interrupted while sending: it may or may not have gone out. "
                "Send it again if it did not arrive.")
 PREFERENCES = ("service_email", "service_sms", "marketing_email", "marketing_sms")  # customer's and contact's
 MESSAGE_COLUMNS = (Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
-                   Message.recipient, Message.subject, Message.body, Message.attempts)
+                   Message.recipient, Message.subject, Message.body, Message.attempts, Message.attach_statement_on)
 
 
 def lease_of(config: dict) -> timedelta:
@@ -138,6 +138,13 @@ class Sender:
             self.outcomes[message] += 1
             return message
         transport = self._transport(message.channel)
+        if message.attach_statement_on is not None and not self.has_files and message.channel == "email":
+            problem = self._attach_statement(message)
+            if problem:  # it cannot go as written (too big, cannot be built): failed, with the reason
+                outcome = self._record(message.id, "failed", "failed", transport.name, problem)
+                self.outcomes[outcome] += 1
+                return outcome
+            self.has_files = True
         try:
             if self.has_files and message.channel == "email":  # a text never carries files
                 message = with_attachments(self.session, message)
@@ -173,6 +180,30 @@ class Sender:
             outcome = self._record(message.id, "sent", "sent", transport.name, None, sent_at=self.now())
         self.outcomes[outcome] += 1
         return outcome
+
+    def _attach_statement(self, message) -> str | None:
+        """Render the customer's outstanding statement as at `attach_statement_on` (a payment reminder's,
+        services/billing/reminders.py) and store it as the message's attachment, committed: rendered
+        once, a retry sends the stored file. Kept to outbox.attach's size rule. The reason it cannot be
+        attached, or None."""
+        from app.services.billing import statement_documents, statements
+        from app.services.errors import Invalid
+        from app.services.messages import outbox
+        try:
+            customer = self.session.get(Customer, message.customer_id)
+            statement = statements.outstanding_for(self.session, customer, message.attach_statement_on)
+            outbox.attach(self.session, message, [outbox.Attachment(
+                statement_documents.filename_for(statement), "application/pdf",
+                statement_documents.pdf(self.session, statement, self.config))])
+            self._commit()
+        except Invalid as e:
+            self.session.rollback()
+            return f"The statement could not be attached: {' '.join(m for ms in e.errors.values() for m in ms)}"
+        except Exception as e:  # noqa: BLE001  a statement that cannot be built fails this message only
+            self.session.rollback()
+            log.exception("could not attach the statement to message %s", message.id)
+            return f"The statement could not be attached ({type(e).__name__}: {e})"
+        return None
 
     def _transport(self, channel: str):
         if channel not in self.transports:
