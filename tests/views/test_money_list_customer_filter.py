@@ -98,5 +98,6 @@ def test_a_hash_and_a_number_is_that_customer_only_never_a_name_holding_the_digi
     admin = login("admin")
     grace = people["grace"][0]
     assert shown(admin, f"/credits/list/?_flt_0_customer=%23{grace}", "credits/show") == {people["grace"][2]}
-    assert shown(admin, f"/credits/list/?_flt_0_customer={grace}", "credits/show") == {people["grace"][2], digits[2]}
+    # Without the hash: that ID or any name holding the digits (others' names may hold them too).
+    assert {people["grace"][2], digits[2]} <= shown(admin, f"/credits/list/?_flt_0_customer={grace}", "credits/show")
     assert shown(admin, "/credits/list/?_flt_0_customer=%23nobody", "credits/show") == set()
