@@ -111,7 +111,8 @@ def test_admin_adds_edits_deactivates_and_deletes_a_step_audited(app, login, kep
     assert "Step 4 saved: days, active changed." in page and "3 before due" in page and "Inactive" in page
     with app.app_context():
         assert [s.position for s in reminders.steps(db.session)] == [1, 2, 3]  # inactive: never sent
-        logged = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "reminder_step")).all()
+        logged = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "reminder_step")
+                                    .order_by(AuditEntry.id)).all()
         assert [e.action for e in logged] == ["create", "update"]
     listing = text(admin.get("/reminder-steps/"))
     page = landed(admin, admin.post(f"/reminder-steps/{step_id}/delete", {"form_key": keys(listing)[0]}))
