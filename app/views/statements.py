@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.extensions import db
 from app.services import money
-from app.services.billing import billing_settings, documents, statement_delivery
+from app.services.billing import documents, statement_delivery
 from app.services.billing.statements import BUCKETS
 from app.services.errors import AlreadyDone, Invalid
 from app.services.forms import new_form_key
@@ -71,16 +71,10 @@ class StatementView(BaseView):
     @has_access
     @permission_name("email")
     def email(self, pk):
-        wanted, statement = statement_delivery.build(db.session, g.user, pk, request.args)
+        wanted = statement_delivery.asked(request.args)
         back = url_for(".show", pk=pk, **wanted.args())
-        recipients = [(r.label, r.address) for r in documents.recipients(db.session, statement.customer_id)]
-        invoices = statement_delivery.invoices_listed(db.session, statement)
-        settings = billing_settings.read(db.session, g.user, pk)
-        values = {**statement_delivery.email_defaults(db.session, statement, current_app.config),
-                  "to": recipients[0][1] if recipients else "",
-                  "invoice_ids": [str(i.id) for i in invoices] if settings.values.get("attach_invoices_to_statements") else []}
-        errors, status = {}, 200
-        if request.method == "POST":
+        errors, status, values = {}, 200, None
+        if request.method == "POST":  # the service builds the statement it sends; the page only when shown
             values = {"to": request.form.get("to", ""), "subject": request.form.get("subject", ""),
                       "body": request.form.get("body", ""), "invoice_ids": request.form.getlist("invoice_ids")}
             try:
@@ -100,6 +94,10 @@ class StatementView(BaseView):
                     flash(f"Statement e-mailed to {message.recipient}"
                           + (f" with {attached} invoice{'' if attached == 1 else 's'}" if attached else ""), "success")
                 return redirect(back)
+        _, statement = statement_delivery.build(db.session, g.user, pk, request.args)
+        recipients = [(r.label, r.address) for r in documents.recipients(db.session, statement.customer_id)]
+        invoices = statement_delivery.invoices_listed(db.session, statement)
+        values = values or statement_delivery.email_form(db.session, statement, invoices, current_app.config)
         return self.render_template(
             "statements/email.html", statement=statement, recipients=recipients, invoices=invoices, values=values,
             errors=errors, form_key=new_form_key(), back=back, args=wanted.args(), customer_id=pk,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.jobs import tasks
-from app.models import Invoice, Message
+from app.models import Customer, Invoice, Message
 from app.services import company, fields, money, permissions
 from app.services.billing import POST_MONEY, documents, statement_documents, statements
 from app.services.db import commit
@@ -114,6 +114,16 @@ def email_defaults(session: Session, statement: statements.Statement, config: di
     subject = "Statement" + (f" from {name}" if name else "") + f" as at {day}"
     body = f"Hello,\n\nPlease find attached {what}. {standing}\n\nKind regards,\n{name or ''}".rstrip() + "\n"
     return {"subject": subject[:outbox.MAX_SUBJECT], "body": body}
+
+
+def email_form(session: Session, statement: statements.Statement, invoices: list[Invoice], config: dict) -> dict:
+    """What the e-mail form starts with: email_defaults' words, the first of the customer's addresses, and
+    ticked the invoices it lists (`invoices`: invoices_listed) when the customer's "attach invoices to
+    statement e-mails" says so (the bulk Send statement's default too)."""
+    customer = session.get(Customer, statement.customer_id)
+    found = documents.recipients(session, statement.customer_id)
+    return {**email_defaults(session, statement, config), "to": found[0].address if found else "",
+            "invoice_ids": [str(i.id) for i in invoices] if customer.attach_invoices_to_statements else []}
 
 
 def email(session: Session, actor, customer_id, params: dict, data: dict, key, config: dict) -> Message:
