@@ -133,7 +133,7 @@ def test_steps_7_14_and_30_days_overdue_go_once_each_over_a_month(ctx):
     state = db.session.get(ReminderState, payer.id)
     assert (state.episode, state.last_step, state.last_sent_on, state.next_reminder_on) == (1, 3, day(30), None)
     changes = db.session.scalars(select(AuditEntry.changes).where(
-        AuditEntry.customer_id == payer.id, AuditEntry.entity == "payment_reminder")).all()
+        AuditEntry.customer_id == payer.id, AuditEntry.entity == "payment_reminder").order_by(AuditEntry.id)).all()
     assert [c["step"][1] for c in changes] == [1, 2, 3]
 
 
@@ -305,7 +305,7 @@ def test_a_moved_next_reminder_date_holds_the_reminders_and_brings_the_next_step
     run(21), run(22)
     assert sent(payer)[-1] == (1, 3, day(22))  # brought forward from day 30
     moves = db.session.scalars(select(AuditEntry.changes).where(AuditEntry.customer_id == payer.id,
-                                                                 AuditEntry.entity == "reminder_state")).all()
+                                                                 AuditEntry.entity == "reminder_state").order_by(AuditEntry.id)).all()
     assert [m["next_reminder_on"][1] for m in moves] == [day(20).isoformat(), day(22).isoformat()]
     with pytest.raises(Invalid) as error:
         reminders.move_next_reminder(db.session, finance(), payer.id, day(1), today=day(23))
