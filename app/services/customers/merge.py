@@ -2,7 +2,8 @@
 
 Everything on the duplicate moves to the survivor: contacts, addresses, notes, files,
 messages, services, tags (a tag on both stays once), custom field values (the survivor's
-own win), and its audit trail. Fields empty on the survivor are filled from the duplicate.
+own win), its money, its payment reminders (the overdue episode further along goes on), and its audit
+trail. Fields empty on the survivor are filled from the duplicate.
 The duplicate is then deleted, and its id kept as an alias that leads to the survivor.
 
 Refused when the two have different currencies (their money could not be added up), when
@@ -31,6 +32,7 @@ from app.models.money import Adjustment, Allocation, Invoice, LedgerEntry, Payme
 from app.models.quotes import Quote
 from app.models.cards import CardCharge, StoredCard
 from app.models.credit_notes import CreditNote
+from app.models.reminders import PaymentReminder, ReminderState
 from app.services import audit, permissions
 from app.services.billing import POST_MONEY, ledger
 from app.services.billing.payments import has_money
@@ -88,6 +90,8 @@ def preview(session: Session, actor, survivor_id, duplicate_id) -> Preview:
               for model, label in MOVED.items()}
     moving["Tags"] = session.scalar(select(func.count()).select_from(customer_tag)
                                     .where(customer_tag.c.customer_id == duplicate.id))
+    moving["Payment reminders sent"] = session.scalar(select(func.count()).select_from(PaymentReminder)
+                                                      .where(PaymentReminder.customer_id == duplicate.id))
     moving["Custom field values"] = session.scalar(select(func.count()).select_from(CustomValue)
                                                    .where(CustomValue.customer_id == duplicate.id))
     filled = {name: getattr(duplicate, name) for name in FILLED
@@ -121,6 +125,7 @@ def merge(session: Session, actor, survivor_id, duplicate_id) -> Customer:
             select(customer_tag.c.tag_id).where(customer_tag.c.customer_id == sid)))))
     session.execute(delete(customer_tag).where(customer_tag.c.customer_id == did))
     _merge_custom_values(session, sid, did)
+    _merge_reminders(session, sid, did)
     # The duplicate's history becomes the survivor's; its old aliases now lead to the survivor.
     session.execute(update(AuditEntry).where(AuditEntry.customer_id == did).values(customer_id=sid))
     session.execute(update(CustomerAlias).where(CustomerAlias.customer_id == did).values(customer_id=sid))
@@ -145,6 +150,41 @@ def _merge_custom_values(session: Session, sid: int, did: int) -> None:
         select(CustomValue.field_id).where(CustomValue.customer_id == sid))).values(customer_id=sid)
         .execution_options(synchronize_session=False))
     session.execute(delete(CustomValue).where(CustomValue.customer_id == did))
+
+
+# What an overdue episode is, in reminder_state: carried over whole from the duplicate when its is further along.
+EPISODE = ("episode_started_on", "last_step", "last_sent_on", "next_reminder_on", "next_moved", "suspended_on",
+           "suspension_held")
+
+
+def _merge_reminders(session: Session, sid: int, did: int) -> None:
+    """Payment reminders (reminders.py): the duplicate's sent reminders join the survivor's history and the
+    merged account carries on the open overdue episode further along (the higher last step), so its
+    debts already reminded are not reminded from the first step again. Reminder rows are keyed (customer,
+    episode, step): the duplicate's are numbered after the survivor's episodes when its episode goes on
+    (the survivor's counter moves to it), else below 1 (history only: the survivor's next episodes never
+    meet them). A postponed suspension keeps the later of the two dates."""
+    gone = session.get(ReminderState, did)
+    if gone is None:
+        return
+    kept = session.get(ReminderState, sid)
+    if kept is None:
+        kept = ReminderState(customer_id=sid, episode=0)
+        session.add(kept)
+    further = gone.episode_started_on is not None and (
+        kept.episode_started_on is None or (gone.last_step or 0) > (kept.last_step or 0))
+    shift = kept.episode if further else -gone.episode
+    session.execute(update(PaymentReminder).where(PaymentReminder.customer_id == did)
+                    .values(customer_id=sid, episode=PaymentReminder.episode + shift)
+                    .execution_options(synchronize_session=False))
+    if further:
+        kept.episode = gone.episode + shift
+        for name in EPISODE:
+            setattr(kept, name, getattr(gone, name))
+    postponed = [d for d in (kept.suspension_postponed_until, gone.suspension_postponed_until) if d]
+    kept.suspension_postponed_until = max(postponed, default=None)
+    session.delete(gone)
+    session.flush()
 
 
 def alias_target(session: Session, actor, customer_id) -> int | None:
