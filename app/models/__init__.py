@@ -36,11 +36,14 @@ from app.models.notes import Note
 from app.models.periodic import PeriodicJob
 from app.models.price_books import PriceBook, PriceBookItem
 from app.models.quotes import Quote, QuoteLine
+from app.models.recurring import BillingRun, ServicePeriod
 from app.models.reminders import PaymentReminder, ReminderState, ReminderStep
 from app.models.resellers import Reseller
 from app.models.users import AppUser as User
 
 __all__ = [
+    "BillingRun",
+    "ServicePeriod",
     "PaymentReminder",
     "ReminderState",
     "ReminderStep",

@@ -83,6 +83,9 @@ class Message(Model):
     # A payment reminder's: the outstanding statement as at this date is rendered and attached by its
     # delivery, once, before it is sent (delivery.py; NULL: none).
     attach_statement_on: Mapped[date | None] = mapped_column(Date)
+    # The invoice whose PDF delivery renders and attaches before sending (a billing run's e-mails; NULL:
+    # none; once attached, a retry reuses the file).
+    attach_invoice_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("invoice.id", ondelete="SET NULL"))
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     # When it may be tried (first send or retry): whatever runs due work sends it from then on.

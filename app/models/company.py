@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.resellers import utcnow
@@ -47,4 +47,12 @@ class CompanySettings(Model):
     # Days after the final reminder step before a customer still overdue is suspended for late payment
     # (empty: never automatically; services/billing/suspension.py).
     suspend_grace_days: Mapped[int | None] = mapped_column(Integer)
+    # Recurring billing (services/billing/recurring.py), each empty meaning its default: bill the part of
+    # a period a service started or cancelled in was active (pro rata by days; empty: off), leave the
+    # run's invoices as drafts for review (empty: issue them), e-mail issued invoices with their PDF
+    # (empty: yes), bill the services of customers suspended for late payment (empty: yes).
+    billing_pro_rata: Mapped[bool | None] = mapped_column(Boolean)
+    billing_drafts: Mapped[bool | None] = mapped_column(Boolean)
+    billing_email: Mapped[bool | None] = mapped_column(Boolean)
+    bill_suspended: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

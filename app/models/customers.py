@@ -361,6 +361,10 @@ class CustomerService(Model):
                         name="ck_service_billing_cycle"),
         CheckConstraint("status IN ('active', 'suspended', 'cancelled')", name="ck_service_status"),
         CheckConstraint("price >= 0", name="ck_service_price"),
+        CheckConstraint("billing_day BETWEEN 1 AND 31", name="ck_service_billing_day"),
+        # The billing run's question: which services are due (the few with a date on or before today).
+        Index("ix_service_next_billing", "next_billing_on", postgresql_where=text("next_billing_on IS NOT NULL"),
+              sqlite_where=text("next_billing_on IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -374,6 +378,14 @@ class CustomerService(Model):
     suspended_by_disable: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false())
     started_on: Mapped[date] = mapped_column(Date, nullable=False, default=date.today)
+    # Recurring billing (services/billing/recurring.py): the first day of the next period to bill
+    # (NULL: nothing more to bill: a one-off billed, a cancelled service billed up to its end), the day of
+    # the month its periods start on (31: the last day of shorter months), the day it ends (cancelled:
+    # active until the day before), and its tax rate (NULL: the default rate).
+    next_billing_on: Mapped[date | None] = mapped_column(Date)
+    billing_day: Mapped[int | None] = mapped_column(Integer)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    tax_rate_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tax_rate.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
     customer: Mapped[Customer] = relationship(back_populates="services")
