@@ -220,13 +220,16 @@ def by_contact(session: Session, statement: Statement) -> list[Statement]:
     addressed = _addressees(session, customer, statement)
     if not addressed:
         return [statement]
+    addresses = {a.id: a for a in addressed.values()}
+
+    def of(kind: str, line: StatementLine) -> int | None:
+        found = addressed.get((kind, line.document_id))
+        return found.id if found is not None else None
     owner: dict[int | None, tuple[list, list]] = {}
     for line in statement.lines:
-        owner.setdefault(addressed.get(("invoice", line.document_id)) if line.kind == "invoice" else None,
-                         ([], []))[0].append(line)
+        owner.setdefault(of("invoice", line) if line.kind == "invoice" else None, ([], []))[0].append(line)
     for line in statement.credits:
-        owner.setdefault(addressed.get(("credit", line.document_id)), ([], []))[1].append(line)
-    addresses = {a.id: a for a in {a for a in addressed.values()}}
+        owner.setdefault(of("credit", line), ([], []))[1].append(line)
     groups = []
     for address_id in sorted(owner, key=lambda i: (i is not None, addresses[i].name.lower() if i else "", i or 0)):
         lines, credits = owner[address_id]
