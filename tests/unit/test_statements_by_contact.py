@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import PaymentMethod, TaxRate
-from app.services.billing import credit_notes, invoice_addresses as addresses, invoices, payments, statements
+from app.services.billing import credit_notes, invoice_addresses as addresses, invoices, payments, \
+    statement_documents, statements
 from tests import factories
 
 D = Decimal
@@ -92,6 +93,10 @@ def test_each_invoice_goes_to_whom_it_was_made_out_to_with_its_own_ageing(ctx):
     assert bell.ageing.buckets == (D(0), D("80.00"), D(0), D(0), D(0))
     assert statements.group_of(ctx, whole, str(insurer.id)) == acme
     assert statements.group_of(ctx, whole, "customer") == mine
+    # Its PDF says whose account it is, under the insurer's address; the customer's own needs no such line.
+    assert statement_documents.document(ctx, acme, {})["statement"]["account"] == f"{customer.name} (#{customer.id})"
+    assert f"For the account of {customer.name}" in statement_documents.statement_html(ctx, acme, {})
+    assert statement_documents.document(ctx, mine, {})["statement"]["account"] is None
 
 
 def test_a_credit_note_stays_with_the_invoice_it_credits_and_empty_groups_are_left_out(ctx):

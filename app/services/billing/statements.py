@@ -94,7 +94,8 @@ class StatementLine:
     balance: Decimal | None = None  # activity statements: the running balance after this line
     days_overdue: int | None = None  # as of the statement's date (outstanding statements)
     allocated: Decimal | None = None  # an allocation line: what it moved (negative: an un-allocation)
-    document_id: int | None = None  # outstanding statements: an invoice line's invoice, a credit's payment (source)
+    document_id: int | None = None  # the record it is of: an invoice line's invoice, a credit's payment (its source);
+    # activity: the ledger entry's source (an invoice, payment, release, credit note or adjustment)
 
 
 @dataclass(frozen=True)
@@ -429,7 +430,7 @@ def _postings(session: Session, customer: Customer, start: date, end: date) -> l
                 "Balance adjustment"
         found.append(((entry.effective_on, 0, entry.id),
                       StatementLine(on=entry.effective_on, kind=kind, reference=reference, description=description,
-                                    due_on=due, amount=amount)))
+                                    due_on=due, amount=amount, document_id=entry.source_id)))
     return found
 
 
