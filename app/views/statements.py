@@ -2,10 +2,11 @@
 choose the kind (outstanding as at a date, or activity for a period), the dates and whether to group by
 contact (Yes / No, by default the customer's setting; ?by_contact=yes|no), see the statement (grouped: each
 billing contact's, one after another, each with its own actions naming it in ?contact=customer|<address
-id>; Print and Download with no contact: every group in one PDF), then Print (its PDF in a new tab), Download (the same PDF as a file) or E-mail it to one of the customer's
-addresses with the PDFs of the invoices it lists.
+id>; Print and Download with no contact: every group in one PDF), then Print (its PDF in a new tab),
+Download (the same PDF as a file) or E-mail it (one group) to one of its recipients with the PDFs of the
+invoices it lists.
 
-Thin: services/billing/statement_delivery.py reads the form (Asked), builds the one statement the page,
+Thin: services/billing/statement_delivery.py reads the form (Asked), builds the statements the page,
 the PDF and the e-mail's words all show, and e-mails it (POST_MONEY; the form's key sends it once). Who
 sees money reads and prints statements (can_show); Finance and Admin e-mail them (can_email). Another
 reseller's customer is 404 (the service's scope).

@@ -4,13 +4,13 @@ A line's net is quantity × unit price rounded once to the currency's minor unit
 is net × the rate charged, rounded; the invoice's totals are the sums of its rounded lines. Those
 stored figures are the only ones anything shows.
 
-Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue
-gives it back: no gaps), copies the billing address onto the invoice, records whom it is made out to
+Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue gives it
+back: no gaps), copies the billing address onto the invoice, records whom it is made out to
 (invoice_address_id: the additional invoice address it went to, the invoice's own or the customer's
-choice; None: the customer itself; invoices issued before this was recorded name only their own) and posts the total to the
-ledger, then (customer setting "automatic") pays it from account credit (allocation.py). Voiding first
-releases the invoice's allocations back to their sources (they become account credit; a write-off's is
-withdrawn), then posts the reversal; the number stays.
+choice; None: the customer itself; invoices issued before this was recorded name only their own) and
+posts the total to the ledger, then (customer setting "automatic") pays it from account credit
+(allocation.py). Voiding first releases the invoice's allocations back to their sources (they become
+account credit; a write-off's is withdrawn), then posts the reversal; the number stays.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone

@@ -5,10 +5,11 @@ makes the Statements (statements.py) that the screen shows, the PDF prints (stat
 the e-mail's words quote: its amounts are the same figures everywhere. Grouped by contact (the form's
 "Group by contact", by default the customer's setting; outstanding statements only), it is one statement
 per billing contact (statements.by_contact): the screen shows each, a PDF holds one group or all of them
-(each from a page of its own), an e-mail sends one group, an additional address's to that address
-first. `email` writes one outbox message to one of the statement's recipients with the statement's PDF, and the PDFs of the invoices ticked among those it lists (the
-customer's "attach invoices to statement e-mails" setting ticks them all to begin with); the files
-together are capped by the outbox (16 MB). The form's key sends it once.
+(each from a page of its own), an e-mail sends one group, an additional address's to that address first.
+`email` writes one outbox message to one of the statement's recipients with the statement's PDF, and the
+PDFs of the invoices ticked among those it lists (the customer's "attach invoices to statement e-mails"
+setting ticks them all to begin with); the files together are capped by the outbox (16 MB). The form's
+key sends it once.
 """
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -198,8 +199,9 @@ def email_form(session: Session, statement: statements.Statement, invoices: list
 
 def email(session: Session, actor, customer_id, params: dict, data: dict, key, config: dict) -> Message:
     """E-mail the statement `params` ask for (POST_MONEY; grouped by contact: the one group `contact` names,
-    else its first): `data` has `to` (one of `recipients`: a group's own address, the customer's), `subject`, `body` (absent: email_defaults') and `invoice_ids`
-    (of the invoices it lists: their PDFs go with it). Returns the message, queued or skipped with the
+    Invalid when it has several and none is named: `one`): `data` has `to` (one of `recipients`: a group's
+    own address, the customer's), `subject`, `body` (absent: email_defaults') and `invoice_ids` (of the
+    invoices it lists: their PDFs go with it). Returns the message, queued or skipped with the
     reason (the customer's status, the recipient's opt-out). Raises Forbidden, NotFound, Invalid (the
     fields; an invoice it does not list; the files over 16 MB together), AlreadyDone (the key again)."""
     permissions.require(session, actor, POST_MONEY, message="You may not e-mail statements.")
