@@ -72,3 +72,63 @@ def test_a_statement_is_shown_and_e_mailed_with_an_invoice(page_as, live_server,
         page.locator("#statement-email-send").click()
     expect(page.locator(".alert-success")).to_contain_text("Statement e-mailed to mary@example.com with 1 invoice")
     expect(page.locator("#statement-panel")).to_be_visible()
+
+
+def a_customer_grouping_by_contact(live_server) -> tuple[int, int]:
+    """Mary (statements grouped by contact) owes £45.00 herself and £300.00 on a claim invoiced to her
+    insurer -> (customer id, insurer id)."""
+    def make(session):
+        from sqlalchemy import select
+
+        from app.models import TaxRate
+        from app.services.billing import invoice_addresses, invoices
+        from app.services.customers.create import create_customer
+        from tests.factories import user
+        admin = user("admin")
+        customer = create_customer(session, admin, {"customer_type": "private", "first_name": "Grace",
+                                                    "surname": "Hopper", "email": "grace@example.com"})
+        customer.group_statements_by_contact = True
+        session.commit()
+        insurer = invoice_addresses.add(session, admin, {
+            "name": "Acme Insurance", "contact_name": "Claims Dept", "line1": "1 Policy Road", "town": "York",
+            "postcode": "YO1 1AA", "email": "claims@example.com"})
+        rate = session.scalar(select(TaxRate.id).where(TaxRate.name == "Zero rate"))
+        for amount, days, to in (("45.00", 12, None), ("300.00", 50, insurer.id)):
+            day = (date.today() - timedelta(days=days)).isoformat()
+            draft = invoices.create_draft(session, admin, customer.id, {
+                "issue_date": day, "due_date": day, "lines": [
+                    {"description": "Boiler repair", "quantity": "1", "unit_price": amount, "tax_rate_id": rate}]},
+                str(uuid.uuid4()))
+            if to:
+                invoice_addresses.choose_for_invoice(session, admin, draft.id, to)
+            invoices.issue(session, admin, draft.id, str(uuid.uuid4()))
+        return customer.id, insurer.id
+    return live_server.query(make)
+
+
+def test_a_statement_grouped_by_contact_shows_each_contacts_statement(page_as, live_server, screenshots):
+    customer_id, insurer_id = a_customer_grouping_by_contact(live_server)
+    page = page_as("finance")
+    page.goto(f"/statements/{customer_id}")
+    expect(page.locator("#by_contact")).to_have_value("yes")  # the customer's setting
+    groups = page.locator(".statement-group")
+    expect(groups).to_have_count(2)
+    expect(groups.nth(0).locator(".statement-contact")).to_contain_text("Grace Hopper")
+    expect(groups.nth(1).locator(".statement-contact")).to_contain_text("Acme Insurance (Claims Dept)")
+    expect(page.locator("#statement-closing-customer")).to_contain_text("£45.00")
+    expect(page.locator(f"#statement-closing-{insurer_id}")).to_contain_text("£300.00")
+    shoot(page, screenshots, "statement-grouped")
+
+    with page.expect_navigation():
+        page.locator(f"#statement-email-{insurer_id}").click()
+    expect(page.locator("#to")).to_have_value("claims@example.com")
+    expect(page.locator("#body")).to_contain_text("£300.00")
+    with page.expect_navigation():
+        page.locator("#statement-email-send").click()
+    expect(page.locator(".alert-success")).to_contain_text("Statement e-mailed to claims@example.com")
+    expect(page.locator(".statement-group")).to_have_count(2)
+
+    page.locator("#by_contact").select_option("no")
+    with page.expect_navigation():
+        page.locator("#statement-show").click()
+    expect(page.locator("#statement-closing")).to_contain_text("£345.00")

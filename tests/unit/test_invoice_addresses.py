@@ -143,10 +143,14 @@ def test_the_chosen_address_addresses_drafts_and_the_issued_invoice_keeps_it(ctx
     ctx.refresh(issued)
     assert issued.billing_address.startswith("Acme Insurance\n")  # the snapshot, not the address now
     assert documents.document(ctx, issued, app.config)["invoice"]["billing_address"][0] == "Acme Insurance"
-    # ...and a credit note of that invoice is made out to whom the invoice names, if it names one.
+    # ...and a credit note of that invoice goes to whom the invoice was made out to: the insurer (the
+    # invoice recorded it when issued, though it came from the customer's choice, since withdrawn), as
+    # the insurer reads now.
+    assert issued.invoice_address_id == insurer.id
     note = credit_notes.create(ctx, factories.user("finance"), {"lines": rows("10"), "description": "Goodwill"},
                                key(), invoice_id=issued.id)
-    assert note.billing_address.startswith(c.name + "\n")
+    ctx.refresh(insurer)
+    assert note.billing_address == insurer.text and note.billing_address.startswith("Acme Mutual\n")
 
 
 def test_an_invoice_of_its_own_wins_over_the_customers_choice_and_only_on_a_draft(ctx, app):
@@ -192,6 +196,7 @@ def test_delete_says_what_uses_it_and_is_refused_while_an_open_invoice_does(ctx)
         addresses.delete(ctx, finance, insurer.id)
     assert "1 open invoice uses it" in caught.value.messages
     issued = invoices.issue(ctx, finance, invoice.id, key())  # issued, unpaid: still open
+    assert issued.invoice_address_id == insurer.id  # made out to it (the customer's choice), recorded
     with pytest.raises(Invalid):
         addresses.delete(ctx, finance, insurer.id)
     cash = ctx.scalar(select(PaymentMethod.id).where(PaymentMethod.name == "Cash"))
@@ -201,7 +206,7 @@ def test_delete_says_what_uses_it_and_is_refused_while_an_open_invoice_does(ctx)
     assert ctx.scalars(select(Customer.invoice_address_id).where(Customer.id.in_([first.id, second.id]))).all() \
         == [None, None]
     ctx.refresh(issued)
-    assert issued.billing_address.startswith("Acme Insurance")
+    assert issued.billing_address.startswith("Acme Insurance") and issued.invoice_address_id is None  # unlinked
 
 
 def test_an_invoice_naming_it_itself_keeps_it_from_being_deleted(ctx):
@@ -228,3 +233,19 @@ def test_a_customer_moved_to_another_reseller_leaves_its_old_resellers_address(c
     ctx.refresh(c)
     assert c.invoice_address_id is None
     assert invoices.billing_address(ctx, c, invoice).startswith(c.name + "\n9 Home Lane")  # not A's address
+
+    issued = invoices.issue(ctx, factories.user("finance"), invoice.id, key())
+    assert issued.invoice_address_id is None  # made out to the customer: A's address is not recorded
+
+
+def test_an_issued_invoice_records_whom_it_was_made_out_to(ctx):
+    c = customer_with_address()
+    own = invoices.issue(ctx, factories.user("finance"), draft(c).id, key())
+    assert own.invoice_address_id is None and own.billing_address.startswith(c.name)
+    insurer = add()
+    addresses.choose_for_customer(ctx, factories.user("finance"), c.id, insurer.id)
+    chosen = draft(c)
+    assert chosen.invoice_address_id is None  # a draft follows the customer's choice until issued
+    assert invoices.addressee(ctx, c, chosen).id == insurer.id
+    chosen = invoices.issue(ctx, factories.user("finance"), chosen.id, key())
+    assert chosen.invoice_address_id == insurer.id and chosen.billing_address == insurer.text

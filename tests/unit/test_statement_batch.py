@@ -181,3 +181,47 @@ def test_who_may_start_it_and_what_it_checks(ctx):
     job = statement_batch.prepare(ctx, f.user("admin"), {}, ids=[ada])
     assert job.params == {"kind": "outstanding", "as_at": TODAY.isoformat(), "attach": "setting"}
     ctx.rollback()
+
+
+def test_a_customer_grouping_by_contact_gets_a_message_per_group_owing_and_none_twice(ctx, monkeypatch):
+    from app.services.billing import invoice_addresses
+    admin = f.user("admin")
+    insurer = invoice_addresses.add(ctx, admin, {"name": "Acme Insurance", "line1": "1 Policy Road",
+                                                 "email": "claims@example.com"})
+    landlord = invoice_addresses.add(ctx, admin, {"name": "Bell Lettings", "line1": "2 Rent Row"})  # no e-mail
+    quiet = invoice_addresses.add(ctx, admin, {"name": "Cole Mutual", "line1": "3 Paid Street",
+                                               "email": "cole@example.com"})
+    ada = owing(ctx, ("50.00",), email="ada@example.com")
+    ctx.get(Customer, ada).group_statements_by_contact = True
+    for address, amount in ((insurer, "120.00"), (landlord, "80.00"), (quiet, "10.00")):
+        invoice_addresses.choose_for_customer(ctx, admin, ada, address.id)
+        issued(ctx, ada, amount, 5)
+    invoice_addresses.choose_for_customer(ctx, admin, ada, None)
+    from app.models import Invoice, PaymentMethod
+    from app.services.billing import payments
+    cash = ctx.scalar(select(PaymentMethod.id).where(PaymentMethod.name == "Cash"))
+    owed_by_quiet = ctx.scalar(select(Invoice.id).where(Invoice.invoice_address_id == quiet.id))
+    payments.record_payment(ctx, f.user("finance"), owed_by_quiet, {"amount": "10.00", "method_id": cash},
+                            str(uuid.uuid4()))  # Cole's group owes nothing: not sent
+    bob = owing(ctx, email="bob@example.com")  # not grouping: one message as before
+    ctx.commit()
+
+    monkeypatch.setattr(statement_batch.jobs, "finish", lambda session, job: None)  # its customers kept: run again
+    job = send(ctx, ids=[ada, bob])
+    assert job.done == job.total == 2 and job.result["sent"] == 4
+    written = {m.send_key: m for m in messages_of(ctx, job.id)}
+    assert set(written) == {f"statement:{job.id}:{ada}", f"statement:{job.id}:{ada}:{insurer.id}",
+                            f"statement:{job.id}:{ada}:{landlord.id}", f"statement:{job.id}:{bob}"}
+    assert written[f"statement:{job.id}:{ada}"].recipient == "ada@example.com"
+    assert "The balance owed is £50.00" in written[f"statement:{job.id}:{ada}"].body
+    to_insurer = written[f"statement:{job.id}:{ada}:{insurer.id}"]
+    assert to_insurer.recipient == "claims@example.com" and "The balance owed is £120.00" in to_insurer.body
+    assert f"for the account of {ctx.get(Customer, ada).name}" in to_insurer.body
+    assert files_of(ctx, to_insurer.id) == [f"statement-{ada}-{insurer.id}-{TODAY.isoformat()}.pdf"]
+    assert written[f"statement:{job.id}:{ada}:{landlord.id}"].recipient == "ada@example.com"  # it has none
+
+    # Run again (its progress lost): nothing is written twice.
+    job.done_through, job.done = None, 0
+    ctx.commit()
+    again = statement_batch.run(ctx, job, {}, chunk=2)
+    assert again.result["skipped"] == {"already sent": 4} and len(messages_of(ctx, job.id)) == 4

@@ -12,7 +12,8 @@ from sqlalchemy import event, func, select, update
 from app.extensions import db
 from app.models import Allocation, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
 from app.services import money
-from app.services.billing import allocation, credit_notes, exports, invoices, ledger, payments, statements
+from app.services.billing import allocation, credit_notes, exports, invoice_addresses, invoices, ledger, payments, \
+    statements
 from app.services.errors import AlreadyDone, Invalid, NotFound
 from tests import factories
 
@@ -370,6 +371,7 @@ STEPS = st.one_of(
     st.tuples(st.just("void"), st.integers(0, 9)),
     st.tuples(st.just("credit_note"), st.one_of(st.none(), st.integers(0, 9)), st.integers(1, 20_000), DAYS),
     st.tuples(st.just("refund"), st.integers(0, 9), st.integers(1, 20_000), DAYS),
+    st.tuples(st.just("address"), st.integers(0, 2)),  # the customer's invoice address: none, one of two
 )
 
 
@@ -416,6 +418,12 @@ def _step(session, customer, step, made):
         note = credit_notes.create(session, finance(), data, key(), invoice_id=against,
                                    customer_id=None if against else customer.id)
         made["sources"].append(note.payment_id)
+    elif kind == "address":
+        if not made.get("addresses"):
+            made["addresses"] = [invoice_addresses.add(session, factories.user("admin"), {
+                "name": name, "line1": "1 Road"}).id for name in ("Insurer", "Landlord")]
+        invoice_addresses.choose_for_customer(session, finance(), customer.id,
+                                              ([None] + made["addresses"])[step[1]])
     elif kind == "refund" and made["sources"]:
         payments.refund(session, finance(), _pick(made["sources"], step[1]), {
             "amount": _amount(step[2], currency), "method_id": cash(), "released_on": ago(step[3]).isoformat()}, key())
@@ -457,6 +465,10 @@ def test_for_any_history_and_date_the_buckets_less_credit_are_the_closing_and_th
             assert line.outstanding == money.quantize(line.outstanding, currency)
             assert line.kind != "invoice" or line.outstanding <= line.total  # never more than it was issued for
         assert _aged_report(customer, day) == _invoice_buckets(statement)
+        groups = statements.by_contact(ctx, statement)  # grouped by contact: a partition of the statement
+        assert sum((g.closing_balance for g in groups), D(0)) == statement.closing_balance
+        assert sorted(id(x) for g in groups for x in g.lines + g.credits) == \
+            sorted(id(x) for x in statement.lines + statement.credits)
     start, end = sorted(ago(d) for d in days[:2])
     period = statements.activity(ctx, actor, customer.id, start, end)
     assert period.closing_balance == statements.outstanding(ctx, actor, customer.id, end).closing_balance

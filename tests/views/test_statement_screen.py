@@ -145,3 +145,92 @@ def test_the_finances_tab_links_the_statement(app, login, ada):
     pk, _ = ada
     page = login("readonly").get(f"/customers/show/{pk}?tab=finances").get_data(as_text=True)
     assert f'id="statement-link" href="/statements/{pk}"' in page
+
+
+@pytest.fixture
+def grouped(app):
+    """Ada (who groups her statements by contact) owes £40 herself and £150 on an invoice made out to her
+    insurer (which has an e-mail address) -> (customer id, insurer id)."""
+    from app.services.billing import invoice_addresses
+    from app.models import Customer
+    with app.app_context():
+        customer = f.customer(first_name="Ada", surname="Grouped", email="ada.g@example.com")
+        customer.group_statements_by_contact = True
+        db.session.commit()
+        insurer = invoice_addresses.add(db.session, f.user("admin"), {
+            "name": "Acme Insurance", "contact_name": "Claims Dept", "line1": "1 Policy Road",
+            "email": "claims@example.com"})
+        issued(customer.id, "40.00", 20)
+        invoice_addresses.choose_for_customer(db.session, f.user("admin"), customer.id, insurer.id)
+        issued(customer.id, "150.00", 40)
+        invoice_addresses.choose_for_customer(db.session, f.user("admin"), customer.id, None)
+        assert db.session.get(Customer, customer.id).group_statements_by_contact
+        return customer.id, insurer.id
+
+
+def test_grouping_defaults_to_the_customers_setting_and_shows_each_contacts_statement(app, login, grouped):
+    pk, insurer = grouped
+    browser = login("finance")
+    r = browser.get(f"/statements/{pk}")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and '<option value="yes" selected>' in page
+    assert page.count('class="panel panel-default statement-group"') == 2
+    shown = text(r)
+    assert shown.index("Ada Grouped · Outstanding") < shown.index("Acme Insurance (Claims Dept) · Outstanding")
+    assert "Balance owed: £40.00" in shown and "Balance owed: £150.00" in shown
+    links = unescape(page)
+    assert f"/statements/{pk}/email?kind=outstanding&as_at={TODAY.isoformat()}&by_contact=yes&contact={insurer}" \
+        in links and f"by_contact=yes&contact=customer" in links
+    whole = text(browser.get(f"/statements/{pk}?by_contact=no"))
+    assert "Balance owed: £190.00" in whole and "Acme Insurance (Claims Dept) ·" not in whole
+    activity = text(browser.get(f"/statements/{pk}?kind=activity"))
+    assert "An activity statement is not grouped by contact" in activity
+
+
+def test_each_group_prints_alone_and_all_of_them_print_together(app, login, grouped):
+    pk, insurer = grouped
+    browser = login("readonly")
+    one = browser.get(f"/statements/{pk}/pdf?by_contact=yes&contact={insurer}&download=1")
+    assert one.status_code == 200 and one.data.startswith(b"%PDF")
+    assert f'statement-{pk}-{insurer}-' in one.headers["Content-Disposition"]
+    from app.services.billing.documents import page_count
+    both = browser.get(f"/statements/{pk}/pdf?by_contact=yes")
+    assert both.data.startswith(b"%PDF") and page_count(both.data) == 2  # each group from a page of its own
+    assert page_count(browser.get(f"/statements/{pk}/pdf?by_contact=no").data) == 1
+    for bad in ("999999", "nobody", ""):
+        r = browser.get(f"/statements/{pk}/pdf?by_contact=yes&contact={bad}")
+        assert r.status_code == (200 if bad == "" else 404), bad
+    assert browser.get(f"/statements/{pk}?by_contact=maybe").status_code == 422
+    assert browser.get(f"/statements/{pk}/email?by_contact=yes&contact={insurer}").status_code == 403
+
+
+def test_another_customers_address_is_no_group_of_this_statement(app, login, grouped, ada):
+    pk, insurer = grouped
+    other, _ = ada
+    browser = login("finance")
+    assert browser.get(f"/statements/{other}/pdf?by_contact=yes&contact={insurer}").status_code == 404
+    assert browser.get(f"/statements/{other}/email?by_contact=yes&contact={insurer}").status_code == 404
+    assert login("reseller_a").get(f"/statements/{pk}?by_contact=yes&contact={insurer}").status_code == 404
+
+
+def test_a_groups_e_mail_goes_to_its_address_first_with_its_own_amounts(app, login, grouped):
+    pk, insurer = grouped
+    browser = login("finance")
+    url = f"/statements/{pk}/email?kind=outstanding&by_contact=yes&contact={insurer}"
+    page = browser.get(url).get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]+)"', page)
+    assert options[:2] == ["claims@example.com", "ada.g@example.com"]
+    words = unescape(page).replace("\xa0", " ")
+    assert "The balance owed is £150.00" in words and "for the account of Ada Grouped" in words
+    assert page.count('class="attach-invoice"') == 1
+    r = browser.post(url, {"form_key": form_key(page), "to": "claims@example.com", "subject": "Statement",
+                           "body": "Hello"})
+    assert r.status_code == 302 and "&contact=" not in r.headers["Location"]
+    with app.app_context():
+        (sent,) = db.session.scalars(select(Message).where(Message.customer_id == pk)).all()
+        assert sent.recipient == "claims@example.com"
+        name = db.session.scalar(select(MessageAttachment.filename).where(MessageAttachment.message_id == sent.id))
+        assert name.startswith(f"statement-{pk}-{insurer}-")
+    # With several groups and none named, the e-mail asks which.
+    r = browser.get(f"/statements/{pk}/email?by_contact=yes")
+    assert r.status_code == 302

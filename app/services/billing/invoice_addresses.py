@@ -7,8 +7,9 @@ A customer (and its invoices) may only use an address of the customer's own rese
 reseller: a company-wide one), so a reseller's users see every address their customers use, and one
 reseller's edit never changes another reseller's invoices. Another reseller's address answers 404.
 
-Which address a document is made out to is invoices.billing_address's business; an issued invoice or
-credit note keeps the text it was issued with, whatever later happens to the address.
+Which address a document is made out to is invoices.addressee's business; an issued invoice or credit
+note keeps the text it was issued with, whatever later happens to the address, and an issued invoice
+names the address it was made out to (invoice_address_id; statements grouped by contact read it).
 """
 from dataclasses import dataclass
 
@@ -199,7 +200,9 @@ class Usage:
 def _usage(session: Session, address_id: int) -> Usage:
     customers = session.scalar(select(func.count()).select_from(Customer)
                                .where(Customer.invoice_address_id == address_id))
-    # An open invoice uses it when it names it, or names none and its customer chose it.
+    # An open invoice uses it when it names it (an issued one names the address it was made out to), or
+    # names none and its customer chose it: a draft following its customer's choice, or an invoice issued
+    # before invoices recorded their addressee (its text may be this address's).
     open_invoices = session.scalar(
         select(func.count()).select_from(Invoice).join(Customer, Customer.id == Invoice.customer_id)
         .where(Invoice.status.in_(OPEN), or_(Invoice.invoice_address_id == address_id,

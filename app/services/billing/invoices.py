@@ -4,11 +4,13 @@ A line's net is quantity × unit price rounded once to the currency's minor unit
 is net × the rate charged, rounded; the invoice's totals are the sums of its rounded lines. Those
 stored figures are the only ones anything shows.
 
-Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue
-gives it back: no gaps), copies the billing address onto the invoice and posts the total to the
-ledger, then (customer setting "automatic") pays it from account credit (allocation.py). Voiding first
-releases the invoice's allocations back to their sources (they become account credit; a write-off's is
-withdrawn), then posts the reversal; the number stays.
+Issuing takes the next number of the "invoice" sequence under a row lock (a rolled-back issue gives it
+back: no gaps), copies the billing address onto the invoice, records whom it is made out to
+(invoice_address_id: the additional invoice address it went to, the invoice's own or the customer's
+choice; None: the customer itself; invoices issued before this was recorded name only their own) and
+posts the total to the ledger, then (customer setting "automatic") pays it from account credit
+(allocation.py). Voiding first releases the invoice's allocations back to their sources (they become
+account credit; a write-off's is withdrawn), then posts the reversal; the number stays.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -266,20 +268,29 @@ def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -
     return number
 
 
-def billing_address(session: Session, customer: Customer, document=None) -> str:
-    """The address a document of `customer` is made out to, as an issued one keeps it: the additional
-    invoice address `document` names (an invoice's own; an invoice a credit note credits), else the one the
-    customer chose, else the customer's own address through its invoice address format. An address of
-    another reseller than the customer's (a customer moved since it was chosen) is never used."""
+def addressee(session: Session, customer: Customer, document=None) -> InvoiceAddress | None:
+    """The additional invoice address a document of `customer` is made out to: the one `document` names
+    (an invoice's own; an invoice a credit note credits), else the one the customer chose; None when it is
+    made out to the customer itself. An address of another reseller than the customer's (a customer moved
+    since it was chosen) is never used. An issued invoice records it (invoice_address_id): whom it was
+    made out to, which its credit notes and the statements grouped by contact follow."""
     for address_id in (getattr(document, "invoice_address_id", None), customer.invoice_address_id):
         chosen = session.get(InvoiceAddress, address_id) if address_id is not None else None
         if chosen is not None and chosen.reseller_id == customer.reseller_id:
-            return chosen.text
-    return address_format.address_of(session, customer)
+            return chosen
+    return None
+
+
+def billing_address(session: Session, customer: Customer, document=None) -> str:
+    """The address a document of `customer` is made out to, as an issued one keeps it: its addressee's
+    (see addressee), else the customer's own address through its invoice address format."""
+    chosen = addressee(session, customer, document)
+    return chosen.text if chosen is not None else address_format.address_of(session, customer)
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_credit=None) -> None:
-    """Issue the draft: lines charged again, number, billing address, the rate to the base currency
+    """Issue the draft: lines charged again, number, billing address and the additional address it is made
+    out to (invoice_address_id: the addressee, None for the customer itself), the rate to the base currency
     (fx.issued_rate: the customer's own, else the global one; with no rate known it is issued anyway,
     fx_rate NULL: a missing FX rate never blocks invoicing), posted."""
     if not invoice.lines:
@@ -290,9 +301,11 @@ def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_cr
                                                          line.unit_price, line.tax_rate_id) for line in invoice.lines])
     if invoice.total <= 0:
         raise Invalid({"lines": "An invoice's total must be more than zero to issue it."})
-    number, address = _next_number(session), billing_address(session, customer, invoice)  # (read before any change)
+    number, made_out_to = _next_number(session), addressee(session, customer, invoice)  # (read before any change)
+    address = made_out_to.text if made_out_to is not None else address_format.address_of(session, customer)
     invoice.number, invoice.status, invoice.outstanding = number, "issued", invoice.total
     invoice.billing_address, invoice.issued_at = address, datetime.now(timezone.utc)
+    invoice.invoice_address_id = made_out_to.id if made_out_to is not None else None  # whom it was made out to
     invoice.fx_rate, invoice.fx_rate_on = fx.issued_rate(session, invoice.currency, invoice.issue_date, customer.id)
     session.flush()
     ledger.post(session, customer, invoice.total, "invoice", invoice, invoice.issue_date, actor)

@@ -16,7 +16,13 @@ owed"), those with no address ("no e-mail address"), those gone meanwhile ("not 
 skipped with the reason, as the one-customer e-mail does (preferences.skip_reason): dormant, blocked
 and archived customers, recipients opted out of service e-mail.
 
-Sent once: each message carries the key "statement:<job>:<customer>" (message.send_key, unique), so a
+Grouped by contact (the customer's "group statements by contact"): one message per group owing something
+(statements.by_contact): the customer's own group as above, an additional invoice address's group (an
+insurer, a landlord) to that address's e-mail, else where the customer's goes. The job's "sent" counts
+messages; its progress counts customers.
+
+Sent once: each message carries the key "statement:<job>:<customer>" (an additional address's group:
+"statement:<job>:<customer>:<address id>"; message.send_key, unique), so a
 job started again after its worker died, or the same job run twice, writes no customer's statement
 twice (a key already written is counted "already sent"; a second write of it at the same moment is a
 no-op, ON CONFLICT DO NOTHING).
@@ -28,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.jobs import enqueue, tasks
-from app.models import Contact, Customer, Job, Message
+from app.models import Contact, Customer, InvoiceAddress, Job, Message
 from app.models.comms import MessageAttachment
 from app.models.resellers import utcnow
 from app.services import fields, jobs, permissions
@@ -52,9 +58,10 @@ NOTHING_OWED, NO_ADDRESS, NOT_FOUND, ALREADY_SENT = "nothing owed", "no e-mail a
 TOO_BIG = "attachments over 16 MB"
 
 
-def send_key(job_id: int, customer_id: int) -> str:
-    """The key a customer's statement in this job is written once under."""
-    return f"statement:{job_id}:{customer_id}"
+def send_key(job_id: int, customer_id: int, contact_id: int | None = None) -> str:
+    """The key a customer's statement in this job is written once under (grouped by contact: an additional
+    address's group under "statement:<job>:<customer>:<address id>")."""
+    return f"statement:{job_id}:{customer_id}" + (f":{contact_id}" if contact_id is not None else "")
 
 
 # ---- starting ----------------------------------------------------------------------------------
@@ -103,14 +110,15 @@ def run(session: Session, job: Job, config: dict, chunk: int = CHUNK, runner: st
     as_at = date.fromisoformat(job.params["as_at"])
     for ids in jobs.customer_chunks(session, job, chunk):
         queued = []
-        for customer, reason, message_id in _write_chunk(session, job, ids, as_at, config):
-            if message_id is not None and reason is None:
-                queued.append(message_id)
-                result["sent"] += 1
-            else:
-                skipped[reason] += 1
-                if message_id is None:
-                    unwritten[reason] += 1
+        for customer, written in _write_chunk(session, job, ids, as_at, config):
+            for reason, message_id in written:
+                if message_id is not None and reason is None:
+                    queued.append(message_id)
+                    result["sent"] += 1
+                else:
+                    skipped[reason] += 1
+                    if message_id is None:
+                        unwritten[reason] += 1
         job.done += len(ids)
         result["skipped"], result["unwritten"] = dict(skipped), dict(unwritten)
         job.result = dict(result)
@@ -143,29 +151,52 @@ def recipient(customer: Customer, primary: Contact | None) -> documents.Recipien
 
 
 def _write_chunk(session: Session, job: Job, ids: list[int], as_at: date, config: dict):
-    """(customer id, skip reason or None, message id or None) for each customer of `ids`, its message
-    written (not committed)."""
-    keys = {send_key(job.id, i): i for i in ids}
-    done = set(session.scalars(select(Message.send_key).where(Message.send_key.in_(list(keys)))))
+    """(customer id, [(skip reason or None, message id or None), ...]) for each customer of `ids`: a
+    message each of its statements (grouped by contact: one per group owing something), written (not
+    committed)."""
+    done = set(session.scalars(select(Message.send_key).where(in_ids(session, Message.customer_id, ids),
+                                                              Message.batch_id == job.id)))
     customers = {c.id: c for c in session.scalars(select(Customer).where(in_ids(session, Customer.id, ids)))}
     primaries = _primary_contacts(session, ids)
     for customer_id in ids:
-        if send_key(job.id, customer_id) in done:
-            yield customer_id, ALREADY_SENT, None
-            continue
         customer = customers.get(customer_id)
         if customer is None:  # deleted since the job started
-            yield customer_id, NOT_FOUND, None
+            yield customer_id, [(ALREADY_SENT if send_key(job.id, customer_id) in done else NOT_FOUND, None)]
             continue
-        yield customer_id, *_write_one(session, job, customer, primaries.get(customer_id), as_at, config)
+        yield customer_id, list(_write_customer(session, job, customer, primaries.get(customer_id), as_at, done,
+                                                config))
 
 
-def _write_one(session: Session, job: Job, customer: Customer, primary: Contact | None, as_at: date,
-               config: dict) -> tuple[str | None, int | None]:
-    statement = statements.outstanding_for(session, customer, as_at)
-    if statement.closing_balance <= 0 and not statement.lines:
-        return NOTHING_OWED, None
-    to = recipient(customer, primary)
+def _write_customer(session: Session, job: Job, customer: Customer, primary: Contact | None, as_at: date,
+                    done: set[str], config: dict):
+    """The customer's statement, or (its setting "group statements by contact") each group's that owes
+    something: (skip reason or None, message id or None) each. A group already written is "already sent"."""
+    whole = statements.outstanding_for(session, customer, as_at)
+    found = statements.by_contact(session, whole) if customer.group_statements_by_contact else [whole]
+    owed = [s for s in found if s.closing_balance > 0 or s.lines]
+    if not owed:
+        yield (ALREADY_SENT if send_key(job.id, customer.id) in done else NOTHING_OWED), None
+        return
+    for statement in owed:
+        if send_key(job.id, customer.id, statement.contact_id) in done:
+            yield ALREADY_SENT, None
+            continue
+        yield _write_one(session, job, customer, statement, _recipient_of(session, statement, customer, primary),
+                         config)
+
+
+def _recipient_of(session: Session, statement: statements.Statement, customer: Customer,
+                  primary: Contact | None) -> documents.Recipient | None:
+    """An additional address's group goes to that address's e-mail, else (and the customer's own) where
+    the customer's statement goes (recipient)."""
+    address = session.get(InvoiceAddress, statement.contact_id) if statement.contact_id is not None else None
+    if address is not None and address.email:
+        return documents.Recipient(address.email, address.email, address.contact_name or address.name, None, True)
+    return recipient(customer, primary)
+
+
+def _write_one(session: Session, job: Job, customer: Customer, statement: statements.Statement,
+               to: documents.Recipient | None, config: dict) -> tuple[str | None, int | None]:
     reason = skip_reason(customer.status, to.allows if to else customer.service_email, "email", "service",
                          to.address if to else None)
     if reason == NO_ADDRESS:  # neither the customer nor its primary contact has one: nothing to write
@@ -186,7 +217,7 @@ def _write_one(session: Session, job: Job, customer: Customer, primary: Contact 
         "recipient_name": (to.name if to else customer.name)[:250], "subject": words["subject"],
         "body": words["body"], "status": "skipped" if reason else "queued", "skip_reason": reason, "attempts": 0,
         "batch_id": job.id, "created_by": job.username, "created_at": now, "due_at": now,
-        "send_key": send_key(job.id, customer.id)})
+        "send_key": send_key(job.id, customer.id, statement.contact_id)})
     if message_id is None:  # another runner wrote it a moment ago
         return ALREADY_SENT, None
     if files:

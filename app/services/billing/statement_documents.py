@@ -18,12 +18,16 @@ times fewer cells. For the columns to stay level, each text is wrapped here to i
 The bands are shaded in turn, as ledger paper; the header repeats on every page. bench/
 statement_pdf.py measures it (BAND=1 in one table is the naive layout, its baseline).
 
+A statement grouped by contact (statements.by_contact) is a statement per group; printed whole, their
+PDFs are put together (combined), each group from a new page.
+
 The page count: xhtml2pdf's <pdf:pagecount/> lays the whole document out twice. As for invoices
 (documents.pdf_of) the count is printed as text: guessed from the lines (estimate_pages) and made
 again with the real count only when the guess was wrong.
 """
 import base64
 import gc
+import io
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,6 +201,8 @@ def document(session: Session, statement: Statement, config: dict, band: int = B
         "statement": {
             "title": TITLES[statement.kind], "customer_name": statement.customer_name,
             "contact_name": statement.contact_name, "currency": currency,
+            # An additional address's group (an insurer's): whose account it is, under its address.
+            "account": f"{statement.customer_name} (#{statement.customer_id})" if statement.contact_id else None,
             "billing_address": _lines_of(statement.billing_address),
             "as_at": _long_day(statement.as_at), "start": _long_day(statement.start),
             "period": f"{_day(statement.start)} to {_day(statement.as_at)}",
@@ -249,7 +255,7 @@ def _first_page_above(data: dict) -> float:
     left = (54.0 if company_["logo"] else 0.0) + 16.0 + TEXT_LINE * (
         len(company_["address"]) + bool(company_["tax_number"]))
     return (ABOVE_LINES[data["kind"]] + max(left, HEAD_RIGHT)
-            + TEXT_LINE * (len(data["statement"]["billing_address"]) + bool(data["statement"]["contact_name"])))
+            + TEXT_LINE * (len(data["statement"]["billing_address"]) + bool(data["statement"]["account"])))
 
 
 def estimate_pages(data: dict) -> int:
@@ -300,6 +306,20 @@ def pdf(session: Session, statement: Statement, config: dict) -> bytes:
     return render(document(session, statement, config))
 
 
+def combined(pdfs: list[bytes]) -> bytes:
+    """Several statements' PDFs as one (a statement grouped by contact printed whole): each from a page
+    of its own, each keeping its own "Page n of N"."""
+    from pypdf import PdfReader, PdfWriter
+    writer = PdfWriter()
+    for one in pdfs:
+        writer.append(PdfReader(io.BytesIO(one)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def filename_for(statement: Statement) -> str:
-    """statement-<customer id>-<date>.pdf: safe in any file system and header."""
-    return f"statement-{statement.customer_id}-{statement.as_at.isoformat()}.pdf"
+    """statement-<customer id>-<date>.pdf (an additional address's group: statement-<customer id>-<address
+    id>-<date>.pdf): safe in any file system and header."""
+    contact = f"-{statement.contact_id}" if statement.contact_id is not None else ""
+    return f"statement-{statement.customer_id}{contact}-{statement.as_at.isoformat()}.pdf"

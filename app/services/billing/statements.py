@@ -17,6 +17,13 @@ closing balance.
 The records below are what the screen, the PDF (statement_documents) and the e-mail show: one
 statement, built once, is what all three read.
 
+Grouped by contact (the customer's "group statements by contact"; Commusoft's "Group Statements by
+Customer Contact"): by_contact splits an outstanding statement into one statement per billing contact,
+whom its documents were made out to: the customer itself, or an additional invoice address (an insurer,
+a landlord) its invoices were issued to. The groups' lines and credits partition the statement's, so
+their closing balances sum to its closing balance. An activity statement is never grouped: its opening
+and running balances are the account's, one ledger per customer.
+
 As at a date (as_at.py's rule, the aged receivables' too): an invoice counts when issued on or before
 the date and not voided on or before it, owing its total less the allocations that count by then; a
 source (a payment's overpayment, an external payment, a manual credit, a credit note) has its amount
@@ -61,15 +68,16 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Adjustment, Allocation, CreditNote, Customer, Invoice, LedgerEntry, Payment, PaymentMethod, \
-    Release
+from app.models import Adjustment, Allocation, CreditNote, Customer, Invoice, InvoiceAddress, LedgerEntry, Payment, \
+    PaymentMethod, Release
 from app.services import money
-from app.services.billing import as_at as at
+from app.services.billing import address_format, as_at as at
 from app.services.billing.invoices import billing_address
-from app.services.errors import Invalid
+from app.services.errors import Invalid, NotFound
 from app.services.scope import get_customer
 
 KINDS = ("outstanding", "activity")
+CUSTOMER = "customer"  # the customer's own group of a statement grouped by contact
 BUCKETS = ("Not yet due", "1-30 days", "31-60 days", "61-90 days", "Over 90 days")
 
 
@@ -86,6 +94,8 @@ class StatementLine:
     balance: Decimal | None = None  # activity statements: the running balance after this line
     days_overdue: int | None = None  # as of the statement's date (outstanding statements)
     allocated: Decimal | None = None  # an allocation line: what it moved (negative: an un-allocation)
+    document_id: int | None = None  # the record it is of: an invoice line's invoice, a credit's payment (its source);
+    # activity: the ledger entry's source (an invoice, payment, release, credit note or adjustment)
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,13 @@ class Statement:
     credits: list[StatementLine] = field(default_factory=list)  # outstanding: the credits unallocated at the date
     start: date | None = None  # activity: the period's first day
     opening_balance: Decimal | None = None  # activity: the balance the day before `start`
-    contact_name: str | None = None  # "group statements by contact": the billing contact it is for
+    contact_name: str | None = None  # grouped by contact (by_contact): the billing contact it is for
+    contact_id: int | None = None  # grouped: the additional invoice address it is for (None: the customer's own)
+
+    @property
+    def contact(self) -> str:
+        """The group's key in a query string: "customer" or the additional address's id."""
+        return str(self.contact_id) if self.contact_id is not None else CUSTOMER
 
 
 ZERO = Decimal(0)
@@ -181,6 +197,89 @@ def activity(session: Session, actor, customer_id, start: date, end: date) -> St
                      opening_balance=opening)
 
 
+# --- grouped by contact ---------------------------------------------------------------------------
+
+def by_contact(session: Session, statement: Statement) -> list[Statement]:
+    """An outstanding statement split by billing contact (the customer's "group statements by contact"):
+    one statement per addressee of its documents. An invoice goes to the additional invoice address it
+    was made out to (invoice.invoice_address_id, recorded when issued; only an address of the customer's
+    reseller, as invoices.addressee decides), a credit note's unallocated credit to the addressee of the
+    invoice it credits, everything else (payments, external payments, manual credits, balance adjustments,
+    write-offs, credit notes of no invoice or of the customer's) to the customer's own group. Each group
+    has its own lines, credits, ageing (buckets from its lines, credit from its credits) and closing
+    balance (buckets less credit: the groups' closing balances sum to the statement's); its billing
+    address is the addressee's (the customer's group: the customer's own address, not its chosen
+    additional one), its contact_name the addressee's name (and contact), contact_id the address's id.
+
+    The customer's group first, then by name; a group with no line and no credit is left out. With no
+    additional addressee at all, or for an activity statement (its ledger, opening and running balances
+    are the account's), it is [statement] unchanged. Invoices issued before invoices recorded their
+    addressee name only the address they chose themselves (no backfill): the others are the customer's."""
+    if statement.kind != "outstanding":
+        return [statement]
+    customer = session.get(Customer, statement.customer_id)
+    addressed = _addressees(session, customer, statement)
+    if not addressed:
+        return [statement]
+    addresses = {a.id: a for a in addressed.values()}
+
+    def of(kind: str, line: StatementLine) -> int | None:
+        found = addressed.get((kind, line.document_id))
+        return found.id if found is not None else None
+    owner: dict[int | None, tuple[list, list]] = {}
+    for line in statement.lines:
+        owner.setdefault(of("invoice", line) if line.kind == "invoice" else None, ([], []))[0].append(line)
+    for line in statement.credits:
+        owner.setdefault(of("credit", line), ([], []))[1].append(line)
+    groups = []
+    for address_id in sorted(owner, key=lambda i: (i is not None, addresses[i].name.lower() if i else "", i or 0)):
+        lines, credits = owner[address_id]
+        ageing = _ageing(statement.as_at, lines, credits)
+        address = addresses.get(address_id)
+        groups.append(replace(
+            statement, lines=lines, credits=credits, ageing=ageing, closing_balance=ageing.total,
+            billing_address=address.text if address else address_format.address_of(session, customer),
+            contact_name=_contact_words(address) if address else customer.name, contact_id=address_id))
+    return groups
+
+
+def _addressees(session: Session, customer: Customer, statement: Statement) -> dict[tuple[str, int], InvoiceAddress]:
+    """("invoice", invoice id) and ("credit", payment id) of the statement's lines made out to an
+    additional invoice address of the customer's reseller, with that address: two SELECTs."""
+    same_reseller = InvoiceAddress.reseller_id.is_(None) if customer.reseller_id is None \
+        else InvoiceAddress.reseller_id == customer.reseller_id
+    found: dict[tuple[str, int], InvoiceAddress] = {}
+    invoice_ids = [line.document_id for line in statement.lines if line.kind == "invoice"]
+    if invoice_ids:
+        for invoice_id, address in session.execute(
+                select(Invoice.id, InvoiceAddress).join(InvoiceAddress, InvoiceAddress.id == Invoice.invoice_address_id)
+                .where(Invoice.id.in_(invoice_ids), same_reseller)):
+            found[("invoice", invoice_id)] = address
+    note_ids = [line.document_id for line in statement.credits if line.kind == "credit_note"]
+    if note_ids:
+        for payment_id, address in session.execute(
+                select(Payment.id, InvoiceAddress).join(Invoice, Invoice.id == Payment.invoice_id)
+                .join(InvoiceAddress, InvoiceAddress.id == Invoice.invoice_address_id)
+                .where(Payment.id.in_(note_ids), same_reseller)):
+            found[("credit", payment_id)] = address
+    return found
+
+
+def _contact_words(address: InvoiceAddress) -> str:
+    """"Acme Insurance (Claims Dept)", or the name alone."""
+    return f"{address.name} ({address.contact_name})" if address.contact_name else address.name
+
+
+def group_of(session: Session, statement: Statement, contact: str) -> Statement:
+    """The group of the statement `contact` names ("customer" or an additional address's id), as
+    by_contact makes it. Raises NotFound when it is not one of the statement's groups (an address of
+    no document of this customer, another reseller's, a malformed value)."""
+    for group in by_contact(session, statement):
+        if group.contact == str(contact):
+            return group
+    raise NotFound("This statement has no such contact: pick one of its groups.")
+
+
 # --- as at a date --------------------------------------------------------------------------------
 
 def _rebuild(session: Session, customer: Customer, as_at: date) -> _Rebuilt:
@@ -202,8 +301,8 @@ def _rebuild(session: Session, customer: Customer, as_at: date) -> _Rebuilt:
             .where(Invoice.customer_id == customer.id, *at.invoice_counts(as_at))):
         owed = money.quantize(total - paid_on_invoice.get(invoice_id, ZERO), currency)
         if owed != 0:
-            lines.append(_owed_line(as_at, "invoice", issued, number or "", f"Invoice {number}", due,
-                                    money.quantize(total, currency), owed))
+            lines.append(replace(_owed_line(as_at, "invoice", issued, number or "", f"Invoice {number}", due,
+                                            money.quantize(total, currency), owed), document_id=invoice_id))
     adjustments = list(session.execute(
         select(Adjustment.id, Adjustment.effective_on, Adjustment.amount, Adjustment.reason)
         .where(Adjustment.customer_id == customer.id, Adjustment.effective_on <= as_at)
@@ -236,15 +335,20 @@ def _rebuild(session: Session, customer: Customer, as_at: date) -> _Rebuilt:
         if rest != 0:
             credits.append(StatementLine(on=received, kind=kind, reference=reference or "",
                                          description=_source_words(kind, reference, method, reason), amount=-rest,
-                                         total=money.quantize(amount, currency), outstanding=rest))
+                                         total=money.quantize(amount, currency), outstanding=rest,
+                                         document_id=payment_id))
     credits.sort(key=lambda line: line.on)
 
+    ageing = _ageing(as_at, lines, credits)
+    return _Rebuilt(lines, credits, ageing, ageing.total)
+
+
+def _ageing(as_at: date, lines: list[StatementLine], credits: list[StatementLine]) -> Ageing:
+    """The lines' outstanding in their buckets by days overdue, and the credits' rest."""
     buckets = [ZERO] * len(BUCKETS)
     for line in lines:
         buckets[bucket_of(line.days_overdue or 0)] += line.outstanding
-    credit = sum((line.outstanding for line in credits), ZERO)
-    ageing = Ageing(as_at=as_at, buckets=tuple(buckets), credit=credit)
-    return _Rebuilt(lines, credits, ageing, ageing.total)
+    return Ageing(as_at=as_at, buckets=tuple(buckets), credit=sum((line.outstanding for line in credits), ZERO))
 
 
 def _owed_line(as_at: date, kind: str, on: date, reference: str, description: str, due: date | None,
@@ -326,7 +430,7 @@ def _postings(session: Session, customer: Customer, start: date, end: date) -> l
                 "Balance adjustment"
         found.append(((entry.effective_on, 0, entry.id),
                       StatementLine(on=entry.effective_on, kind=kind, reference=reference, description=description,
-                                    due_on=due, amount=amount)))
+                                    due_on=due, amount=amount, document_id=entry.source_id)))
     return found
 
 
