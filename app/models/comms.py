@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from flask_appbuilder import Model
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
     text,
 )
@@ -83,6 +85,11 @@ class Message(Model):
     # A payment reminder's: the outstanding statement as at this date is rendered and attached by its
     # delivery, once, before it is sent (delivery.py; NULL: none).
     attach_statement_on: Mapped[date | None] = mapped_column(Date)
+    # A payment reminder an admin sent by hand to a dormant, blocked or archived customer, confirming it
+    # goes despite the status (reminders.send_by_hand, 0035): delivery lets it through the customer's
+    # status only; the recipient's opt-out and a missing address still skip it.
+    sent_despite_status: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                      server_default=false())
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     # When it may be tried (first send or retry): whatever runs due work sends it from then on.

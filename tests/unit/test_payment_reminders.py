@@ -281,6 +281,77 @@ def test_an_admin_sends_one_by_hand_to_a_manual_customer_but_never_past_an_opt_o
     assert sent(manual) == [(1, 1, day(3))] and sent(opted_out) == []
 
 
+@pytest.mark.parametrize("status", ["dormant", "blocked", "archived"])
+def test_a_hand_sent_reminder_to_a_dormant_blocked_or_archived_customer_goes_once_confirmed(ctx, status):
+    """The run reminds them nothing; an admin who confirms sends one despite the status, and its delivery
+    (which reads the status again) sends it rather than skipping it. Audited with the status it overrode."""
+    payer = customer()
+    issued(payer, "100.00")
+    set_status(payer, status)
+    with pytest.raises(Invalid) as error:  # not confirmed: refused, nothing written
+        reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8))
+    assert f"{status}" in str(error.value.errors) and "despite" in str(error.value.errors)
+    assert sent(payer) == [] and notifications(payer) == []
+    reminder = reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8),
+                                      despite_status=True)
+    assert (reminder.step, reminder.by_hand) == (1, True)
+    rows = db.session.execute(select(Message.channel, Message.status, Message.skip_reason, Message.sent_despite_status)
+                              .where(Message.customer_id == payer.id).order_by(Message.id)).all()
+    assert [tuple(r) for r in rows] == [("email", "sent", None, True)]  # step 1 has no text
+    changes = db.session.scalar(select(AuditEntry.changes).where(AuditEntry.customer_id == payer.id,
+                                                                 AuditEntry.entity == "payment_reminder"))
+    assert changes["despite_status"] == [None, status] and changes["by_hand"] == [None, True]
+    assert run(9)["reminded"] == 0 and sent(payer) == [(1, 1, day(8))]  # the run still reminds it nothing
+
+
+def test_despite_the_status_an_opt_out_or_a_missing_address_still_stops_a_hand_sent_reminder(ctx):
+    opted_out, no_address = customer(), customer(email=None)
+    db.session.execute(update(Customer).where(Customer.id == opted_out.id).values(service_email=False))
+    db.session.commit()
+    for payer in (opted_out, no_address):
+        issued(payer, "100.00")
+        set_status(payer, "dormant")
+        with pytest.raises(Invalid) as error:
+            reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8),
+                                   despite_status=True)
+        assert "opted out" in str(error.value.errors) or "no e-mail address" in str(error.value.errors)
+        assert sent(payer) == []
+
+
+def test_delivery_honours_the_override_for_the_status_only(ctx, monkeypatch):
+    """A message marked sent_despite_status goes to a dormant customer, but one whose recipient opted out
+    after it was written is still skipped; a message not marked is skipped for the status as before."""
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)  # delivery below, by hand
+    payer, later_opted_out, unmarked = customer(), customer(), customer()
+    for c in (payer, later_opted_out, unmarked):
+        issued(c, "100.00")
+        set_status(c, "blocked")
+    for c in (payer, later_opted_out):
+        reminders.send_by_hand(db.session, finance(), c.id, current_app.config, key(), today=day(8),
+                               despite_status=True)
+    db.session.execute(update(Customer).where(Customer.id == later_opted_out.id).values(service_email=False))
+    unmarked_id = outbox_message(unmarked)
+    db.session.commit()
+    ids = list(db.session.scalars(select(Message.id).where(
+        Message.customer_id.in_([payer.id, later_opted_out.id, unmarked.id]), Message.channel == "email")))
+    delivery.deliver(db.session, ids, current_app.config, runner="test")
+    outcome = {cid: (status, reason) for cid, status, reason in db.session.execute(
+        select(Message.customer_id, Message.status, Message.skip_reason).where(Message.id.in_(ids)))}
+    assert outcome[payer.id] == ("sent", None)
+    assert outcome[later_opted_out.id] == ("skipped", "opted out of service messages by e-mail")
+    assert outcome[unmarked.id] == ("skipped", "customer blocked")
+    assert unmarked_id in ids
+
+
+def outbox_message(c) -> int:
+    """A queued service e-mail to `c`, not marked to go despite its status."""
+    message = Message(customer_id=c.id, channel="email", purpose="service", kind="notification", direction="out",
+                      recipient=c.email, body="Hello", subject="Hello", status="queued", attempts=0)
+    db.session.add(message)
+    db.session.flush()
+    return message.id
+
+
 def test_a_hand_sent_step_is_not_sent_again_by_the_run(ctx):
     payer = customer()
     issued(payer, "100.00")

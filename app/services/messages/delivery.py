@@ -8,7 +8,8 @@ without Redis) sends what is due, so nothing waits on a job that was lost.
 
 One message at a time, each in its own committed step before it is handed to the transport:
 its customer's status and the recipient's opt-in are read again (a message queued before an
-unsubscribe is skipped, with the reason), and it is claimed (queued -> sending, with this
+unsubscribe is skipped, with the reason; a payment reminder an admin sent by hand despite the
+customer's status, `sent_despite_status`, passes the status only), and it is claimed (queued -> sending, with this
 worker's name and a lease the worker renews while it sends). Of two workers given the same
 message, one claims it. After a crash only the message being sent is in doubt: when its lease
 lapses, `recover` marks it "uncertain" (it may have gone out); the others are still queued,
@@ -227,7 +228,7 @@ class Sender:
             raise
         prefs = row[9:13] if contact_id is not None else row[5:9]
         reason = skip_reason(status, bool(prefs[PREFERENCES.index(f"{purpose}_{channel}")]), channel, purpose,
-                             recipient)
+                             recipient, despite_status=bool(row[14]))
         if reason:
             skipped = connection.execute(SKIP, {"message_id": message_id, "reason": reason}).rowcount
             if skipped:
@@ -282,7 +283,8 @@ _queued_and_due = and_(_message.c.id == bindparam("message_id"), _message.c.stat
 CHECK = (select(_message.c.channel, _message.c.purpose, _message.c.recipient, _message.c.contact_id,
                 _customer.c.status, *(_customer.c[name] for name in PREFERENCES),
                 *(_contact.c[name] for name in PREFERENCES),
-                exists().where(MessageAttachment.__table__.c.message_id == _message.c.id).label("has_files"))
+                exists().where(MessageAttachment.__table__.c.message_id == _message.c.id).label("has_files"),
+                _message.c.sent_despite_status)
          .select_from(_message.join(_customer, _customer.c.id == _message.c.customer_id)
                       .outerjoin(_contact, _contact.c.id == _message.c.contact_id))
          .where(_queued_and_due))
