@@ -160,6 +160,80 @@ def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx, monkey
     assert db.session.scalar(select(Message.status).where(Message.id == marked[1][0])) == "sent"
 
 
+def test_a_retry_after_a_transport_error_sends_the_statement_stored_by_the_first_attempt(ctx, monkeypatch):
+    """The statement is rendered once, as at the date the e-mail names: a payment recorded between the two
+    attempts changes nothing in the file the retry sends, and the message still carries one file."""
+    from datetime import datetime, timezone
+
+    from app.services.billing import statement_documents
+    from app.services.messages import transports
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    renders, handed = [], []
+    real_pdf = statement_documents.pdf
+
+    def counted_pdf(session, statement, config):
+        renders.append(statement.as_at)
+        return real_pdf(session, statement, config)
+    monkeypatch.setattr(statement_documents, "pdf", counted_pdf)
+
+    class FailsOnce:
+        name = "fake"
+
+        def send(self, message, headers):
+            handed.append([(name, content) for name, _, content in message.attachments])
+            if len(handed) == 1:
+                raise transports.Transient("421 try again later")
+
+        def close(self):
+            pass
+    monkeypatch.setattr(transports, "for_channel", lambda channel, config: FailsOnce())
+    payer = customer()
+    invoice = issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    first = datetime.now(timezone.utc)
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test", now=lambda: first)["retry"] == 1
+    assert db.session.scalar(select(Message.status).where(Message.id == email)) == "queued"
+    pay(invoice, "40.00", day(30))  # a re-render as at day 30 would now say 60.00
+    later = first + timedelta(seconds=delivery.retry_delays(current_app.config)[0] + 1)
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test", now=lambda: later)["sent"] == 1
+    assert renders == [day(30)]
+    assert len(handed) == 2 and handed[0] == handed[1] and len(handed[1]) == 1
+    stored = db.session.execute(select(MessageAttachment.filename, MessageAttachment.content)
+                                .where(MessageAttachment.message_id == email)).all()
+    assert [tuple(r) for r in stored] == handed[1]
+    assert db.session.scalar(select(Message.attempts).where(Message.id == email)) == 2
+
+
+def test_a_render_cut_short_by_the_jobs_timeout_stores_nothing_and_the_message_goes_again(ctx, monkeypatch):
+    """Not failed (it is not the statement's fault) and not uncertain (nothing went out): queued, due now;
+    the batch stops; the next delivery renders it and sends one file."""
+    from rq.timeouts import JobTimeoutException
+
+    from app.services.billing import statement_documents
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    real_pdf, calls = statement_documents.pdf, []
+
+    def times_out_once(session, statement, config):
+        calls.append(1)
+        if len(calls) == 1:
+            raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+        return real_pdf(session, statement, config)
+    monkeypatch.setattr(statement_documents, "pdf", times_out_once)
+    payer = customer()
+    issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    with pytest.raises(JobTimeoutException):
+        delivery.deliver(db.session, [email], current_app.config, runner="test")
+    db.session.expire_all()
+    message = db.session.get(Message, email)
+    assert (message.status, message.claimed_by) == ("queued", None) and "goes again" in message.error
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == email)) is None
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test")["sent"] == 1
+    assert len(db.session.execute(select(MessageAttachment.id).where(MessageAttachment.message_id == email)).all()) == 1
+
+
 def test_a_statement_too_big_to_attach_fails_its_message_with_the_reason(ctx, monkeypatch):
     monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
     payer = customer()

@@ -140,7 +140,16 @@ class Sender:
             return message
         transport = self._transport(message.channel)
         if message.attach_statement_on is not None and not self.has_files and message.channel == "email":
-            problem = self._attach_statement(message)
+            try:
+                problem = self._attach_statement(message)
+            except BaseException as e:  # the job's timeout or an interrupt while rendering: nothing went out
+                self.session.rollback()
+                cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                self._record(message.id, "queued", "interrupted", transport.name,
+                             f"Interrupted before it was handed over ({cause}); it goes again.",
+                             due_at=self.now(), at_once=True)
+                self.outcomes["interrupted"] += 1
+                raise
             if problem:  # it cannot go as written (too big, cannot be built): failed, with the reason
                 outcome = self._record(message.id, "failed", "failed", transport.name, problem)
                 self.outcomes[outcome] += 1
@@ -185,8 +194,9 @@ class Sender:
     def _attach_statement(self, message) -> str | None:
         """Render the customer's outstanding statement as at `attach_statement_on` (a payment reminder's,
         services/billing/reminders.py) and store it as the message's attachment, committed: rendered
-        once, a retry sends the stored file. Kept to outbox.attach's size rule. The reason it cannot be
-        attached, or None."""
+        once, a retry sends the stored file (nothing is stored unless the whole file is: a render cut short
+        by the job's timeout raises, and the message goes again, rendered then). Kept to outbox.attach's
+        size rule. The reason it cannot be attached, or None."""
         from app.services.billing import statement_documents, statements
         from app.services.errors import Invalid
         from app.services.messages import outbox
@@ -197,6 +207,8 @@ class Sender:
                 statement_documents.filename_for(statement), "application/pdf",
                 statement_documents.pdf(self.session, statement, self.config))])
             self._commit()
+        except JobTimeoutException:
+            raise
         except Invalid as e:
             self.session.rollback()
             return f"The statement could not be attached: {' '.join(m for ms in e.errors.values() for m in ms)}"
