@@ -6,7 +6,9 @@ Thin: services/billing/reminder_steps.py (the steps, the customer's summary) and
 (not_reminded, send_by_hand, move_next_reminder) check permission and scope again (another reseller's
 customer: 404). Admin changes the steps (ReminderStepsView can_edit); Finance reads them (can_show).
 Who sees money reads the list within their scope (OverdueNotRemindedView can_show); who posts money
-sends and moves (can_post_money). Every form carries a one-time key: a double submit acts once.
+sends and moves (can_post_money); a dormant, blocked or archived customer's Send says it goes despite
+the status, asks first and posts `despite_status` (send_by_hand refuses without it). Every form carries
+a one-time key: a double submit acts once.
 """
 from datetime import date
 
