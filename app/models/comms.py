@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from flask_appbuilder import Model
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
     text,
 )
@@ -86,6 +88,11 @@ class Message(Model):
     # The invoice whose PDF delivery renders and attaches before sending (a billing run's e-mails; NULL:
     # none; once attached, a retry reuses the file).
     attach_invoice_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("invoice.id", ondelete="SET NULL"))
+    # A payment reminder an admin sent by hand to a dormant, blocked or archived customer, confirming it
+    # goes despite the status (reminders.send_by_hand, 0035): delivery lets it through the customer's
+    # status only; the recipient's opt-out and a missing address still skip it.
+    sent_despite_status: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                      server_default=false())
     created_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     # When it may be tried (first send or retry): whatever runs due work sends it from then on.

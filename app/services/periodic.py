@@ -10,7 +10,9 @@ from the system's cron, the dev server's thread) runs it through `run`, which
 - runs the task, and records how it went (its counts, or its error) on the row, as that run only.
 
 "now" is a parameter everywhere (time-travel tests). A failed run waits for its next slot, or
-for `make_due` (the job monitor's Retry). The task itself must do its work once when run twice
+for `make_due` (the job monitor's Run now / Retry now, for any job not running). A run still "running"
+after RUNNING_FOR_AT_MOST lost its process (`state`: "lost"): nothing will record its outcome, and it
+may be run again at once. The task itself must do its work once when run twice
 (each kind keys its work: messages by id, reminders by episode), since a run that dies half-way
 is not run again before its next slot.
 """
@@ -202,14 +204,30 @@ def run_due(session: Session, jobs, runner: str, now: datetime | None = None) ->
     return outcomes
 
 
+def state(row: PeriodicJob, now: datetime) -> str | None:
+    """How the job's last run stands at `now`: "running", "lost" (running for longer than
+    RUNNING_FOR_AT_MOST: its process died, so nothing will record its outcome), "done", "failed", or
+    None (never run)."""
+    if row.last_status == "running" and (row.last_started_at is None
+                                         or utc(row.last_started_at) + RUNNING_FOR_AT_MOST <= utc(now)):
+        return "lost"
+    return row.last_status
+
+
+def may_run_now(row: PeriodicJob, now: datetime) -> bool:
+    """Whether the job may be made due now (`make_due`): any job whose run is not under way."""
+    return state(row, now) != "running"
+
+
 def make_due(session: Session, jobs, name: str, now: datetime | None = None) -> PeriodicJob:
-    """Retry: the job is due at `now` (committed), so the next scheduler run takes it. NotFound for
-    a name not declared; refused while a run of it is under way."""
+    """Run now (Retry now for a failed one): the job is due at `now` (committed), so the next
+    scheduler run takes it. NotFound for a name not declared; refused while a run of it is under way
+    (a lost one is not: see `state`)."""
     job = find(jobs, name)
     now = utc(now or utcnow())
     ensure(session, [job], now)
     row = session.get(PeriodicJob, name, populate_existing=True)
-    if row.last_status == "running" and utc(row.last_started_at) + RUNNING_FOR_AT_MOST > now:
+    if not may_run_now(row, now):
         raise ServiceError(f"{job.label} is running; wait for it to finish.")
     row.next_due_at = now
     session.commit()

@@ -72,7 +72,7 @@ MAIN = {
     "payment_method": ("nominal_code", "active"),
     "price_book": ("is_default", "active"),
     "price_book_item": ("price_book_id", "unit_price", "currency"),
-    "payment_reminder": ("step", "net_overdue", "sent_on", "by_hand"),
+    "payment_reminder": ("step", "net_overdue", "sent_on", "by_hand", "despite_status"),
     "reminder_step": ("position", "days", "subject", "active"),
 }
 # Values that mean nothing to a reader or must not be shown.
@@ -88,7 +88,8 @@ LABELS = {
     "allocation": {"payment_id": "Paid from", "invoice_id": "Invoice", "allocated_on": "Allocated on",
                    "reverses_id": "Reverses allocation"},
     "payment_reminder": {"step": "Step", "episode": "Overdue episode", "sent_on": "Sent on",
-                         "net_overdue": "Net overdue", "by_hand": "Sent by hand"},
+                         "net_overdue": "Net overdue", "by_hand": "Sent by hand",
+                         "despite_status": "Sent despite status"},
     "reminder_state": {"next_reminder_on": "Next reminder"},
     "reminder_step": {"days": "Days past due", "sms_body": "Text", "body": "E-mail",
                       "attach_statement": "Statement attached"},

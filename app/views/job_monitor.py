@@ -1,8 +1,10 @@
 """The job monitor (/job-monitor/, Admin: no default role is given its permissions, app/security.py):
 RQ's queue by state when REDIS_URL is set (app/jobs/monitor.py), the app's own jobs (bulk actions,
 batches of messages) and the periodic jobs (app/jobs/schedule.py) with their last and next run, each
-failure with its error. Retry: a failed RQ job goes back on its queue; a periodic job is made due now
-and queued. Cancel: an RQ job still waiting. Without Redis it says RQ is not in use and shows the rest.
+failure with its error. Retry: a failed RQ job goes back on its queue. Run now (Retry now when it
+failed): any periodic job whose run is not under way is made due now and queued; a run "running" for
+longer than periodic.RUNNING_FOR_AT_MOST is shown lost (its process died) and may be run again. Cancel:
+an RQ job still waiting. Without Redis it says RQ is not in use and shows the rest.
 """
 from datetime import timedelta
 
@@ -21,7 +23,7 @@ from app.views.jobs import STATUS_WORDS, reaped
 # take it within a minute of its time).
 OVERDUE_AFTER = timedelta(minutes=5)
 PERIODIC_WORDS = {"running": ("Running", "primary"), "done": ("Done", "success"), "failed": ("Failed", "danger"),
-                  None: ("Never run", "default")}
+                  "lost": ("Lost", "warning"), None: ("Never run", "default")}
 
 
 class JobMonitorView(BaseView):
@@ -37,6 +39,7 @@ class JobMonitorView(BaseView):
         return self.render_template(
             "job_monitor/page.html", title="Job monitor", rq=monitor.read(), periodic=rows,
             overdue={job.name for job, row in rows if periodic.utc(row.next_due_at) < now - OVERDUE_AFTER},
+            states={job.name: periodic.state(row, now) for job, row in rows},
             app_jobs=[reaped(job) for job in jobs.latest(db.session, monitor.SHOWN)],
             app_failed=jobs.latest(db.session, monitor.SHOWN, "failed"), app_counts=jobs.by_status(db.session),
             labels=jobs.label, status_words=STATUS_WORDS, periodic_words=PERIODIC_WORDS, f=formatters)

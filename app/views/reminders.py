@@ -6,7 +6,9 @@ Thin: services/billing/reminder_steps.py (the steps, the customer's summary) and
 (not_reminded, send_by_hand, move_next_reminder) check permission and scope again (another reseller's
 customer: 404). Admin changes the steps (ReminderStepsView can_edit); Finance reads them (can_show).
 Who sees money reads the list within their scope (OverdueNotRemindedView can_show); who posts money
-sends and moves (can_post_money). Every form carries a one-time key: a double submit acts once.
+sends and moves (can_post_money); a dormant, blocked or archived customer's Send says it goes despite
+the status, asks first and posts `despite_status` (send_by_hand refuses without it). Every form carries
+a one-time key: a double submit acts once.
 """
 from datetime import date
 
@@ -137,17 +139,20 @@ class OverdueNotRemindedView(BaseView):
             may_send=permissions.may(db.session, g.user, POST_MONEY)
             and self.appbuilder.sm.has_access("can_post_money", self.class_permission_name),
             keys={r.customer_id: new_form_key() for r in rows}, money=money.format, minimum=_minimum(),
+            status_reasons=reminders.STATUS_REASONS,
             title="Overdue, not reminded")
 
     @expose("/send/<int:customer_id>", methods=["POST"])
     @has_access
     @permission_name("post_money")
     def send(self, customer_id):
-        """Send the customer its reminder now (reminders.send_by_hand); back with what happened."""
+        """Send the customer its reminder now (reminders.send_by_hand; `despite_status`: the confirmation that
+        it goes to a dormant, blocked or archived customer); back with what happened."""
         back = return_target() or url_for(".show")
         try:
             reminder = reminders.send_by_hand(db.session, g.user, customer_id, current_app.config,
-                                              request.form.get("form_key", ""))
+                                              request.form.get("form_key", ""),
+                                              despite_status=fields.boolean(request.form.get("despite_status")))
         except AlreadyDone as done:
             flash(done.message, "info")
         except Invalid as e:
@@ -155,8 +160,10 @@ class OverdueNotRemindedView(BaseView):
             name = _name(customer_id)
             flash(f"{name}: {e.messages}", "danger")
         else:
+            despite = _status_overridden(customer_id)
             flash(f"Reminder step {reminder.step} sent to {_name(customer_id)} "
-                  f"({money.format(reminder.net_overdue, reminder.currency)} overdue).", "success")
+                  f"({money.format(reminder.net_overdue, reminder.currency)} overdue)"
+                  + (f", despite its status ({despite})." if despite else "."), "success")
         return redirect(back)
 
     @expose("/next/<int:customer_id>", methods=["POST"])
@@ -198,6 +205,12 @@ class OverdueNotRemindedView(BaseView):
                       f"{until.strftime('%d %b %Y')}." if until else
                       f"{_name(customer_id)}'s suspension for late payment is no longer postponed.", "success")
         return redirect(back)
+
+
+def _status_overridden(customer_id: int) -> str | None:
+    """The status a reminder just sent by hand went despite (dormant, blocked, archived), or None."""
+    customer = db.session.get(Customer, customer_id)
+    return customer.status if customer is not None and customer.status in reminders.STATUS_REASONS else None
 
 
 def _name(customer_id: int) -> str:

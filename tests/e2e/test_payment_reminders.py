@@ -73,3 +73,33 @@ def test_finance_sends_a_reminder_from_the_overdue_list(page_as, live_server, sc
     page.goto(f"/customers/show/{customer_id}?tab=finances")
     expect(page.locator("#payment-reminders")).to_contain_text("step 2 sent on")
     expect(page.locator("#move-next-form")).to_be_visible()
+
+
+def test_a_dormant_customer_is_sent_one_only_after_confirming_it_goes_despite_its_status(page_as, live_server,
+                                                                                     screenshots):
+    customer_id = an_overdue_customer(live_server, "Dora")
+
+    def make_dormant(session):
+        from sqlalchemy import update
+
+        from app.models import Customer
+        session.execute(update(Customer).where(Customer.id == customer_id).values(status="dormant"))
+        session.commit()
+    live_server.query(make_dormant)
+    page = page_as("finance")
+    page.goto("/overdue-not-reminded/")
+    row = page.locator(f"tr.overdue-row[data-customer='{customer_id}']")
+    expect(row).to_contain_text("Dormant")
+    expect(row.locator(".send-despite-status")).to_have_text("Send despite dormant")
+    shoot(page, screenshots, "overdue-send-despite-status")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    row.locator(".send-despite-status").click()
+    assert asked == ["Dora Slowpay is dormant: automatic reminders skip this customer. Send a reminder anyway, "
+                     "despite its status?"]
+    expect(page.locator(".alert-success")).to_have_count(0)  # dismissed: nothing sent
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        row.locator(".send-despite-status").click()
+    expect(page.locator(".alert-success")).to_contain_text(
+        "Reminder step 2 sent to Dora Slowpay (£180.00 overdue), despite its status (dormant).")

@@ -160,6 +160,80 @@ def test_the_last_step_carries_the_statement_pdf_and_the_others_none(ctx, monkey
     assert db.session.scalar(select(Message.status).where(Message.id == marked[1][0])) == "sent"
 
 
+def test_a_retry_after_a_transport_error_sends_the_statement_stored_by_the_first_attempt(ctx, monkeypatch):
+    """The statement is rendered once, as at the date the e-mail names: a payment recorded between the two
+    attempts changes nothing in the file the retry sends, and the message still carries one file."""
+    from datetime import datetime, timezone
+
+    from app.services.billing import statement_documents
+    from app.services.messages import transports
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    renders, handed = [], []
+    real_pdf = statement_documents.pdf
+
+    def counted_pdf(session, statement, config):
+        renders.append(statement.as_at)
+        return real_pdf(session, statement, config)
+    monkeypatch.setattr(statement_documents, "pdf", counted_pdf)
+
+    class FailsOnce:
+        name = "fake"
+
+        def send(self, message, headers):
+            handed.append([(name, content) for name, _, content in message.attachments])
+            if len(handed) == 1:
+                raise transports.Transient("421 try again later")
+
+        def close(self):
+            pass
+    monkeypatch.setattr(transports, "for_channel", lambda channel, config: FailsOnce())
+    payer = customer()
+    invoice = issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    first = datetime.now(timezone.utc)
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test", now=lambda: first)["retry"] == 1
+    assert db.session.scalar(select(Message.status).where(Message.id == email)) == "queued"
+    pay(invoice, "40.00", day(30))  # a re-render as at day 30 would now say 60.00
+    later = first + timedelta(seconds=delivery.retry_delays(current_app.config)[0] + 1)
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test", now=lambda: later)["sent"] == 1
+    assert renders == [day(30)]
+    assert len(handed) == 2 and handed[0] == handed[1] and len(handed[1]) == 1
+    stored = db.session.execute(select(MessageAttachment.filename, MessageAttachment.content)
+                                .where(MessageAttachment.message_id == email)).all()
+    assert [tuple(r) for r in stored] == handed[1]
+    assert db.session.scalar(select(Message.attempts).where(Message.id == email)) == 2
+
+
+def test_a_render_cut_short_by_the_jobs_timeout_stores_nothing_and_the_message_goes_again(ctx, monkeypatch):
+    """Not failed (it is not the statement's fault) and not uncertain (nothing went out): queued, due now;
+    the batch stops; the next delivery renders it and sends one file."""
+    from rq.timeouts import JobTimeoutException
+
+    from app.services.billing import statement_documents
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    real_pdf, calls = statement_documents.pdf, []
+
+    def times_out_once(session, statement, config):
+        calls.append(1)
+        if len(calls) == 1:
+            raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+        return real_pdf(session, statement, config)
+    monkeypatch.setattr(statement_documents, "pdf", times_out_once)
+    payer = customer()
+    issued(payer, "100.00")
+    run(30)
+    email = db.session.scalar(select(Message.id).where(Message.customer_id == payer.id, Message.channel == "email"))
+    with pytest.raises(JobTimeoutException):
+        delivery.deliver(db.session, [email], current_app.config, runner="test")
+    db.session.expire_all()
+    message = db.session.get(Message, email)
+    assert (message.status, message.claimed_by) == ("queued", None) and "goes again" in message.error
+    assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == email)) is None
+    assert delivery.deliver(db.session, [email], current_app.config, runner="test")["sent"] == 1
+    assert len(db.session.execute(select(MessageAttachment.id).where(MessageAttachment.message_id == email)).all()) == 1
+
+
 def test_a_statement_too_big_to_attach_fails_its_message_with_the_reason(ctx, monkeypatch):
     monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
     payer = customer()
@@ -279,6 +353,77 @@ def test_an_admin_sends_one_by_hand_to_a_manual_customer_but_never_past_an_opt_o
     with pytest.raises(NotFound):
         reminders.send_by_hand(db.session, finance(), manual.id + 10_000, current_app.config, key())
     assert sent(manual) == [(1, 1, day(3))] and sent(opted_out) == []
+
+
+@pytest.mark.parametrize("status", ["dormant", "blocked", "archived"])
+def test_a_hand_sent_reminder_to_a_dormant_blocked_or_archived_customer_goes_once_confirmed(ctx, status):
+    """The run reminds them nothing; an admin who confirms sends one despite the status, and its delivery
+    (which reads the status again) sends it rather than skipping it. Audited with the status it overrode."""
+    payer = customer()
+    issued(payer, "100.00")
+    set_status(payer, status)
+    with pytest.raises(Invalid) as error:  # not confirmed: refused, nothing written
+        reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8))
+    assert f"{status}" in str(error.value.errors) and "despite" in str(error.value.errors)
+    assert sent(payer) == [] and notifications(payer) == []
+    reminder = reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8),
+                                      despite_status=True)
+    assert (reminder.step, reminder.by_hand) == (1, True)
+    rows = db.session.execute(select(Message.channel, Message.status, Message.skip_reason, Message.sent_despite_status)
+                              .where(Message.customer_id == payer.id).order_by(Message.id)).all()
+    assert [tuple(r) for r in rows] == [("email", "sent", None, True)]  # step 1 has no text
+    changes = db.session.scalar(select(AuditEntry.changes).where(AuditEntry.customer_id == payer.id,
+                                                                 AuditEntry.entity == "payment_reminder"))
+    assert changes["despite_status"] == [None, status] and changes["by_hand"] == [None, True]
+    assert run(9)["reminded"] == 0 and sent(payer) == [(1, 1, day(8))]  # the run still reminds it nothing
+
+
+def test_despite_the_status_an_opt_out_or_a_missing_address_still_stops_a_hand_sent_reminder(ctx):
+    opted_out, no_address = customer(), customer(email=None)
+    db.session.execute(update(Customer).where(Customer.id == opted_out.id).values(service_email=False))
+    db.session.commit()
+    for payer in (opted_out, no_address):
+        issued(payer, "100.00")
+        set_status(payer, "dormant")
+        with pytest.raises(Invalid) as error:
+            reminders.send_by_hand(db.session, finance(), payer.id, current_app.config, key(), today=day(8),
+                                   despite_status=True)
+        assert "opted out" in str(error.value.errors) or "no e-mail address" in str(error.value.errors)
+        assert sent(payer) == []
+
+
+def test_delivery_honours_the_override_for_the_status_only(ctx, monkeypatch):
+    """A message marked sent_despite_status goes to a dormant customer, but one whose recipient opted out
+    after it was written is still skipped; a message not marked is skipped for the status as before."""
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)  # delivery below, by hand
+    payer, later_opted_out, unmarked = customer(), customer(), customer()
+    for c in (payer, later_opted_out, unmarked):
+        issued(c, "100.00")
+        set_status(c, "blocked")
+    for c in (payer, later_opted_out):
+        reminders.send_by_hand(db.session, finance(), c.id, current_app.config, key(), today=day(8),
+                               despite_status=True)
+    db.session.execute(update(Customer).where(Customer.id == later_opted_out.id).values(service_email=False))
+    unmarked_id = outbox_message(unmarked)
+    db.session.commit()
+    ids = list(db.session.scalars(select(Message.id).where(
+        Message.customer_id.in_([payer.id, later_opted_out.id, unmarked.id]), Message.channel == "email")))
+    delivery.deliver(db.session, ids, current_app.config, runner="test")
+    outcome = {cid: (status, reason) for cid, status, reason in db.session.execute(
+        select(Message.customer_id, Message.status, Message.skip_reason).where(Message.id.in_(ids)))}
+    assert outcome[payer.id] == ("sent", None)
+    assert outcome[later_opted_out.id] == ("skipped", "opted out of service messages by e-mail")
+    assert outcome[unmarked.id] == ("skipped", "customer blocked")
+    assert unmarked_id in ids
+
+
+def outbox_message(c) -> int:
+    """A queued service e-mail to `c`, not marked to go despite its status."""
+    message = Message(customer_id=c.id, channel="email", purpose="service", kind="notification", direction="out",
+                      recipient=c.email, body="Hello", subject="Hello", status="queued", attempts=0)
+    db.session.add(message)
+    db.session.flush()
+    return message.id
 
 
 def test_a_hand_sent_step_is_not_sent_again_by_the_run(ctx):

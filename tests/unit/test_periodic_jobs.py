@@ -124,6 +124,24 @@ def test_retry_names_a_declared_job_and_waits_for_a_run_under_way(ctx, hourly):
     periodic.make_due(ctx, [job], job.name, now=T0 + periodic.RUNNING_FOR_AT_MOST + timedelta(minutes=1))
 
 
+def test_a_run_running_for_longer_than_a_job_may_is_lost_and_any_job_not_running_may_run_now(ctx, hourly):
+    job, counter = hourly
+    periodic.ensure(ctx, [job], T0)
+    assert (periodic.state(row(ctx, job.name), T0), periodic.may_run_now(row(ctx, job.name), T0)) == (None, True)
+    periodic.claim(ctx, job, T0, "died")  # its process dies: nothing records an outcome
+    soon, late = T0 + timedelta(minutes=30), T0 + periodic.RUNNING_FOR_AT_MOST + timedelta(seconds=1)
+    assert (periodic.state(row(ctx, job.name), soon), periodic.may_run_now(row(ctx, job.name), soon)) == \
+        ("running", False)
+    assert (periodic.state(row(ctx, job.name), late), periodic.may_run_now(row(ctx, job.name), late)) == \
+        ("lost", True)
+    periodic.make_due(ctx, [job], job.name, now=late)
+    assert periodic.run(ctx, job, "fresh", now=late).status == "done"
+    done = row(ctx, job.name)
+    assert (periodic.state(done, late), periodic.may_run_now(done, late)) == ("done", True)
+    periodic.make_due(ctx, [job], job.name, now=late + timedelta(minutes=1))  # a job that ran fine: run again now
+    assert periodic.run(ctx, job, "again", now=late + timedelta(minutes=1)).status == "done" and counter.runs == 2
+
+
 def test_a_run_that_lost_its_slot_does_not_overwrite_the_later_runs_record(ctx, hourly):
     job, _ = hourly
     periodic.ensure(ctx, [job], T0)

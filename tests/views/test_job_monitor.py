@@ -134,3 +134,47 @@ def test_a_periodic_job_long_past_its_time_is_shown_overdue(ctx, login, flaky):
     assert "overdue: is a scheduler running?" in row[:row.index("</tr>")]
     due_work = html[html.index('id="periodic-due-work"'):]
     assert "overdue" not in due_work[:due_work.index("</tr>")]  # due now: not yet overdue
+
+
+def test_a_run_whose_process_died_shows_lost_and_run_now_runs_it_again(ctx, login, flaky):
+    from datetime import timedelta
+
+    from app.models.resellers import utcnow
+    periodic.ensure(ctx, schedule.jobs())
+    job = periodic.find(schedule.jobs(), "test-flaky")
+    periodic.claim(ctx, job, utcnow(), "dead-host:1:1")
+    ctx.execute(PeriodicJob.__table__.update().where(PeriodicJob.name == "test-flaky")
+                .values(last_started_at=utcnow() - periodic.RUNNING_FOR_AT_MOST - timedelta(minutes=5)))
+    ctx.commit()
+    browser = login("admin")
+    html = browser.get("/job-monitor/").get_data(as_text=True)
+    row = html[html.index('id="periodic-test-flaky"'):]
+    row = row[:row.index("</tr>")]
+    assert "Lost" in row and "its process died?" in row and "Running" not in row
+    assert 'id="retry-periodic-test-flaky"' in row and "Run now" in row and "data-confirm" in row
+    flaky.fail = None
+    r = browser.post("/job-monitor/periodic/test-flaky/retry")
+    assert r.status_code == 302 and flaky.runs == 1
+    saved = ctx.scalar(select(PeriodicJob).where(PeriodicJob.name == "test-flaky")
+                       .execution_options(populate_existing=True))
+    assert (saved.last_status, saved.last_result) == ("done", {"sent": 2})
+
+
+def test_run_now_is_offered_on_a_job_that_ran_fine_and_refused_while_one_really_runs(ctx, login, flaky):
+    from app.models.resellers import utcnow
+    flaky.fail = None
+    periodic.run(ctx, periodic.find(schedule.jobs(), "test-flaky"), "test")
+    browser = login("admin")
+    html = browser.get("/job-monitor/").get_data(as_text=True)
+    row = html[html.index('id="periodic-test-flaky"'):]
+    assert "Run now" in row[:row.index("</tr>")]
+    assert browser.post("/job-monitor/periodic/test-flaky/retry").status_code == 302 and flaky.runs == 2
+    periodic.make_due(ctx, schedule.jobs(), "test-flaky")
+    periodic.claim(ctx, periodic.find(schedule.jobs(), "test-flaky"), utcnow(), "busy")  # running now
+    html = browser.get("/job-monitor/").get_data(as_text=True)
+    row = html[html.index('id="periodic-test-flaky"'):]
+    row = row[:row.index("</tr>")]
+    assert "Running" in row and 'id="retry-periodic-test-flaky"' not in row
+    refused = browser.post("/job-monitor/periodic/test-flaky/retry")
+    assert refused.status_code == 400 and "is running; wait for it to finish" in refused.get_data(as_text=True)
+    assert flaky.runs == 2

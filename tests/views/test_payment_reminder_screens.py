@@ -221,6 +221,38 @@ def test_a_refused_send_says_why(app, login):
     assert admin.post("/overdue-not-reminded/send/999999", {"form_key": key()}).status_code == 404
 
 
+def test_a_dormant_customers_row_sends_despite_its_status_once_confirmed_and_the_reminder_goes(app, login):
+    ada, _ = overdue_customer(app, "Ada", mode="automatic")
+    with app.app_context():
+        db.session.execute(update(Customer).where(Customer.id == ada).values(status="dormant"))
+        db.session.commit()
+    browser = login("finance")
+    page = text(browser.get("/overdue-not-reminded/"))
+    row = page[page.index(f'data-customer="{ada}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Dormant" in row and "Send despite dormant" in row and 'name="despite_status" value="1"' in row
+    assert 'data-confirm="Ada Payer is dormant: automatic reminders skip this customer. Send a reminder anyway, ' \
+           'despite its status?"' in row
+    # Posted without the confirmation (an old page, a crafted form): refused, nothing written.
+    refused = landed(browser, browser.post(f"/overdue-not-reminded/send/{ada}", {"form_key": key()}))
+    assert "Ada Payer: The customer is dormant: a reminder goes only if you confirm" in refused
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PaymentReminder)
+                                 .where(PaymentReminder.customer_id == ada)) == 0
+    done = landed(browser, browser.post(f"/overdue-not-reminded/send/{ada}",
+                                        {"form_key": keys(row)[0], "despite_status": "1"}))
+    assert "Reminder step 3 sent to Ada Payer (£120.00 overdue), despite its status (dormant)." in done
+    with app.app_context():
+        from app.models import Message
+        message = db.session.scalars(select(Message).where(Message.customer_id == ada, Message.channel == "email")).one()
+        assert (message.status, message.sent_despite_status, message.skip_reason) == ("sent", True, None)
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == ada,
+                                                             AuditEntry.entity == "payment_reminder")).one()
+        assert entry.username == "finance" and entry.changes["despite_status"] == [None, "dormant"]
+    history_page = text(browser.get(f"/customers/show/{ada}?tab=changes"))
+    assert "Sent despite status" in history_page
+
+
 @pytest.mark.parametrize("username", ["staff", "readonly"])
 def test_who_only_reads_money_may_not_send_or_move(app, login, username):
     ada, _ = overdue_customer(app)

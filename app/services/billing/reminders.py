@@ -32,7 +32,10 @@ even if the schedule would wait longer.
 default) are "automatic", not dormant, blocked or archived, whose reminder e-mail would go: the primary
 contact (else the customer) allows service e-mail and has an address. The others with a net overdue
 above the minimum are the "Overdue, not reminded" list (`not_reminded`), each with its reason. An admin
-may send one by hand (`send_by_hand`) to a manual or "off" customer; opt-outs are still respected.
+may send one by hand (`send_by_hand`) to a manual or "off" customer; to a dormant, blocked or archived one
+only when they confirm it goes despite the status (its messages marked `sent_despite_status`, which
+delivery honours for the status alone; the audit entry names the status overridden). Opt-outs and a
+missing address are still respected.
 A step's text goes too when the step has one and the recipient has a mobile and allows service texts.
 
 Each reminder writes, in one transaction per chunk of customers (a few multi-row statements a chunk: the
@@ -387,10 +390,11 @@ def _open_episode(session: Session, item: Overdue, active: list[Step], today: da
 
 
 def _send(session: Session, item: Overdue, state: ReminderState, step: Step, active: list[Step], today: date,
-          sender: str | None, by_hand: bool) -> PaymentReminder | None:
+          sender: str | None, by_hand: bool, despite_status: str | None = None) -> PaymentReminder | None:
     """Write one reminder (its key row, messages, state, audit entry), flushed; None when this
     (customer, episode, step) was written already (the unique key: nothing else is written then).
-    A hand send's (the run writes a chunk at a time: _write_chunk)."""
+    A hand send's (the run writes a chunk at a time: _write_chunk). `despite_status`: the customer's
+    status (dormant, blocked, archived) the admin confirmed the reminder goes despite."""
     session.flush()
     reminder = PaymentReminder(customer_id=item.customer_id, episode=state.episode, step=step.position,
                                sent_on=today, net_overdue=item.net_overdue, currency=item.currency, by_hand=by_hand,
@@ -401,7 +405,7 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
             session.flush()
     except IntegrityError:  # the key taken meanwhile (a hand send, another run): sent already
         return None
-    messages = _insert_messages(session, [(item, step)], today, sender)
+    messages = _insert_messages(session, [(item, step)], today, sender, despite_status=despite_status is not None)
     reminder.email_message_id = messages.get((item.customer_id, "email"))
     reminder.sms_message_id = messages.get((item.customer_id, "sms"))
     for column, value in _after_sending(item, step, active, today).items():
@@ -409,16 +413,18 @@ def _send(session: Session, item: Overdue, state: ReminderState, step: Step, act
     session.flush()
     audit.record(session, "payment_reminder", "create", [(reminder.id, item.customer_id, {
         "step": [None, step.position], "episode": [None, state.episode], "sent_on": [None, today.isoformat()],
-        "net_overdue": [None, str(item.net_overdue)], "by_hand": [None, by_hand]})])
+        "net_overdue": [None, str(item.net_overdue)], "by_hand": [None, by_hand],
+        **({"despite_status": [None, despite_status]} if despite_status else {})})])
     return reminder
 
 
 def _insert_messages(session: Session, sends: list[tuple[Overdue, Step]], today: date,
-                     sender: str | None) -> dict[tuple[int, str], int]:
+                     sender: str | None, despite_status: bool = False) -> dict[tuple[int, str], int]:
     """Each reminder's e-mail (marked to carry the statement as at `today` on a step that attaches it:
     its delivery renders and attaches it) and text, in one multi-row INSERT: to the primary contact, else
     the customer. The text only when the step has one and the recipient has a mobile and allows service
-    texts. Returns {(customer id, channel): message id}."""
+    texts. `despite_status` (a hand send an admin confirmed): they go whatever the customer's status,
+    marked so for delivery (message.sent_despite_status). Returns {(customer id, channel): message id}."""
     ids = [item.customer_id for item, _ in sends]
     found: dict[str, dict[int, tuple]] = {"email": {}, "sms": {}}
     for channel in found:
@@ -434,7 +440,7 @@ def _insert_messages(session: Session, sends: list[tuple[Overdue, Step]], today:
             if hit is None:
                 continue
             customer, contact, address, allows = hit
-            reason = skip_reason(customer["status"], allows, channel, "service", address)
+            reason = skip_reason(customer["status"], allows, channel, "service", address, despite_status)
             if channel == "sms" and reason:
                 continue  # no text to someone without a mobile or who refuses texts
             filled = {**placeholders.values_for(customer, contact, address), **extra}
@@ -448,7 +454,8 @@ def _insert_messages(session: Session, sends: list[tuple[Overdue, Step]], today:
                 else None,
                 "status": "skipped" if reason else "queued", "skip_reason": reason, "attempts": 0,
                 "created_by": sender, "created_at": now, "due_at": now,
-                "attach_statement_on": today if channel == "email" and step.attach_statement else None})
+                "attach_statement_on": today if channel == "email" and step.attach_statement else None,
+                "sent_despite_status": despite_status})
     if not rows:
         return {}
     table = Message.__table__
@@ -531,12 +538,14 @@ def move_next_reminder(session: Session, actor, customer_id, on, today: date | N
 
 
 def send_by_hand(session: Session, actor, customer_id, config: dict, key=None,
-                 today: date | None = None) -> PaymentReminder:
+                 today: date | None = None, despite_status: bool = False) -> PaymentReminder:
     """Send the customer a reminder now (POST_MONEY), whatever its reminder setting (manual, off): the
     highest step due, or the step after the last one sent in its episode if that is further; committed,
-    delivery queued. Opt-outs and a missing address are respected (Invalid naming the reason); a dormant,
-    blocked or archived customer is refused (delivery sends those nothing). Raises Forbidden, NotFound,
-    Invalid (nothing overdue; no step left in this episode), AlreadyDone (the form's key again)."""
+    delivery queued. A dormant, blocked or archived customer only with `despite_status` (the admin
+    confirmed it): its messages are marked to go despite the status (message.sent_despite_status) and
+    the audit entry names the status; without it, Invalid saying so. Opt-outs and a missing address are
+    respected whatever (Invalid naming the reason). Raises Forbidden, NotFound, Invalid (nothing overdue;
+    no step left in this episode), AlreadyDone (the form's key again)."""
     permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may send payment reminders.")
     customer = get_customer(session, actor, customer_id)
     today = today or date.today()
@@ -546,10 +555,13 @@ def send_by_hand(session: Session, actor, customer_id, config: dict, key=None,
     if row is None:
         raise Invalid({"customer": NOTHING_OVERDUE})
     item = _overdue(row)
-    if item.reason in STATUS_REASONS:
-        raise Invalid({"customer": f"No reminder can go: {REASONS[item.reason].lower()}."})
+    overridden = item.reason if item.reason in STATUS_REASONS else None
+    if overridden and not despite_status:
+        raise Invalid({"customer": f"The customer is {overridden}: a reminder goes only if you confirm it is sent "
+                                   "despite its status."})
     found = next(iter(outbox.recipients(session, [customer.id], EMAIL)), None)
-    refused = skip_reason(customer.status, found[3], "email", "service", found[2]) if found else "no e-mail address"
+    refused = skip_reason(customer.status, found[3], "email", "service", found[2], overridden is not None) \
+        if found else "no e-mail address"
     if refused:
         raise Invalid({"customer": f"No reminder can go: {refused}."})
     last = item.last_step if item.episode_started_on is not None else None
@@ -560,7 +572,8 @@ def send_by_hand(session: Session, actor, customer_id, config: dict, key=None,
     if key is not None and not claim_form_key(session, key):
         raise AlreadyDone("This reminder was already sent.")
     state = _open_episode(session, item, active, today)
-    reminder = _send(session, item, state, step, active, today, getattr(actor, "username", None), by_hand=True)
+    reminder = _send(session, item, state, step, active, today, getattr(actor, "username", None), by_hand=True,
+                     despite_status=overridden)
     if reminder is None:
         session.rollback()
         raise AlreadyDone("This reminder was already sent.")

@@ -8,7 +8,8 @@ without Redis) sends what is due, so nothing waits on a job that was lost.
 
 One message at a time, each in its own committed step before it is handed to the transport:
 its customer's status and the recipient's opt-in are read again (a message queued before an
-unsubscribe is skipped, with the reason), and it is claimed (queued -> sending, with this
+unsubscribe is skipped, with the reason; a payment reminder an admin sent by hand despite the
+customer's status, `sent_despite_status`, passes the status only), and it is claimed (queued -> sending, with this
 worker's name and a lease the worker renews while it sends). Of two workers given the same
 message, one claims it. After a crash only the message being sent is in doubt: when its lease
 lapses, `recover` marks it "uncertain" (it may have gone out); the others are still queued,
@@ -139,7 +140,16 @@ class Sender:
             return message
         transport = self._transport(message.channel)
         if message.attach_statement_on is not None and not self.has_files and message.channel == "email":
-            problem = self._attach_statement(message)
+            try:
+                problem = self._attach_statement(message)
+            except BaseException as e:  # the job's timeout or an interrupt while rendering: nothing went out
+                self.session.rollback()
+                cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                self._record(message.id, "queued", "interrupted", transport.name,
+                             f"Interrupted before it was handed over ({cause}); it goes again.",
+                             due_at=self.now(), at_once=True)
+                self.outcomes["interrupted"] += 1
+                raise
             if problem:  # it cannot go as written (too big, cannot be built): failed, with the reason
                 outcome = self._record(message.id, "failed", "failed", transport.name, problem)
                 self.outcomes[outcome] += 1
@@ -184,8 +194,9 @@ class Sender:
     def _attach_statement(self, message) -> str | None:
         """Render the customer's outstanding statement as at `attach_statement_on` (a payment reminder's,
         services/billing/reminders.py) and store it as the message's attachment, committed: rendered
-        once, a retry sends the stored file. Kept to outbox.attach's size rule. The reason it cannot be
-        attached, or None."""
+        once, a retry sends the stored file (nothing is stored unless the whole file is: a render cut short
+        by the job's timeout raises, and the message goes again, rendered then). Kept to outbox.attach's
+        size rule. The reason it cannot be attached, or None."""
         from app.services.billing import statement_documents, statements
         from app.services.errors import Invalid
         from app.services.messages import outbox
@@ -196,6 +207,8 @@ class Sender:
                 statement_documents.filename_for(statement), "application/pdf",
                 statement_documents.pdf(self.session, statement, self.config))])
             self._commit()
+        except JobTimeoutException:
+            raise
         except Invalid as e:
             self.session.rollback()
             return f"The statement could not be attached: {' '.join(m for ms in e.errors.values() for m in ms)}"
@@ -227,7 +240,7 @@ class Sender:
             raise
         prefs = row[9:13] if contact_id is not None else row[5:9]
         reason = skip_reason(status, bool(prefs[PREFERENCES.index(f"{purpose}_{channel}")]), channel, purpose,
-                             recipient)
+                             recipient, despite_status=bool(row[14]))
         if reason:
             skipped = connection.execute(SKIP, {"message_id": message_id, "reason": reason}).rowcount
             if skipped:
@@ -282,7 +295,8 @@ _queued_and_due = and_(_message.c.id == bindparam("message_id"), _message.c.stat
 CHECK = (select(_message.c.channel, _message.c.purpose, _message.c.recipient, _message.c.contact_id,
                 _customer.c.status, *(_customer.c[name] for name in PREFERENCES),
                 *(_contact.c[name] for name in PREFERENCES),
-                exists().where(MessageAttachment.__table__.c.message_id == _message.c.id).label("has_files"))
+                exists().where(MessageAttachment.__table__.c.message_id == _message.c.id).label("has_files"),
+                _message.c.sent_despite_status)
          .select_from(_message.join(_customer, _customer.c.id == _message.c.customer_id)
                       .outerjoin(_contact, _contact.c.id == _message.c.contact_id))
          .where(_queued_and_due))
