@@ -245,6 +245,14 @@ def test_a_statement_too_big_to_attach_fails_its_message_with_the_reason(ctx, mo
     status, error = db.session.execute(select(Message.status, Message.error).where(Message.id == email)).one()
     assert status == "failed" and "could not be attached" in error and "at most" in error
     assert db.session.scalar(select(MessageAttachment.id).where(MessageAttachment.message_id == email)) is None
+    # Sent again once the limit allows it, the copy still carries the statement (rendered by its delivery).
+    monkeypatch.undo()
+    monkeypatch.setattr(tasks, "queue_delivery", lambda ids: 0)
+    copy = outbox.resend(db.session, factories.user("admin"), email)
+    delivery.deliver(db.session, [copy.id], current_app.config, runner="test")
+    assert db.session.scalar(select(Message.status).where(Message.id == copy.id)) == "sent"
+    files = db.session.scalars(select(MessageAttachment.filename).where(MessageAttachment.message_id == copy.id)).all()
+    assert len(files) == 1 and files[0].endswith(".pdf")
 
 
 def test_a_second_run_the_same_day_sends_nothing(ctx):

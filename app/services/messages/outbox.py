@@ -290,7 +290,10 @@ def may_resend(message) -> bool:
 
 def resend(session: Session, actor, message_id) -> Message:
     """A failed (or uncertain) message in the actor's scope, queued again as a new message (the old one
-    stays, with its log), committed, then its delivery queued. NotFound outside the scope."""
+    stays, with its log), committed, then its delivery queued. NotFound outside the scope. The copy has
+    the old one's files, and the PDF its delivery is to render when the old one had none stored yet
+    (attach_statement_on, attach_invoice_id). A hand-sent reminder's leave to go despite the customer's
+    status (sent_despite_status) is not copied: it was Finance's or an Admin's, and a resend is anyone's."""
     message = load_in_scope(session, actor, Message, message_id, (Customer,), "No such message.")
     if not may_resend(message):
         raise Invalid({"status": "Only a message that failed or may not have gone out can be sent again."})
@@ -298,6 +301,7 @@ def resend(session: Session, actor, message_id) -> Message:
                    purpose=message.purpose, kind=message.kind, direction="out", recipient=message.recipient,
                    recipient_name=message.recipient_name, subject=message.subject, body=message.body,
                    status="queued", attempts=0, resend_of_id=message.id,
+                   attach_statement_on=message.attach_statement_on, attach_invoice_id=message.attach_invoice_id,
                    created_by=getattr(actor, "username", None))
     session.add(copy)
     session.flush()
