@@ -389,6 +389,7 @@ class CustomerService(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
     customer: Mapped[Customer] = relationship(back_populates="services")
+    tax_rate = relationship("TaxRate", lazy="select")
 
     def __repr__(self) -> str:
         return self.name

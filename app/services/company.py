@@ -1,7 +1,8 @@
 """The company's settings that admins change in the browser: the time zone people read times in,
 where the business is (for the customer page's distance), and what invoices say about the
 business: its name, address, tax number, logo and bank details, the invoice numbers (the
-"invoice" DocumentSequence), the default creditor days and the default tax rate.
+"invoice" DocumentSequence), the default creditor days and the default tax rate; recurring billing's
+settings (BILLING_FIELDS: pro rata, drafts, e-mail, bill suspended; `billing` gives them in force).
 
 A field left empty falls back to the app's configuration (TIME_ZONE, BUSINESS_LATITUDE,
 BUSINESS_LONGITUDE, BUSINESS_ADDRESS, COMPANY_NAME), so a new installation works before anyone
@@ -42,9 +43,16 @@ REMINDER_FIELDS = ("reminder_minimum",)
 # before a customer still overdue is suspended (empty: never automatically).
 SUSPENSION_FIELDS = ("suspend_grace_days",)
 MAX_GRACE_DAYS = 365
+# Recurring billing (services/billing/recurring.py), each empty meaning its default (BILLING_DEFAULTS):
+# bill the active part of a period a service starts or ends in (pro rata by days), leave the run's
+# invoices as drafts for review, e-mail issued invoices with their PDF, bill the services of customers
+# suspended for late payment.
+BILLING_FIELDS = ("billing_pro_rata", "billing_drafts", "billing_email", "bill_suspended")
+BILLING_DEFAULTS = {"billing_pro_rata": False, "billing_drafts": False, "billing_email": True, "bill_suspended": True}
 # Kept elsewhere: the "invoice" DocumentSequence, TaxRate.is_default; and the logo's removal.
 OTHER_FIELDS = ("invoice_prefix", "invoice_next_number", "default_tax_rate_id", "remove_logo", "credit_note_prefix")
-ALL_FIELDS = FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + REMINDER_FIELDS + SUSPENSION_FIELDS + OTHER_FIELDS
+ALL_FIELDS = (FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + REMINDER_FIELDS + SUSPENSION_FIELDS + BILLING_FIELDS
+              + OTHER_FIELDS)
 DEFAULT_TIME_ZONE = "UTC"
 INVOICE_SEQUENCE = "invoice"
 CREDIT_NOTE_SEQUENCE, CREDIT_NOTE_PREFIX = "credit_note", "CN-"  # as services/billing/credit_notes.py
@@ -63,6 +71,16 @@ class Company:
     @property
     def time_zone_name(self) -> str:
         return self.time_zone.key
+
+
+@dataclass(frozen=True)
+class Billing:
+    """Recurring billing's settings in force (the defaults where none was saved)."""
+
+    pro_rata: bool  # bill the part of a period a service was active when it starts or ends in it
+    drafts: bool  # leave the run's invoices as drafts for review, instead of issuing them
+    email: bool  # e-mail each issued invoice with its PDF (through the outbox)
+    bill_suspended: bool  # bill the services of customers disabled for late payment
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,15 @@ def letterhead(session: Session, config: dict) -> Letterhead:
                       address=row and row.company_address, tax_number=row and row.tax_number,
                       bank_details=row and row.bank_details, logo=row and row.logo,
                       logo_type=row and row.logo_type)
+
+
+def billing(session: Session) -> Billing:
+    """Recurring billing's settings: what an admin saved, else BILLING_DEFAULTS."""
+    row = session.get(CompanySettings, 1)
+    value = {key: getattr(row, key, None) if row is not None else None for key in BILLING_FIELDS}
+    value = {key: BILLING_DEFAULTS[key] if v is None else v for key, v in value.items()}
+    return Billing(pro_rata=value["billing_pro_rata"], drafts=value["billing_drafts"], email=value["billing_email"],
+                   bill_suspended=value["bill_suspended"])
 
 
 def numbering(session: Session) -> Numbering:
@@ -231,6 +258,9 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
             errors.add("suspend_grace_days", f"The grace period is 0 to {MAX_GRACE_DAYS} days, or empty for no "
                                              "automatic suspension.")
         values["suspend_grace_days"] = days
+    for key in BILLING_FIELDS:
+        if key in data:
+            values[key] = _yes_no(errors, key, data[key])
     if "invoice_next_number" in data:
         number = fields.integer(errors, "invoice_next_number", data["invoice_next_number"], required=True,
                                 label="Next invoice number")
@@ -240,6 +270,18 @@ def _clean(session: Session, data: dict, row: CompanySettings) -> dict:
     values["remove_logo"] = fields.boolean(data.get("remove_logo"))
     errors.raise_if_any()
     return values
+
+
+def _yes_no(errors: FieldErrors, field: str, value) -> bool | None:
+    """A setting that is on, off, or not set (empty: its default): "1", "0" or ""."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    if str(value) in ("1", "0"):
+        return str(value) == "1"
+    errors.add(field, "Pick one of the choices.")
+    return None
 
 
 def _tax_rate(errors: FieldErrors, session: Session, value) -> int | None:
@@ -315,7 +357,7 @@ def update(session: Session, actor, data: dict, *, geocoder=None, logo: bytes | 
         row = CompanySettings(id=1)
         session.add(row)
     changed = [key for key in FIELDS + DOCUMENT_FIELDS + ALLOCATION_FIELDS + REMINDER_FIELDS + SUSPENSION_FIELDS
-               if key in values and getattr(row, key) != values[key]]
+               + BILLING_FIELDS if key in values and getattr(row, key) != values[key]]
     for key in changed:
         setattr(row, key, values[key])
     session.flush()

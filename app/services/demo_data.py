@@ -247,13 +247,37 @@ SERVICES = [("Broadband 40", "25.00", "monthly"), ("Fibre 900", "45.00", "monthl
             ("Boiler service", "85.00", "annually"), ("Office cleaning", "240.00", "monthly")]
 
 
+CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "annually": 12}
+
+
+def _next_period(started: date, months: int, today: date) -> date:
+    """The first period start on or after `today` of a service started on `started` (its periods start on
+    that day of the month, the last day of shorter months): the demo's services bill from now on."""
+    n = 0
+    while True:
+        index = started.year * 12 + started.month - 1 + n * months
+        year, month = divmod(index, 12)
+        last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+        found = date(year, month + 1, min(started.day, last))
+        if found >= today:
+            return found
+        n += 1
+
+
 def _service_rows(rng, cid, status, today) -> list[dict]:
-    """None, one or two services; a disabled customer's are suspended by its disable."""
+    """None, one or two services, each billed from its next period on (a cancelled one: ended today);
+    a disabled customer's are suspended by its disable."""
     picked = rng.sample(SERVICES, rng.choices((0, 1, 2), (30, 50, 20))[0])
-    return [dict(customer_id=cid, name=name, price=price, billing_cycle=cycle,
-                 status="suspended" if status == "disabled" else rng.choices(("active", "cancelled"), (9, 1))[0],
-                 suspended_by_disable=status == "disabled", started_on=today - timedelta(days=rng.randrange(1500)),
-                 created_at=today) for name, price, cycle in picked]
+    rows = []
+    for name, price, cycle in picked:
+        service_status = "suspended" if status == "disabled" else rng.choices(("active", "cancelled"), (9, 1))[0]
+        started = today - timedelta(days=rng.randrange(1500))
+        cancelled = service_status == "cancelled"
+        rows.append(dict(customer_id=cid, name=name, price=price, billing_cycle=cycle, status=service_status,
+                         suspended_by_disable=status == "disabled", started_on=started, created_at=today,
+                         next_billing_on=None if cancelled else _next_period(started, CYCLE_MONTHS[cycle], today),
+                         billing_day=started.day, ends_on=today if cancelled else None))
+    return rows
 
 
 def _money_rows(rng, customer, rows, ids, tax, method_ids, today, prefix) -> Decimal:

@@ -139,7 +139,22 @@ class CompanySettingsView(BaseView):
               "invoice_address_format": "invoice address format", "default_payment_reminders": "payment reminders",
               "write_off_limit": "write-off limit", "use_credit_default": "account credit on new invoices",
               "reminder_minimum": "reminder minimum",
-              "suspend_grace_days": "grace period before suspension"}
+              "suspend_grace_days": "grace period before suspension",
+              "billing_pro_rata": "pro rata billing", "billing_drafts": "billed invoices left as drafts",
+              "billing_email": "e-mailing billed invoices", "bill_suspended": "billing suspended customers"}
+    # Recurring billing's settings: (field, label, help, text when on, text when off); empty: the default.
+    BILLING_CHOICES = (
+        ("billing_pro_rata", "Pro rata", "A service started or cancelled within a period is billed for the days it "
+         "was active in that period.", "Bill the days a service was active (pro rata by days)",
+         "Bill whole periods only"),
+        ("billing_drafts", "Invoices the run makes", "Drafts wait on the Invoices list for someone to check and "
+         "issue them.", "Leave them as drafts for review", "Issue them at once"),
+        ("billing_email", "E-mail invoices", "Issued invoices are e-mailed to the customer with their PDF, "
+         "through the outbox (its opt-outs apply).", "E-mail them with their PDF", "Do not e-mail them"),
+        ("bill_suspended", "Customers suspended for late payment", "Cancelled services are never billed; dormant, "
+         "archived and blocked customers never are either.", "Bill their services",
+         "Do not bill them while suspended"),
+    )
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -174,7 +189,8 @@ class CompanySettingsView(BaseView):
             tax_rates=tax.rates(db.session), creditor_days=CREDITOR_DAYS, base_currency=settings.base_currency,
             next_invoice=company.numbering(db.session).next, payment_reminders=PAYMENT_REMINDERS,
             address_tags=" ".join(tag.text for tag in address_format.TAGS), use_credit_choices=USE_CREDIT,
-            write_off_default=money.format(allocation.WRITE_OFF_LIMIT_DEFAULT, settings.base_currency))
+            write_off_default=money.format(allocation.WRITE_OFF_LIMIT_DEFAULT, settings.base_currency),
+            billing_choices=self.BILLING_CHOICES, billing_defaults=company.BILLING_DEFAULTS)
 
     @staticmethod
     def _saved() -> dict:
@@ -192,4 +208,6 @@ class CompanySettingsView(BaseView):
         values["reminder_minimum"] = ("" if row.reminder_minimum is None
                                       else str(money.quantize(row.reminder_minimum, settings.base_currency)))
         values["suspend_grace_days"] = "" if row.suspend_grace_days is None else str(row.suspend_grace_days)
+        for key in company.BILLING_FIELDS:
+            values[key] = "" if getattr(row, key) is None else ("1" if getattr(row, key) else "0")
         return values

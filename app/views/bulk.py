@@ -63,7 +63,7 @@ ACTION_GROUPS: tuple[tuple[str, tuple[MenuAction, ...]], ...] = (
     ("messages", (MenuAction("send_email", "Send an e-mail", "fa-envelope"),
                   MenuAction("send_text", "Send a text", "fa-commenting"),
                   MenuAction("send_statement", "Send statement", "fa-file-text-o"))),
-    ("edit", (MenuAction("bulk_edit", "Edit status, tags…", "fa-pencil"),)),
+    ("edit", (MenuAction("bulk_edit", "Edit status, tags, billing…", "fa-pencil"),)),
     ("delete", (MenuAction("bulk_delete", "Delete", "fa-trash", dangerous=True),)),
 )
 MENU_ACTIONS = {entry.name: entry for _group, entries in ACTION_GROUPS for entry in entries}
@@ -262,11 +262,15 @@ class BulkActionsMixin:
         # One customer's confirmation names it ("Disable Acme Hotel Ltd (#112)?").
         named = repr(get_customer(db.session, g.user, selection.ids[0])) if len(selection.ids) == 1 and not \
             selection.all_matching else None
+        # The edit's billing fields name how many of their services a change would touch.
+        service_counts = bulk.service_counts(db.session, g.user, **selection.chosen(self)) \
+            if service_action == "edit" else None
         return self.render_template(
             "bulk/confirm.html", view=self, name=name, service_action=service_action, label=bulk.LABELS[service_action],
             count=count, not_found=max(asked - count, 0), selection=selection, named=named,
             note=bulk.note(service_action), errors=errors or {}, values=values or MultiDict(),
-            form_key=new_form_key(), back=selection.back(self), **bulk.options(db.session, g.user),
+            form_key=new_form_key(), back=selection.back(self), service_counts=service_counts,
+            **bulk.options(db.session, g.user),
         ), status
 
     def _confirm_statements(self, selection: Selection, count: int, asked: int, errors, values, status):
@@ -309,7 +313,8 @@ class BulkActionsMixin:
         params = {"confirm": form.get("confirm"), "tag_mode": form.get("tag_mode"),
                   "tag_ids": form.getlist("tag_ids"), "status": form.get("status"),
                   "reseller_id": form.get("reseller_id"), "currency": form.get("currency"),
-                  "creditor_days": form.get("creditor_days")}
+                  "creditor_days": form.get("creditor_days"), "billing_cycle": form.get("billing_cycle"),
+                  "next_billing_on": form.get("next_billing_on")}
         # The customer's name, read before the action (which may delete it); NotFound: 404.
         named = repr(get_customer(db.session, g.user, selection.ids[0])) if selection.one_from_profile else None
         try:

@@ -2,7 +2,10 @@
 
 The contact form carries the contact's phone numbers as rows (type and number; blank rows are
 ignored, a cleared row removes its phone), saved with the contact by one service command."""
-from flask import flash, g, request
+from flask import abort, flash, g, request
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.widgets import FormWidget
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField
@@ -12,12 +15,19 @@ from app.extensions import db
 from app.models import Address, Contact, ContactPhone, CustomerService
 from app.models.customers import CHANNELS, PHONE_KINDS, PURPOSES
 from app.services.errors import Invalid
+from app.services.billing import tax
 from app.services.customers import addresses, contacts, services
 from app.views import formatters
 from app.views.base import ServiceModelView
 from app.views.datamodel import ListInterface, customer_name
 from app.views.filters import ChildScopeFilter, PhoneScopeFilter
 from app.views.forms import address_fields, contact_fields, phone_fields, service_fields
+
+
+def tax_rate_field():
+    return QuerySelectField("Tax rate", query_func=lambda: tax.rates(db.session), get_pk_func=lambda rate: rate.id,
+                            allow_blank=True, widget=Select2Widget(),
+                            description="What the service's invoice lines are taxed at. Blank: the default rate.")
 
 
 def customer_id_field():
@@ -241,21 +251,40 @@ class ServiceView(ChildView):
     base_filters = [["id", ChildScopeFilter, None]]
     base_order = ("id", "asc")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
-    list_columns = ["customer", "name", "price", "billing_cycle", "status", "started_on"]
-    _fields = ["name", "price", "billing_cycle", "status", "started_on"]
-    show_columns = ["customer"] + _fields + ["suspended_by_disable"]
+    list_columns = ["customer", "name", "price", "billing_cycle", "status", "started_on", "next_billing_on"]
+    _fields = ["name", "price", "billing_cycle", "status", "started_on", "next_billing_on", "tax_rate", "ends_on"]
+    show_columns = ["customer"] + _fields + ["billing_day", "suspended_by_disable"]
     add_columns = ["customer_id"] + _fields
     edit_columns = _fields
-    search_columns = ["name", "status", "billing_cycle"]
+    search_columns = ["name", "status", "billing_cycle", "next_billing_on"]
     label_columns = {"customer": "Customer", "customer_id": "Customer ID", "billing_cycle": "Billing cycle",
-                     "started_on": "Started on", "suspended_by_disable": "Suspended by the customer's disable"}
-    formatters_columns = {"price": formatters.money, "started_on": formatters.day,  # price: on its own page
-                          "billing_cycle": formatters.billing_cycle, "status": formatters.service_status}
+                     "started_on": "Started on", "suspended_by_disable": "Suspended by the customer's disable",
+                     "next_billing_on": "Next billing date", "tax_rate": "Tax rate", "ends_on": "Ends on",
+                     "billing_day": "Periods start on day"}
+    formatters_columns = {"started_on": formatters.day, "next_billing_on": formatters.day, "ends_on": formatters.day,
+                          "billing_cycle": formatters.billing_cycle, "status": formatters.service_status,
+                          "tax_rate": lambda rate: str(rate) if rate else "Default rate"}
     row_formatters = {"price": lambda row: formatters.money(row["price"], row["customer.currency"])}
     row_columns = ["customer.currency"]
-    add_form_extra_fields = {**service_fields(), "customer_id": customer_id_field()}
-    edit_form_extra_fields = service_fields()
+    add_form_extra_fields = {**service_fields(adding=True), "tax_rate": tax_rate_field(),
+                             "customer_id": customer_id_field()}
+    edit_form_extra_fields = {**service_fields(), "tax_rate": tax_rate_field()}
+    field_map = {"tax_rate": "tax_rate_id"}
     record_noun = "Service"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's page, with the price in the customer's currency."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        widgets = self._show(pk)
+        show = widgets["show"].template_args
+        show["formatters_columns"] = {**show["formatters_columns"],
+                                      "price": lambda value: formatters.money(value, item.customer.currency)}
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views)
 
     def create(self, data, parent_id):
         customer_id, data = self.split(data, parent_id)

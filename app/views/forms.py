@@ -71,10 +71,17 @@ def address_fields():
     }
 
 
-def service_fields():
+def service_fields(adding: bool = False):
+    """The service form's fields; the tax rate's choices are read when the form is (tax_rate_field)."""
     return {
-        "price": text("Price", "Per billing cycle, in the customer's currency."),
+        "price": text("Price", "Per billing cycle, in the customer's currency (as many decimals as it has)."),
         "billing_cycle": choice("Billing cycle", BILLING_CYCLES, blank=False),
-        "status": choice("Status", SERVICE_STATUSES, blank=False),
-        "started_on": day("Started on"),
+        "status": choice("Status", SERVICE_STATUSES, blank=False,
+                         description="Cancelled: give the day it ends below."),
+        "started_on": day("Started on", "Empty: today." if adding else ""),
+        "next_billing_on": day("Next billing date", "The first day of the next period to bill; its periods start on "
+                               "that day of the month. " + ("Empty: the start date." if adding else
+                                                           "Empty: nothing more to bill.")),
+        "ends_on": day("Ends on", "A cancelled service's last day is the day before. Empty: today (or its start, "
+                       "if later). Cleared when the service is active again."),
     }

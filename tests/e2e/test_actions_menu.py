@@ -35,7 +35,7 @@ def test_the_lists_actions_menu_in_groups_with_delete_last(admin_page, screensho
     expect(page.locator(LIST_MENU)).to_be_visible()
     assert entries(page, LIST_MENU) == [
         "Enable", "Disable", "Make dormant", "Block", "Archive", "Unarchive", "|",
-        "Send an e-mail", "Send a text", "Send statement", "|", "Edit status, tags…", "|", "Delete"]
+        "Send an e-mail", "Send a text", "Send statement", "|", "Edit status, tags, billing…", "|", "Delete"]
     delete = page.locator(f"{LIST_MENU} li.action-danger a")
     expect(delete).to_have_css("color", "rgb(169, 68, 66)")
     page.screenshot(path=str(screenshots / f"actions-list-{width}.png"))
@@ -50,7 +50,7 @@ def test_the_profiles_actions_menu_reads_as_the_lists(admin_page, live_server, s
     expect(page.locator(PROFILE_MENU)).to_be_visible()
     assert entries(page, PROFILE_MENU) == [
         "Disable", "Make dormant", "Block", "Archive", "|", "Send an e-mail", "Send a text", "Send statement", "|",
-        "Edit status, tags…", "Change customer type", "|", "Merge a duplicate into this customer", "|", "Delete"]
+        "Edit status, tags, billing…", "Change customer type", "|", "Merge a duplicate into this customer", "|", "Delete"]
     box = page.locator(PROFILE_MENU).bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width  # the whole menu on the screen
     page.screenshot(path=str(screenshots / f"actions-profile-{width}.png"))

@@ -90,7 +90,7 @@ def test_the_list_names_its_bulk_edit_as_the_profile_does(app, login):
         pk = f.customer().id
     staff = login("staff")
     edit = [e for group in list_menu(staff) for e in group if e[0] == "bulk_edit"]
-    assert edit == [("bulk_edit", "Edit status, tags…", "fa-pencil", False)]
+    assert edit == [("bulk_edit", "Edit status, tags, billing…", "fa-pencil", False)]
     assert edit[0] in profile_menu(staff, pk)[2]
     assert "Bulk edit" not in staff.get("/customers/list/").get_data(as_text=True)
 

@@ -1,5 +1,10 @@
 """Bulk actions on customers: enable, disable, archive, unarchive, make dormant, block, edit, delete.
 
+The edit changes, besides the customers' own fields, their services' billing (issue 17): the billing
+cycle of their recurring services (one-off ones keep theirs) and the next billing date (and with it
+the billing day) of those that still have something to bill, never cancelled ones, and never to a
+date within a period already billed (services.billed_through). Each service changed is audited.
+
 A bulk action is a Job (app/services/jobs.py). `start_bulk_action` is the command a
 confirmed form calls: it claims the form's key, checks the action's values, fixes the
 customers it will act on (`prepare`), commits, and then runs the job or queues it.
@@ -16,9 +21,10 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.jobs import enqueue, tasks
-from app.models import Customer, Job, Reseller, Tag, customer_tag
+from app.models import Customer, CustomerService, Job, Reseller, ServicePeriod, Tag, customer_tag
 from app.models.customers import CREDITOR_DAYS, STATUSES
 from app.services import audit, fields, jobs, permissions
+from app.services.customers.services import RECURRING_CYCLES, prices_misfit
 from app.services.customers.delete import DELETE_GRANTS, delete_customers, require_delete_permission, with_money
 from app.services.customers.status import ACTION_LABELS, STATUS_ACTIONS, action_sources, move, sources
 from app.services.customers.status import transitions_note as status_note
@@ -74,8 +80,15 @@ def clean_params(session: Session, actor, action: str, params: dict) -> dict:
         if params.get("creditor_days") not in (None, ""):
             out["creditor_days"] = fields.choice(errors, "creditor_days", params["creditor_days"], CREDITOR_DAYS,
                                                  label="Creditor days")
+        if params.get("billing_cycle") not in (None, ""):
+            out["billing_cycle"] = fields.choice(errors, "billing_cycle", params["billing_cycle"], RECURRING_CYCLES,
+                                                 label="Billing cycle")
+        if params.get("next_billing_on") not in (None, ""):
+            day = fields.a_date(errors, "next_billing_on", params["next_billing_on"])
+            out["next_billing_on"] = day.isoformat() if day else None  # kept on the job as JSON
         if not errors.errors and tag_mode == "keep" and not any(
-                out.get(k) is not None for k in ("status", "reseller_id", "currency", "creditor_days")):
+                out.get(k) is not None for k in ("status", "reseller_id", "currency", "creditor_days", "billing_cycle",
+                                                 "next_billing_on")):
             errors.add("_", "Choose at least one thing to change.")
     errors.raise_if_any()
     return out
@@ -117,11 +130,21 @@ def start_bulk_action(session: Session, actor, action: str, params: dict, form_k
 
 def options(session: Session, actor) -> dict:
     """The choices the confirmation's form offers: tags, resellers (none for a scoped user, who
-    never changes a customer's reseller), statuses and creditor days."""
+    never changes a customer's reseller), statuses, creditor days and the recurring billing cycles."""
     return {"tags": session.scalars(select(Tag).order_by(Tag.name)).all(),
             "resellers": [] if is_scoped(actor) else session.scalars(
                 select(Reseller).where(reseller_choice_scope(actor)).order_by(Reseller.name)).all(),
-            "statuses": STATUSES, "creditor_days": CREDITOR_DAYS}
+            "statuses": STATUSES, "creditor_days": CREDITOR_DAYS, "billing_cycles": RECURRING_CYCLES}
+
+
+def service_counts(session: Session, actor, ids=None, matching=None) -> dict[str, int]:
+    """The chosen customers' services a billing change may touch, for the confirmation: those not
+    cancelled, and among them the recurring ones (what a cycle change applies to). One query."""
+    chosen = jobs.chosen(actor, ids, matching).subquery()
+    row = session.execute(
+        select(func.count(), func.count().filter(CustomerService.billing_cycle != "one-off"))
+        .where(CustomerService.customer_id.in_(select(chosen.c[0])), CustomerService.status != "cancelled")).one()
+    return {"not_cancelled": row[0], "recurring": row[1]}
 
 
 def note(action: str) -> str:
@@ -153,7 +176,9 @@ def _run(session: Session, job: Job, chunk: int, runner: str | None) -> Job:
     session.commit()
     skipped = Counter(result["skipped"])
     for ids in jobs.customer_chunks(session, job, chunk):
-        changed, reasons = ACT[job.action](session, job.params, ids)
+        changed, reasons, *counted = ACT[job.action](session, job.params, ids)
+        for key, number in (counted[0] if counted else {}).items():  # an action's own counts (services)
+            result[key] = result.get(key, 0) + number
         result["changed"] += changed
         skipped.update(reasons)
         job.done += len(ids)
@@ -225,7 +250,10 @@ def _money_fixes_currency(session: Session, ids: list[int], currency: str) -> di
     moving = {r.id: r.currency for r in rows if r.currency != currency}
     if not moving:
         return {}
-    return {i: currency_kept(moving[i], currency) for i in with_money(session, list(moving))}
+    kept = {i: currency_kept(moving[i], currency) for i in with_money(session, list(moving))}
+    for i in prices_misfit(session, [i for i in moving if i not in kept], currency):
+        kept[i] = f"a service's price has more decimals than {currency} has"
+    return kept
 
 
 def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]:
@@ -280,13 +308,55 @@ def _edit(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]
             if before[customer_id] != after[customer_id]:
                 changes.setdefault(customer_id, {})["tags"] = [before[customer_id], after[customer_id]]
     audit.record(session, "customer", "update", [(cid, cid, c) for cid, c in changes.items()])
-    changed = set(moved) | set(changes)
+    billed = _service_billing(session, params, ids)
+    changed = set(moved) | set(changes) | set(billed)
     reasons = Counter(reason for cid, reason in stayed.items() if cid not in changed)
     unchanged = len(ids) - len(changed) - sum(reasons.values())
     reasons.update(refused.values())
     if unchanged > 0:
         reasons["nothing to change"] += unchanged
-    return len(changed), reasons
+    return len(changed), reasons, ({"services": sum(billed.values())} if billed else {})
+
+
+def _service_billing(session: Session, params: dict, ids: list[int]) -> Counter:
+    """The bulk edit's change to the services of the customers `ids`: the billing cycle of the
+    recurring ones, the next billing date (and billing day) of those with something left to bill and
+    no billed period reaching the new date; none cancelled. Set-based, each service audited. Returns
+    how many services of each customer changed."""
+    cycle, next_on = params.get("billing_cycle"), fields.iso_date(params.get("next_billing_on"))
+    if cycle is None and next_on is None:
+        return Counter()
+    billed = (select(func.max(ServicePeriod.ends_on)).where(ServicePeriod.service_id == CustomerService.id)
+              .scalar_subquery())
+    stmt = (select(CustomerService.id, CustomerService.customer_id, CustomerService.billing_cycle,
+                   CustomerService.next_billing_on, CustomerService.billing_day, billed.label("billed"))
+            .where(in_ids(session, CustomerService.customer_id, ids), CustomerService.status != "cancelled")
+            .order_by(CustomerService.id))
+    changes: dict[int, tuple[int, dict]] = {}
+    for r in _locked(session, stmt):
+        change = {}
+        if cycle is not None and r.billing_cycle != "one-off" and r.billing_cycle != cycle:
+            change["billing_cycle"] = [r.billing_cycle, cycle]
+        if next_on is not None and r.next_billing_on is not None and r.next_billing_on != next_on and (
+                r.billed is None or next_on > r.billed):
+            change["next_billing_on"] = [r.next_billing_on.isoformat(), next_on.isoformat()]
+            if r.billing_day != next_on.day:
+                change["billing_day"] = [r.billing_day, next_on.day]
+        if change:
+            changes[r.id] = (r.customer_id, change)
+    for fields_changed in {tuple(sorted(c)) for _cid, c in changes.values()}:
+        same = [sid for sid, (_cid, c) in changes.items() if tuple(sorted(c)) == fields_changed]
+        values = {}
+        if "billing_cycle" in fields_changed:
+            values["billing_cycle"] = cycle
+        if "next_billing_on" in fields_changed:
+            values["next_billing_on"] = next_on
+        if "billing_day" in fields_changed:
+            values["billing_day"] = next_on.day
+        session.execute(update(CustomerService).where(in_ids(session, CustomerService.id, same)).values(**values)
+                        .execution_options(synchronize_session=False))
+    audit.record(session, "service", "update", [(sid, cid, c) for sid, (cid, c) in changes.items()])
+    return Counter(cid for cid, _c in changes.values())
 
 
 def _delete(session: Session, params: dict, ids: list[int]) -> tuple[int, Counter]:

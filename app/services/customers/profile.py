@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.models import Address, AuditEntry, Contact, Customer, CustomerFile, CustomerService, Message, Note
 from app.services import company, geo
 from app.services.billing import finances
+from app.services.customers.services import ServiceRow, with_last_invoices
 from app.services.customers.notes import history_visible, pinned_and_never_again, visible
 from app.services.scope import get_customer
 
@@ -82,13 +83,15 @@ def addresses(session: Session, actor, customer_id) -> list[Address]:
                                 .order_by((Address.kind != "billing"), Address.id)))
 
 
-def services(session: Session, actor, customer_id) -> list[CustomerService]:
-    """The customer's services: active ones first, then suspended, then cancelled; newest first within each."""
+def services(session: Session, actor, customer_id) -> list[ServiceRow]:
+    """The customer's services: active ones first, then suspended, then cancelled; newest first within each;
+    each with its last invoice (one query for them all: services.with_last_invoices)."""
     customer = get_customer(session, actor, customer_id)
     order = {"active": 0, "suspended": 1, "cancelled": 2}
     rows = session.scalars(select(CustomerService).where(CustomerService.customer_id == customer.id)
+                           .options(selectinload(CustomerService.tax_rate))
                            .order_by(CustomerService.started_on.desc(), CustomerService.id.desc()))
-    return sorted(rows, key=lambda s: order.get(s.status, 3))
+    return with_last_invoices(session, sorted(rows, key=lambda s: order.get(s.status, 3)))
 
 
 def messages(session: Session, actor, customer_id, notifications: bool, limit: int = 100) -> list[Message]:

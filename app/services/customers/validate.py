@@ -10,6 +10,7 @@ from app.services.billing import POST_MONEY
 from app.services.billing.payments import has_money
 from app.services.billing.price_books import check_customer_book
 from app.services.billing.tax import check_customer_tax
+from app.services.customers.services import misfit_message, prices_misfit
 from app.services.errors import FieldErrors
 from app.services.scope import is_scoped, reseller_id_of
 from app.services.settings import settings
@@ -124,11 +125,16 @@ def currency_fixed_message(current: str, requested: str) -> str:
 
 def check_currency_fixed(errors: FieldErrors, session: Session, customer: Customer | None, currency) -> None:
     """A customer's currency is fixed once it has a money record (billing.payments.has_money): its
-    invoices, payments and ledger are in that currency."""
+    invoices, payments and ledger are in that currency. Nor may it change to a currency one of its
+    services' prices has too many decimals for (services.prices_misfit)."""
     if customer is None or customer.id is None or not currency or currency == customer.currency:
         return
     if has_money(session, customer.id):
         errors.add("currency", currency_fixed_message(customer.currency, currency))
+        return
+    misfit = prices_misfit(session, [customer.id], currency).get(customer.id)
+    if misfit is not None:
+        errors.add("currency", misfit_message(misfit, currency))
 
 
 def _reseller(session, actor, errors, data, customer):
