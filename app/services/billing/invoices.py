@@ -254,6 +254,12 @@ def delete_draft(session: Session, actor, invoice_id) -> None:
 
 def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -> str:
     """The next number of the `kind` sequence (taken under a row lock: gap-free; quotes use it too)."""
+    return next_numbers(session, 1, kind, prefix)[0]
+
+
+def next_numbers(session: Session, count: int, kind: str = SEQUENCE, prefix: str = "INV-") -> list[str]:
+    """The next `count` numbers of the `kind` sequence, in order, taken under its row lock (held to the
+    end of the transaction: a rollback gives them all back, so there are no gaps)."""
     stmt = select(DocumentSequence).where(DocumentSequence.kind == kind)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -261,9 +267,9 @@ def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -
     if sequence is None:
         sequence = DocumentSequence(kind=kind, prefix=prefix, next_number=1)
         session.add(sequence)
-    number = f"{sequence.prefix}{sequence.next_number}"
-    sequence.next_number += 1
-    return number
+    first = sequence.next_number
+    sequence.next_number += count
+    return [f"{sequence.prefix}{n}" for n in range(first, first + count)]
 
 
 def billing_address(session: Session, customer: Customer, document=None) -> str:

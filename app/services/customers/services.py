@@ -4,6 +4,7 @@ A service's status is set here by hand (active, suspended, cancelled); disabling
 or enabling the customer suspends or restores services through the status
 machine (app/services/customers/status.py).
 """
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -86,6 +87,11 @@ def _clean(data: dict, service: CustomerService | None, currency: str) -> dict:
 def create_service(session: Session, actor, customer_id, data: dict) -> CustomerService:
     customer = get_customer(session, actor, customer_id)
     service = CustomerService(customer=customer, **_clean(data, None, customer.currency))
+    if service.status != "cancelled":
+        # Billed in advance from its first day (services/billing/recurring.py), its periods starting on
+        # the day of the month it started.
+        started = service.started_on or date.today()
+        service.next_billing_on, service.billing_day = started, started.day
     session.add(service)
     commit(session)
     return service

@@ -44,7 +44,8 @@ INTERRUPTED = ("Interrupted while sending: it may or may not have gone out. "
                "Send it again if it did not arrive.")
 PREFERENCES = ("service_email", "service_sms", "marketing_email", "marketing_sms")  # customer's and contact's
 MESSAGE_COLUMNS = (Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
-                   Message.recipient, Message.subject, Message.body, Message.attempts, Message.attach_statement_on)
+                   Message.recipient, Message.subject, Message.body, Message.attempts, Message.attach_statement_on,
+                   Message.attach_invoice_id)
 
 
 def lease_of(config: dict) -> timedelta:
@@ -138,8 +139,10 @@ class Sender:
             self.outcomes[message] += 1
             return message
         transport = self._transport(message.channel)
-        if message.attach_statement_on is not None and not self.has_files and message.channel == "email":
-            problem = self._attach_statement(message)
+        document = self._attach_statement if message.attach_statement_on is not None else \
+            self._attach_invoice if message.attach_invoice_id is not None else None
+        if document is not None and not self.has_files and message.channel == "email":
+            problem = document(message)
             if problem:  # it cannot go as written (too big, cannot be built): failed, with the reason
                 outcome = self._record(message.id, "failed", "failed", transport.name, problem)
                 self.outcomes[outcome] += 1
@@ -203,6 +206,27 @@ class Sender:
             self.session.rollback()
             log.exception("could not attach the statement to message %s", message.id)
             return f"The statement could not be attached ({type(e).__name__}: {e})"
+        return None
+
+    def _attach_invoice(self, message) -> str | None:
+        """Render the invoice `attach_invoice_id` names (a billing run's e-mail, services/billing/recurring.py)
+        and store it as the message's attachment, committed: rendered once, a retry sends the stored file.
+        The reason it cannot be attached, or None."""
+        from app.models import Invoice
+        from app.services.billing import documents
+        from app.services.messages import outbox
+        try:
+            invoice = self.session.get(Invoice, message.attach_invoice_id)
+            if invoice is None or invoice.status in ("draft", "void"):
+                return "The invoice could not be attached: it is " + ("gone." if invoice is None else f"{invoice.status}.")
+            outbox.attach(self.session, message, [outbox.Attachment(
+                documents.filename_for(invoice), documents.PDF_TYPE,
+                documents.invoice_document(self.session, invoice, self.config))])
+            self._commit()
+        except Exception as e:  # noqa: BLE001  an invoice that cannot be rendered fails this message only
+            self.session.rollback()
+            log.exception("could not attach the invoice to message %s", message.id)
+            return f"The invoice could not be attached ({type(e).__name__}: {e})"
         return None
 
     def _transport(self, channel: str):
