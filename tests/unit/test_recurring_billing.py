@@ -397,3 +397,43 @@ def test_a_new_service_is_due_from_its_start(ctx):
     made = services.create_service(db.session, factories.user("admin"), owner.id, {
         "name": "Broadband", "price": "30.00", "billing_cycle": "monthly", "started_on": "2027-01-31"})
     assert (made.next_billing_on, made.billing_day) == (date(2027, 1, 31), 31)
+
+
+def test_the_daily_periodic_job_runs_the_billing_run_and_keeps_its_report(ctx):
+    from datetime import timedelta
+
+    from app.jobs import schedule
+    from app.services import periodic
+    owner = customer()
+    service(owner, start=date.today() - timedelta(days=3))
+    job = periodic.find(schedule.jobs(), schedule.RECURRING_BILLING)
+    assert job.cron == "0 6 * * *"
+    now = periodic.utcnow()
+    periodic.ensure(ctx, [job], now)
+    slot = periodic.first_due(job, now)
+    outcome = periodic.run(ctx, job, "test", now=slot)
+    assert outcome.status == "done" and outcome.result["invoices"] == 1
+    assert outcome.result["total GBP"] == "30.00"
+    assert periodic.run(ctx, job, "test", now=slot) is None  # the slot is taken: once
+    assert len(invoices_of(owner)) == 1
+
+
+def test_bill_due_services_now_runs_as_a_job_with_its_progress_and_report(ctx, app):
+    from app.models import Job
+    from app.services import jobs
+    owner = customer()
+    service(owner)
+    started = recurring.start(db.session, finance(), today=JAN)
+    job = db.session.get(Job, started.job_id, populate_existing=True)
+    report = db.session.get(BillingRun, started.id, populate_existing=True)
+    assert (job.status, job.done, job.total, jobs.label(job)) == ("done", 1, 1, "Bill due services")
+    assert job.result["invoices"] == 1 and job.result["totals"] == {"GBP": "30.00"}
+    assert (report.status, report.invoices, report.started_by) == ("finished", 1, "finance")
+
+
+def test_only_finance_and_admin_may_bill_services(ctx):
+    from app.services.errors import Forbidden
+    with pytest.raises(Forbidden):
+        recurring.start(db.session, factories.user("staff"), today=JAN)
+    with pytest.raises(Forbidden):
+        recurring.plan(db.session, JAN, factories.user("staff"))
