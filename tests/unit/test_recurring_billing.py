@@ -437,3 +437,25 @@ def test_only_finance_and_admin_may_bill_services(ctx):
         recurring.start(db.session, factories.user("staff"), today=JAN)
     with pytest.raises(Forbidden):
         recurring.plan(db.session, JAN, factories.user("staff"))
+
+
+def test_a_run_that_fails_half_way_keeps_its_chunks_and_a_run_again_bills_the_rest_once(ctx, monkeypatch):
+    owners = [customer() for _ in range(4)]
+    for owner in owners:
+        service(owner)
+    real, calls = recurring._write_invoices, []
+
+    def fails_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real(*args)
+    monkeypatch.setattr(recurring, "_write_invoices", fails_second)
+    with pytest.raises(RuntimeError):
+        recurring.run(db.session, JAN, "test", current_app.config, chunk=2)
+    failed = db.session.scalars(select(BillingRun).order_by(BillingRun.id.desc())).first()
+    assert (failed.status, failed.invoices, failed.error) == ("failed", 2, "RuntimeError: database went away")
+    monkeypatch.setattr(recurring, "_write_invoices", real)
+    again = recurring.run(db.session, JAN, "test", current_app.config, chunk=2)
+    assert (again.status, again.invoices) == ("finished", 2)
+    assert [len(invoices_of(o)) for o in owners] == [1, 1, 1, 1]

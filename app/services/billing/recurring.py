@@ -293,15 +293,16 @@ def run(session: Session, today: date, started_by: str | None, config: dict, *, 
     session.commit()
     run_id = billing_run.id
     try:
-        after = 0
-        while True:
-            ids = list(session.scalars(_due_customers(today).where(CustomerService.customer_id > after).limit(chunk)))
-            if not ids:
-                break
+        # Read once (the partial index finds them): a query per chunk would scan what is due again each time.
+        due = list(session.scalars(_due_customers(today)))
+        if job is not None:
+            job.total = len(due)
+        for start_at in range(0, len(due), chunk):
+            ids = due[start_at:start_at + chunk]
             queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by)
             after = ids[-1]
             if job is not None:
-                job.done = min(job.total, job.done + len(ids)) if job.total else job.done + len(ids)
+                job.done += len(ids)
                 job.result = _report(billing_run)
                 jobs.beat(job, runner, done_through=after)
             session.commit()
