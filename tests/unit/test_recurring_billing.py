@@ -351,6 +351,7 @@ def test_the_plan_shows_what_a_run_would_bill_and_writes_nothing(ctx):
                                                                       ("Broadband, 1\u201328 Feb 2027", Decimal("30.00"))]
     assert found.totals == {"GBP": Decimal("60.00")} and found.skipped == {"dormant": 1}
     assert db.session.scalar(select(Invoice.id)) is None and db.session.scalar(select(ServicePeriod.id)) is None
+    assert recurring.summary(db.session, date(2027, 2, 1), finance()) == recurring.Summary(1, 1, {"dormant": 1})
 
 
 def test_a_run_writes_the_same_invoice_lines_ledger_entry_and_balance_as_issuing_by_hand(ctx):

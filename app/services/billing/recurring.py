@@ -240,6 +240,37 @@ def plan(session: Session, today: date, actor=None, after_id: int | None = None,
     return found
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The whole of what a run as at a day faces, counted in SQL (the preview's heading): customers to
+    bill, their services due, and customers that will be skipped, by status."""
+
+    customers: int
+    services: int
+    skipped: dict[str, int]
+
+
+def summary(session: Session, today: date, actor=None) -> Summary:
+    """Counts of what is due as at `today` within `actor`'s scope (None: every customer), by customer
+    status: one grouped query over the due services (the partial index finds them). Raises Forbidden."""
+    if actor is not None:
+        permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+    stmt = (select(Customer.status, func.count(func.distinct(Customer.id)), func.count(CustomerService.id))
+            .join(Customer, Customer.id == CustomerService.customer_id)
+            .where(CustomerService.next_billing_on.is_not(None), CustomerService.next_billing_on <= today)
+            .group_by(Customer.status))
+    if actor is not None:
+        stmt = stmt.where(customer_scope(actor))
+    customers = services = 0
+    skipped = {}
+    for status, customer_count, service_count in session.execute(stmt):
+        if status in SKIPPED_STATUSES:
+            skipped[status] = customer_count
+        else:
+            customers, services = customers + customer_count, services + service_count
+    return Summary(customers, services, skipped)
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 def start(session: Session, actor, today: date | None = None) -> BillingRun:
@@ -433,7 +464,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         return []
     customers = {c.id: c for c in session.scalars(
         select(Customer).where(in_ids(session, Customer.id, [b.customer_id for b in bills]))
-        .options(lazyload("*")))}
+        .options(lazyload("*")).execution_options(populate_existing=True))}
     issue = not chosen.drafts
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
