@@ -460,3 +460,25 @@ def test_a_run_that_fails_half_way_keeps_its_chunks_and_a_run_again_bills_the_re
     again = recurring.run(db.session, JAN, "test", current_app.config, chunk=2)
     assert (again.status, again.invoices) == ("finished", 2)
     assert [len(invoices_of(o)) for o in owners] == [1, 1, 1, 1]
+
+
+def test_a_chunks_billing_addresses_are_each_customers_billing_address(ctx):
+    from app.models import Address, Contact, InvoiceAddress
+    plain = customer()
+    with_address = customer()
+    db.session.add(Address(customer_id=with_address.id, kind="billing", line1="1 High St", town="Leeds",
+                           postcode="LS1 1AA", country="GB"))
+    with_contact = customer()
+    db.session.execute(update(Customer).where(Customer.id == with_contact.id).values(
+        invoice_address_format="{contact.first_name} {contact.surname}\n{customer.name}"))
+    db.session.add(Contact(customer_id=with_contact.id, first_name="Ada", surname="Lovelace", is_primary=True))
+    chosen = customer()
+    other = InvoiceAddress(name="Insurer Ltd", line1="2 Low Rd", postcode="M1 1AA", reseller_id=chosen.reseller_id)
+    db.session.add(other)
+    db.session.flush()
+    db.session.execute(update(Customer).where(Customer.id == chosen.id).values(invoice_address_id=other.id))
+    db.session.commit()
+    owners = [db.session.get(Customer, c.id, populate_existing=True) for c in (plain, with_address, with_contact, chosen)]
+    assert invoices.billing_addresses(db.session, owners) == {c.id: invoices.billing_address(db.session, c)
+                                                              for c in owners}
+    assert "Insurer Ltd" in invoices.billing_addresses(db.session, owners)[chosen.id]

@@ -284,6 +284,22 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
     return address_format.address_of(session, customer)
 
 
+def billing_addresses(session: Session, customers: list[Customer]) -> dict[int, str]:
+    """billing_address of a new document (no address of its own) for many customers: {customer id:
+    address}, a query for the chosen invoice addresses and one for the rest (address_format.addresses_of)."""
+    chosen_ids = {c.invoice_address_id for c in customers if c.invoice_address_id is not None}
+    chosen = {a.id: a for a in session.scalars(select(InvoiceAddress).where(InvoiceAddress.id.in_(chosen_ids)))} \
+        if chosen_ids else {}
+    out, rest = {}, []
+    for customer in customers:
+        address = chosen.get(customer.invoice_address_id)
+        if address is not None and address.reseller_id == customer.reseller_id:
+            out[customer.id] = address.text
+        else:
+            rest.append(customer)
+    return {**out, **address_format.addresses_of(session, rest)}
+
+
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_credit=None) -> None:
     """Issue the draft: lines charged again, number, billing address, the rate to the base currency
     (fx.issued_rate: the customer's own, else the global one; with no rate known it is issued anyway,

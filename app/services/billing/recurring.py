@@ -468,6 +468,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     issue = not chosen.drafts
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
+    addresses = invoices.billing_addresses(session, list(customers.values())) if issue else {}
     rows = []
     for bill, number in zip(bills, numbers):
         customer = customers[bill.customer_id]
@@ -479,7 +480,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
                "fx_rate_on": None, "created_by_id": actor_id, "created_at": now, "net_total": bill.net_total,
                "tax_total": bill.tax_total, "total": bill.total}
         if issue:
-            row["billing_address"] = invoices.billing_address(session, customer)
+            row["billing_address"] = addresses[customer.id]
             row["issued_at"] = datetime.now(timezone.utc)
             row["fx_rate"], row["fx_rate_on"] = fx.issued_rate(session, bill.currency, today, customer.id)
         rows.append(row)
