@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, event, func, literal, select, union_all, update
+from sqlalchemy import Integer, case, event, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
 from app.models import CreditNote, CreditNoteLine
 from app.models.money import LEDGER_KINDS
 from app.models.resellers import utcnow
-from app.services.db import insert_rows
+from app.services.db import insert_rows, update_from_rows
 from app.services.errors import Invalid, NotFound
 
 ZERO = Decimal(0)
@@ -141,9 +141,8 @@ def post_many(session: Session, postings: list[Posting]) -> None:
     for posting in postings:
         moves[posting.customer_id] = moves.get(posting.customer_id, ZERO) + posting.amount
     table = Customer.__table__
-    session.execute(table.update().where(table.c.id == bindparam("cid"))
-                    .values(balance=table.c.balance + bindparam("move", type_=table.c.balance.type)),
-                    [{"cid": cid, "move": amount} for cid, amount in sorted(moves.items())])
+    update_from_rows(session, table, {"cid": Integer(), "move": table.c.balance.type}, sorted(moves.items()),
+                     lambda v: {"balance": table.c.balance + v.c.move}, lambda v: table.c.id == v.c.cid)
     for customer in [o for o in session.identity_map.values() if isinstance(o, Customer) and o.id in moves]:
         session.expire(customer, ["balance"])
 

@@ -44,7 +44,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy import Date, Integer, Row, func, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from app.jobs import tasks
@@ -55,7 +55,7 @@ from app.models.recurring import BillingRun, ServicePeriod
 from app.models.resellers import utcnow
 from app.services import audit, company, jobs, permissions
 from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
-from app.services.db import commit, in_ids, insert_rows
+from app.services.db import commit, in_ids, insert_rows, update_from_rows
 from app.services.messages.preferences import skip_reason
 from app.services.scope import customer_scope
 
@@ -428,9 +428,9 @@ def _move(session: Session, moves: list[Move]) -> None:
     if not moves:
         return
     table = CustomerService.__table__
-    session.execute(table.update().where(table.c.id == bindparam("sid"), table.c.next_billing_on == bindparam("old"))
-                    .values(next_billing_on=bindparam("new")),
-                    [{"sid": m.service_id, "old": m.old, "new": m.new} for m in moves])
+    update_from_rows(session, table, {"sid": Integer(), "old": Date(), "new": Date()},
+                     [(m.service_id, m.old, m.new) for m in moves], lambda v: {"next_billing_on": v.c.new},
+                     lambda v: (table.c.id == v.c.sid) & (table.c.next_billing_on == v.c.old))
     audit.record(session, "service", "update", [
         (m.service_id, m.customer_id, {"next_billing_on": [m.old.isoformat(), m.new.isoformat() if m.new else None]})
         for m in moves])
@@ -495,10 +495,9 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
             line_keys.append((line.service_id, line.period.starts_on, invoice_id))
     line_ids = _insert_with_ids(session, InvoiceLine.__table__, line_rows)
     table = ServicePeriod.__table__
-    session.execute(table.update().where(table.c.id == bindparam("pid"))
-                    .values(invoice_id=bindparam("iid"), invoice_line_id=bindparam("lid")),
-                    [{"pid": claimed[(sid, start)], "iid": iid, "lid": lid}
-                     for (sid, start, iid), lid in zip(line_keys, line_ids)])
+    update_from_rows(session, table, {"pid": Integer(), "iid": Integer(), "lid": Integer()},
+                     [(claimed[(sid, start)], iid, lid) for (sid, start, iid), lid in zip(line_keys, line_ids)],
+                     lambda v: {"invoice_id": v.c.iid, "invoice_line_id": v.c.lid}, lambda v: table.c.id == v.c.pid)
     audit.record(session, "invoice", "create", [
         (invoice_id, row["customer_id"], _created(row, billing_run.id)) for invoice_id, row in zip(invoice_ids, rows)])
     if not issue:
