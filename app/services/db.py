@@ -4,7 +4,7 @@ import json
 import logging
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, column, insert, update, values
+from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, column, func, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -135,8 +135,9 @@ def _dumped(value, cache: dict) -> str:
 def update_from_rows(session: Session, table: Table, columns: dict, rows: list[tuple], set_, where) -> None:
     """UPDATE many rows of `table`, each to values of its own (`columns`: {name: type} of each tuple in
     `rows`): `set_(v)` gives the SET clause and `where(v)` the condition, both over `v.c.<name>`. On
-    PostgreSQL one statement joined to a VALUES list (one round trip for a chunk's thousand rows, where
-    executemany costs one statement each); elsewhere executemany with those names as parameters."""
+    PostgreSQL one statement joined to unnest() of an array per column (one round trip for a chunk's
+    thousand rows, where executemany costs one statement each); elsewhere executemany with those names
+    as parameters."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":  # SQLite has no VALUES list with column names
@@ -146,10 +147,13 @@ def update_from_rows(session: Session, table: Table, columns: dict, rows: list[t
                         .execution_options(synchronize_session=False),
                         [{f"p_{name}": value for name, value in zip(columns, row)} for row in rows])
         return
-    listed = values(*[column(name, type_) for name, type_ in columns.items()], name="v").data(rows)
-    # Cast: a column of the list whose values are all NULL is text to PostgreSQL.
-    typed = SimpleNamespace(c=SimpleNamespace(**{name: cast(listed.c[name], type_) for name, type_ in columns.items()}))
-    session.execute(update(table).where(where(typed)).values(set_(typed))
+    # unnest() of one array parameter a column: a statement of one shape whatever the number of rows
+    # (compiled once, cached), where a VALUES list is compiled again for each chunk.
+    arrays = [bindparam(f"a_{name}", [row[i] for row in rows], type_=ARRAY(type_))
+              for i, (name, type_) in enumerate(columns.items())]
+    listed = func.unnest(*arrays).table_valued(*[column(name, type_) for name, type_ in columns.items()]) \
+        .render_derived(name="v")
+    session.execute(update(table).where(where(listed)).values(set_(listed))
                     .execution_options(synchronize_session=False))
 
 
