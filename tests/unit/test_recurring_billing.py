@@ -482,3 +482,17 @@ def test_a_chunks_billing_addresses_are_each_customers_billing_address(ctx):
     assert invoices.billing_addresses(db.session, owners) == {c.id: invoices.billing_address(db.session, c)
                                                               for c in owners}
     assert "Insurer Ltd" in invoices.billing_addresses(db.session, owners)[chosen.id]
+
+
+def test_an_invoice_voided_before_its_e_mail_went_fails_the_e_mail_with_the_reason(ctx, monkeypatch):
+    settings(billing_email=True)
+    owner = customer()
+    service(owner)
+    monkeypatch.setattr("app.jobs.tasks.queue_delivery", lambda ids: None)
+    run(JAN)
+    [invoice] = invoices_of(owner)
+    invoices.void(db.session, finance(), invoice.id, "Billed by mistake", key())
+    [message] = db.session.scalars(select(Message)).all()
+    delivery.deliver(db.session, [message.id], current_app.config, runner="test")
+    db.session.refresh(message)
+    assert (message.status, message.error) == ("failed", "The invoice could not be attached: it is void.")

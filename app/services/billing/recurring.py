@@ -410,7 +410,8 @@ def _claim(session: Session, run_id: int, bills: list[Bill]) -> dict[tuple[int, 
     table = ServicePeriod.__table__
     stmt = (_upsert_insert(session, table).on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
             .returning(table.c.id, table.c.service_id, table.c.starts_on))
-    return {(service_id, _day(starts_on)): period_id for period_id, service_id, starts_on in session.execute(stmt, rows)}
+    return {(service_id, _day(starts_on)): period_id
+            for period_id, service_id, starts_on in session.execute(stmt, rows)}
 
 
 def _day(value) -> date:

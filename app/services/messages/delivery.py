@@ -218,7 +218,8 @@ class Sender:
         try:
             invoice = self.session.get(Invoice, message.attach_invoice_id)
             if invoice is None or invoice.status in ("draft", "void"):
-                return "The invoice could not be attached: it is " + ("gone." if invoice is None else f"{invoice.status}.")
+                state = "gone" if invoice is None else invoice.status
+                return f"The invoice could not be attached: it is {state}."
             outbox.attach(self.session, message, [outbox.Attachment(
                 documents.filename_for(invoice), documents.PDF_TYPE,
                 documents.invoice_document(self.session, invoice, self.config))])
