@@ -97,6 +97,7 @@ def clean_data(request):
                             CompanySettings, Adjustment, Allocation, CustomerFxRate, DocumentSequence, FxRate, Invoice,
                             LedgerEntry, Payment, Quote, QuoteLine, Release, TaxRate, PriceBook, PriceBookItem)
     from app.models import CreditNote, CreditNoteLine, InvoiceAddress, PaymentReminder, PeriodicJob, ReminderState
+    from app.models import BillingRun, ServicePeriod
     from app.services.billing import ledger
     with application.app_context():
         db.session.rollback()
@@ -104,7 +105,7 @@ def clean_data(request):
         differences = ledger.check(db.session) if db.session.scalar(select(LedgerEntry.id).limit(1)) else []
         for table in (PaymentReminder.__table__, ReminderState.__table__, CardCharge.__table__, FxRate.__table__, CustomerFxRate.__table__, LedgerEntry.__table__, Allocation.__table__, Release.__table__, Adjustment.__table__,
                       CreditNoteLine.__table__, CreditNote.__table__,  # before the payments they name
-                      Payment.__table__, QuoteLine.__table__, Quote.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
+                      Payment.__table__, QuoteLine.__table__, Quote.__table__, ServicePeriod.__table__, BillingRun.__table__, Invoice.__table__, MessageAttempt.__table__, Message.__table__, Note.__table__, CustomerFile.__table__, CustomerAlias.__table__, job_customer, Job.__table__,
                       CustomerService.__table__, customer_tag, ContactPhone.__table__, Contact.__table__,
                       Address.__table__, CustomValue.__table__, CustomField.__table__, Customer.__table__, InvoiceAddress.__table__, Tag.__table__, AuditEntry.__table__,
                       CompanySettings.__table__, PriceBookItem.__table__, PeriodicJob.__table__):

@@ -18,6 +18,7 @@ from app.services.periodic import Periodic
 
 DUE_WORK = "due-work"
 PAYMENT_REMINDERS = "payment-reminders"
+RECURRING_BILLING = "recurring-billing"
 
 PERIODIC: tuple[Periodic, ...] = (
     # Between its slots anyone may run the due work (it keeps each message's own due time): the
@@ -27,6 +28,10 @@ PERIODIC: tuple[Periodic, ...] = (
     # Daily; a run keyed by episode and step sends nothing twice, and after downtime catches up once.
     Periodic(PAYMENT_REMINDERS, "Payment reminders: the step due for each overdue customer",
              tasks.payment_reminders, cron="0 7 * * *"),
+    # Daily, before the reminders; each service period is claimed once, so a run again bills nothing
+    # and a run after downtime bills each missed period once.
+    Periodic(RECURRING_BILLING, "Recurring billing: each customer's services due, one invoice a customer",
+             tasks.recurring_billing, cron="0 6 * * *"),
 )
 
 

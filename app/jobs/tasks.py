@@ -81,6 +81,45 @@ def payment_reminders(today=None) -> dict:
     return reminders.run(db.session, today, config)
 
 
+def recurring_billing(today=None) -> dict:
+    """The daily billing run (app/services/billing/recurring.py) as at `today` (default: today in the
+    company's time zone): every service period due, billed once. Its report (billing_run) as counts."""
+    from datetime import datetime
+
+    from flask import current_app
+
+    from app.services import company
+    from app.services.billing import recurring
+    config = current_app.config
+    today = today or datetime.now(company.read(db.session, config).time_zone).date()
+    billing_run = recurring.run(db.session, today, None, config)
+    return {"billing run": billing_run.id, "invoices": billing_run.invoices, "lines": billing_run.lines,
+            **{f"total {currency}": amount for currency, amount in (billing_run.totals or {}).items()},
+            **{f"skipped: {reason}": n for reason, n in (billing_run.skipped or {}).items()}}
+
+
+def run_billing(job_id: int) -> None:
+    """Finance's "Bill due services now" (app/services/billing/recurring.py start), or a failed one
+    started again: the billing run linked to the job, with its progress on the job."""
+    from flask import current_app
+
+    from app.jobs import runner
+    from app.models import Job
+    from app.services import jobs
+    from app.services.billing import recurring
+    try:
+        with runner.running(job_id) as me:
+            if not jobs.claim(db.session, job_id, me):
+                return  # done, failed, or another runner has it
+            recurring.run_job(db.session, db.session.get(Job, job_id), current_app.config, runner=me)
+    except Exception as e:  # record it on the job for the page, then let RQ see the failure too
+        db.session.rollback()
+        job = db.session.get(Job, job_id)
+        job.status, job.error = "failed", f"{type(e).__name__}: {e}"[:2000]
+        db.session.commit()
+        raise
+
+
 def run_periodic(name: str) -> dict:
     """One periodic job (app/jobs/schedule.py) if it is due and no other runner has its slot: what
     RQ's cron in `flask worker` enqueues at each slot (app/jobs/worker.py). Its outcome, a failure

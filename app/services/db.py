@@ -2,8 +2,9 @@
 inserting many rows at once, and matching a column against many ids."""
 import json
 import logging
+from types import SimpleNamespace
 
-from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, insert
+from sqlalchemy import JSON, Integer, Table, Text, any_, bindparam, cast, column, func, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -129,6 +130,31 @@ def _dumped(value, cache: dict) -> str:
     if hit is None:
         hit = cache[id(value)] = (value, json.dumps(value))
     return hit[1]
+
+
+def update_from_rows(session: Session, table: Table, columns: dict, rows: list[tuple], set_, where) -> None:
+    """UPDATE many rows of `table`, each to values of its own (`columns`: {name: type} of each tuple in
+    `rows`): `set_(v)` gives the SET clause and `where(v)` the condition, both over `v.c.<name>`. On
+    PostgreSQL one statement joined to unnest() of an array per column (one round trip for a chunk's
+    thousand rows, where executemany costs one statement each); elsewhere executemany with those names
+    as parameters."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":  # SQLite has no VALUES list with column names
+        params = SimpleNamespace(c=SimpleNamespace(**{name: bindparam(f"p_{name}", type_=type_)
+                                                      for name, type_ in columns.items()}))
+        session.execute(update(table).where(where(params)).values(set_(params))
+                        .execution_options(synchronize_session=False),
+                        [{f"p_{name}": value for name, value in zip(columns, row)} for row in rows])
+        return
+    # unnest() of one array parameter a column: a statement of one shape whatever the number of rows
+    # (compiled once, cached), where a VALUES list is compiled again for each chunk.
+    arrays = [bindparam(f"a_{name}", [row[i] for row in rows], type_=ARRAY(type_))
+              for i, (name, type_) in enumerate(columns.items())]
+    listed = func.unnest(*arrays).table_valued(*[column(name, type_) for name, type_ in columns.items()]) \
+        .render_derived(name="v")
+    session.execute(update(table).where(where(listed)).values(set_(listed))
+                    .execution_options(synchronize_session=False))
 
 
 def in_ids(session: Session, column, ids):

@@ -180,6 +180,25 @@ def address_of(session: Session, customer: Customer) -> str:
     return render(format_of(session, customer), customer, row.Contact if row else None, row.Address if row else None)
 
 
+def addresses_of(session: Session, customers: list[Customer]) -> dict[int, str]:
+    """address_of for many customers in one query (a billing run's chunk): {customer id: address}."""
+    if not customers:
+        return {}
+    by_id = {c.id: c for c in customers}
+    rows = session.execute(
+        select(Customer.id, Address, Contact)
+        .outerjoin(Address, and_(Address.customer_id == Customer.id, Address.kind == "billing"))
+        .outerjoin(Contact, and_(Contact.customer_id == Customer.id, Contact.is_primary.is_(True)))
+        .where(Customer.id.in_(list(by_id)))
+        .options(lazyload(Contact.phones)))
+    parts: dict[int, tuple] = {}
+    for customer_id, address, contact in rows:
+        parts.setdefault(customer_id, (contact, address))
+    company = company_format(session)
+    return {cid: render(customer.invoice_address_format or company, customer, *parts.get(cid, (None, None)))
+            for cid, customer in by_id.items()}
+
+
 def preview(session: Session, actor, customer_id, template) -> str:
     """`template` (empty: the company's format, as the customer would then have) rendered on the customer's
     data, for the settings screen's live preview: one query, two with the company's format. Raises

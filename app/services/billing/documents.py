@@ -324,6 +324,14 @@ def email_defaults(session: Session, invoice, config: dict, kind: Kind = INVOICE
         body = (f"Hello,\n\nPlease find attached {number} for {total}, valid until {_day(invoice.expires_on)}.\n\n"
                 f"Kind regards,\n{name or ''}").rstrip() + "\n"
         return {"subject": subject[:outbox.MAX_SUBJECT], "body": body}
+    return invoice_words(invoice, name)
+
+
+def invoice_words(invoice, name: str | None) -> dict:
+    """An issued invoice's e-mail subject and body from `name` (the letterhead's): email_defaults' words,
+    for a writer of many e-mails (a billing run) that reads the letterhead once. `invoice` needs number,
+    total, currency, status, outstanding and due_date."""
+    total = money.format(invoice.total, invoice.currency)
     subject = f"Invoice {invoice.number}" + (f" from {name}" if name else "")
     owed = ""
     if invoice.status == "part_paid":

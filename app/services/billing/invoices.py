@@ -256,6 +256,12 @@ def delete_draft(session: Session, actor, invoice_id) -> None:
 
 def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -> str:
     """The next number of the `kind` sequence (taken under a row lock: gap-free; quotes use it too)."""
+    return next_numbers(session, 1, kind, prefix)[0]
+
+
+def next_numbers(session: Session, count: int, kind: str = SEQUENCE, prefix: str = "INV-") -> list[str]:
+    """The next `count` numbers of the `kind` sequence, in order, taken under its row lock (held to the
+    end of the transaction: a rollback gives them all back, so there are no gaps)."""
     stmt = select(DocumentSequence).where(DocumentSequence.kind == kind)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -263,9 +269,9 @@ def _next_number(session: Session, kind: str = SEQUENCE, prefix: str = "INV-") -
     if sequence is None:
         sequence = DocumentSequence(kind=kind, prefix=prefix, next_number=1)
         session.add(sequence)
-    number = f"{sequence.prefix}{sequence.next_number}"
-    sequence.next_number += 1
-    return number
+    first = sequence.next_number
+    sequence.next_number += count
+    return [f"{sequence.prefix}{n}" for n in range(first, first + count)]
 
 
 def addressee(session: Session, customer: Customer, document=None) -> InvoiceAddress | None:
@@ -286,6 +292,22 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
     (see addressee), else the customer's own address through its invoice address format."""
     chosen = addressee(session, customer, document)
     return chosen.text if chosen is not None else address_format.address_of(session, customer)
+
+
+def billing_addresses(session: Session, customers: list[Customer]) -> dict[int, str]:
+    """billing_address of a new document (no address of its own) for many customers: {customer id:
+    address}, a query for the chosen invoice addresses and one for the rest (address_format.addresses_of)."""
+    chosen_ids = {c.invoice_address_id for c in customers if c.invoice_address_id is not None}
+    chosen = {a.id: a for a in session.scalars(select(InvoiceAddress).where(InvoiceAddress.id.in_(chosen_ids)))} \
+        if chosen_ids else {}
+    out, rest = {}, []
+    for customer in customers:
+        address = chosen.get(customer.invoice_address_id)
+        if address is not None and address.reseller_id == customer.reseller_id:
+            out[customer.id] = address.text
+        else:
+            rest.append(customer)
+    return {**out, **address_format.addresses_of(session, rest)}
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_credit=None) -> None:

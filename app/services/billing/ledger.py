@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, event, func, literal, select, union_all, update
+from sqlalchemy import Integer, case, event, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
 from app.models import CreditNote, CreditNoteLine
 from app.models.money import LEDGER_KINDS
+from app.models.resellers import utcnow
+from app.services.db import insert_rows, update_from_rows
 from app.services.errors import Invalid, NotFound
 
 ZERO = Decimal(0)
@@ -46,6 +48,23 @@ def lock(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id, populate_existing=True)
     session.info.setdefault(LOCKED, set()).add(customer_id)
     return customer
+
+
+def lock_many(session: Session, customer_ids: list[int]) -> set[int]:
+    """lock() many customers in one statement, in id order (two runs locking overlapping sets wait
+    rather than deadlock); the ids found. Their ORM objects are not loaded: a set-based writer (the
+    billing run) reads what it needs itself."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        found = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
+                                    .with_for_update()))
+    else:
+        found = set(session.scalars(update(Customer).where(Customer.id.in_(ids)).values(balance=Customer.balance)
+                                    .returning(Customer.id).execution_options(synchronize_session=False)))
+    session.info.setdefault(LOCKED, set()).update(found)
+    return found
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -84,6 +103,48 @@ def post(session: Session, customer: Customer, amount: Decimal, kind: str, sourc
                     .values(balance=Customer.balance + amount).execution_options(synchronize_session=False))
     session.expire(customer, ["balance"])
     return entry
+
+
+@dataclass(frozen=True)
+class Posting:
+    customer_id: int
+    currency: str
+    amount: Decimal
+    kind: str
+    source_table: str
+    source_id: int
+    effective_on: date
+    created_by_id: int | None = None
+    reason: str | None = None
+
+
+def post_many(session: Session, postings: list[Posting]) -> None:
+    """`post` for many sources at once (a billing run's invoices): the same entries, one multi-row
+    insert, and each customer's balance moved by the sum of its postings. Every customer must have been
+    locked in this transaction; nothing is posted otherwise."""
+    if not postings:
+        return
+    locked = session.info.get(LOCKED, set())
+    for posting in postings:
+        if posting.kind not in LEDGER_KINDS:
+            raise ValueError(f"not a ledger entry's kind: {posting.kind}")
+        if posting.customer_id not in locked:
+            raise RuntimeError("lock the customer's money (ledger.lock) in this transaction before posting")
+        if posting.amount == 0:
+            raise ValueError("a ledger entry is never zero")
+    now = utcnow()
+    insert_rows(session, LedgerEntry.__table__, [
+        {"customer_id": p.customer_id, "currency": p.currency, "amount": p.amount, "kind": p.kind,
+         "source_table": p.source_table, "source_id": p.source_id, "effective_on": p.effective_on,
+         "reason": p.reason, "created_by_id": p.created_by_id, "created_at": now} for p in postings])
+    moves: dict[int, Decimal] = {}
+    for posting in postings:
+        moves[posting.customer_id] = moves.get(posting.customer_id, ZERO) + posting.amount
+    table = Customer.__table__
+    update_from_rows(session, table, {"cid": Integer(), "move": table.c.balance.type}, sorted(moves.items()),
+                     lambda v: {"balance": table.c.balance + v.c.move}, lambda v: table.c.id == v.c.cid)
+    for customer in [o for o in session.identity_map.values() if isinstance(o, Customer) and o.id in moves]:
+        session.expire(customer, ["balance"])
 
 
 def merged(session: Session, survivor: Customer, duplicate: Customer) -> None:

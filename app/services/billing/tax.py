@@ -35,16 +35,30 @@ def charged(session: Session, customer: Customer, rate_id: int | None) -> Charge
     """The tax a line of `customer` with the chosen rate `rate_id` (None: the default) is charged."""
     if customer.tax_exempt:
         return Charged(rate_id, EXEMPT, Decimal(0))
-    rate = None
-    if customer.tax_rate_id is not None:
-        rate = session.get(TaxRate, customer.tax_rate_id)
-    if rate is None and rate_id is not None:
-        rate = session.get(TaxRate, rate_id)
-    if rate is None and rate_id is None:
-        rate = default_rate(session)
+    special = session.get(TaxRate, customer.tax_rate_id) if customer.tax_rate_id is not None else None
+    own = session.get(TaxRate, rate_id) if special is None and rate_id is not None else None
+    default = default_rate(session) if special is None and rate_id is None else None
+    return _chosen(rate_id, special or own or default)
+
+
+def _chosen(rate_id: int | None, rate: TaxRate | None) -> Charged:
     if rate is None:
         return Charged(rate_id, None, Decimal(0))
     return Charged(rate_id, rate.name, rate.percent)
+
+
+class RateTable:
+    """`charged` for many lines at once (a billing run's): the rates read once, the same precedence."""
+
+    def __init__(self, session: Session):
+        self.rates = {rate.id: rate for rate in rates(session)}
+        self.default = next((rate for rate in self.rates.values() if rate.is_default), None)
+
+    def charged(self, tax_exempt: bool, special_id: int | None, rate_id: int | None) -> Charged:
+        if tax_exempt:
+            return Charged(rate_id, EXEMPT, Decimal(0))
+        special = self.rates.get(special_id) if special_id is not None else None
+        return _chosen(rate_id, special or (self.rates.get(rate_id) if rate_id is not None else self.default))
 
 
 def rates(session: Session) -> list[TaxRate]:

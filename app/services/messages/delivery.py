@@ -45,7 +45,8 @@ INTERRUPTED = ("Interrupted while sending: it may or may not have gone out. "
                "Send it again if it did not arrive.")
 PREFERENCES = ("service_email", "service_sms", "marketing_email", "marketing_sms")  # customer's and contact's
 MESSAGE_COLUMNS = (Message.id, Message.customer_id, Message.contact_id, Message.channel, Message.purpose,
-                   Message.recipient, Message.subject, Message.body, Message.attempts, Message.attach_statement_on)
+                   Message.recipient, Message.subject, Message.body, Message.attempts, Message.attach_statement_on,
+                   Message.attach_invoice_id)
 
 
 def lease_of(config: dict) -> timedelta:
@@ -139,9 +140,11 @@ class Sender:
             self.outcomes[message] += 1
             return message
         transport = self._transport(message.channel)
-        if message.attach_statement_on is not None and not self.has_files and message.channel == "email":
+        document = self._attach_statement if message.attach_statement_on is not None else \
+            self._attach_invoice if message.attach_invoice_id is not None else None
+        if document is not None and not self.has_files and message.channel == "email":
             try:
-                problem = self._attach_statement(message)
+                problem = document(message)
             except BaseException as e:  # the job's timeout or an interrupt while rendering: nothing went out
                 self.session.rollback()
                 cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -193,29 +196,51 @@ class Sender:
 
     def _attach_statement(self, message) -> str | None:
         """Render the customer's outstanding statement as at `attach_statement_on` (a payment reminder's,
-        services/billing/reminders.py) and store it as the message's attachment, committed: rendered
-        once, a retry sends the stored file (nothing is stored unless the whole file is: a render cut short
-        by the job's timeout raises, and the message goes again, rendered then). Kept to outbox.attach's
-        size rule. The reason it cannot be attached, or None."""
+        services/billing/reminders.py) and store it (see _attach_rendered). The reason it cannot be
+        attached, or None."""
         from app.services.billing import statement_documents, statements
+        from app.services.messages import outbox  # (here: outbox imports this module)
+
+        def render() -> outbox.Attachment:
+            customer = self.session.get(Customer, message.customer_id)
+            statement = statements.outstanding_for(self.session, customer, message.attach_statement_on)
+            return outbox.Attachment(statement_documents.filename_for(statement), "application/pdf",
+                                     statement_documents.pdf(self.session, statement, self.config))
+        return self._attach_rendered(message, "statement", render)
+
+    def _attach_invoice(self, message) -> str | None:
+        """Render the invoice `attach_invoice_id` names (a billing run's e-mail, services/billing/recurring.py)
+        and store it (see _attach_rendered); a draft, void or deleted invoice is not sent. The reason it
+        cannot be attached, or None."""
+        from app.models import Invoice
+        from app.services.billing import documents
+        from app.services.messages import outbox
+        invoice = self.session.get(Invoice, message.attach_invoice_id)
+        if invoice is None or invoice.status in ("draft", "void"):
+            return f"The invoice could not be attached: it is {'gone' if invoice is None else invoice.status}."
+        return self._attach_rendered(message, "invoice", lambda: outbox.Attachment(
+            documents.filename_for(invoice), documents.PDF_TYPE,
+            documents.invoice_document(self.session, invoice, self.config)))
+
+    def _attach_rendered(self, message, what: str, render) -> str | None:
+        """Store the file `render` makes as the message's attachment, committed: rendered once, a retry
+        sends the stored file (nothing is stored unless the whole file is: a render cut short by the job's
+        timeout raises, and the message goes again, rendered then). Kept to outbox.attach's size rule.
+        The reason the `what` cannot be attached, or None."""
         from app.services.errors import Invalid
         from app.services.messages import outbox
         try:
-            customer = self.session.get(Customer, message.customer_id)
-            statement = statements.outstanding_for(self.session, customer, message.attach_statement_on)
-            outbox.attach(self.session, message, [outbox.Attachment(
-                statement_documents.filename_for(statement), "application/pdf",
-                statement_documents.pdf(self.session, statement, self.config))])
+            outbox.attach(self.session, message, [render()])
             self._commit()
         except JobTimeoutException:
             raise
         except Invalid as e:
             self.session.rollback()
-            return f"The statement could not be attached: {' '.join(m for ms in e.errors.values() for m in ms)}"
-        except Exception as e:  # noqa: BLE001  a statement that cannot be built fails this message only
+            return f"The {what} could not be attached: {' '.join(m for ms in e.errors.values() for m in ms)}"
+        except Exception as e:  # noqa: BLE001  a document that cannot be built fails this message only
             self.session.rollback()
-            log.exception("could not attach the statement to message %s", message.id)
-            return f"The statement could not be attached ({type(e).__name__}: {e})"
+            log.exception("could not attach the %s to message %s", what, message.id)
+            return f"The {what} could not be attached ({type(e).__name__}: {e})"
         return None
 
     def _transport(self, channel: str):

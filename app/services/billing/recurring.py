@@ -1,0 +1,578 @@
+"""Recurring billing of customer services (issue 17): what a billing run would bill (`plan`), and the
+run itself (`run`), the daily periodic job's and Finance's "Bill due services now".
+
+**What is due** as at `today`: each service whose `next_billing_on` is on or before today (found
+through the partial index ix_service_next_billing), its periods by services/billing/periods.py. Per
+customer ONE invoice for all its due services' periods, one line per service and period ("Broadband
+40 Mb, 1–31 Jan 2027"), billed in advance: dated the run's day, due by the customer's creditor days
+(invoices.due_date_default). A line is quantity (1, or the pro rata fraction) × the service's price,
+which is in the customer's currency: its net rounded once to the currency's minor units and its tax at
+the service's rate as any invoice line's (invoices.priced, tax.charged's precedence: exempt, special
+rate, the line's rate, the default). Each service's next billing date moves on past the periods billed
+(NULL when nothing more is to be billed: a one-off, a service billed to its end).
+
+**Who is not billed**: dormant, archived and blocked customers (counted by reason; their services are
+left as they are, due, and billed when the customer is back). A suspended service, when the company's
+"bill suspended services" is off (default on: invoicing goes on while a customer is disabled for late
+payment): its due periods are passed over unbilled (its next billing date moves on). A cancelled
+service: with pro rata on and an end date, its not yet billed active part; otherwise never (its next
+billing date is cleared). A service with an end date that is not cancelled bills periods starting
+before it (pro rata: their active part; off: whole). A line of nothing (a free service) is not written:
+its period is recorded as billed at 0.
+
+**Settings** (company_settings, empty meaning the default): billing_pro_rata (off), billing_drafts
+(off: invoices are issued at once; on: left as drafts for review, nothing posted nor e-mailed),
+billing_email (on: each issued invoice e-mailed with its PDF), bill_suspended (on). Account credit is
+used at issue when the customer's setting (else the company's default) is "automatic"
+(allocation.use_credit_on_issue); "ask" has nobody to ask in a run: not used.
+
+**Once per period**: each period is claimed by a `service_period` row, INSERT ... ON CONFLICT
+(service_id, starts_on) DO NOTHING, in the transaction that writes its invoice; only the periods claimed
+are billed. Two runs at once also lock each chunk's customers first (ledger.lock_many, in id order),
+so the second reads the first's result and finds nothing due.
+
+**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims, the invoices
+with gap-free numbers taken as a block from the invoice sequence under its row lock, their lines, the
+ledger entries and balances (ledger.post_many: the rows invoices._issue + ledger.post write), one audit
+entry per invoice and per service moved on, the e-mails (message.attach_invoice_id: delivery renders
+and attaches the PDF once); each chunk committed, its e-mails queued for delivery after the commit.
+The run's report is kept in `billing_run`, updated with each chunk.
+"""
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+
+from sqlalchemy import Date, Integer, Row, func, insert, select
+from sqlalchemy.orm import Session, lazyload
+
+from app.jobs import tasks
+from app.models import Contact, Customer, CustomerService, Invoice, InvoiceLine, Job, Message, \
+    Payment
+from app.models.customers import USE_CREDIT
+from app.models.recurring import BillingRun, ServicePeriod
+from app.models.resellers import utcnow
+from app.services import audit, company, jobs, permissions
+from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
+from app.services.db import commit, in_ids, insert_rows, update_from_rows
+from app.services.messages.preferences import skip_reason
+from app.services.scope import customer_scope
+
+CHUNK = 500  # customers written (and committed) together
+ACTION = "recurring_billing"  # the Job's action: "Bill due services now"
+LABEL = "Bill due services"
+SENDER = "billing run"  # created_by of the run's e-mails when nobody started it
+SKIPPED_STATUSES = ("dormant", "archived", "blocked")
+# The report's other keys (services, not customers): passed over, never billed.
+SUSPENDED, CANCELLED, NO_ADDRESS = "suspended services", "cancelled services", "not e-mailed: no address"
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line a run bills: a service's period."""
+
+    service_id: int
+    service_name: str
+    period: periods.Period
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate_id: int | None
+    tax_name: str | None
+    tax_percent: Decimal
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass
+class Bill:
+    """A customer's invoice-to-be: its lines (those worth more than nothing) and totals."""
+
+    customer_id: int
+    name: str
+    currency: str
+    lines: list[Line] = field(default_factory=list)
+    free: list[Line] = field(default_factory=list)  # periods billed at nothing: claimed, not written
+
+    @property
+    def net_total(self) -> Decimal:
+        return sum((line.net for line in self.lines), ZERO)
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax for line in self.lines), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.net_total + self.tax_total
+
+
+@dataclass(frozen=True)
+class Move:
+    """A service's next billing date moved on (from `old` to `new`, None: nothing more to bill)."""
+
+    service_id: int
+    customer_id: int
+    old: date
+    new: date | None
+
+
+@dataclass
+class Plan:
+    """What a run would bill as at `today` (for the customers looked at): the bills by customer, the
+    totals per currency, the customers skipped and services passed over by reason, and the next billing
+    dates that move. `last_customer_id`: where the next page starts."""
+
+    today: date
+    bills: list[Bill] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    moves: list[Move] = field(default_factory=list)
+    last_customer_id: int | None = None
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for bill in self.bills:
+            if bill.lines:
+                out[bill.currency] = out.get(bill.currency, ZERO) + bill.total
+        return out
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(bill.lines) for bill in self.bills)
+
+
+# --- what is due ---------------------------------------------------------------------------------
+
+def _due_customers(today: date, scope=None):
+    """A select of the ids of customers with a service due as at `today`, in id order."""
+    stmt = (select(CustomerService.customer_id).where(CustomerService.next_billing_on.is_not(None),
+                                                      CustomerService.next_billing_on <= today)
+            .distinct().order_by(CustomerService.customer_id))
+    if scope is not None:
+        stmt = stmt.join(Customer, Customer.id == CustomerService.customer_id).where(scope)
+    return stmt
+
+
+def _due_services(session: Session, today: date, customer_ids: list[int]) -> list[Row]:
+    return session.execute(
+        select(CustomerService.id, CustomerService.customer_id, CustomerService.name, CustomerService.price,
+               CustomerService.billing_cycle, CustomerService.status, CustomerService.started_on,
+               CustomerService.next_billing_on, CustomerService.billing_day, CustomerService.ends_on,
+               CustomerService.tax_rate_id, Customer.name.label("customer_name"), Customer.currency,
+               Customer.status.label("customer_status"), Customer.tax_exempt,
+               Customer.tax_rate_id.label("special_rate_id"))
+        .join(Customer, Customer.id == CustomerService.customer_id)
+        .where(in_ids(session, CustomerService.customer_id, customer_ids), CustomerService.next_billing_on.is_not(None),
+               CustomerService.next_billing_on <= today)
+        .order_by(CustomerService.customer_id, CustomerService.id)).all()
+
+
+def _plan_rows(rows: list[Row], today: date, chosen: company.Billing, rates: tax.RateTable, plan: Plan) -> None:
+    """Add to `plan` what the due services `rows` (by customer) bill; see the module's docstring."""
+    skipped_customers: dict[int, str] = {}
+    bills: dict[int, Bill] = {}
+    for row in rows:
+        if row.customer_status in SKIPPED_STATUSES:
+            skipped_customers[row.customer_id] = row.customer_status
+            continue
+        if row.status == "cancelled" and not (chosen.pro_rata and row.ends_on is not None):
+            plan.skipped[CANCELLED] += 1
+            plan.moves.append(Move(row.id, row.customer_id, row.next_billing_on, None))
+            continue
+        found, nxt = periods.due(row.billing_cycle, row.next_billing_on, row.billing_day, row.started_on,
+                                 row.ends_on, today, chosen.pro_rata)
+        plan.moves.append(Move(row.id, row.customer_id, row.next_billing_on, nxt))
+        if row.status == "suspended" and not chosen.bill_suspended:
+            plan.skipped[SUSPENDED] += 1
+            continue
+        bill = bills.setdefault(row.customer_id, Bill(row.customer_id, row.customer_name, row.currency))
+        charged = rates.charged(row.tax_exempt, row.special_rate_id, row.tax_rate_id)
+        for period in found:
+            net, tax_ = invoices.priced(row.currency, period.quantity, row.price, charged.percent)
+            line = Line(row.id, row.name, period, periods.description(row.name, row.billing_cycle, period),
+                        period.quantity, row.price, row.tax_rate_id, charged.name, charged.percent, net, tax_)
+            (bill.lines if net > 0 else bill.free).append(line)
+    plan.bills.extend(bill for bill in bills.values() if bill.lines or bill.free)
+    plan.skipped.update(Counter(skipped_customers.values()))
+    if rows:
+        plan.last_customer_id = max(plan.last_customer_id or 0, rows[-1].customer_id)
+
+
+def plan(session: Session, today: date, actor=None, after_id: int | None = None, limit: int | None = 50) -> Plan:
+    """What a run as at `today` would bill, for a page of customers (`limit` customers with services due
+    after customer `after_id`, in id order; None: all of them) within `actor`'s scope (None: every
+    customer): per customer its lines (service, period, amount), the totals per currency, the skipped
+    counts. Reads only. Raises Forbidden for an actor who may not post money."""
+    if actor is not None:
+        permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+    stmt = _due_customers(today, customer_scope(actor) if actor is not None else None)
+    if after_id is not None:
+        stmt = stmt.where(CustomerService.customer_id > after_id)
+    if limit is not None:
+        stmt = stmt.limit(max(1, min(int(limit), 1000)))
+    ids = list(session.scalars(stmt))
+    found = Plan(today)
+    _plan_rows(_due_services(session, today, ids), today, company.billing(session), tax.RateTable(session), found)
+    if ids:
+        found.last_customer_id = ids[-1]
+    return found
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The whole of what a run as at a day faces, counted in SQL (the preview's heading): customers to
+    bill, their services due, and customers that will be skipped, by status."""
+
+    customers: int
+    services: int
+    skipped: dict[str, int]
+
+
+def summary(session: Session, today: date, actor=None) -> Summary:
+    """Counts of what is due as at `today` within `actor`'s scope (None: every customer), by customer
+    status: one grouped query over the due services (the partial index finds them). Raises Forbidden."""
+    if actor is not None:
+        permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+    stmt = (select(Customer.status, func.count(func.distinct(Customer.id)), func.count(CustomerService.id))
+            .join(Customer, Customer.id == CustomerService.customer_id)
+            .where(CustomerService.next_billing_on.is_not(None), CustomerService.next_billing_on <= today)
+            .group_by(Customer.status))
+    if actor is not None:
+        stmt = stmt.where(customer_scope(actor))
+    customers = services = 0
+    skipped = {}
+    for status, customer_count, service_count in session.execute(stmt):
+        if status in SKIPPED_STATUSES:
+            skipped[status] = customer_count
+        else:
+            customers, services = customers + customer_count, services + service_count
+    return Summary(customers, services, skipped)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def start(session: Session, actor, today: date | None = None) -> BillingRun:
+    """Finance's "Bill due services now" (POST_MONEY): a billing run as at `today` (default: today) made
+    visible in the job monitor (a Job linked to it by billing_run.job_id), committed, then queued.
+    Raises Forbidden."""
+    from app.jobs import enqueue
+    permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+    today = today or date.today()
+    total = session.scalar(select(func.count()).select_from(_due_customers(today).subquery()))
+    job = Job(action=ACTION, params={"today": today.isoformat()}, user_id=getattr(actor, "id", None),
+              username=getattr(actor, "username", None), status="queued", total=total, result={})
+    session.add(job)
+    session.flush()
+    billing_run = BillingRun(run_on=today, status="running", started_by=getattr(actor, "username", None),
+                             issued=not company.billing(session).drafts, job_id=job.id)
+    session.add(billing_run)
+    commit(session)
+    enqueue(tasks.run_billing, job.id, size=total)
+    return billing_run
+
+
+def run_job(session: Session, job: Job, config: dict, runner: str | None = None) -> BillingRun:
+    """The worker's side of `start`: the run the job is linked to, carried out with progress on the job."""
+    billing_run = session.scalar(select(BillingRun).where(BillingRun.job_id == job.id))
+    actor = _user(session, job.user_id)
+    return run(session, date.fromisoformat(job.params["today"]), job.username, config, actor=actor, job=job,
+               runner=runner, billing_run=billing_run)
+
+
+def _user(session: Session, user_id: int | None):
+    from app.models import User
+    return session.get(User, user_id) if user_id is not None else None
+
+
+def run(session: Session, today: date, started_by: str | None, config: dict, *, actor=None, job: Job | None = None,
+        runner: str | None = None, chunk: int = CHUNK, billing_run: BillingRun | None = None) -> BillingRun:
+    """Bill every service due as at `today` (see the module's docstring), a chunk of customers a
+    transaction; returns the run with its report. A failure is recorded on the run (status failed, the
+    error; the chunks before it stay committed, and a run again goes on from there) and raised."""
+    chosen = company.billing(session)
+    if billing_run is None:
+        billing_run = BillingRun(run_on=today, status="running", started_by=started_by, issued=not chosen.drafts)
+        session.add(billing_run)
+    # Started again after a failure, it goes on: its report so far stays.
+    billing_run.status, billing_run.error, billing_run.finished_at = "running", None, None
+    billing_run.totals, billing_run.skipped = billing_run.totals or {}, billing_run.skipped or {}
+    if job is not None:
+        job.status, job.done = "running", 0
+        jobs.beat(job, runner)
+    session.commit()
+    run_id = billing_run.id
+    try:
+        # Read once (the partial index finds them): a query per chunk would scan what is due again each time.
+        due = list(session.scalars(_due_customers(today)))
+        if job is not None:
+            job.total = len(due)
+        for start_at in range(0, len(due), chunk):
+            ids = due[start_at:start_at + chunk]
+            queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by)
+            after = ids[-1]
+            if job is not None:
+                job.done += len(ids)
+                job.result = _report(billing_run)
+                jobs.beat(job, runner, done_through=after)
+            session.commit()
+            tasks.queue_delivery(queued)
+        billing_run.status, billing_run.finished_at = "finished", utcnow()
+        if job is not None:
+            job.result = _report(billing_run)
+            jobs.finish(session, job)
+        session.commit()
+    except Exception as e:
+        session.rollback()
+        failed = session.get(BillingRun, run_id)
+        failed.status, failed.error, failed.finished_at = "failed", f"{type(e).__name__}: {e}"[:2000], utcnow()
+        if job is not None:
+            failed_job = session.get(Job, job.id)
+            failed_job.status, failed_job.error = "failed", failed.error
+        session.commit()
+        raise
+    return billing_run
+
+
+def _report(billing_run: BillingRun) -> dict:
+    return {"invoices": billing_run.invoices, "lines": billing_run.lines, "totals": dict(billing_run.totals or {}),
+            "skipped": dict(billing_run.skipped or {}), "changed": billing_run.invoices}
+
+
+def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], today: date, chosen: company.Billing,
+                 config: dict, actor, started_by: str | None) -> list[int]:
+    """Bill a chunk of customers (not committed; see the module's docstring); adds to the run's report.
+    Returns the ids of the e-mails written queued."""
+    ledger.lock_many(session, ids)  # first: a run at the same moment waits here, then finds nothing due
+    found = Plan(today)
+    _plan_rows(_due_services(session, today, ids), today, chosen, tax.RateTable(session), found)
+    claimed = _claim(session, billing_run.id, found.bills)
+    bills = [_claimed_part(bill, claimed) for bill in found.bills]
+    billed_services = {line.service_id for bill in bills for line in bill.lines + bill.free}
+    # A service moves on when its periods were claimed here, or when it had none to bill (passed over).
+    planned = {line.service_id for bill in found.bills for line in bill.lines + bill.free}
+    _move(session, [m for m in found.moves if m.service_id in billed_services or m.service_id not in planned])
+    bills = [bill for bill in bills if bill.lines]
+    written = _write_invoices(session, billing_run, bills, claimed, today, chosen, actor)
+    queued = _email(session, written, config, started_by) if chosen.email and not chosen.drafts else []
+    skipped = Counter(billing_run.skipped or {})
+    skipped.update(found.skipped)
+    skipped[NO_ADDRESS] += sum(1 for _, message_id in queued if message_id is None)
+    totals = {k: Decimal(v) for k, v in (billing_run.totals or {}).items()}
+    for bill in bills:
+        totals[bill.currency] = totals.get(bill.currency, ZERO) + bill.total
+    billing_run.invoices += len(bills)
+    billing_run.lines += sum(len(bill.lines) for bill in bills)
+    billing_run.totals = {k: str(v) for k, v in sorted(totals.items())}
+    billing_run.skipped = {k: v for k, v in sorted(skipped.items()) if v}
+    return [message_id for status, message_id in queued if status == "queued"]
+
+
+def _upsert_insert(session: Session, table):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def _claim(session: Session, run_id: int, bills: list[Bill]) -> dict[tuple[int, date], int]:
+    """Claim every period of `bills` (one multi-row INSERT ... ON CONFLICT DO NOTHING, in key order):
+    {(service id, period start): service_period id} of those this transaction took."""
+    now = utcnow()
+    rows = sorted(({"service_id": line.service_id, "starts_on": line.period.starts_on, "ends_on": line.period.ends_on,
+                    "amount": line.net, "run_id": run_id, "created_at": now}
+                   for bill in bills for line in bill.lines + bill.free),
+                  key=lambda r: (r["service_id"], r["starts_on"]))
+    if not rows:
+        return {}
+    table = ServicePeriod.__table__
+    stmt = (_upsert_insert(session, table).on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
+            .returning(table.c.id, table.c.service_id, table.c.starts_on))
+    return {(service_id, _day(starts_on)): period_id
+            for period_id, service_id, starts_on in session.execute(stmt, rows)}
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _claimed_part(bill: Bill, claimed: dict) -> Bill:
+    return Bill(bill.customer_id, bill.name, bill.currency,
+                [line for line in bill.lines if (line.service_id, line.period.starts_on) in claimed],
+                [line for line in bill.free if (line.service_id, line.period.starts_on) in claimed])
+
+
+def _move(session: Session, moves: list[Move]) -> None:
+    """Each service's next billing date moved on (guarded by its old value), audited."""
+    if not moves:
+        return
+    table = CustomerService.__table__
+    update_from_rows(session, table, {"sid": Integer(), "old": Date(), "new": Date()},
+                     [(m.service_id, m.old, m.new) for m in moves], lambda v: {"next_billing_on": v.c.new},
+                     lambda v: (table.c.id == v.c.sid) & (table.c.next_billing_on == v.c.old))
+    audit.record(session, "service", "update", [
+        (m.service_id, m.customer_id, {"next_billing_on": [m.old.isoformat(), m.new.isoformat() if m.new else None]})
+        for m in moves])
+
+
+def _insert_with_ids(session: Session, table, rows: list[dict]) -> list[int]:
+    """Insert `rows`; their ids in order (PostgreSQL: drawn from the sequence first, then COPY)."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                              .select_from(func.generate_series(1, len(rows)))).all()
+        insert_rows(session, table, [{"id": i, **row} for i, row in zip(ids, rows)])
+        return list(ids)
+    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+
+
+@dataclass
+class Written:
+    """An invoice the run wrote, for its e-mail."""
+
+    invoice_id: int
+    customer: Customer
+    invoice: SimpleNamespace
+
+
+def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], claimed: dict, today: date,
+                    chosen: company.Billing, actor) -> list[Written]:
+    """The chunk's invoices, lines, claims' links, postings, credit used and audit entries (not committed)."""
+    if not bills:
+        return []
+    customers = {c.id: c for c in session.scalars(
+        select(Customer).where(in_ids(session, Customer.id, [b.customer_id for b in bills]))
+        .options(lazyload("*")).execution_options(populate_existing=True))}
+    issue = not chosen.drafts
+    numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
+    now, actor_id = utcnow(), getattr(actor, "id", None)
+    addresses = invoices.billing_addresses(session, list(customers.values())) if issue else {}
+    rows = []
+    for bill, number in zip(bills, numbers):
+        customer = customers[bill.customer_id]
+        row = {"customer_id": bill.customer_id, "currency": bill.currency, "number": number,
+               "status": "issued" if issue else "draft", "issue_date": today,
+               "due_date": invoices.due_date_default(session, customer, today), "notes": None,
+               "billing_address": None, "invoice_address_id": None, "outstanding": bill.total if issue else ZERO,
+               "disputed": False, "issued_at": None, "voided_at": None, "void_reason": None, "fx_rate": None,
+               "fx_rate_on": None, "created_by_id": actor_id, "created_at": now, "net_total": bill.net_total,
+               "tax_total": bill.tax_total, "total": bill.total}
+        if issue:
+            row["billing_address"] = addresses[customer.id]
+            row["issued_at"] = datetime.now(timezone.utc)
+            row["fx_rate"], row["fx_rate_on"] = fx.issued_rate(session, bill.currency, today, customer.id)
+        rows.append(row)
+    invoice_ids = _insert_with_ids(session, Invoice.__table__, rows)
+    line_rows, line_keys = [], []
+    for bill, invoice_id in zip(bills, invoice_ids):
+        for position, line in enumerate(bill.lines):
+            line_rows.append({"invoice_id": invoice_id, "position": position, "description": line.description[:500],
+                              "category": "other", "quantity": line.quantity, "unit_price": line.unit_price,
+                              "tax_rate_id": line.tax_rate_id, "tax_name": line.tax_name,
+                              "tax_percent": line.tax_percent, "net": line.net, "tax": line.tax})
+            line_keys.append((line.service_id, line.period.starts_on, invoice_id))
+    line_ids = _insert_with_ids(session, InvoiceLine.__table__, line_rows)
+    table = ServicePeriod.__table__
+    update_from_rows(session, table, {"pid": Integer(), "iid": Integer(), "lid": Integer()},
+                     [(claimed[(sid, start)], iid, lid) for (sid, start, iid), lid in zip(line_keys, line_ids)],
+                     lambda v: {"invoice_id": v.c.iid, "invoice_line_id": v.c.lid}, lambda v: table.c.id == v.c.pid)
+    audit.record(session, "invoice", "create", [
+        (invoice_id, row["customer_id"], _created(row, billing_run.id)) for invoice_id, row in zip(invoice_ids, rows)])
+    if not issue:
+        return []
+    ledger.post_many(session, [ledger.Posting(row["customer_id"], row["currency"], row["total"], "invoice", "invoice",
+                                              invoice_id, today, actor_id)
+                               for invoice_id, row in zip(invoice_ids, rows)])
+    written = [Written(invoice_id, customers[row["customer_id"]], SimpleNamespace(**row))
+               for invoice_id, row in zip(invoice_ids, rows)]
+    _use_credit(session, actor, written)
+    return written
+
+
+def _created(row: dict, run_id: int) -> dict:
+    """An invoice's creation as the audit hook records one (its fields set), and the run that made it."""
+    out = {k: [None, audit._plain(v)] for k, v in row.items()
+           if v is not None and k not in ("created_at", "issued_at", "billing_address")}
+    out["billing_run_id"] = [None, run_id]
+    return out
+
+
+def _use_credit(session: Session, actor, written: list[Written]) -> None:
+    """Pay the new invoices of customers whose setting is "automatic" and who have account credit from it
+    (allocation.use_credit_on_issue: oldest credit first, dated the issue date)."""
+    default = allocation.use_credit(session, SimpleNamespace(use_credit=None))
+    automatic = [w for w in written if (w.customer.use_credit if w.customer.use_credit in USE_CREDIT else default)
+                 == "automatic"]
+    if not automatic:
+        return
+    with_credit = set(session.scalars(select(Payment.customer_id).distinct().where(
+        in_ids(session, Payment.customer_id, [w.customer.id for w in automatic]), Payment.unallocated > 0,
+        Payment.kind != "write_off")))
+    for item in automatic:
+        if item.customer.id not in with_credit:
+            continue
+        invoice = session.get(Invoice, item.invoice_id)
+        allocation.use_credit_on_issue(session, actor, item.customer, invoice)
+        session.flush()
+        item.invoice.status, item.invoice.outstanding = invoice.status, invoice.outstanding
+
+
+def _recipients(session: Session, customers: list[Customer]) -> dict[int, tuple[str, str, int | None, bool]]:
+    """Where each customer's invoice e-mail goes, as the invoice's e-mail form offers first: the customer's
+    own address, else its contacts' (the primary first): (address, name, contact id, allows service e-mail)."""
+    out = {c.id: (c.email, c.name, None, c.service_email) for c in customers if c.email}
+    missing = [c.id for c in customers if not c.email]
+    if missing:
+        names = {c.id: c.name for c in customers}
+        for contact in session.scalars(select(Contact).where(in_ids(session, Contact.customer_id, missing),
+                                                             Contact.email.is_not(None), Contact.email != "")
+                                       .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.id)
+                                       .options(lazyload("*"))):
+            if contact.customer_id not in out:
+                name = " ".join(p for p in (contact.first_name, contact.surname) if p) or names[contact.customer_id]
+                out[contact.customer_id] = (contact.email, name, contact.id, contact.service_email)
+    return out
+
+
+def _email(session: Session, written: list[Written], config: dict, started_by: str | None) -> list[tuple]:
+    """One e-mail per issued invoice (multi-row insert), the PDF left to delivery (attach_invoice_id);
+    skipped with the reason when preferences say so. (status, message id) per invoice: (None, None) for
+    a customer with no address (nothing written)."""
+    if not written:
+        return []
+    name = company.letterhead(session, config).name
+    found = _recipients(session, [w.customer for w in written])
+    now, rows, out = utcnow(), [], []
+    for item in written:
+        to = found.get(item.customer.id)
+        if to is None:
+            out.append((None, None))
+            continue
+        address, recipient_name, contact_id, allows = to
+        reason = skip_reason(item.customer.status, allows, "email", "service", address)
+        words = documents.invoice_words(item.invoice, name)
+        rows.append({"customer_id": item.customer.id, "contact_id": contact_id, "channel": "email",
+                     "purpose": "service", "kind": "message", "direction": "out", "recipient": address,
+                     "recipient_name": recipient_name[:250], "subject": words["subject"], "body": words["body"],
+                     "status": "skipped" if reason else "queued", "skip_reason": reason, "attempts": 0,
+                     "created_by": started_by or SENDER, "created_at": now, "due_at": now,
+                     "attach_invoice_id": item.invoice_id})
+    ids = _insert_with_ids(session, Message.__table__, rows)
+    return out + [(row["status"], message_id) for row, message_id in zip(rows, ids)]
+
+
+def latest_runs(session: Session, limit: int = 20) -> list[BillingRun]:
+    """The newest billing runs, for their reports."""
+    return list(session.scalars(select(BillingRun).order_by(BillingRun.id.desc()).limit(limit)))
+
+
+def _restart(job_id: int) -> None:
+    from app.jobs import enqueue
+    enqueue(tasks.run_billing, job_id)
+
+
+jobs.register(ACTION, LABEL, restart=_restart, grants=(POST_MONEY,), done_word="billed")
