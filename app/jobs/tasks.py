@@ -9,23 +9,29 @@ log = logging.getLogger(__name__)
 QUEUE_ERRORS = (RedisError, OSError)  # the queue could not take a job
 
 
-def run_bulk_action(job_id: int) -> None:
-    """Do a confirmed bulk action (app/services/customers/bulk.py), or go on with one started again."""
+def _run_job(job_id: int, work) -> None:
+    """Claim the job and do `work(job, runner)` under the runner's heartbeat (a job done, failed, or held
+    by another runner is left alone); a failure is recorded on the job for its page, then raised for RQ."""
     from app.jobs import runner
     from app.models import Job
     from app.services import jobs
-    from app.services.customers import bulk
     try:
         with runner.running(job_id) as me:
             if not jobs.claim(db.session, job_id, me):
-                return  # done, failed, or another runner has it
-            bulk.run(db.session, db.session.get(Job, job_id), runner=me)
-    except Exception as e:  # record it on the job for the page, then let RQ see the failure too
+                return
+            work(db.session.get(Job, job_id), me)
+    except Exception as e:
         db.session.rollback()
         job = db.session.get(Job, job_id)
         job.status, job.error = "failed", f"{type(e).__name__}: {e}"[:2000]
         db.session.commit()
         raise
+
+
+def run_bulk_action(job_id: int) -> None:
+    """Do a confirmed bulk action (app/services/customers/bulk.py), or go on with one started again."""
+    from app.services.customers import bulk
+    _run_job(job_id, lambda job, me: bulk.run(db.session, job, runner=me))
 
 
 def deliver_messages(message_ids: list[int]) -> dict:
@@ -103,21 +109,8 @@ def run_billing(job_id: int) -> None:
     started again: the billing run linked to the job, with its progress on the job."""
     from flask import current_app
 
-    from app.jobs import runner
-    from app.models import Job
-    from app.services import jobs
     from app.services.billing import recurring
-    try:
-        with runner.running(job_id) as me:
-            if not jobs.claim(db.session, job_id, me):
-                return  # done, failed, or another runner has it
-            recurring.run_job(db.session, db.session.get(Job, job_id), current_app.config, runner=me)
-    except Exception as e:  # record it on the job for the page, then let RQ see the failure too
-        db.session.rollback()
-        job = db.session.get(Job, job_id)
-        job.status, job.error = "failed", f"{type(e).__name__}: {e}"[:2000]
-        db.session.commit()
-        raise
+    _run_job(job_id, lambda job, me: recurring.run_job(db.session, job, current_app.config, runner=me))
 
 
 def run_periodic(name: str) -> dict:
@@ -166,18 +159,5 @@ def run_statement_batch(job_id: int) -> None:
     started again."""
     from flask import current_app
 
-    from app.jobs import runner
-    from app.models import Job
-    from app.services import jobs
     from app.services.billing import statement_batch
-    try:
-        with runner.running(job_id) as me:
-            if not jobs.claim(db.session, job_id, me):
-                return  # done, failed, or another runner has it
-            statement_batch.run(db.session, db.session.get(Job, job_id), current_app.config, runner=me)
-    except Exception as e:  # record it on the job for the page, then let RQ see the failure too
-        db.session.rollback()
-        job = db.session.get(Job, job_id)
-        job.status, job.error = "failed", f"{type(e).__name__}: {e}"[:2000]
-        db.session.commit()
-        raise
+    _run_job(job_id, lambda job, me: statement_batch.run(db.session, job, current_app.config, runner=me))
