@@ -69,6 +69,9 @@ _INVOICE_SETTINGS_READ = (r"(InvoiceSettings|CashAllocation|Statement)View", r"c
 # Payment reminders (views/reminders.py): who sees money reads the "Overdue, not reminded" list (in scope),
 # who posts money sends a reminder and moves the next one; Finance reads the steps (the Admin keeps them).
 _OVERDUE_READ = [(r"OverdueNotRemindedView", r"can_show"), (r"Overdue, not reminded", r"menu_access")]
+# Recurring billing (views/recurring_billing.py): who sees money reads the preview (in scope) and the runs; who
+# posts money runs "Bill due services now" (can_post_money, by _MONEY_WRITE's pattern).
+_RECURRING_READ = [(r"RecurringBillingView", r"can_show"), (r"Recurring billing", r"menu_access")]
 _REMINDER_STEPS_READ = [(r"ReminderStepsView", r"can_show"), (r"Payment reminders", r"menu_access")]
 # Money. Everyone who sees customers sees their money (invoices, credits, PDFs) and the rates and
 # methods it is charged and paid with; Finance posts it (can_post_money: services/billing
@@ -76,12 +79,12 @@ _REMINDER_STEPS_READ = [(r"ReminderStepsView", r"can_show"), (r"Payment reminder
 _MONEY_READ = [(r"(Invoice|Credit|Quote|TaxRate|PaymentMethod)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
                (r"(Money|Invoices|Quotes|Credits|Tax rates|Payment methods)", r"menu_access"), *_PAYMENTS_READ,
                (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf"),
-               _INVOICE_SETTINGS_READ, *_OVERDUE_READ]
+               _INVOICE_SETTINGS_READ, *_OVERDUE_READ, *_RECURRING_READ]
 _MONEY_WRITE = [(r"(Invoice|Credit|Quote)(View|Api)", _WRITE), (r"(Invoice|Credit|Quote)(View|Api)", r"can_post_money|can_delete"),
                 (r"(Invoice|Credit|Quote)View", r"can_[a-z_]+"),
                 (r"CreditNote(View|Api)", _WRITE), (r"CreditNoteView", r"can_[a-z_]+"),
                 (r"Card(View|Api)", r"can_[a-z_]+"),  # stored cards: seen and charged only by who posts money
-                (r"(InvoiceSettings|CashAllocation|Statement|OverdueNotReminded)View", r"can_[a-z_]+")]
+                (r"(InvoiceSettings|CashAllocation|Statement|OverdueNotReminded|RecurringBilling)View", r"can_[a-z_]+")]
 # FX rates: Finance and Admin keep the global rates and customers' own; nobody else sees the global
 # ones. A customer's own rates are read (on its page) by who may open the customer.
 _FX_WRITE = [(r"(Fx|CustomerFx)Rate(View|Api)", r"can_[a-z_]+"), (r"FX rates", r"menu_access")]
@@ -119,7 +122,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"(Invoice|Credit|Quote)(View|Api)", _READ), (r"(Invoice|Credit)View", r"can_pdf"),
         (r"CreditNote(View|Api)", _READ), (r"CreditNoteView", r"can_pdf"), _INVOICE_SETTINGS_READ,
         (r"(Money|Invoices|Quotes|Credits)", r"menu_access"), *_PAYMENTS_READ, _FX_CUSTOMER_READ, *_RECEIVABLES, *_PRICE_BOOKS_READ,
-        *_OVERDUE_READ,
+        *_OVERDUE_READ, *_RECURRING_READ,
     ],
 }
 

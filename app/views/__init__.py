@@ -8,6 +8,7 @@ from app.views.credits import CreditView
 from app.views.documents import InvoiceDocumentView, QuoteDocumentView
 from app.views.fx import CustomerFxRateView, FxRateView
 from app.views.invoice_settings import InvoiceSettingsView
+from app.views.recurring_billing import RecurringBillingView
 from app.views.reminders import OverdueNotRemindedView, ReminderStepsView
 from app.views.invoices import InvoiceView
 from app.views.payments import PaymentView
@@ -128,6 +129,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CreditView, "Credits", icon="fa-gift", category="Money")
     appbuilder.add_view(ReceivablesView, "Receivables", icon="fa-hourglass-half", category="Money")
     appbuilder.add_view(OverdueNotRemindedView, "Overdue, not reminded", icon="fa-bell-slash", category="Money")
+    appbuilder.add_view(RecurringBillingView, "Recurring billing", icon="fa-refresh", category="Money")
     appbuilder.add_separator("Money")
     appbuilder.add_view(TaxRateView, "Tax rates", icon="fa-percent", category="Money")
     appbuilder.add_view(PaymentMethodView, "Payment methods", icon="fa-credit-card", category="Money")

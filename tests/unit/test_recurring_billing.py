@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import (AuditEntry, CompanySettings, Customer, CustomerService, Invoice, InvoiceLine, LedgerEntry,
@@ -432,12 +432,29 @@ def test_bill_due_services_now_runs_as_a_job_with_its_progress_and_report(ctx, a
     assert (report.status, report.invoices, report.started_by) == ("finished", 1, "finance")
 
 
-def test_only_finance_and_admin_may_bill_services(ctx):
+def test_only_finance_and_admin_may_bill_services_and_who_sees_money_reads_the_preview(ctx):
     from app.services.errors import Forbidden
     with pytest.raises(Forbidden):
         recurring.start(db.session, factories.user("staff"), today=JAN)
-    with pytest.raises(Forbidden):
-        recurring.plan(db.session, JAN, factories.user("staff"))
+    assert recurring.plan(db.session, JAN, factories.user("staff")).bills == []
+    assert recurring.summary(db.session, JAN, factories.user("readonly")).customers == 0
+
+
+def test_bill_due_services_now_starts_one_run_per_form_key_and_none_while_one_is_going(ctx):
+    from app.services.errors import AlreadyDone
+    owner = customer()
+    service(owner)
+    form_key = key()
+    recurring.start(db.session, finance(), today=JAN, form_key=form_key)
+    with pytest.raises(AlreadyDone):
+        recurring.start(db.session, finance(), today=JAN, form_key=form_key)
+    going = BillingRun(run_on=JAN, status="running", started_by=None)  # the daily job's, just started
+    db.session.add(going)
+    db.session.commit()
+    with pytest.raises(recurring.RunGoing) as refused:
+        recurring.start(db.session, finance(), today=JAN, form_key=key())
+    assert refused.value.run.id == going.id and "the daily job" in refused.value.message
+    assert db.session.scalar(select(func.count()).select_from(BillingRun)) == 2 and len(invoices_of(owner)) == 1
 
 
 def test_a_run_that_fails_half_way_keeps_its_chunks_and_a_run_again_bills_the_rest_once(ctx, monkeypatch):

@@ -37,6 +37,11 @@ ledger entries and balances (ledger.post_many: the rows invoices._issue + ledger
 entry per invoice and per service moved on, the e-mails (message.attach_invoice_id: delivery renders
 and attaches the PDF once); each chunk committed, its e-mails queued for delivery after the commit.
 The run's report is kept in `billing_run`, updated with each chunk.
+
+**Who**: who may post money (POST_MONEY: Finance, Admin) starts a run (`start`); who may open the Recurring
+billing screen (PREVIEW: every role that sees money) reads the preview (`plan`, `summary`, within its scope)
+and the runs' reports (`latest_runs`). `start` acts once per form key and starts no second run while one is
+going (`going`: RunGoing names it); two runs at once would bill nothing twice anyway (the claims above).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,6 +61,8 @@ from app.models.resellers import utcnow
 from app.services import audit, company, jobs, permissions
 from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
 from app.services.db import commit, in_ids, insert_rows, update_from_rows
+from app.services.errors import AlreadyDone, ServiceError
+from app.services.forms import claim_form_key
 from app.services.messages.preferences import skip_reason
 from app.services.scope import customer_scope
 
@@ -67,6 +74,21 @@ SKIPPED_STATUSES = ("dormant", "archived", "blocked")
 # The report's other keys (services, not customers): passed over, never billed.
 SUSPENDED, CANCELLED, NO_ADDRESS = "suspended services", "cancelled services", "not e-mailed: no address"
 ZERO = Decimal(0)
+# The Recurring billing screen's read (views/recurring_billing.py): its preview and the runs' reports.
+PREVIEW = ("can_show", "RecurringBillingView")
+FORBIDDEN = "Only Finance and Admin may bill services."
+ALREADY_STARTED = "This form was already sent: the billing run it started is the one below."
+
+
+class RunGoing(ServiceError):
+    """A billing run is going: "Bill due services now" starts no second one (`run`: the one going)."""
+
+    status = 409
+
+    def __init__(self, billing_run: BillingRun):
+        super().__init__(f"Billing run {billing_run.id} (started by {billing_run.started_by or 'the daily job'}) "
+                         "is still going: no second run was started. Its report is below once it ends.")
+        self.run = billing_run
 
 
 @dataclass(frozen=True)
@@ -205,9 +227,9 @@ def plan(session: Session, today: date, actor=None, after_id: int | None = None,
     """What a run as at `today` would bill, for a page of customers (`limit` customers with services due
     after customer `after_id`, in id order; None: all of them) within `actor`'s scope (None: every
     customer): per customer its lines (service, period, amount), the totals per currency, the skipped
-    counts. Reads only. Raises Forbidden for an actor who may not post money."""
+    counts. Reads only. Raises Forbidden for an actor who may neither post money nor read the preview."""
     if actor is not None:
-        permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+        permissions.require(session, actor, POST_MONEY, PREVIEW, message="You may not see what billing would bill.")
     stmt = _due_customers(today, customer_scope(actor) if actor is not None else None)
     if after_id is not None:
         stmt = stmt.where(CustomerService.customer_id > after_id)
@@ -235,7 +257,7 @@ def summary(session: Session, today: date, actor=None) -> Summary:
     """Counts of what is due as at `today` within `actor`'s scope (None: every customer), by customer
     status: one grouped query over the due services (the partial index finds them). Raises Forbidden."""
     if actor is not None:
-        permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+        permissions.require(session, actor, POST_MONEY, PREVIEW, message="You may not see what billing would bill.")
     stmt = (select(Customer.status, func.count(func.distinct(Customer.id)), func.count(CustomerService.id))
             .join(Customer, Customer.id == CustomerService.customer_id)
             .where(CustomerService.next_billing_on.is_not(None), CustomerService.next_billing_on <= today)
@@ -254,12 +276,42 @@ def summary(session: Session, today: date, actor=None) -> Summary:
 
 # --- the run -------------------------------------------------------------------------------------
 
-def start(session: Session, actor, today: date | None = None) -> BillingRun:
+def going(session: Session, reap=None) -> BillingRun | None:
+    """The billing run in progress, if any: the newest "running" one whose job (when it has one) is still
+    queued or running (`reap(job)` first, the caller's jobs.reap with its runner check: a job whose process
+    died is marked failed), or, run by the daily job (no Job), started less than
+    periodic.RUNNING_FOR_AT_MOST ago."""
+    from app.services.periodic import RUNNING_FOR_AT_MOST
+    for candidate in session.scalars(select(BillingRun).where(BillingRun.status == "running")
+                                     .order_by(BillingRun.id.desc()).limit(5)):
+        job = session.get(Job, candidate.job_id) if candidate.job_id is not None else None
+        if job is not None:
+            if reap is not None:
+                job = reap(job)
+            if job.status in ("queued", "running"):
+                return candidate
+        elif utcnow() - _aware(candidate.started_at) < RUNNING_FOR_AT_MOST:
+            return candidate
+    return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def start(session: Session, actor, today: date | None = None, form_key: str | None = None,
+          reap=None) -> BillingRun:
     """Finance's "Bill due services now" (POST_MONEY): a billing run as at `today` (default: today) made
     visible in the job monitor (a Job linked to it by billing_run.job_id), committed, then queued.
-    Raises Forbidden."""
+    `form_key` (the confirmation's): claimed before anything is written, so the same form twice starts one
+    run. Raises Forbidden, RunGoing (a run is going: `going(reap)`), AlreadyDone (the key was used)."""
     from app.jobs import enqueue
-    permissions.require(session, actor, POST_MONEY, message="Only Finance and Admin may bill services.")
+    permissions.require(session, actor, POST_MONEY, message=FORBIDDEN)
+    current = going(session, reap)
+    if current is not None:
+        raise RunGoing(current)
+    if form_key is not None and not claim_form_key(session, form_key):
+        raise AlreadyDone(ALREADY_STARTED)
     today = today or date.today()
     total = session.scalar(select(func.count()).select_from(_due_customers(today).subquery()))
     job = Job(action=ACTION, params={"today": today.isoformat()}, user_id=getattr(actor, "id", None),
