@@ -19,6 +19,7 @@ from app.models.recurring import BillingRun, ServicePeriod
 from app.services.billing import invoices, payments, recurring
 from app.services.messages import delivery
 from tests import factories
+from tests.roles import role_user
 
 JAN = date(2027, 1, 1)
 
@@ -438,6 +439,16 @@ def test_only_finance_and_admin_may_bill_services_and_who_sees_money_reads_the_p
         recurring.start(db.session, factories.user("staff"), today=JAN)
     assert recurring.plan(db.session, JAN, factories.user("staff")).bills == []
     assert recurring.summary(db.session, JAN, factories.user("readonly")).customers == 0
+
+
+def test_a_user_confined_to_a_reseller_may_not_bill_the_whole_company(ctx, app):
+    from app.services.errors import Forbidden
+    service(customer())
+    with role_user(app, ctx, "AFinance", "Reseller", [("can_post_money", "InvoiceView")],
+                   factories.reseller_id("Reseller A")) as scoped, pytest.raises(Forbidden) as refused:
+        recurring.start(db.session, scoped, today=JAN)
+    assert "every customer" in refused.value.message
+    assert db.session.scalar(select(func.count()).select_from(BillingRun)) == 0
 
 
 def test_bill_due_services_now_starts_one_run_per_form_key_and_none_while_one_is_going(ctx):

@@ -61,10 +61,10 @@ from app.models.resellers import utcnow
 from app.services import audit, company, jobs, permissions
 from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
 from app.services.db import commit, in_ids, insert_rows, update_from_rows
-from app.services.errors import AlreadyDone, ServiceError
+from app.services.errors import AlreadyDone, Forbidden, ServiceError
 from app.services.forms import claim_form_key
 from app.services.messages.preferences import skip_reason
-from app.services.scope import customer_scope
+from app.services.scope import customer_scope, is_scoped
 
 CHUNK = 500  # customers written (and committed) together
 ACTION = "recurring_billing"  # the Job's action: "Bill due services now"
@@ -77,6 +77,7 @@ ZERO = Decimal(0)
 # The Recurring billing screen's read (views/recurring_billing.py): its preview and the runs' reports.
 PREVIEW = ("can_show", "RecurringBillingView")
 FORBIDDEN = "Only Finance and Admin may bill services."
+SCOPED = "A billing run bills every customer's due services: only a user who sees every customer may start one."
 ALREADY_STARTED = "This form was already sent: the billing run it started is the one below."
 
 
@@ -304,9 +305,12 @@ def start(session: Session, actor, today: date | None = None, form_key: str | No
     """Finance's "Bill due services now" (POST_MONEY): a billing run as at `today` (default: today) made
     visible in the job monitor (a Job linked to it by billing_run.job_id), committed, then queued.
     `form_key` (the confirmation's): claimed before anything is written, so the same form twice starts one
-    run. Raises Forbidden, RunGoing (a run is going: `going(reap)`), AlreadyDone (the key was used)."""
+    run. Raises Forbidden (also to a user confined to a reseller: the run is the whole company's), RunGoing
+    (a run is going: `going(reap)`), AlreadyDone (the key was used)."""
     from app.jobs import enqueue
     permissions.require(session, actor, POST_MONEY, message=FORBIDDEN)
+    if is_scoped(actor):
+        raise Forbidden(SCOPED)
     current = going(session, reap)
     if current is not None:
         raise RunGoing(current)
