@@ -80,7 +80,8 @@ def service_fields(adding: bool = False):
                          description="Cancelled: give the day it ends below."),
         "started_on": day("Started on", "Empty: today." if adding else ""),
         "next_billing_on": day("Next billing date", "The first day of the next period to bill; its periods start on "
-                               "that day of the month. " + ("Empty: the start date." if adding else
+                               "that day of the month. " + ("Empty: the start date (with pro rata on, the period of the "
+                                                           "customer's other services that includes it)." if adding else
                                                            "Empty: nothing more to bill.")),
         "ends_on": day("Ends on", "A cancelled service's last day is the day before. Empty: today (or its start, "
                        "if later). Cleared when the service is active again."),

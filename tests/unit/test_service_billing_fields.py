@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, Customer, CustomerService, ServicePeriod, TaxRate
+from app.models import AuditEntry, Customer, CustomerService, InvoiceLine, ServicePeriod, TaxRate
 from app.services.billing import invoices
 from app.services.customers.bulk import start_bulk_action
 from app.services.customers.services import create_service, update_service
@@ -156,3 +156,52 @@ def test_the_profile_lists_each_services_last_invoice(ctx):
     rows = {row.service.name: row for row in profile.services(ctx, f.user("admin"), customer)}
     assert (rows["Fibre"].last_invoice_id, rows["Fibre"].last_invoice_number) == (second, "INV-2")
     assert rows["Hosting"].last_invoice_id is None
+
+
+def _pro_rata(on: bool) -> None:
+    from app.models import CompanySettings
+    db.session.merge(CompanySettings(id=1, billing_pro_rata=on))
+    db.session.commit()
+
+
+def test_with_pro_rata_a_new_service_joins_the_customers_billing_day_and_its_first_part_period_is_billed(ctx):
+    from flask import current_app
+
+    from app.services.billing import recurring
+    _pro_rata(True)
+    customer = f.customer().id
+    create_service(ctx, f.user("admin"), customer, {"name": "Broadband", "price": "31.00",
+                                                    "started_on": "2026-11-01", "next_billing_on": "2027-02-01"})
+    joined = create_service(ctx, f.user("admin"), customer, {"name": "Static IP", "price": "31.00",
+                                                             "started_on": "2027-01-15"})
+    assert (joined.next_billing_on, joined.billing_day) == (date(2027, 1, 1), 1)
+    recurring.run(ctx, date(2027, 1, 20), "test", current_app.config)
+    quantity, description = ctx.execute(select(InvoiceLine.quantity, InvoiceLine.description)
+                                        .where(InvoiceLine.description.like("Static IP%"))).one()
+    assert quantity == Decimal("0.5484") and "15" in description and "31 Jan 2027" in description  # 17 of 31 days
+    assert ctx.get(CustomerService, joined.id).next_billing_on == date(2027, 2, 1)
+
+
+def test_without_pro_rata_a_new_service_bills_from_its_own_start(ctx):
+    _pro_rata(False)
+    customer = f.customer().id
+    create_service(ctx, f.user("admin"), customer, {"name": "Broadband", "price": "31.00",
+                                                    "started_on": "2026-11-01", "next_billing_on": "2027-02-01"})
+    own = create_service(ctx, f.user("admin"), customer, {"name": "Static IP", "price": "31.00",
+                                                          "started_on": "2027-01-15"})
+    assert (own.next_billing_on, own.billing_day) == (date(2027, 1, 15), 15)
+
+
+def test_a_next_billing_date_before_the_start_is_taken_only_when_its_period_includes_the_start(ctx):
+    customer = f.customer().id
+    taken = create_service(ctx, f.user("admin"), customer, {"name": "Fibre", "price": "10.00", "billing_cycle":
+                                                            "quarterly", "started_on": "2027-02-10",
+                                                            "next_billing_on": "2027-01-01"})
+    assert (taken.next_billing_on, taken.billing_day) == (date(2027, 1, 1), 1)
+    errors = _refused(create_service, ctx, f.user("admin"), customer, {
+        "name": "Fibre", "price": "10.00", "started_on": "2027-02-10", "next_billing_on": "2027-01-01"})
+    assert "period" in " ".join(errors["next_billing_on"])  # a month from 1 Jan ends before 10 Feb
+    errors = _refused(create_service, ctx, f.user("admin"), customer, {
+        "name": "Kit", "price": "10.00", "billing_cycle": "one-off", "started_on": "2027-02-10",
+        "next_billing_on": "2027-01-01"})
+    assert "before the start date" in " ".join(errors["next_billing_on"])

@@ -52,6 +52,21 @@ def next_start(start: date, cycle: str, anchor: int) -> date:
     return add_months(start, MONTHS[cycle], anchor)
 
 
+def start_containing(day: date, reference: date, cycle: str, anchor: int) -> date:
+    """The start of the period that contains `day`, of periods anchored on `anchor` of which one starts on
+    `reference` (another service's next billing date: a quarter's months follow it)."""
+    months = MONTHS[cycle]
+    k = ((day.year - reference.year) * 12 + day.month - reference.month) // months
+    start = add_months(reference, k * months, anchor)
+    while start > day:
+        k -= 1
+        start = add_months(reference, k * months, anchor)
+    while add_months(reference, (k + 1) * months, anchor) <= day:
+        k += 1
+        start = add_months(reference, k * months, anchor)
+    return start
+
+
 def fraction(bills_from: date, bills_to: date, starts_on: date, ends_on: date) -> Decimal:
     """Days billed / days in the period, to four decimals (half-up)."""
     days = Decimal((bills_to - bills_from).days + 1)

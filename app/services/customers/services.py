@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer, CustomerService, Invoice, ServicePeriod
 from app.models.customers import BILLING_CYCLES, SERVICE_STATUSES
-from app.services import fields, money
-from app.services.billing import tax
+from app.services import company, fields, money
+from app.services.billing import periods, tax
 from app.services.db import commit, in_ids
 from app.services.errors import FieldErrors
 from app.services.scope import get_customer, load_in_scope
@@ -103,7 +103,7 @@ def billed_through(session: Session, service_id: int | None) -> date | None:
 
 
 def _clean(session: Session, data: dict, service: CustomerService | None, currency: str,
-           today: date | None = None) -> dict:
+           today: date | None = None, customer_id: int | None = None) -> dict:
     errors = FieldErrors()
     for key in data:
         if key not in SERVICE_FIELDS:
@@ -122,7 +122,8 @@ def _clean(session: Session, data: dict, service: CustomerService | None, curren
         tax_rate_id=tax.rate_id(errors, "tax_rate_id", current("tax_rate_id"), session),
     )
     started = out["started_on"] or (service.started_on if service else None) or today or date.today()
-    out.update(_billing_dates(session, errors, data, service, started, out["status"], today or date.today()))
+    out.update(_billing_dates(session, errors, data, service, started, out["billing_cycle"], out["status"],
+                              today or date.today(), customer_id))
     errors.raise_if_any()
     if out["started_on"] is None:
         out["started_on"] = started
@@ -130,28 +131,54 @@ def _clean(session: Session, data: dict, service: CustomerService | None, curren
 
 
 def _billing_dates(session: Session, errors: FieldErrors, data: dict, service: CustomerService | None,
-                   started: date, status: str | None, today: date) -> dict:
-    """The next billing date (a new service's: its start), the billing day it brings, and the end date:
-    a cancelled service's (empty: today, or its start if later; never before its start), none for any other."""
+                   started: date, cycle: str | None, status: str | None, today: date,
+                   customer_id: int | None) -> dict:
+    """The next billing date, the billing day it brings, and the end date (_end_date).
+
+    A new service's next billing date, unless given, is its start; with pro rata on (the company's
+    setting), a recurring one joins the billing day of the customer's other services of its cycle (the
+    period that includes its start: its first part period is billed pro rata), so that the customer gets
+    one invoice a period. A date before the start is taken only for a recurring service whose period from
+    it includes the start. Never on or before the end of a period already billed."""
     out = {}
     if service is None or "next_billing_on" in data:
         given = data.get("next_billing_on")
         next_on = fields.a_date(errors, "next_billing_on", given)
+        anchor = next_on.day if next_on is not None else None
         if service is None and given in (None, ""):
-            next_on = started
+            next_on, anchor = _joined(session, customer_id, cycle, started) or (started, started.day)
         if service is not None and next_on == service.next_billing_on:
             return out | _end_date(errors, data, service, started, status, today)  # unchanged: not checked again
         if next_on is not None and next_on < started:
-            errors.add("next_billing_on", f"The next billing date cannot be before the start date "
-                                          f"({day_words(started)}).")
+            if cycle not in periods.MONTHS:
+                errors.add("next_billing_on", f"The next billing date cannot be before the start date "
+                                              f"({day_words(started)}).")
+            elif periods.next_start(next_on, cycle, anchor) <= started:
+                errors.add("next_billing_on", f"A next billing date before the start date ({day_words(started)}) "
+                                              f"must begin the period that includes the start.")
         billed = billed_through(session, service.id if service else None)
         if next_on is not None and billed is not None and next_on <= billed and "next_billing_on" not in errors:
             errors.add("next_billing_on", f"Billed up to {day_words(billed)}: the next billing date must be after it.")
         if service is None or next_on != service.next_billing_on:
             out["next_billing_on"] = next_on
             if next_on is not None:
-                out["billing_day"] = next_on.day
+                out["billing_day"] = anchor
     return out | _end_date(errors, data, service, started, status, today)
+
+
+def _joined(session: Session, customer_id: int | None, cycle: str | None, started: date) -> tuple[date, int] | None:
+    """With pro rata on, the start of the period that includes `started` on the billing day of the
+    customer's first other service of this recurring cycle still to bill, and that billing day (None:
+    pro rata off, a one-off, no such service)."""
+    if customer_id is None or cycle not in periods.MONTHS or not company.billing(session).pro_rata:
+        return None
+    other = session.execute(select(CustomerService.next_billing_on, CustomerService.billing_day).where(
+        CustomerService.customer_id == customer_id, CustomerService.billing_cycle == cycle,
+        CustomerService.status != "cancelled", CustomerService.next_billing_on.is_not(None),
+        CustomerService.billing_day.is_not(None)).order_by(CustomerService.id).limit(1)).first()
+    if other is None:
+        return None
+    return periods.start_containing(started, other.next_billing_on, cycle, other.billing_day), other.billing_day
 
 
 def _end_date(errors: FieldErrors, data: dict, service: CustomerService | None, started: date, status: str | None,
@@ -172,7 +199,8 @@ def _end_date(errors: FieldErrors, data: dict, service: CustomerService | None, 
 
 def create_service(session: Session, actor, customer_id, data: dict) -> CustomerService:
     customer = get_customer(session, actor, customer_id)
-    service = CustomerService(customer=customer, **_clean(session, data, None, customer.currency))
+    service = CustomerService(customer=customer, **_clean(session, data, None, customer.currency,
+                                                          customer_id=customer.id))
     session.add(service)
     commit(session)
     return service
