@@ -72,6 +72,13 @@ def main() -> None:
             s.execute(update(ReminderStep).where(ReminderStep.id.in_(attaching)).values(attach_statement=False))
         s.commit()
         print(f"set-up: {paused:,} invoices of the other customers paused in {time.perf_counter() - t0:.1f} s")
+        # The set-up's UPDATE left a million dead invoice rows that no daily run meets in production (the
+        # table is at rest between runs): vacuumed and analysed before the timing, untimed, so that the
+        # run is not timed against autovacuum working through them beside it.
+        t0 = time.perf_counter()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE invoice" if db.engine.dialect.name == "postgresql" else "ANALYZE")
+        print(f"set-up: VACUUM ANALYZE invoice in {time.perf_counter() - t0:.1f} s")
         try:
             profiler = None
             if args.profile:
