@@ -213,13 +213,20 @@ def test_a_suspended_service_is_billed_by_default_and_passed_over_when_the_setti
 def test_dormant_archived_and_blocked_customers_are_skipped_with_the_reason(ctx, status):
     skipped = customer(status=status)
     service(skipped)
+    service(skipped, "Installation", "49.99", cycle="one-off")
     billed = customer()
     service(billed)
     report = run(JAN)
     assert report.skipped == {status: 1} and report.invoices == 1
     assert invoices_of(skipped) == []
-    assert db.session.scalar(select(CustomerService.next_billing_on).where(CustomerService.customer_id == skipped.id)) \
-        == JAN  # left due: billed when the customer is back
+    # Not billed: the period passes over (its next billing date moves on), and the next run does not count
+    # the customer again nor bill that period once it is back.
+    assert db.session.scalar(select(CustomerService.next_billing_on).where(
+        CustomerService.customer_id == skipped.id, CustomerService.billing_cycle == "monthly")) == date(2027, 2, 1)
+    db.session.execute(update(Customer).where(Customer.id == skipped.id).values(status="active"))
+    db.session.commit()
+    run(date(2027, 2, 1))
+    assert [d for d, _ in lines_of(skipped)] == ["Broadband 40 Mb, 1\u201328 Feb 2027", "Installation"]
 
 
 def test_a_one_off_service_is_billed_once_by_its_name(ctx):

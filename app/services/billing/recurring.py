@@ -11,8 +11,10 @@ the service's rate as any invoice line's (invoices.priced, tax.charged's precede
 rate, the line's rate, the default). Each service's next billing date moves on past the periods billed
 (NULL when nothing more is to be billed: a one-off, a service billed to its end).
 
-**Who is not billed**: dormant, archived and blocked customers (counted by reason; their services are
-left as they are, due, and billed when the customer is back). A suspended service, when the company's
+**Who is not billed**: dormant, archived and blocked customers (counted by reason): their services'
+periods due are passed over (the next billing dates move on), so a customer back from dormancy is billed
+from its next period, never for the time it was not served, and no run counts it again. A one-off
+service (work done, billed once) waits, due, and is billed when the customer is back. A suspended service, when the company's
 "bill suspended services" is off (default on: invoicing goes on while a customer is disabled for late
 payment): its due periods are passed over unbilled (its next billing date moves on). A cancelled
 service: with pro rata on and an end date, its not yet billed active part; otherwise never (its next
@@ -198,8 +200,12 @@ def _plan_rows(rows: list[Row], today: date, chosen: company.Billing, rates: tax
     skipped_customers: dict[int, str] = {}
     bills: dict[int, Bill] = {}
     for row in rows:
-        if row.customer_status in SKIPPED_STATUSES:
+        if row.customer_status in SKIPPED_STATUSES:  # not billed: its due periods pass over (a one-off waits)
             skipped_customers[row.customer_id] = row.customer_status
+            if row.billing_cycle != periods.ONE_OFF:
+                plan.moves.append(Move(row.id, row.customer_id, row.next_billing_on, periods.due(
+                    row.billing_cycle, row.next_billing_on, row.billing_day, row.started_on, row.ends_on, today,
+                    chosen.pro_rata)[1]))
             continue
         if row.status == "cancelled" and not (chosen.pro_rata and row.ends_on is not None):
             plan.skipped[CANCELLED] += 1
