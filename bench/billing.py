@@ -151,6 +151,9 @@ def _put_back(s) -> None:
         ("CREATE TEMP TABLE bench_moved AS SELECT customer_id, sum(amount) AS amount FROM ledger_entry "
          "WHERE source_table = 'invoice' AND source_id > :inv GROUP BY customer_id"),
         "UPDATE customer c SET balance = c.balance - m.amount FROM bench_moved m WHERE c.id = m.customer_id",
+        # Every row that refers to them is gone first: no foreign key to check (service_period.invoice_line_id
+        # and others have no index: checking them row by row took minutes at 20,000 customers).
+        "SET LOCAL session_replication_role = replica",
         "DELETE FROM ledger_entry WHERE source_table = 'invoice' AND source_id > :inv",
         "DELETE FROM message WHERE id > :msg",
         "DELETE FROM service_period WHERE run_id > :run OR invoice_id > :inv",
@@ -159,6 +162,7 @@ def _put_back(s) -> None:
         "DELETE FROM audit_entry WHERE id > :aud",
         "DELETE FROM billing_run WHERE id > :run",
         "UPDATE document_sequence SET next_number = :num WHERE kind = 'invoice'",
+        "SET LOCAL session_replication_role = origin",
         f"DELETE FROM service WHERE name = '{ADDED}'",
         f"UPDATE service SET next_billing_on = b.next_billing_on FROM {SAVED} b "
         "WHERE service.id = b.id AND service.next_billing_on IS DISTINCT FROM b.next_billing_on",
@@ -173,7 +177,9 @@ def _put_back(s) -> None:
     params = {"inv": last["last_invoice"], "msg": last["last_message"], "run": last["last_run"],
               "aud": last["last_audit"], "num": last["next_number"]}
     for step in steps:
+        t0 = time.perf_counter()
         s.execute(text(step), {k: v for k, v in params.items() if f":{k}" in step})
+        print(f"  {time.perf_counter() - t0:6.1f} s {step[:70]}")
     s.commit()
 
 
