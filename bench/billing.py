@@ -41,6 +41,8 @@ def main() -> None:
     p.add_argument("--services", type=int, default=None, help="services with a billing date (default 1.5 a customer)")
     p.add_argument("--email", action="store_true", help="billing_email on: each invoice's e-mail written too")
     p.add_argument("--profile", action="store_true", help="cProfile the first run (the 30 costliest calls)")
+    p.add_argument("--chunk", type=int, default=None, help="customers a transaction (default recurring.CHUNK)")
+    p.add_argument("--sql", action="store_true", help="the first run's statements: seconds by statement (not COPY)")
     p.add_argument("--keep", action="store_true", help="leave what the run wrote (to EXPLAIN it); put back by a run without")
     args = p.parse_args()
     wanted = args.services if args.services is not None else args.customers * 3 // 2
@@ -83,9 +85,14 @@ def main() -> None:
                 import cProfile
                 profiler = cProfile.Profile()
                 profiler.enable()
+            timed = _time_statements(db.engine) if args.sql else None
             t0 = time.perf_counter()
-            first = recurring.run(s, today, None, app.config)
+            first = recurring.run(s, today, None, app.config, chunk=args.chunk or recurring.CHUNK)
             t_first = time.perf_counter() - t0
+            if timed is not None:
+                timed.pop("off")()
+                for what, (seconds, count) in sorted(timed.items(), key=lambda kv: -kv[1][0])[:15]:
+                    print(f"  {seconds:6.1f} s {count:6} x {what}")
             if profiler is not None:
                 import pstats
                 profiler.disable()
@@ -113,6 +120,26 @@ def main() -> None:
                 t0 = time.perf_counter()
                 _put_back(s)
                 print(f"put back in {time.perf_counter() - t0:.1f} s")
+
+
+def _time_statements(engine) -> dict:
+    """{statement's first 90 characters: [seconds, count]} for the statements run from now on; "off" stops it."""
+    from sqlalchemy import event
+    found: dict = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        entry = found.setdefault(" ".join(statement.split())[:90], [0.0, 0])
+        entry[0] += time.perf_counter() - conn.info.pop("bench_t0")
+        entry[1] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    found["off"] = lambda: (event.remove(engine, "before_cursor_execute", before),
+                            event.remove(engine, "after_cursor_execute", after))
+    return found
 
 
 def _set_up(s, today: date, wanted: int) -> int:
