@@ -96,7 +96,7 @@ def main() -> None:
             if profiler is not None:
                 import pstats
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
             t0 = time.perf_counter()
             second = recurring.run(s, today, None, app.config)
             t_second = time.perf_counter() - t0
