@@ -161,7 +161,7 @@ def _set_up(s, today: date, wanted: int) -> int:
         "INSERT INTO service (customer_id, name, price, billing_cycle, status, suspended_by_disable, started_on, "
         "created_at, next_billing_on, billing_day, ends_on) "
         "SELECT id, :name, 19.50, 'monthly', 'active', false, :today - 400, now(), :today, "
-        "extract(day FROM :today)::int, NULL FROM customer WHERE (id * 7919) % 1000 < :k"),
+        "extract(day FROM :today)::int, NULL FROM customer WHERE (id::bigint * 7919) % 1000 < :k"),
         {"name": ADDED, "today": today, "k": per_thousand}).rowcount
     s.execute(text(
         "UPDATE service SET next_billing_on = least(:today, greatest(started_on, next_billing_on - CASE billing_cycle "
