@@ -44,8 +44,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import Date, Integer, Row, bindparam, column, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Date, Integer, Row, column, func, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from app.jobs import tasks
@@ -56,7 +55,7 @@ from app.models.recurring import BillingRun, ServicePeriod
 from app.models.resellers import utcnow
 from app.services import audit, company, jobs, permissions
 from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
-from app.services.db import commit, in_ids, insert_rows, update_from_rows
+from app.services.db import array_param, commit, in_ids, insert_rows, update_from_rows
 from app.services.messages.preferences import skip_reason
 from app.services.scope import customer_scope
 
@@ -396,9 +395,8 @@ def _claim(session: Session, run_id: int, bills: list[Bill]) -> dict[tuple[int, 
         # One statement over unnest() of an array a column: a VALUES list of a thousand rows costs the
         # driver more to build than the database to insert.
         names = list(rows[0])
-        listed = func.unnest(*[bindparam(f"a_{n}", [r[n] for r in rows], type_=ARRAY(table.c[n].type))
-                               for n in names]).table_valued(*[column(n, table.c[n].type) for n in names]) \
-            .render_derived(name="v")
+        listed = func.unnest(*[array_param(f"a_{n}", [r[n] for r in rows], table.c[n].type) for n in names]) \
+            .table_valued(*[column(n, table.c[n].type) for n in names]).render_derived(name="v")
         insert_ = insert_.from_select(names, select(*[listed.c[n] for n in names]))
         rows = None
     stmt = (insert_.on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
