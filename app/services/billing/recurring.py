@@ -31,11 +31,14 @@ used at issue when the customer's setting (else the company's default) is "autom
 are billed. Two runs at once also lock each chunk's customers first (ledger.lock_many, in id order),
 so the second reads the first's result and finds nothing due.
 
-**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims, the invoices
-with gap-free numbers taken as a block from the invoice sequence under its row lock, their lines, the
-ledger entries and balances (ledger.post_many: the rows invoices._issue + ledger.post write), one audit
-entry per invoice and per service moved on, the e-mails (message.attach_invoice_id: delivery renders
-and attaches the PDF once); each chunk committed, its e-mails queued for delivery after the commit.
+**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims (on PostgreSQL
+one INSERT ... SELECT FROM unnest()), the invoices with gap-free numbers taken as a block from the
+invoice sequence under its row lock and their rate to the base currency (fx.IssuedRates: each
+currency's global rate read once a run, a customer's own only for those that have rates), their lines
+(COPY on PostgreSQL, ids drawn from the sequence first), the ledger entries and balances
+(ledger.post_many: the rows invoices._issue + ledger.post write), one audit entry per invoice and per
+service moved on, the e-mails (message.attach_invoice_id: delivery renders and attaches the PDF once);
+each chunk committed, its e-mails queued for delivery after the commit.
 The run's report is kept in `billing_run`, updated with each chunk.
 """
 from collections import Counter
