@@ -65,6 +65,7 @@ def main() -> None:
             print("a set-up left by an earlier run: putting it back first")
             _put_back(s)
         begun = s.scalar(select(func.now()))
+        before = _fingerprint(s)
         t0 = time.perf_counter()
         added = _set_up(s, today, wanted)
         settings = s.get(CompanySettings, 1) or CompanySettings(id=1)
@@ -121,7 +122,22 @@ def main() -> None:
             if not args.keep:
                 t0 = time.perf_counter()
                 _put_back(s)
-                print(f"put back in {time.perf_counter() - t0:.1f} s")
+                after = _fingerprint(s)
+                print(f"put back in {time.perf_counter() - t0:.1f} s; "
+                      f"{'as it was' if after == before else f'NOT as it was: {before} -> {after}'}")
+
+
+def _fingerprint(s) -> tuple:
+    """Counts and sums the run and the set-up change: equal before and after, the database is as it was."""
+    from sqlalchemy import text
+    return tuple(s.execute(text(
+        "SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), (SELECT count(*) FROM ledger_entry), "
+        "(SELECT count(*) FROM message), (SELECT count(*) FROM audit_entry), (SELECT count(*) FROM service_period), "
+        "(SELECT count(*) FROM billing_run), (SELECT sum(balance) FROM customer), "
+        "(SELECT sum(abs(hashtext(id::text || coalesce(balance::text, ''))::bigint)) FROM customer), "
+        "(SELECT count(*) FROM service), "
+        "(SELECT sum(abs(hashtext(id::text || coalesce(next_billing_on::text, ''))::bigint)) FROM service), "
+        "(SELECT next_number FROM document_sequence WHERE kind = 'invoice')")).one())
 
 
 def _time_statements(engine) -> dict:
