@@ -252,6 +252,25 @@ def test_currencies_with_0_and_3_decimals_round_to_their_minor_units(ctx, curren
     assert run(date(2027, 2, 1)).totals == {currency: total}
 
 
+def test_each_invoice_keeps_the_rate_issuing_by_hand_keeps_the_customers_own_else_the_global(ctx):
+    from app.models import CustomerFxRate, FxRate
+    from app.services.billing import fx
+    db.session.add_all([FxRate(from_currency="USD", to_currency="GBP", rate=Decimal("0.8"), effective_on=JAN),
+                        FxRate(from_currency="GBP", to_currency="EUR", rate=Decimal("1.25"), effective_on=JAN)])
+    own, plain, euro, none, base = (customer("USD"), customer("USD"), customer("EUR"), customer("CHF"),
+                                    customer("GBP"))
+    db.session.add(CustomerFxRate(customer_id=own.id, from_currency="USD", to_currency="GBP", rate=Decimal("0.75"),
+                                  effective_on=JAN))
+    db.session.commit()
+    for owner in (own, plain, euro, none, base):
+        service(owner)
+    run(JAN)
+    kept = {o.id: (invoices_of(o)[0].fx_rate, invoices_of(o)[0].fx_rate_on) for o in (own, plain, euro, none, base)}
+    assert kept == {o.id: fx.issued_rate(db.session, o.currency, JAN, o.id) for o in (own, plain, euro, none, base)}
+    assert [kept[o.id][0] for o in (own, plain, euro, none, base)] == \
+        [Decimal("0.75"), Decimal("0.8"), Decimal("0.8"), None, Decimal(1)]
+
+
 def test_tax_is_charged_at_the_services_rate_or_the_default(ctx):
     owner = customer()
     service(owner, "Taxed", "10.00", tax_rate_id=None)  # the default: Standard rate

@@ -28,7 +28,7 @@ from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, L
 from app.models import CreditNote, CreditNoteLine
 from app.models.money import LEDGER_KINDS
 from app.models.resellers import utcnow
-from app.services.db import insert_rows, update_from_rows
+from app.services.db import in_ids, insert_rows, update_from_rows
 from app.services.errors import Invalid, NotFound
 
 ZERO = Decimal(0)
@@ -58,7 +58,7 @@ def lock_many(session: Session, customer_ids: list[int]) -> set[int]:
     if not ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        found = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
+        found = set(session.scalars(select(Customer.id).where(in_ids(session, Customer.id, ids)).order_by(Customer.id)
                                     .with_for_update()))
     else:
         found = set(session.scalars(update(Customer).where(Customer.id.in_(ids)).values(balance=Customer.balance)

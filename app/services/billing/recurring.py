@@ -33,11 +33,14 @@ used at issue when the customer's setting (else the company's default) is "autom
 are billed. Two runs at once also lock each chunk's customers first (ledger.lock_many, in id order),
 so the second reads the first's result and finds nothing due.
 
-**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims, the invoices
-with gap-free numbers taken as a block from the invoice sequence under its row lock, their lines, the
-ledger entries and balances (ledger.post_many: the rows invoices._issue + ledger.post write), one audit
-entry per invoice and per service moved on, the e-mails (message.attach_invoice_id: delivery renders
-and attaches the PDF once); each chunk committed, its e-mails queued for delivery after the commit.
+**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims (on PostgreSQL
+one INSERT ... SELECT FROM unnest()), the invoices with gap-free numbers taken as a block from the
+invoice sequence under its row lock and their rate to the base currency (fx.IssuedRates: each
+currency's global rate read once a run, a customer's own only for those that have rates), their lines
+(COPY on PostgreSQL, ids drawn from the sequence first), the ledger entries and balances
+(ledger.post_many: the rows invoices._issue + ledger.post write), one audit entry per invoice and per
+service moved on, the e-mails (message.attach_invoice_id: delivery renders and attaches the PDF once);
+each chunk committed, its e-mails queued for delivery after the commit.
 The run's report is kept in `billing_run`, updated with each chunk.
 
 **Who**: who may post money (POST_MONEY: Finance, Admin) starts a run (`start`); who may open the Recurring
@@ -51,7 +54,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import Date, Integer, Row, func, insert, select
+from sqlalchemy import Date, Integer, Row, column, func, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from app.jobs import tasks
@@ -62,7 +65,7 @@ from app.models.recurring import BillingRun, ServicePeriod
 from app.models.resellers import utcnow
 from app.services import audit, company, jobs, permissions
 from app.services.billing import POST_MONEY, allocation, documents, fx, invoices, ledger, periods, tax
-from app.services.db import commit, in_ids, insert_rows, update_from_rows
+from app.services.db import array_param, commit, in_ids, insert_rows, update_from_rows
 from app.services.errors import AlreadyDone, Forbidden, ServiceError
 from app.services.forms import claim_form_key
 from app.services.messages.preferences import skip_reason
@@ -369,11 +372,12 @@ def run(session: Session, today: date, started_by: str | None, config: dict, *, 
     try:
         # Read once (the partial index finds them): a query per chunk would scan what is due again each time.
         due = list(session.scalars(_due_customers(today)))
+        fx_rates = fx.IssuedRates(session, today)  # each currency's global rate read once a run
         if job is not None:
             job.total = len(due)
         for start_at in range(0, len(due), chunk):
             ids = due[start_at:start_at + chunk]
-            queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by)
+            queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
             after = ids[-1]
             if job is not None:
                 job.done += len(ids)
@@ -404,7 +408,7 @@ def _report(billing_run: BillingRun) -> dict:
 
 
 def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], today: date, chosen: company.Billing,
-                 config: dict, actor, started_by: str | None) -> list[int]:
+                 config: dict, actor, started_by: str | None, fx_rates: fx.IssuedRates) -> list[int]:
     """Bill a chunk of customers (not committed; see the module's docstring); adds to the run's report.
     Returns the ids of the e-mails written queued."""
     ledger.lock_many(session, ids)  # first: a run at the same moment waits here, then finds nothing due
@@ -417,7 +421,7 @@ def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], toda
     planned = {line.service_id for bill in found.bills for line in bill.lines + bill.free}
     _move(session, [m for m in found.moves if m.service_id in billed_services or m.service_id not in planned])
     bills = [bill for bill in bills if bill.lines]
-    written = _write_invoices(session, billing_run, bills, claimed, today, chosen, actor)
+    written = _write_invoices(session, billing_run, bills, claimed, today, chosen, actor, fx_rates)
     queued = _email(session, written, config, started_by) if chosen.email and not chosen.drafts else []
     skipped = Counter(billing_run.skipped or {})
     skipped.update(found.skipped)
@@ -451,7 +455,16 @@ def _claim(session: Session, run_id: int, bills: list[Bill]) -> dict[tuple[int, 
     if not rows:
         return {}
     table = ServicePeriod.__table__
-    stmt = (_upsert_insert(session, table).on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
+    insert_ = _upsert_insert(session, table)
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement over unnest() of an array a column: a VALUES list of a thousand rows costs the
+        # driver more to build than the database to insert.
+        names = list(rows[0])
+        listed = func.unnest(*[array_param(f"a_{n}", [r[n] for r in rows], table.c[n].type) for n in names]) \
+            .table_valued(*[column(n, table.c[n].type) for n in names]).render_derived(name="v")
+        insert_ = insert_.from_select(names, select(*[listed.c[n] for n in names]))
+        rows = None
+    stmt = (insert_.on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
             .returning(table.c.id, table.c.service_id, table.c.starts_on))
     return {(service_id, _day(starts_on)): period_id
             for period_id, service_id, starts_on in session.execute(stmt, rows)}
@@ -502,7 +515,7 @@ class Written:
 
 
 def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], claimed: dict, today: date,
-                    chosen: company.Billing, actor) -> list[Written]:
+                    chosen: company.Billing, actor, fx_rates: fx.IssuedRates) -> list[Written]:
     """The chunk's invoices, lines, claims' links, postings, credit used and audit entries (not committed)."""
     if not bills:
         return []
@@ -513,6 +526,8 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
     addresses = invoices.billing_addresses(session, list(customers.values())) if issue else {}
+    if issue:
+        fx_rates.with_own(customers)
     rows = []
     for bill, number in zip(bills, numbers):
         customer = customers[bill.customer_id]
@@ -526,7 +541,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         if issue:
             row["billing_address"] = addresses[customer.id]
             row["issued_at"] = datetime.now(timezone.utc)
-            row["fx_rate"], row["fx_rate_on"] = fx.issued_rate(session, bill.currency, today, customer.id)
+            row["fx_rate"], row["fx_rate_on"] = fx_rates.of(bill.currency, customer.id)
         rows.append(row)
     invoice_ids = _insert_with_ids(session, Invoice.__table__, rows)
     line_rows, line_keys = [], []
