@@ -538,6 +538,22 @@ def test_a_chunks_billing_addresses_are_each_customers_billing_address(ctx):
     assert "Insurer Ltd" in invoices.billing_addresses(db.session, owners)[chosen.id]
 
 
+def test_a_run_records_the_additional_address_an_invoice_is_made_out_to_as_issuing_by_hand_does(ctx):
+    from app.models import InvoiceAddress
+    insured, own = customer(), customer()
+    insurer = InvoiceAddress(name="Insurer Ltd", line1="2 Low Rd", postcode="M1 1AA", reseller_id=insured.reseller_id)
+    db.session.add(insurer)
+    db.session.flush()
+    db.session.execute(update(Customer).where(Customer.id == insured.id).values(invoice_address_id=insurer.id))
+    db.session.commit()
+    service(insured), service(own)
+    run(JAN)
+    made = {i.customer_id: (i.invoice_address_id, i.billing_address.split("\n")[0])
+            for i in db.session.scalars(select(Invoice).where(Invoice.customer_id.in_((insured.id, own.id))))}
+    assert made[insured.id] == (insurer.id, "Insurer Ltd")  # statements by contact and credit notes follow it
+    assert made[own.id][0] is None
+
+
 def test_an_invoice_voided_before_its_e_mail_went_fails_the_e_mail_with_the_reason(ctx, monkeypatch):
     settings(billing_email=True)
     owner = customer()

@@ -297,17 +297,20 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
 def billing_addresses(session: Session, customers: list[Customer]) -> dict[int, str]:
     """billing_address of a new document (no address of its own) for many customers: {customer id:
     address}, a query for the chosen invoice addresses and one for the rest (address_format.addresses_of)."""
+    chosen = addressees(session, customers)
+    rest = [customer for customer in customers if customer.id not in chosen]
+    return {**{i: address.text for i, address in chosen.items()}, **address_format.addresses_of(session, rest)}
+
+
+def addressees(session: Session, customers: list[Customer]) -> dict[int, InvoiceAddress]:
+    """addressee of a new document (no address of its own) for many customers, in one query: {customer
+    id: the additional invoice address it is made out to}, only for customers that have one in use."""
     chosen_ids = {c.invoice_address_id for c in customers if c.invoice_address_id is not None}
     chosen = {a.id: a for a in session.scalars(select(InvoiceAddress).where(InvoiceAddress.id.in_(chosen_ids)))} \
         if chosen_ids else {}
-    out, rest = {}, []
-    for customer in customers:
-        address = chosen.get(customer.invoice_address_id)
-        if address is not None and address.reseller_id == customer.reseller_id:
-            out[customer.id] = address.text
-        else:
-            rest.append(customer)
-    return {**out, **address_format.addresses_of(session, rest)}
+    return {customer.id: chosen[customer.invoice_address_id] for customer in customers
+            if customer.invoice_address_id in chosen
+            and chosen[customer.invoice_address_id].reseller_id == customer.reseller_id}
 
 
 def _issue(session: Session, actor, customer: Customer, invoice: Invoice, use_credit=None) -> None:

@@ -526,6 +526,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
     addresses = invoices.billing_addresses(session, list(customers.values())) if issue else {}
+    made_out_to = invoices.addressees(session, list(customers.values())) if issue else {}
     if issue:
         fx_rates.with_own(customers)
     rows = []
@@ -540,6 +541,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
                "tax_total": bill.tax_total, "total": bill.total}
         if issue:
             row["billing_address"] = addresses[customer.id]
+            row["invoice_address_id"] = made_out_to[customer.id].id if customer.id in made_out_to else None
             row["issued_at"] = datetime.now(timezone.utc)
             row["fx_rate"], row["fx_rate_on"] = fx_rates.of(bill.currency, customer.id)
         rows.append(row)
