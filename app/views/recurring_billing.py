@@ -78,7 +78,7 @@ class RecurringBillingView(BaseView):
         return self.render_template(
             "recurring_billing/page.html", today=today, summary=recurring.summary(db.session, today, g.user),
             settings=settings_in_words(company.billing(db.session)), bills=bills,
-            totals=_page_totals(bills), more=more, newest=url_for(".show") if after else None,
+            totals=_totals(found.totals), more=more, newest=url_for(".show") if after else None,
             runs=self._runs(), may_run=_may_run(self), money=money.format, title="Recurring billing",
             may_company=self.appbuilder.sm.has_access("can_edit", "CompanySettingsView"))
 
@@ -87,15 +87,13 @@ class RecurringBillingView(BaseView):
         shows stopped), its totals formatted and its job's page where the user may open it."""
         runs = recurring.latest_runs(db.session, RUNS)
         job_ids = [r.job_id for r in runs if r.job_id is not None]
+        statuses = dict(db.session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).tuples().all()) \
+            if job_ids else {}
         visible = set(db.session.scalars(select(Job.id).where(Job.id.in_(job_ids), jobs.listed(db.session, g.user)))) \
             if job_ids and self.appbuilder.sm.has_access("can_show", "JobView") else set()
-        statuses = {job.id: job.status for job in db.session.scalars(select(Job).where(Job.id.in_(job_ids)))} \
-            if job_ids else {}
         rows = []
         for r in runs:
-            status = r.status
-            if status == "running" and statuses.get(r.job_id) == "failed":
-                status = "stopped"
+            status = recurring.status_of(r, statuses.get(r.job_id))
             rows.append({"run": r, "status": RUN_STATUS.get(status, (status, "default")), "totals": _totals(r.totals),
                          "job_url": url_for("JobView.show", pk=r.job_id) if r.job_id in visible else None})
         return {"rows": rows, "figures": not is_scoped(g.user)}
@@ -131,10 +129,3 @@ class RecurringBillingView(BaseView):
               f"{started.run_on.strftime('%d %b %Y')}.", "success")
         return redirect(url_for("JobView.show", pk=started.job_id))
 
-
-def _page_totals(bills) -> list[str]:
-    out: dict[str, Decimal] = {}
-    for bill in bills:
-        if bill.lines:
-            out[bill.currency] = out.get(bill.currency, Decimal(0)) + bill.total
-    return _totals(out)

@@ -649,6 +649,12 @@ def latest_runs(session: Session, limit: int = 20) -> list[BillingRun]:
     return list(session.scalars(select(BillingRun).order_by(BillingRun.id.desc()).limit(limit)))
 
 
+def status_of(run: BillingRun, job_status: str | None) -> str:
+    """A run's status as it stands: "stopped" for one still marked running whose job failed (its process
+    died, or it raised), else its own."""
+    return "stopped" if run.status == "running" and job_status == "failed" else run.status
+
+
 def _restart(job_id: int) -> None:
     from app.jobs import enqueue
     enqueue(tasks.run_billing, job_id)
