@@ -294,10 +294,12 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
     return chosen.text if chosen is not None else address_format.address_of(session, customer)
 
 
-def billing_addresses(session: Session, customers: list[Customer]) -> dict[int, str]:
+def billing_addresses(session: Session, customers: list[Customer],
+                      chosen: dict[int, InvoiceAddress] | None = None) -> dict[int, str]:
     """billing_address of a new document (no address of its own) for many customers: {customer id:
-    address}, a query for the chosen invoice addresses and one for the rest (address_format.addresses_of)."""
-    chosen = addressees(session, customers)
+    address}, a query for the chosen invoice addresses (none when given: `chosen`, addressees') and one
+    for the rest (address_format.addresses_of)."""
+    chosen = addressees(session, customers) if chosen is None else chosen
     rest = [customer for customer in customers if customer.id not in chosen]
     return {**{i: address.text for i, address in chosen.items()}, **address_format.addresses_of(session, rest)}
 

@@ -525,8 +525,8 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     issue = not chosen.drafts
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
-    addresses = invoices.billing_addresses(session, list(customers.values())) if issue else {}
     made_out_to = invoices.addressees(session, list(customers.values())) if issue else {}
+    addresses = invoices.billing_addresses(session, list(customers.values()), made_out_to) if issue else {}
     if issue:
         fx_rates.with_own(customers)
     rows = []
