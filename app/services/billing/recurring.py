@@ -28,19 +28,22 @@ billing_email (on: each issued invoice e-mailed with its PDF), bill_suspended (o
 used at issue when the customer's setting (else the company's default) is "automatic"
 (allocation.use_credit_on_issue); "ask" has nobody to ask in a run: not used.
 
-**Once per period**: each period is claimed by a `service_period` row, INSERT ... ON CONFLICT
-(service_id, starts_on) DO NOTHING, in the transaction that writes its invoice; only the periods claimed
-are billed. Two runs at once also lock each chunk's customers first (ledger.lock_many, in id order),
-so the second reads the first's result and finds nothing due.
+**Once per period**: each period billed is claimed by a `service_period` row, unique (service_id,
+starts_on), written in the transaction that writes its invoice line (and linked to it). A run locks each
+chunk's customers first (ledger.lock_many, in id order) and only a run holding a customer writes its
+periods: under the lock it reads which of the periods due were billed before (a next billing date moved
+back by hand) and leaves them out; a second run at the same moment waits for the lock, then reads the
+first's result and finds nothing due. Were a period claimed twice all the same, the unique key fails
+the chunk: nothing of it is written, and it is read again once (leaving that period out).
 
-**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based: the claims (on PostgreSQL
-one INSERT ... SELECT FROM unnest()), the invoices with gap-free numbers taken as a block from the
-invoice sequence under its row lock and their rate to the base currency (fx.IssuedRates: each
-currency's global rate read once a run, a customer's own only for those that have rates), their lines
-(COPY on PostgreSQL, ids drawn from the sequence first), the ledger entries and balances
-(ledger.post_many: the rows invoices._issue + ledger.post write), one audit entry per invoice and per
-service moved on, the e-mails (message.attach_invoice_id: delivery renders and attaches the PDF once);
-each chunk committed, its e-mails queued for delivery after the commit.
+**Writing** (`run`): a chunk of customers (CHUNK) a transaction, set-based, the customers read as plain
+rows: the invoices with gap-free numbers taken as a block from the invoice sequence under its row lock
+and their rate to the base currency (fx.IssuedRates: each currency's global rate read once a run, a
+customer's own only for those that have rates), their lines (COPY on PostgreSQL, ids drawn from the
+sequence first), the claims with their lines (COPY), the ledger entries and balances (ledger.post_many:
+the rows invoices._issue + ledger.post write), one audit entry per invoice and per service moved on,
+the e-mails (message.attach_invoice_id: delivery renders and attaches the PDF once); each chunk
+committed, its e-mails queued for delivery after the commit.
 The run's report is kept in `billing_run`, updated with each chunk.
 
 **Who**: who may post money (POST_MONEY: Finance, Admin) starts a run (`start`); who may open the Recurring
@@ -55,6 +58,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from sqlalchemy import Date, Integer, Row, column, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from app.jobs import tasks
@@ -377,7 +381,13 @@ def run(session: Session, today: date, started_by: str | None, config: dict, *, 
             job.total = len(due)
         for start_at in range(0, len(due), chunk):
             ids = due[start_at:start_at + chunk]
-            queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
+            try:
+                queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
+            except (IntegrityError, session.get_bind().dialect.dbapi.IntegrityError):  # (COPY's: the driver's)
+                # A period of the chunk claimed meanwhile (by a writer that did not hold the customers'
+                # lock): nothing of the chunk was written; read again, it leaves that period out.
+                session.rollback()
+                queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
             after = ids[-1]
             if job is not None:
                 job.done += len(ids)
@@ -414,14 +424,16 @@ def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], toda
     ledger.lock_many(session, ids)  # first: a run at the same moment waits here, then finds nothing due
     found = Plan(today)
     _plan_rows(_due_services(session, today, ids), today, chosen, tax.RateTable(session), found)
-    claimed = _claim(session, billing_run.id, found.bills)
-    bills = [_claimed_part(bill, claimed) for bill in found.bills]
+    billed_before = _billed_before(session, found.bills)
+    bills = [_unbilled_part(bill, billed_before) for bill in found.bills]
     billed_services = {line.service_id for bill in bills for line in bill.lines + bill.free}
-    # A service moves on when its periods were claimed here, or when it had none to bill (passed over).
+    # A service moves on when its periods are billed here, or when it had none to bill (passed over).
     planned = {line.service_id for bill in found.bills for line in bill.lines + bill.free}
     _move(session, [m for m in found.moves if m.service_id in billed_services or m.service_id not in planned])
+    written, links = _write_invoices(session, billing_run, [bill for bill in bills if bill.lines], today, chosen,
+                                     actor, fx_rates)
+    _claim(session, billing_run.id, bills, links)
     bills = [bill for bill in bills if bill.lines]
-    written = _write_invoices(session, billing_run, bills, claimed, today, chosen, actor, fx_rates)
     queued = _email(session, written, config, started_by) if chosen.email and not chosen.drafts else []
     skipped = Counter(billing_run.skipped or {})
     skipped.update(found.skipped)
@@ -436,48 +448,53 @@ def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], toda
     return [message_id for status, message_id in queued if status == "queued"]
 
 
-def _upsert_insert(session: Session, table):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
-
-
-def _claim(session: Session, run_id: int, bills: list[Bill]) -> dict[tuple[int, date], int]:
-    """Claim every period of `bills` (one multi-row INSERT ... ON CONFLICT DO NOTHING, in key order):
-    {(service id, period start): service_period id} of those this transaction took."""
-    now = utcnow()
-    rows = sorted(({"service_id": line.service_id, "starts_on": line.period.starts_on, "ends_on": line.period.ends_on,
-                    "amount": line.net, "run_id": run_id, "created_at": now}
-                   for bill in bills for line in bill.lines + bill.free),
-                  key=lambda r: (r["service_id"], r["starts_on"]))
-    if not rows:
-        return {}
+def _billed_before(session: Session, bills: list[Bill]) -> set[tuple[int, date]]:
+    """The (service id, period start) of `bills`' periods that a run already billed: their service_period
+    rows, each key looked up in the unique key's index (the chunk's customers are locked, and only a run
+    that holds them writes their periods, so none can be added before this transaction claims the rest)."""
+    keys = sorted({(line.service_id, line.period.starts_on) for bill in bills for line in bill.lines + bill.free})
+    if not keys:
+        return set()
     table = ServicePeriod.__table__
-    insert_ = _upsert_insert(session, table)
     if session.get_bind().dialect.name == "postgresql":
-        # One statement over unnest() of an array a column: a VALUES list of a thousand rows costs the
-        # driver more to build than the database to insert.
-        names = list(rows[0])
-        listed = func.unnest(*[array_param(f"a_{n}", [r[n] for r in rows], table.c[n].type) for n in names]) \
-            .table_valued(*[column(n, table.c[n].type) for n in names]).render_derived(name="v")
-        insert_ = insert_.from_select(names, select(*[listed.c[n] for n in names]))
-        rows = None
-    stmt = (insert_.on_conflict_do_nothing(index_elements=["service_id", "starts_on"])
-            .returning(table.c.id, table.c.service_id, table.c.starts_on))
-    return {(service_id, _day(starts_on)): period_id
-            for period_id, service_id, starts_on in session.execute(stmt, rows)}
+        # A join to the keys themselves (unnest() of an array a column): an index probe each, however
+        # few rows the table's statistics say it has early in a run.
+        listed = func.unnest(array_param("a_sid", [k[0] for k in keys], Integer()),
+                             array_param("a_start", [k[1] for k in keys], Date())) \
+            .table_valued(column("sid", Integer()), column("start", Date())).render_derived(name="k")
+        stmt = select(table.c.service_id, table.c.starts_on).join(
+            listed, (table.c.service_id == listed.c.sid) & (table.c.starts_on == listed.c.start))
+    else:
+        stmt = select(table.c.service_id, table.c.starts_on).where(
+            table.c.service_id.in_({k[0] for k in keys}), table.c.starts_on >= min(k[1] for k in keys))
+    return {(sid, _day(start)) for sid, start in session.execute(stmt)} & set(keys)
 
 
 def _day(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _claimed_part(bill: Bill, claimed: dict) -> Bill:
+def _unbilled_part(bill: Bill, billed_before: set) -> Bill:
     return Bill(bill.customer_id, bill.name, bill.currency,
-                [line for line in bill.lines if (line.service_id, line.period.starts_on) in claimed],
-                [line for line in bill.free if (line.service_id, line.period.starts_on) in claimed])
+                [line for line in bill.lines if (line.service_id, line.period.starts_on) not in billed_before],
+                [line for line in bill.free if (line.service_id, line.period.starts_on) not in billed_before])
+
+
+def _claim(session: Session, run_id: int, bills: list[Bill], links: dict[tuple[int, date], tuple[int, int]]) -> None:
+    """Claim every period of `bills` (none billed before: _billed_before), each with the invoice line
+    that bills it (`links`; a free period has none): one insert of them all, COPY on PostgreSQL. The
+    unique (service, start) key stands behind it: a period claimed twice fails the chunk, nothing of it
+    written."""
+    now = utcnow()
+    rows = []
+    for bill in bills:
+        for line in bill.lines + bill.free:
+            key = (line.service_id, line.period.starts_on)
+            invoice_id, line_id = links.get(key, (None, None))
+            rows.append({"service_id": line.service_id, "starts_on": line.period.starts_on,
+                         "ends_on": line.period.ends_on, "amount": line.net, "invoice_id": invoice_id,
+                         "invoice_line_id": line_id, "run_id": run_id, "created_at": now})
+    insert_rows(session, ServicePeriod.__table__, rows)
 
 
 def _move(session: Session, moves: list[Move]) -> None:
@@ -507,21 +524,32 @@ def _insert_with_ids(session: Session, table, rows: list[dict]) -> list[int]:
 
 @dataclass
 class Written:
-    """An invoice the run wrote, for its e-mail."""
+    """An invoice the run wrote, for its e-mail: its customer as read (_customers) and its row."""
 
     invoice_id: int
-    customer: Customer
+    customer: Row
     invoice: SimpleNamespace
 
 
-def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], claimed: dict, today: date,
-                    chosen: company.Billing, actor, fx_rates: fx.IssuedRates) -> list[Written]:
-    """The chunk's invoices, lines, claims' links, postings, credit used and audit entries (not committed)."""
+# What a run reads of its customers (plain rows, not ORM objects): what their invoices' addresses
+# (address_format.TAGS' customer fields, the format, the addressee), due dates, credit and e-mails need.
+_CUSTOMER_COLUMNS = (Customer.id, Customer.name, Customer.title, Customer.first_name, Customer.surname,
+                     Customer.company_name, Customer.email, Customer.phone, Customer.mobile, Customer.status,
+                     Customer.service_email, Customer.currency, Customer.reseller_id, Customer.creditor_days,
+                     Customer.use_credit, Customer.invoice_address_id, Customer.invoice_address_format)
+
+
+def _customers(session: Session, ids: list[int]) -> dict[int, Row]:
+    return {row.id: row for row in session.execute(select(*_CUSTOMER_COLUMNS).where(in_ids(session, Customer.id, ids)))}
+
+
+def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], today: date,
+                    chosen: company.Billing, actor, fx_rates: fx.IssuedRates) -> tuple[list[Written], dict]:
+    """The chunk's invoices, lines, postings, credit used and audit entries (not committed): the invoices
+    written (issued ones only) and {(service id, period start): (invoice id, line id)} for the claims."""
     if not bills:
-        return []
-    customers = {c.id: c for c in session.scalars(
-        select(Customer).where(in_ids(session, Customer.id, [b.customer_id for b in bills]))
-        .options(lazyload("*")).execution_options(populate_existing=True))}
+        return [], {}
+    customers = _customers(session, [b.customer_id for b in bills])
     issue = not chosen.drafts
     numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
@@ -529,6 +557,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     addresses = invoices.billing_addresses(session, list(customers.values()), made_out_to) if issue else {}
     if issue:
         fx_rates.with_own(customers)
+    issued_at = datetime.now(timezone.utc)
     rows = []
     for bill, number in zip(bills, numbers):
         customer = customers[bill.customer_id]
@@ -542,7 +571,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         if issue:
             row["billing_address"] = addresses[customer.id]
             row["invoice_address_id"] = made_out_to[customer.id].id if customer.id in made_out_to else None
-            row["issued_at"] = datetime.now(timezone.utc)
+            row["issued_at"] = issued_at
             row["fx_rate"], row["fx_rate_on"] = fx_rates.of(bill.currency, customer.id)
         rows.append(row)
     invoice_ids = _insert_with_ids(session, Invoice.__table__, rows)
@@ -553,23 +582,20 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
                               "category": "other", "quantity": line.quantity, "unit_price": line.unit_price,
                               "tax_rate_id": line.tax_rate_id, "tax_name": line.tax_name,
                               "tax_percent": line.tax_percent, "net": line.net, "tax": line.tax})
-            line_keys.append((line.service_id, line.period.starts_on, invoice_id))
+            line_keys.append(((line.service_id, line.period.starts_on), invoice_id))
     line_ids = _insert_with_ids(session, InvoiceLine.__table__, line_rows)
-    table = ServicePeriod.__table__
-    update_from_rows(session, table, {"pid": Integer(), "iid": Integer(), "lid": Integer()},
-                     [(claimed[(sid, start)], iid, lid) for (sid, start, iid), lid in zip(line_keys, line_ids)],
-                     lambda v: {"invoice_id": v.c.iid, "invoice_line_id": v.c.lid}, lambda v: table.c.id == v.c.pid)
+    links = {key: (invoice_id, line_id) for (key, invoice_id), line_id in zip(line_keys, line_ids)}
     audit.record(session, "invoice", "create", [
         (invoice_id, row["customer_id"], _created(row, billing_run.id)) for invoice_id, row in zip(invoice_ids, rows)])
     if not issue:
-        return []
+        return [], links
     ledger.post_many(session, [ledger.Posting(row["customer_id"], row["currency"], row["total"], "invoice", "invoice",
                                               invoice_id, today, actor_id)
                                for invoice_id, row in zip(invoice_ids, rows)])
     written = [Written(invoice_id, customers[row["customer_id"]], SimpleNamespace(**row))
                for invoice_id, row in zip(invoice_ids, rows)]
     _use_credit(session, actor, written)
-    return written
+    return written, links
 
 
 def _created(row: dict, run_id: int) -> dict:
@@ -595,12 +621,12 @@ def _use_credit(session: Session, actor, written: list[Written]) -> None:
         if item.customer.id not in with_credit:
             continue
         invoice = session.get(Invoice, item.invoice_id)
-        allocation.use_credit_on_issue(session, actor, item.customer, invoice)
+        allocation.use_credit_on_issue(session, actor, session.get(Customer, item.customer.id), invoice)
         session.flush()
         item.invoice.status, item.invoice.outstanding = invoice.status, invoice.outstanding
 
 
-def _recipients(session: Session, customers: list[Customer]) -> dict[int, tuple[str, str, int | None, bool]]:
+def _recipients(session: Session, customers: list[Row]) -> dict[int, tuple[str, str, int | None, bool]]:
     """Where each customer's invoice e-mail goes, as the invoice's e-mail form offers first: the customer's
     own address, else its contacts' (the primary first): (address, name, contact id, allows service e-mail)."""
     out = {c.id: (c.email, c.name, None, c.service_email) for c in customers if c.email}
