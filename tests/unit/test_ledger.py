@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Allocation, Customer, CustomerBalance, DocumentSequence, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
+from app.models import Allocation, Customer, DocumentSequence, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
+from app.models import CustomerBalance
 from app.services.billing import finances, invoices, ledger, payments
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from tests import factories

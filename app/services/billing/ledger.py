@@ -26,8 +26,8 @@ from decimal import Decimal
 from sqlalchemy import Integer, case, event, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
-from app.models import Adjustment, Allocation, Customer, CustomerBalance, Invoice, InvoiceLine, LedgerEntry, Payment, Release
-from app.models import CreditNote, CreditNoteLine
+from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
+from app.models import CreditNote, CreditNoteLine, CustomerBalance
 from app.models.money import LEDGER_KINDS
 from app.models.resellers import utcnow
 from app.services.db import in_ids, insert_rows, update_from_rows
