@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, Numeric, String, asc, desc, func, select, tuple_
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
-from app.models import Customer, CustomerService, Reseller, Tag, customer_tag
+from app.models import Customer, CustomerBalance, CustomerService, Reseller, Tag, customer_tag
 from app.services.customers import services
 from app.services.fields import BIGINT_MAX, BIGINT_MIN, CONTROL, INT_MAX, decimal_number, whole_number
 from app.views.filters import CustomerFilterConverter, FilterCustomerNamed, FilterSearch, FilterTextContains, \
@@ -199,13 +200,23 @@ class _Matches(_Walk):
         return self.page_of_matches(offset, limit)
 
 
+@dataclass(frozen=True)
+class Joined:
+    """A sort key held in another table, one row per listed row (CustomerBalance.balance), `id` its
+    column holding the listed row's id. The list's queries join that table when they sort by it, and
+    order and seek by (key, id) there: the columns of its index, which the walk then reads."""
+
+    key: Column
+    id: Column
+
+
 class ListInterface(SQLAInterface):
     """FAB's SQLAInterface with the list machinery above, for any model.
 
     `sort_keys`: list column -> the SQL expression it sorts by, where that is not the model's
-    column of the same name (a subquery, another column); `eager`: loader options for the
-    relations a page's columns show (one query each, not one per row). Scope comes with the
-    view's base filters, as with FAB."""
+    column of the same name (a subquery, another column, a `Joined` column of another table);
+    `eager`: loader options for the relations a page's columns show (one query each, not one per
+    row). Scope comes with the view's base filters, as with FAB."""
 
     def __init__(self, obj, session=None, sort_keys=None, eager=()):
         super().__init__(obj, session)
@@ -226,7 +237,8 @@ class ListInterface(SQLAInterface):
     def sort_key(self, order_column: str):
         """The SQL expression a list column sorts by (None: by id alone)."""
         if order_column in self.sort_keys:
-            return self.sort_keys[order_column]
+            key = self.sort_keys[order_column]
+            return key.key if isinstance(key, Joined) else key
         columns = self.obj.__table__.c
         if order_column in columns and columns[order_column] is not self.pk:
             return columns[order_column]
@@ -254,12 +266,21 @@ class ListInterface(SQLAInterface):
                 query = apply(query, value)
         return query
 
+    def joined(self, query, order_column: str):
+        """`query` with the table the column's sort key is in (a `Joined` key), and the id column to
+        order by after the key (that table's, whose index holds both)."""
+        key = self.sort_keys.get(order_column)
+        if not isinstance(key, Joined):
+            return query, self.pk
+        return query.join(key.id.table, key.id == self.pk), key.id
+
     def ordered(self, query, order_column: str, order_direction: str, reverse: bool = False):
         descending = (order_direction == "desc") != reverse
         direction = desc if descending else asc
         key = self.sort_key(order_column)
         keys = [direction(key)] if key is not None else []
-        return query.order_by(*keys, direction(self.pk))
+        query, pk = self.joined(query, order_column)
+        return query.order_by(*keys, direction(pk))
 
     def exact_count(self, ids_query) -> Count:
         return Count(self.session.scalar(select(func.count()).select_from(ids_query.order_by(None).subquery())))
@@ -299,8 +320,8 @@ class ListInterface(SQLAInterface):
             walk = _Matches(lambda offset, limit: self._page_of_matches(
                 matched, order_column, order_direction, offset, limit), page_size)
         else:
-            walk = _Walk(self.filtered_ids(filters, "walking"), self.pk, key, order_direction == "desc", page_size,
-                         seekable)
+            walk = _Walk(*self.joined(self.filtered_ids(filters, "walking"), order_column), key,
+                         order_direction == "desc", page_size, seekable)
         cursor = self._cursor(signature, key)
         rows, page, count = self._find(walk, few, count, ids_query, page, cursor)
         count.paging = Paging(page, count, page_size, signature, *(
@@ -409,6 +430,7 @@ class ListInterface(SQLAInterface):
         columns = [self.pk] + ([key.label("sort_key")] if key is not None else [])
         # OFFSET 0 keeps the planner from merging the two queries back into the walk
         # (a MATERIALIZED CTE does the same, and writes every match out first).
+        ids_query, _ = self.joined(ids_query, order_column)
         matches = ids_query.with_entities(*columns).order_by(None).offset(0).subquery("matches")
         direction = desc if order_direction == "desc" else asc
         keys = ([direction(matches.c.sort_key)] if key is not None else []) + [direction(matches.c[self.pk.name])]
@@ -430,6 +452,8 @@ class CustomerInterface(ListInterface):
     def __init__(self, obj=Customer, session=None):
         super().__init__(obj, session, eager=(selectinload(Customer.tags),), sort_keys={
             "name": Customer.__table__.c.sort_name,
+            # customer.balance has no index (a balance update is then a HOT update): its copy has one
+            "balance": Joined(CustomerBalance.__table__.c.balance, CustomerBalance.__table__.c.customer_id),
             "reseller": select(Reseller.name).where(Reseller.id == Customer.reseller_id).scalar_subquery(),
             "services_summary": select(func.min(CustomerService.name)).where(
                 CustomerService.customer_id == Customer.id, CustomerService.status != "cancelled").scalar_subquery(),

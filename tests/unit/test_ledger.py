@@ -5,10 +5,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Allocation, Customer, DocumentSequence, Invoice, LedgerEntry, Payment, PaymentMethod, TaxRate
+from app.models import CustomerBalance
 from app.services.billing import finances, invoices, ledger, payments
 from app.services.errors import AlreadyDone, Forbidden, Invalid, NotFound
 from tests import factories
@@ -295,6 +296,23 @@ def test_the_ledger_check_finds_a_balance_written_outside_the_ledger(ctx):
     ctx.flush()
     problems = ledger.check(ctx)
     assert [p.what for p in problems] == ["customer"] and "balance 99" in problems[0].problem
+    ctx.rollback()
+
+
+def test_every_posting_moves_the_balances_copy_the_sort_walks_and_the_check_finds_it_apart(ctx):
+    customer = factories.customer()
+    copy = select(CustomerBalance.balance).where(CustomerBalance.customer_id == customer.id)
+    assert ctx.scalar(copy) == 0  # made with the customer (a trigger)
+    issued(customer, (1, "10.00"))
+    locked = ledger.lock(ctx, customer.id)
+    ledger.post_many(ctx, [ledger.Posting(customer.id, locked.currency, D("2.50"), "adjustment", "adjustment", 1,
+                                          date.today())])
+    ledger.post(ctx, locked, D("-1.25"), "adjustment", Payment(id=2), date.today())
+    assert ctx.scalar(copy) == ctx.scalar(select(Customer.balance).where(Customer.id == customer.id)) == D("11.25")
+    ctx.rollback()
+    ctx.execute(update(CustomerBalance).where(CustomerBalance.customer_id == customer.id).values(balance=D("3")))
+    problems = ledger.check(ctx)
+    assert [p.what for p in problems] == ["customer"] and problems[0].problem.endswith("customer_balance 3.0000")
     ctx.rollback()
 
 

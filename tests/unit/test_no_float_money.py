@@ -10,7 +10,7 @@ from flask_appbuilder import Model
 
 MODELS = Path(__file__).resolve().parents[2] / "app" / "models"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
-MONEY_COLUMNS = {("customer", "balance"), ("service", "price")} | {
+MONEY_COLUMNS = {("customer", "balance"), ("customer_balance", "balance"), ("service", "price")} | {
     (table, column) for table, columns in {
         "invoice": ("net_total", "tax_total", "total", "outstanding"), "invoice_line": ("unit_price", "net", "tax"),
         "payment": ("amount", "unallocated"), "allocation": ("amount",), "payment_release": ("amount",),

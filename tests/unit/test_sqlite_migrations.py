@@ -1,4 +1,4 @@
-"""SQLite rebuilds a table to drop a column; the surname triggers must survive every migration."""
+"""SQLite rebuilds a table to drop a column; the surname and balance triggers must survive every migration."""
 import sqlite3
 
 import pytest
@@ -7,7 +7,7 @@ from tests.conftest import make_app, on_postgresql
 
 
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's own migration path")
-def test_migrations_down_and_up_keep_the_surname_triggers(tmp_path):
+def test_migrations_down_and_up_keep_the_surname_and_balance_triggers(tmp_path):
     from flask_migrate import downgrade, upgrade
 
     from app.extensions import db
@@ -19,10 +19,11 @@ def test_migrations_down_and_up_keep_the_surname_triggers(tmp_path):
             return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
     with other.app_context():
         upgrade()
-        expected = ["trg_customer_surname_insert", "trg_customer_surname_update"]
+        surname = ["trg_customer_surname_insert", "trg_customer_surname_update"]
+        expected = ["trg_customer_balance_insert", *surname]
         assert triggers() == expected
         downgrade(revision="0005")
-        assert triggers() == expected
+        assert triggers() == surname
         upgrade()
         assert triggers() == expected
         db.session.remove()

@@ -220,3 +220,43 @@ def test_the_list_of_a_customers_contacts_pages_within_that_customer(app, login,
         ids = expected(Contact, "is_primary", "desc", Contact.customer_id == customer_id)
     page = login("admin").get(f"/customers/edit/{customer_id}").get_data(as_text=True)  # its related lists
     assert shown("/contacts", page) == ids and len(ids) == 2
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_customers_sorted_by_balance_page_through_every_customer_by_number_by_link_in_the_csv_and_the_api(
+        app, login, api, data, direction):
+    """The sort by balance walks customer_balance (customer.balance has no index): every customer has its
+    row there, demo data's (COPY) as the service's, moved by the ledger with customer.balance."""
+    import csv
+    import io
+    import uuid
+
+    import prison
+
+    from app.models import Customer
+    from app.services.billing import payments
+    from tests import factories
+    with app.app_context():
+        made = factories.customer(surname="Owing").id
+        payments.adjust_balance(db.session, factories.user("admin"), made, {"amount": "123.45", "reason": "Opening"},
+                                str(uuid.uuid4()))
+        creditor = factories.customer(surname="Creditor").id
+        payments.adjust_balance(db.session, factories.user("admin"), creditor, {"amount": "-7", "reason": "Opening"},
+                                str(uuid.uuid4()))
+        ids = expected(Customer, "balance", direction, Customer.status != "archived")
+        everyone = expected(Customer, "balance", direction)  # the API hides no archived customer
+        balances = set(db.session.scalars(db.select(Customer.balance)))
+    assert {made, creditor} <= set(ids) and len(ids) > 50 and len(balances) > 10
+    browser = login("admin")
+    url = f"/customers/list/?psize_CustomerView=10&_oc_CustomerView=balance&_od_CustomerView={direction}"
+    by_link = walk_by_links(browser, "/customers", url)
+    assert sum(by_link, []) == ids
+    assert walk_by_number(browser, "/customers", url, "CustomerView", len(ids), 10) == by_link
+    export = browser.get(f"/customers/export.csv?_oc_CustomerView=balance&_od_CustomerView={direction}")
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"), newline="")))
+    assert [int(row[0]) for row in rows[1:]] == ids
+    client, from_api = api("admin"), []
+    for page in range(-(-len(everyone) // 25)):
+        q = prison.dumps({"order_column": "balance", "order_direction": direction, "page": page, "page_size": 25})
+        from_api += [row["id"] for row in client.get(f"/api/v1/customers/?q={q}").json["result"]]
+    assert from_api == everyone

@@ -1,6 +1,7 @@
 """Money: invoices, payments, account credit, refunds, adjustments, all posted through one ledger.
 
-- ledger.py    lock a customer's money, post an entry (the only writer of customer.balance), the check
+- ledger.py    lock a customer's money, post an entry (the only writer of customer.balance and its copy
+               customer_balance.balance, the sort by balance's), the check
 - tax.py       tax rates, the rate a line is charged at (exempt, the customer's special rate, the line's)
 - invoices.py  drafts, issuing (a gap-free number), Charge customer, voiding
 - payments.py  payments, external payments, manual credits, allocation, refunds, voided credit,

@@ -2,9 +2,10 @@
 
 Every posting (an issued invoice, a payment, a manual credit, a refund, a void, a balance
 adjustment) is one `post` in the transaction of the command that causes it, after `lock`:
-the entry is added and the customer's cached balance moves by the same amount. Nothing else
-writes `customer.balance`, and nothing ever changes or deletes an entry: a correction is a new
-entry.
+the entry is added and the customer's cached balance moves by the same amount, and so does its
+copy in customer_balance (the lists' sort by balance walks that table's index: customer.balance has
+none, so moving it is a HOT update on PostgreSQL). Nothing else writes `customer.balance` or its
+copy, and nothing ever changes or deletes an entry: a correction is a new entry.
 
 `lock` is the first thing every money command does for a customer: on PostgreSQL a row lock
 (SELECT ... FOR UPDATE), on SQLite a write to the row, which takes the database's write lock for
@@ -14,7 +15,8 @@ the other has committed.
 
 `check` recomputes, set-based, each customer's balance from the documents (invoices, payments,
 releases, adjustments), each invoice's outstanding and each source's rest from the allocations,
-and compares them with the ledger and the cached figures (`flask ledger check`); a write-off (a source
+and compares them with the ledger and the cached figures, the balance's copy in customer_balance
+included (`flask ledger check`); a write-off (a source
 of kind "write_off") counts as any payment, and never keeps a rest.
 """
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from sqlalchemy import Integer, case, event, func, literal, select, union_all, u
 from sqlalchemy.orm import Session
 
 from app.models import Adjustment, Allocation, Customer, Invoice, InvoiceLine, LedgerEntry, Payment, Release
-from app.models import CreditNote, CreditNoteLine
+from app.models import CreditNote, CreditNoteLine, CustomerBalance
 from app.models.money import LEDGER_KINDS
 from app.models.resellers import utcnow
 from app.services.db import in_ids, insert_rows, update_from_rows
@@ -99,10 +101,17 @@ def post(session: Session, customer: Customer, amount: Decimal, kind: str, sourc
                         source_table=source.__tablename__, source_id=source.id, effective_on=effective_on,
                         reason=reason, created_by_id=getattr(actor, "id", None))
     session.add(entry)
-    session.execute(update(Customer).where(Customer.id == customer.id)
-                    .values(balance=Customer.balance + amount).execution_options(synchronize_session=False))
+    _move(session, customer.id, amount)
     session.expire(customer, ["balance"])
     return entry
+
+
+def _move(session: Session, customer_id: int, amount: Decimal) -> None:
+    """Move a customer's balance and its copy in customer_balance by `amount`."""
+    session.execute(update(Customer).where(Customer.id == customer_id)
+                    .values(balance=Customer.balance + amount).execution_options(synchronize_session=False))
+    session.execute(update(CustomerBalance).where(CustomerBalance.customer_id == customer_id)
+                    .values(balance=CustomerBalance.balance + amount).execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -140,9 +149,9 @@ def post_many(session: Session, postings: list[Posting]) -> None:
     moves: dict[int, Decimal] = {}
     for posting in postings:
         moves[posting.customer_id] = moves.get(posting.customer_id, ZERO) + posting.amount
-    table = Customer.__table__
-    update_from_rows(session, table, {"cid": Integer(), "move": table.c.balance.type}, sorted(moves.items()),
-                     lambda v: {"balance": table.c.balance + v.c.move}, lambda v: table.c.id == v.c.cid)
+    for table, key in ((Customer.__table__, Customer.id), (CustomerBalance.__table__, CustomerBalance.customer_id)):
+        update_from_rows(session, table, {"cid": Integer(), "move": table.c.balance.type}, sorted(moves.items()),
+                         lambda v, t=table: {"balance": t.c.balance + v.c.move}, lambda v, k=key: k == v.c.cid)
     for customer in [o for o in session.identity_map.values() if isinstance(o, Customer) and o.id in moves]:
         session.expire(customer, ["balance"])
 
@@ -151,10 +160,8 @@ def merged(session: Session, survivor: Customer, duplicate: Customer) -> None:
     """A merge moved the duplicate's money records and ledger entries to the survivor (both locked):
     the survivor's balance takes the duplicate's, which is left with none (it is deleted next)."""
     moved = session.scalar(select(Customer.balance).where(Customer.id == duplicate.id))
-    session.execute(update(Customer).where(Customer.id == survivor.id)
-                    .values(balance=Customer.balance + moved).execution_options(synchronize_session=False))
-    session.execute(update(Customer).where(Customer.id == duplicate.id)
-                    .values(balance=0).execution_options(synchronize_session=False))
+    _move(session, survivor.id, moved)
+    _move(session, duplicate.id, -moved)
     session.expire(survivor, ["balance"])
 
 
@@ -204,14 +211,18 @@ def check(session: Session) -> list[Difference]:
               .group_by(LedgerEntry.customer_id).subquery())
     exp, led = func.coalesce(expected.c.amount, 0), func.coalesce(ledger.c.amount, 0)
     rows = session.execute(
-        select(Customer.id, Customer.balance, exp, led)
+        select(Customer.id, Customer.balance, exp, led, CustomerBalance.balance)
         .outerjoin(expected, expected.c.customer_id == Customer.id)
         .outerjoin(ledger, ledger.c.customer_id == Customer.id)
-        .where(_differs(exp, led) | _differs(led, Customer.balance) | _differs(exp, Customer.balance))
+        .outerjoin(CustomerBalance, CustomerBalance.customer_id == Customer.id)
+        .where(_differs(exp, led) | _differs(led, Customer.balance) | _differs(exp, Customer.balance)
+               | CustomerBalance.balance.is_(None) | _differs(CustomerBalance.balance, Customer.balance))
         .order_by(Customer.id))
-    for customer_id, balance, from_documents, from_ledger in rows:
-        found.append(Difference("customer", customer_id,
-                                f"balance {balance}, ledger {from_ledger}, documents {from_documents}"))
+    for customer_id, balance, from_documents, from_ledger, copy in rows:
+        problem = f"balance {balance}, ledger {from_ledger}, documents {from_documents}"
+        if copy is None or round(copy - balance, 4) != 0:
+            problem += f", customer_balance {copy if copy is not None else 'missing'}"
+        found.append(Difference("customer", customer_id, problem))
 
     wrong_currency = union_all(
         *[select(literal(t.__tablename__).label("what"), t.id.label("id"))
