@@ -55,6 +55,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 
 from sqlalchemy import Date, Integer, Row, column, func, insert, select
@@ -202,6 +203,11 @@ def _due_services(session: Session, today: date, customer_ids: list[int]) -> lis
         .order_by(CustomerService.customer_id, CustomerService.id)).all()
 
 
+# Pure, and the same few prices, plans and periods recur over a run's thousands of lines.
+_priced = lru_cache(maxsize=4096)(invoices.priced)
+_description = lru_cache(maxsize=4096)(periods.description)
+
+
 def _plan_rows(rows: list[Row], today: date, chosen: company.Billing, rates: tax.RateTable, plan: Plan) -> None:
     """Add to `plan` what the due services `rows` (by customer) bill; see the module's docstring."""
     skipped_customers: dict[int, str] = {}
@@ -227,8 +233,8 @@ def _plan_rows(rows: list[Row], today: date, chosen: company.Billing, rates: tax
         bill = bills.setdefault(row.customer_id, Bill(row.customer_id, row.customer_name, row.currency))
         charged = rates.charged(row.tax_exempt, row.special_rate_id, row.tax_rate_id)
         for period in found:
-            net, tax_ = invoices.priced(row.currency, period.quantity, row.price, charged.percent)
-            line = Line(row.id, row.name, period, periods.description(row.name, row.billing_cycle, period),
+            net, tax_ = _priced(row.currency, period.quantity, row.price, charged.percent)
+            line = Line(row.id, row.name, period, _description(row.name, row.billing_cycle, period),
                         period.quantity, row.price, row.tax_rate_id, charged.name, charged.percent, net, tax_)
             (bill.lines if net > 0 else bill.free).append(line)
     plan.bills.extend(bill for bill in bills.values() if bill.lines or bill.free)
@@ -598,10 +604,14 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
     return written, links
 
 
+_NOT_AUDITED = frozenset(("created_at", "issued_at", "billing_address"))
+_AS_IS = (str, int, bool)  # values the audit records as they are (audit._plain: the others as text)
+
+
 def _created(row: dict, run_id: int) -> dict:
     """An invoice's creation as the audit hook records one (its fields set), and the run that made it."""
-    out = {k: [None, audit._plain(v)] for k, v in row.items()
-           if v is not None and k not in ("created_at", "issued_at", "billing_address")}
+    out = {k: [None, v if type(v) in _AS_IS else audit._plain(v)] for k, v in row.items()
+           if v is not None and k not in _NOT_AUDITED}
     out["billing_run_id"] = [None, run_id]
     return out
 
