@@ -249,16 +249,18 @@ class _Compare(BaseFilter):
     op = None
 
     def apply(self, query, value):
-        if self.datamodel.is_date(self.column_name):
-            parse = iso_date
-        elif self.datamodel.is_integer(self.column_name):
-            parse = whole_number  # compared as integer, so the index on the column is used
-        else:
-            parse = decimal_number
-        parsed = parse(value)
+        parsed = self.parsed(value)
         if parsed is None:
             return query.filter(false())
         return query.filter(self.condition(parsed))
+
+    def parsed(self, value):
+        """The value as the column's type (a date, a whole number, a Decimal), or None."""
+        if self.datamodel.is_date(self.column_name):
+            return iso_date(value)
+        if self.datamodel.is_integer(self.column_name):
+            return whole_number(value)  # compared as integer, so the index on the column is used
+        return decimal_number(value)
 
     def condition(self, parsed):
         """The condition on each row, given the parsed value."""
@@ -292,6 +294,15 @@ class _OnBalanceCopy:
     def condition(self, parsed):
         copies = select(CustomerBalance.customer_id).where(getattr(CustomerBalance.balance, self.op)(parsed))
         return Customer.id.in_(copies)
+
+    def apply_walking(self, query, value):
+        """Sorted by balance, the walk reads customer_balance already (ListInterface.walked_ids):
+        the row it reads is compared, so the walk is a range of the index, where a second copy
+        looked up per row would first read every row sorted before the matches."""
+        if not any(table.is_derived_from(CustomerBalance.__table__) for table in query.statement.get_final_froms()):
+            return self.apply(query, value)
+        parsed = self.parsed(value)
+        return query.filter(false() if parsed is None else getattr(CustomerBalance.balance, self.op)(parsed))
 
 
 class FilterBalanceEqual(_OnBalanceCopy, FilterValueEqual):
