@@ -1,4 +1,6 @@
 """Helpers that make test data through the services, as a user would."""
+import uuid
+
 from app.extensions import db
 from app.models import Reseller, Tag, User
 from app.services.customers.create import create_customer
@@ -27,6 +29,15 @@ def customer(actor="admin", **fields):
     data = {"customer_type": "private", "first_name": "Test", "surname": f"Person{_n[0]}"}
     data.update(fields)
     return create_customer(db.session, user(actor) if isinstance(actor, str) else actor, data)
+
+
+def balance_adjusted(customer_id: int, amount, actor="admin"):
+    """Move a customer's balance by `amount` through the ledger (Edit balance), as a user would:
+    customer.balance and its copy customer_balance.balance, which the list's balance filters and
+    sort read, move together (writing customer.balance directly leaves the copy behind)."""
+    from app.services.billing import payments
+    return payments.adjust_balance(db.session, user(actor) if isinstance(actor, str) else actor, customer_id,
+                                   {"amount": str(amount), "reason": "Opening balance"}, str(uuid.uuid4()))
 
 
 def stopped_job(session, actor, action: str, ids, params=None, chunk: int = 1) -> int:

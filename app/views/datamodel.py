@@ -249,13 +249,13 @@ class ListInterface(SQLAInterface):
         """A cursor can start after a row of this order: a column that holds no NULL (or the id)."""
         return key is None or (isinstance(key, Column) and not key.nullable)
 
-    def filtered_ids(self, filters, purpose: str | None = None):
+    def filtered_ids(self, filters, purpose: str | None = None, query=None):
         """A Query of the ids that match `filters` (scope included, as a base filter).
 
         `purpose`: "walking" (a walk down the list's order) or "counting" (the capped count),
         for which a filter may put its condition another way (`apply_walking`, `apply_counting`,
-        as filters.FilterCustomerNamed does)."""
-        query = self.session.query(self.pk)
+        as filters.FilterCustomerNamed does). `query`: the ids' query to filter (walked_ids')."""
+        query = query if query is not None else self.session.query(self.pk)
         if filters is None:
             return query
         if purpose is None:
@@ -265,6 +265,15 @@ class ListInterface(SQLAInterface):
             for value in values if isinstance(values, list) and flt.arg_name not in {"in", "not_in"} else [values]:
                 query = apply(query, value)
         return query
+
+    def walked_ids(self, filters, order_column: str):
+        """(the ids to walk in the column's order, the id column to order by after its key), filtered
+        for walking with the sort key's table (a `Joined` key) already joined: a filter on that key
+        may then compare the row the walk reads (filters.FilterBalanceGreater), a range of its index,
+        not each row looked up again in a subquery (a list sorted by balance and filtered by balance
+        "From 0.01" read every balance below it first)."""
+        query, pk = self.joined(self.session.query(self.pk), order_column)
+        return self.filtered_ids(filters, "walking", query), pk
 
     def joined(self, query, order_column: str):
         """`query` with the table the column's sort key is in (a `Joined` key), and the id column to
@@ -320,7 +329,7 @@ class ListInterface(SQLAInterface):
             walk = _Matches(lambda offset, limit: self._page_of_matches(
                 matched, order_column, order_direction, offset, limit), page_size)
         else:
-            walk = _Walk(*self.joined(self.filtered_ids(filters, "walking"), order_column), key,
+            walk = _Walk(*self.walked_ids(filters, order_column), key,
                          order_direction == "desc", page_size, seekable)
         cursor = self._cursor(signature, key)
         rows, page, count = self._find(walk, few, count, ids_query, page, cursor)

@@ -16,7 +16,7 @@ from flask_appbuilder.models.sqla.filters import (
 )
 from sqlalchemy import any_, false, func, or_, select, true, union_all
 
-from app.models import Contact, Customer, CustomerSurname, customer_tag
+from app.models import Contact, Customer, CustomerBalance, CustomerSurname, customer_tag
 from app.models.customers import IN_SERVICE
 from app.services.fields import decimal_number, iso_date, record_id, whole_number
 from app.services.scope import customer_ids_in_scope, customer_scope, is_scoped
@@ -249,17 +249,22 @@ class _Compare(BaseFilter):
     op = None
 
     def apply(self, query, value):
-        field = getattr(self.model, self.column_name)
-        if self.datamodel.is_date(self.column_name):
-            parse = iso_date
-        elif self.datamodel.is_integer(self.column_name):
-            parse = whole_number  # compared as integer, so the index on the column is used
-        else:
-            parse = decimal_number
-        parsed = parse(value)
+        parsed = self.parsed(value)
         if parsed is None:
             return query.filter(false())
-        return query.filter(getattr(field, self.op)(parsed))
+        return query.filter(self.condition(parsed))
+
+    def parsed(self, value):
+        """The value as the column's type (a date, a whole number, a Decimal), or None."""
+        if self.datamodel.is_date(self.column_name):
+            return iso_date(value)
+        if self.datamodel.is_integer(self.column_name):
+            return whole_number(value)  # compared as integer, so the index on the column is used
+        return decimal_number(value)
+
+    def condition(self, parsed):
+        """The condition on each row, given the parsed value."""
+        return getattr(getattr(self.model, self.column_name), self.op)(parsed)
 
 
 class FilterValueEqual(_Compare):
@@ -278,6 +283,38 @@ class FilterValueSmaller(_Compare):
     name = "To"
     arg_name = "val_le"
     op = "__le__"
+
+
+class _OnBalanceCopy:
+    """A customer's balance compared on its copy, customer_balance.balance (CustomerBalance):
+    customer.balance has no index, and "Equal to 12.34" or "From 100000" would read every customer.
+    The customers are found by a range of ix_customer_balance_sort, (balance, customer_id), as a
+    semi-join. The same rows: the ledger moves the copy with customer.balance."""
+
+    def condition(self, parsed):
+        copies = select(CustomerBalance.customer_id).where(getattr(CustomerBalance.balance, self.op)(parsed))
+        return Customer.id.in_(copies)
+
+    def apply_walking(self, query, value):
+        """Sorted by balance, the walk reads customer_balance already (ListInterface.walked_ids):
+        the row it reads is compared, so the walk is a range of the index, where a second copy
+        looked up per row would first read every row sorted before the matches."""
+        if not any(table.is_derived_from(CustomerBalance.__table__) for table in query.statement.get_final_froms()):
+            return self.apply(query, value)
+        parsed = self.parsed(value)
+        return query.filter(false() if parsed is None else getattr(CustomerBalance.balance, self.op)(parsed))
+
+
+class FilterBalanceEqual(_OnBalanceCopy, FilterValueEqual):
+    pass
+
+
+class FilterBalanceGreater(_OnBalanceCopy, FilterValueGreater):
+    pass
+
+
+class FilterBalanceSmaller(_OnBalanceCopy, FilterValueSmaller):
+    pass
 
 
 def _customers_with_tag(tag_id: int):
@@ -353,7 +390,7 @@ CUSTOMER_FILTERS = {
     "third_party_reference": [FilterTextContains, FilterEqual],
     "advertising_source": [FilterTextContains, FilterEqual],
     "id": [FilterValueEqual, FilterValueGreater, FilterValueSmaller],
-    "balance": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
+    "balance": [FilterBalanceGreater, FilterBalanceSmaller, FilterBalanceEqual],
     "joined_on": [FilterValueGreater, FilterValueSmaller, FilterValueEqual],
     "status": [FilterStatusEqual, FilterStatusNotEqual],
     "customer_type": [FilterEqual, FilterNotEqual],

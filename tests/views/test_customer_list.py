@@ -22,8 +22,7 @@ def people(app):
         c = f.customer(customer_type="company", company_name="=HYPERLINK(\"http://evil\")", email="evil@example.com",
                        tag_ids=[vip.id, trade.id], joined_on="2022-03-03")
         d = f.customer(first_name="Old", surname="Archived", status="archived")
-        db.session.query(Customer).filter_by(id=b.id).update({"balance": Decimal("125.50")})
-        db.session.commit()
+        f.balance_adjusted(b.id, "125.50")  # through the ledger: the balance filters read its copy
         return {"ada": a.id, "babbage": b.id, "evil": c.id, "archived": d.id, "vip": vip.id, "trade": trade.id}
 
 
@@ -87,6 +86,50 @@ def test_filters_by_tag_reseller_status_date_and_balance(app, login, people):
     assert names_in(browser.get("/customers/list/?_flt_0_balance=lots")) == []  # bad number matches nothing
     assert names_in(browser.get("/customers/list/?_flt_1_surname=Bab")) == ["Charles Babbage"]
     assert names_in(browser.get("/customers/list/?_flt_0_surname=ovel")) == ["Ada Lovelace"]
+
+
+def test_balance_filters_find_customers_whose_balance_moved_through_the_ledger_in_the_list_csv_and_api(
+        app, login, api):
+    """The balance filters read customer_balance (the index's table), which the ledger moves with
+    customer.balance: an issued invoice and a balance adjustment are found by From, To and Equal to."""
+    import uuid
+
+    import prison
+    from sqlalchemy import select
+
+    from app.models import TaxRate
+    from app.services.billing import invoices
+    with app.app_context():
+        invoiced, adjusted = f.customer(surname="Invoiced"), f.customer(surname="Adjusted")
+        untouched = f.customer(surname="Untouched")
+        zero = db.session.scalar(select(TaxRate.id).where(TaxRate.name == "Zero rate"))
+        invoices.create_draft(db.session, f.user("admin"), invoiced.id, {"lines": [
+            {"description": "Visit", "quantity": 1, "unit_price": "40.00", "tax_rate_id": zero}]},
+            str(uuid.uuid4()), issue_now=True)
+        f.balance_adjusted(adjusted.id, "-7.25")
+        ids = {"invoiced": invoiced.id, "adjusted": adjusted.id, "untouched": untouched.id}
+    browser, client = login("admin"), api("admin")
+
+    def listed(query):
+        return shown_ids(browser.get(f"/customers/list/?{query}").get_data(as_text=True))
+
+    def exported(query):
+        return [int(row[0]) for row in read_csv(browser.get(f"/customers/export.csv?{query}"))[1:]]
+
+    def from_api(opr, value):
+        q = prison.dumps({"filters": [{"col": "balance", "opr": opr, "value": value}],
+                          "order_column": "balance", "order_direction": "asc"})
+        return [row["id"] for row in client.get(f"/api/v1/customers/?q={q}").json["result"]]
+
+    assert listed("_flt_2_balance=40") == exported("_flt_2_balance=40") == [ids["invoiced"]]
+    assert listed("_flt_0_balance=0.01") == [ids["invoiced"]]  # From
+    assert listed("_flt_1_balance=-0.01") == exported("_flt_1_balance=-7.25") == [ids["adjusted"]]  # To
+    assert listed("_flt_0_balance=-7.25&_oc_CustomerView=balance&_od_CustomerView=desc") == [
+        ids["invoiced"], ids["untouched"], ids["adjusted"]]
+    assert from_api("val_eq", "-7.25") == [ids["adjusted"]]
+    assert from_api("val_ge", "0") == [ids["untouched"], ids["invoiced"]]
+    assert from_api("val_le", "39.99") == [ids["adjusted"], ids["untouched"]]
+    assert from_api("val_eq", "lots") == []  # a bad number matches nothing, as before
 
 
 def test_surname_contains_follows_renames_and_takes_percent_and_underscore_literally(app, login, people):

@@ -260,3 +260,24 @@ def test_customers_sorted_by_balance_page_through_every_customer_by_number_by_li
         q = prison.dumps({"order_column": "balance", "order_direction": direction, "page": page, "page_size": 25})
         from_api += [row["id"] for row in client.get(f"/api/v1/customers/?q={q}").json["result"]]
     assert from_api == everyone
+
+
+@pytest.mark.parametrize("column,direction", [("balance", "asc"), ("balance", "desc"), ("name", "asc")])
+def test_customers_filtered_by_balance_page_through_their_matches_sorted_by_balance_or_name(
+        app, login, data, column, direction):
+    """A balance filter compares customer_balance: through a semi-join, and sorted by balance on the
+    row the walk reads (ListInterface.walked_ids); the pages are the matches either way."""
+    from app.models import Customer, CustomerBalance
+    with app.app_context():
+        key = Customer.sort_name if column == "name" else CustomerBalance.balance
+        order = (key.desc(), Customer.id.desc()) if direction == "desc" else (key.asc(), Customer.id.asc())
+        ids = [row[0] for row in db.session.query(Customer.id).join(CustomerBalance).filter(
+            CustomerBalance.balance >= 1, Customer.status != "archived").order_by(*order)]
+        everyone = db.session.query(Customer.id).filter(Customer.status != "archived").count()
+    assert 20 < len(ids) < everyone
+    browser = login("admin")
+    url = (f"/customers/list/?psize_CustomerView=10&_flt_0_balance=1"
+           f"&_oc_CustomerView={column}&_od_CustomerView={direction}")
+    by_link = walk_by_links(browser, "/customers", url)
+    assert sum(by_link, []) == ids
+    assert walk_by_number(browser, "/customers", url, "CustomerView", len(ids), 10) == by_link
