@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 from app.models import Address, CompanySettings, Contact, Customer
 from app.services import fields, permissions
 from app.services.billing import POST_MONEY
-from app.services.db import commit
+from app.services.db import commit, in_ids
 from app.services.errors import FieldErrors, Invalid, NotFound
 from app.services.scope import customer_scope, get_customer
 
@@ -211,7 +211,7 @@ def addresses_of(session: Session, customers: list) -> dict[int, str]:
                Contact.id.label("contact_id"), *contact_fields)
         .outerjoin(Address, and_(Address.customer_id == Customer.id, Address.kind == "billing"))
         .outerjoin(Contact, and_(Contact.customer_id == Customer.id, Contact.is_primary.is_(True)))
-        .where(Customer.id.in_(list(by_id))))
+        .where(in_ids(session, Customer.id, list(by_id))))
     parts: dict[int, tuple] = {}
     for row in rows:
         if row.id not in parts:
