@@ -80,26 +80,15 @@ def main() -> None:
                        .where(CustomerService.next_billing_on <= today))
         print(f"set-up: {added:,} services added, {due:,} due in {time.perf_counter() - t0:.1f} s (VACUUM ANALYZE of the tables it writes included)")
         try:
-            profiler = None
-            if args.profile:
-                here = str(Path(__file__).resolve().parent)  # bench/profile.py would shadow the standard one
-                sys.path[:] = [x for x in sys.path if x != here]
-                sys.modules.pop("profile", None)
-                import cProfile
-                profiler = cProfile.Profile()
-                profiler.enable()
             timed = _time_statements(db.engine) if args.sql else None
-            t0, c0 = time.perf_counter(), time.process_time()
-            first = recurring.run(s, today, None, app.config, chunk=args.chunk or recurring.CHUNK)
-            t_first, c_first = time.perf_counter() - t0, time.process_time() - c0
+            with bench.profiled(args.profile, 30):
+                t0, c0 = time.perf_counter(), time.process_time()
+                first = recurring.run(s, today, None, app.config, chunk=args.chunk or recurring.CHUNK)
+                t_first, c_first = time.perf_counter() - t0, time.process_time() - c0
             if timed is not None:
                 timed.pop("off")()
                 for what, (seconds, count) in sorted(timed.items(), key=lambda kv: -kv[1][0])[:15]:
                     print(f"  {seconds:6.1f} s {count:6} x {what}")
-            if profiler is not None:
-                import pstats
-                profiler.disable()
-                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
             t0 = time.perf_counter()
             second = recurring.run(s, today, None, app.config)
             t_second = time.perf_counter() - t0

@@ -46,6 +46,27 @@ def libpq_url(url: str) -> str:
     return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
 
 
+@contextlib.contextmanager
+def profiled(enabled: bool, top: int):
+    """cProfile what runs inside when `enabled`, then print its `top` costliest calls (ordered by
+    $BENCH_SORT, default cumulative; tottime for where the time itself goes)."""
+    if not enabled:
+        yield
+        return
+    here = str(Path(__file__).resolve().parent)  # bench/profile.py would shadow the standard one
+    sys.path[:] = [x for x in sys.path if x != here]
+    sys.modules.pop("profile", None)
+    import cProfile
+    import pstats
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(top)
+
+
 def ensure_database(url: str, reset: bool) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url

@@ -80,21 +80,10 @@ def main() -> None:
             conn.exec_driver_sql("VACUUM ANALYZE invoice" if db.engine.dialect.name == "postgresql" else "ANALYZE")
         print(f"set-up: VACUUM ANALYZE invoice in {time.perf_counter() - t0:.1f} s")
         try:
-            profiler = None
-            if args.profile:
-                here = str(Path(__file__).resolve().parent)  # bench/profile.py would shadow the standard one
-                sys.path[:] = [x for x in sys.path if x != here]
-                sys.modules.pop("profile", None)
-                import cProfile
-                profiler = cProfile.Profile()
-                profiler.enable()
-            t0 = time.perf_counter()
-            first = reminders.run(s, today, app.config)
-            t_first = time.perf_counter() - t0
-            if profiler is not None:
-                import pstats
-                profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            with bench.profiled(args.profile, 25):
+                t0 = time.perf_counter()
+                first = reminders.run(s, today, app.config)
+                t_first = time.perf_counter() - t0
             t0 = time.perf_counter()
             second = reminders.run(s, today, app.config)
             t_second = time.perf_counter() - t0
