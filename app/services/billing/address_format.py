@@ -190,9 +190,7 @@ class _ContactFields:
     position: str | None
     email: str | None
 
-    @property
-    def name(self) -> str:
-        return " ".join(p for p in (self.title, self.first_name, self.surname) if p)
+    name = property(Contact.name.fget)  # a contact's name as Contact says it (title, first name, surname)
 
 
 _ADDRESS_FIELDS = ("line1", "line2", "line3", "town", "county", "postcode", "country")
