@@ -155,7 +155,6 @@ def issued_rate(session: Session, currency: str, on: date, customer_id: int) -> 
     return found.rate, found.effective_on
 
 
-
 class IssuedRates:
     """issued_rate for many documents issued on one day (a billing run's invoices): the global rate of
     each currency read once, and a customer's own look-up (issued_rate) only for the customers that have
@@ -182,6 +181,7 @@ class IssuedRates:
         if currency not in self.global_:
             self.global_[currency] = issued_rate(self.session, currency, self.on, None)
         return self.global_[currency]
+
 
 # ---- the field rules ---------------------------------------------------------------------------
 def _currency(errors: FieldErrors, name: str, value, label: str) -> str | None:

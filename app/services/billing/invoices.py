@@ -294,9 +294,10 @@ def billing_address(session: Session, customer: Customer, document=None) -> str:
     return chosen.text if chosen is not None else address_format.address_of(session, customer)
 
 
-def billing_addresses(session: Session, customers: list[Customer],
+def billing_addresses(session: Session, customers: list,
                       chosen: dict[int, InvoiceAddress] | None = None) -> dict[int, str]:
-    """billing_address of a new document (no address of its own) for many customers: {customer id:
+    """billing_address of a new document (no address of its own) for many customers (Customer objects or
+    rows with their fields, as a billing run reads them): {customer id:
     address}, a query for the chosen invoice addresses (none when given: `chosen`, addressees') and one
     for the rest (address_format.addresses_of)."""
     chosen = addressees(session, customers) if chosen is None else chosen
@@ -304,7 +305,7 @@ def billing_addresses(session: Session, customers: list[Customer],
     return {**{i: address.text for i, address in chosen.items()}, **address_format.addresses_of(session, rest)}
 
 
-def addressees(session: Session, customers: list[Customer]) -> dict[int, InvoiceAddress]:
+def addressees(session: Session, customers: list) -> dict[int, InvoiceAddress]:
     """addressee of a new document (no address of its own) for many customers, in one query: {customer
     id: the additional invoice address it is made out to}, only for customers that have one in use."""
     chosen_ids = {c.invoice_address_id for c in customers if c.invoice_address_id is not None}
