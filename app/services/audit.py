@@ -64,7 +64,8 @@ def set_actor_provider(provider: Callable[[], Actor]) -> None:
     _actor_provider = provider
 
 
-def _actor(session: Session) -> Actor:
+def actor_of(session: Session) -> Actor:
+    """Who is acting in `session`: the actor its info names (a job run for its user), else the provider's."""
     return session.info.get("actor") or _actor_provider()
 
 
@@ -127,7 +128,7 @@ def _entry(session, obj, action: str) -> dict | None:
     changes = _changes(obj, action)
     if action == "update" and not changes:
         return None
-    user_id, username = _actor(session)
+    user_id, username = actor_of(session)
     return dict(
         at=utcnow(),
         user_id=user_id,
@@ -158,7 +159,7 @@ def record(session: Session, entity: str, action: str, entries: list[tuple[int, 
     """Write audit entries for a set-based change: (entity_id, customer_id, changes) each."""
     if not entries:
         return
-    user_id, username = _actor(session)
+    user_id, username = actor_of(session)
     copy_rows(session, AuditEntry.__table__,
               dict(at=utcnow(), user_id=user_id, username=username, action=action, entity=entity),
               ("entity_id", "customer_id", "changes"), entries)

@@ -419,6 +419,42 @@ def test_numbers_are_gap_free_across_chunks(ctx):
     assert sorted(int(i.number[4:]) for o in owners for i in invoices_of(o)) == [1, 2, 3, 4, 5]
 
 
+def test_lanes_bill_every_chunk_once_with_gap_free_numbers_one_report_and_the_runs_actor(ctx, monkeypatch):
+    """On PostgreSQL a run bills in two lanes (connections) at once; the result is a single lane's."""
+    import threading
+
+    from app.models import Job
+    owners = [customer() for _ in range(9)]
+    for owner in owners:
+        service(owner)
+    lanes, real = set(), recurring._prepare
+
+    def noted(*args):
+        lanes.add(threading.current_thread().name)
+        return real(*args)
+    monkeypatch.setattr(recurring, "_prepare", noted)
+    job = Job(action=recurring.ACTION, params={"today": JAN.isoformat()}, status="queued", total=0, result={})
+    db.session.add(job)
+    db.session.commit()
+    who, before = finance(), db.session.scalar(select(func.max(AuditEntry.id)))
+    db.session.info["actor"] = (who.id, who.username)
+    try:
+        report = recurring.run(db.session, JAN, "finance", current_app.config, job=job, chunk=2)
+    finally:
+        db.session.info.pop("actor")
+    assert len(lanes) == (2 if db.engine.dialect.name == "postgresql" else 1)
+    made = [i for o in owners for i in invoices_of(o)]
+    assert len(made) == 9 and sorted(int(i.number[4:]) for i in made) == list(range(1, 10))
+    # Numbers are taken in the order the chunks are written: by invoice id, they only go up.
+    assert [i.number for i in sorted(made, key=lambda i: i.id)] == [f"INV-{n}" for n in range(1, 10)]
+    job = db.session.get(Job, job.id, populate_existing=True)
+    assert (report.status, report.invoices, report.lines, report.totals) == ("finished", 9, 9, {"GBP": "270.00"})
+    assert (job.status, job.done, job.total, job.result["invoices"]) == ("done", 9, 9, 9)
+    trail = db.session.scalars(select(AuditEntry).where(AuditEntry.id > before)).all()
+    assert sorted((e.entity, e.action) for e in trail) == [("invoice", "create")] * 9 + [("service", "update")] * 9
+    assert {(e.user_id, e.username) for e in trail} == {(who.id, "finance")}
+
+
 def test_a_new_service_is_due_from_its_start(ctx):
     from app.services.customers import services
     owner = customer()

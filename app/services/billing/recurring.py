@@ -44,6 +44,11 @@ sequence first), the claims with their lines (COPY), the ledger entries and bala
 the rows invoices._issue + ledger.post write), one audit entry per invoice and per service moved on,
 the e-mails (message.attach_invoice_id: delivery renders and attaches the PDF once); each chunk
 committed, its e-mails queued for delivery after the commit.
+On PostgreSQL a run bills in LANES connections at once, each taking the next chunk as it is free: a
+chunk's locks, plan, services moved on, addresses and rows are prepared while another lane writes; the
+writes take turns (the invoice numbers' row lock would serialise them anyway, so the numbers are taken
+as late as can be: after everything that needs none). The database writes one chunk while Python
+prepares the next.
 The run's report is kept in `billing_run`, updated with each chunk.
 
 **Who**: who may post money (POST_MONEY: Finance, Admin) starts a run (`start`); who may open the Recurring
@@ -51,17 +56,21 @@ billing screen (PREVIEW: every role that sees money) reads the preview (`plan`, 
 and the runs' reports (`latest_runs`). `start` acts once per form key and starts no second run while one is
 going (`going`: RunGoing names it); two runs at once would bill nothing twice anyway (the claims above).
 """
+import threading
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import Date, Integer, Row, column, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from app.extensions import db
 from app.jobs import tasks
 from app.models import Contact, Customer, CustomerService, Invoice, InvoiceLine, Job, Message, \
     Payment
@@ -77,6 +86,7 @@ from app.services.messages.preferences import skip_reason
 from app.services.scope import customer_scope, is_scoped
 
 CHUNK = 500  # customers written (and committed) together
+LANES = 2  # connections a run bills in at once on PostgreSQL (one prepares a chunk while another writes)
 ACTION = "recurring_billing"  # the Job's action: "Bill due services now"
 LABEL = "Bill due services"
 SENDER = "billing run"  # created_by of the run's e-mails when nobody started it
@@ -363,10 +373,12 @@ def _user(session: Session, user_id: int | None):
 
 
 def run(session: Session, today: date, started_by: str | None, config: dict, *, actor=None, job: Job | None = None,
-        runner: str | None = None, chunk: int = CHUNK, billing_run: BillingRun | None = None) -> BillingRun:
+        runner: str | None = None, chunk: int = CHUNK, billing_run: BillingRun | None = None,
+        lanes: int = LANES) -> BillingRun:
     """Bill every service due as at `today` (see the module's docstring), a chunk of customers a
-    transaction; returns the run with its report. A failure is recorded on the run (status failed, the
-    error; the chunks before it stay committed, and a run again goes on from there) and raised."""
+    transaction, in `lanes` connections at once on PostgreSQL (one on SQLite); returns the run with its
+    report. A failure is recorded on the run (status failed, the error; the chunks before it stay
+    committed, and a run again goes on from there) and raised."""
     chosen = company.billing(session)
     if billing_run is None:
         billing_run = BillingRun(run_on=today, status="running", started_by=started_by, issued=not chosen.drafts)
@@ -374,33 +386,27 @@ def run(session: Session, today: date, started_by: str | None, config: dict, *, 
     # Started again after a failure, it goes on: its report so far stays.
     billing_run.status, billing_run.error, billing_run.finished_at = "running", None, None
     billing_run.totals, billing_run.skipped = billing_run.totals or {}, billing_run.skipped or {}
-    if job is not None:
-        job.status, job.done = "running", 0
-        jobs.beat(job, runner)
     session.commit()
     run_id = billing_run.id
     try:
         # Read once (the partial index finds them): a query per chunk would scan what is due again each time.
         due = list(session.scalars(_due_customers(today)))
-        fx_rates = fx.IssuedRates(session, today)  # each currency's global rate read once a run
         if job is not None:
-            job.total = len(due)
-        for start_at in range(0, len(due), chunk):
-            ids = due[start_at:start_at + chunk]
-            try:
-                queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
-            except (IntegrityError, session.get_bind().dialect.dbapi.IntegrityError):  # (COPY's: the driver's)
-                # A period of the chunk claimed meanwhile (by a writer that did not hold the customers'
-                # lock): nothing of the chunk was written; read again, it leaves that period out.
-                session.rollback()
-                queued = _write_chunk(session, billing_run, ids, today, chosen, config, actor, started_by, fx_rates)
-            after = ids[-1]
-            if job is not None:
-                job.done += len(ids)
-                job.result = _report(billing_run)
-                jobs.beat(job, runner, done_through=after)
-            session.commit()
-            tasks.queue_delivery(queued)
+            job.status, job.done, job.total = "running", 0, len(due)
+            jobs.beat(job, runner)
+        session.commit()  # the lanes read the run's and the job's rows afresh for each chunk's report
+        chunks = [due[at:at + chunk] for at in range(0, len(due), chunk)]
+        lane = partial(_Lane, run_id=run_id, today=today, chosen=chosen, config=config,
+                       actor_id=getattr(actor, "id", None), started_by=started_by,
+                       job_id=job.id if job is not None else None, runner=runner)
+        if session.get_bind().dialect.name == "postgresql" and lanes > 1 and len(chunks) > 1:
+            _in_lanes(session, lane, chunks, lanes)
+        else:
+            one = lane(session, turn=nullcontext())
+            for ids in chunks:
+                one.bill(ids)
+        session.expire_all()
+        billing_run = session.get(BillingRun, run_id)
         billing_run.status, billing_run.finished_at = "finished", utcnow()
         if job is not None:
             job.result = _report(billing_run)
@@ -418,15 +424,105 @@ def run(session: Session, today: date, started_by: str | None, config: dict, *, 
     return billing_run
 
 
+def _in_lanes(session: Session, lane, chunks: list[list[int]], lanes: int) -> None:
+    """Bill `chunks` in `lanes` threads, each with its own app context, session and connection, taking
+    the next chunk as it is free. One lane writes (`turn`) while the others prepare: PostgreSQL writes
+    one chunk while Python builds the next. The first failure stops the others after their chunk
+    (each chunk is a transaction of its own) and is raised."""
+    app = current_app._get_current_object()
+    who = audit.actor_of(session)  # the run's actor in every lane's audit entries
+    pending, taken, turn = iter(chunks), threading.Lock(), threading.Lock()
+    stop, failures = threading.Event(), []
+
+    def work():
+        with app.app_context():
+            db.session.info["actor"] = who
+            try:
+                mine = lane(db.session, turn=turn)
+                while not stop.is_set():
+                    with taken:
+                        ids = next(pending, None)
+                    if ids is None:
+                        return
+                    mine.bill(ids)
+            except BaseException as e:  # noqa: BLE001  raised by the run once every lane has stopped
+                failures.append(e)
+                stop.set()
+                db.session.rollback()
+    threads = [threading.Thread(target=work, name=f"billing-lane-{n}", daemon=True) for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+class _Lane:
+    """A connection's share of a run: each chunk of customers prepared (_prepare: locked, planned,
+    services moved on, the invoices' rows built) and then, under `turn` (the lanes' write turn; the
+    invoice numbers' row lock would make them take turns anyway), written (_write), added to the run's
+    report and the job's progress (both read afresh: the other lanes' chunks are in them) and committed;
+    its e-mails queued after the commit."""
+
+    def __init__(self, session: Session, *, turn, run_id: int, today: date, chosen: company.Billing, config: dict,
+                 actor_id: int | None, started_by: str | None, job_id: int | None, runner: str | None):
+        self.session, self.turn, self.run_id, self.today, self.chosen = session, turn, run_id, today, chosen
+        self.config, self.started_by, self.job_id, self.runner = config, started_by, job_id, runner
+        self.actor = _user(session, actor_id)
+        self.fx_rates = fx.IssuedRates(session, today)  # each currency's global rate read once a lane
+
+    def bill(self, ids: list[int]) -> None:
+        session = self.session
+        try:
+            queued = self._bill(ids)
+        except (IntegrityError, session.get_bind().dialect.dbapi.IntegrityError):  # (COPY's: the driver's)
+            # A period of the chunk claimed meanwhile (by a writer that did not hold the customers'
+            # lock): nothing of the chunk was written; read again, it leaves that period out.
+            session.rollback()
+            queued = self._bill(ids)
+        tasks.queue_delivery(queued)
+
+    def _bill(self, ids: list[int]) -> list[int]:
+        session = self.session
+        try:
+            ready = _prepare(session, ids, self.today, self.chosen, self.actor, self.fx_rates)
+            with self.turn:
+                billing_run = session.get(BillingRun, self.run_id, populate_existing=True)
+                queued = _write(session, billing_run, ready, self.today, self.chosen, self.config, self.actor,
+                                self.started_by)
+                if self.job_id is not None:
+                    job = session.get(Job, self.job_id, populate_existing=True)
+                    job.done += len(ids)
+                    job.result = _report(billing_run)
+                    jobs.beat(job, self.runner, done_through=ids[-1])
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return queued
+
+
 def _report(billing_run: BillingRun) -> dict:
     return {"invoices": billing_run.invoices, "lines": billing_run.lines, "totals": dict(billing_run.totals or {}),
             "skipped": dict(billing_run.skipped or {}), "changed": billing_run.invoices}
 
 
-def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], today: date, chosen: company.Billing,
-                 config: dict, actor, started_by: str | None, fx_rates: fx.IssuedRates) -> list[int]:
-    """Bill a chunk of customers (not committed; see the module's docstring); adds to the run's report.
-    Returns the ids of the e-mails written queued."""
+@dataclass
+class _Ready:
+    """A chunk prepared in its transaction (customers locked, services moved on), waiting to be written:
+    what is due (`found`), the bills without the periods billed before, the issued ones' invoice rows
+    (numbers not yet taken) and the customers as read."""
+
+    found: Plan
+    bills: list[Bill]
+    rows: list[dict]
+    customers: dict[int, Row]
+
+
+def _prepare(session: Session, ids: list[int], today: date, chosen: company.Billing, actor,
+             fx_rates: fx.IssuedRates) -> _Ready:
+    """The part of a chunk that takes no invoice number (see the module's docstring; not committed)."""
     ledger.lock_many(session, ids)  # first: a run at the same moment waits here, then finds nothing due
     found = Plan(today)
     _plan_rows(_due_services(session, today, ids), today, chosen, tax.RateTable(session), found)
@@ -436,13 +532,22 @@ def _write_chunk(session: Session, billing_run: BillingRun, ids: list[int], toda
     # A service moves on when its periods are billed here, or when it had none to bill (passed over).
     planned = {line.service_id for bill in found.bills for line in bill.lines + bill.free}
     _move(session, [m for m in found.moves if m.service_id in billed_services or m.service_id not in planned])
-    written, links = _write_invoices(session, billing_run, [bill for bill in bills if bill.lines], today, chosen,
-                                     actor, fx_rates)
+    customers, rows = _invoice_rows(session, [bill for bill in bills if bill.lines], today, chosen, actor, fx_rates)
+    return _Ready(found, bills, rows, customers)
+
+
+def _write(session: Session, billing_run: BillingRun, ready: _Ready, today: date, chosen: company.Billing,
+           config: dict, actor, started_by: str | None) -> list[int]:
+    """Write a prepared chunk (not committed): its invoices with their numbers, lines, claims, postings,
+    e-mails; adds to the run's report. Returns the ids of the e-mails written queued."""
+    bills = ready.bills
+    written, links = _write_invoices(session, billing_run, [bill for bill in bills if bill.lines], ready.rows,
+                                     ready.customers, today, chosen, actor)
     _claim(session, billing_run.id, bills, links)
     bills = [bill for bill in bills if bill.lines]
     queued = _email(session, written, config, started_by) if chosen.email and not chosen.drafts else []
     skipped = Counter(billing_run.skipped or {})
-    skipped.update(found.skipped)
+    skipped.update(ready.found.skipped)
     skipped[NO_ADDRESS] += sum(1 for _, message_id in queued if message_id is None)
     totals = {k: Decimal(v) for k, v in (billing_run.totals or {}).items()}
     for bill in bills:
@@ -549,15 +654,14 @@ def _customers(session: Session, ids: list[int]) -> dict[int, Row]:
     return {row.id: row for row in session.execute(select(*_CUSTOMER_COLUMNS).where(in_ids(session, Customer.id, ids)))}
 
 
-def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], today: date,
-                    chosen: company.Billing, actor, fx_rates: fx.IssuedRates) -> tuple[list[Written], dict]:
-    """The chunk's invoices, lines, postings, credit used and audit entries (not committed): the invoices
-    written (issued ones only) and {(service id, period start): (invoice id, line id)} for the claims."""
+def _invoice_rows(session: Session, bills: list[Bill], today: date, chosen: company.Billing, actor,
+                  fx_rates: fx.IssuedRates) -> tuple[dict[int, Row], list[dict]]:
+    """The chunk's customers as read and its invoices' rows, numbers not taken yet (issued ones: their
+    billing address as rendered now and the rate to the base currency)."""
     if not bills:
-        return [], {}
+        return {}, []
     customers = _customers(session, [b.customer_id for b in bills])
     issue = not chosen.drafts
-    numbers = invoices.next_numbers(session, len(bills)) if issue else [None] * len(bills)
     now, actor_id = utcnow(), getattr(actor, "id", None)
     made_out_to = invoices.addressees(session, list(customers.values())) if issue else {}
     addresses = invoices.billing_addresses(session, list(customers.values()), made_out_to) if issue else {}
@@ -565,9 +669,9 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         fx_rates.with_own(customers)
     issued_at = datetime.now(timezone.utc)
     rows = []
-    for bill, number in zip(bills, numbers):
+    for bill in bills:
         customer = customers[bill.customer_id]
-        row = {"customer_id": bill.customer_id, "currency": bill.currency, "number": number,
+        row = {"customer_id": bill.customer_id, "currency": bill.currency, "number": None,
                "status": "issued" if issue else "draft", "issue_date": today,
                "due_date": invoices.due_date_default(session, customer, today), "notes": None,
                "billing_address": None, "invoice_address_id": None, "outstanding": bill.total if issue else ZERO,
@@ -580,6 +684,22 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
             row["issued_at"] = issued_at
             row["fx_rate"], row["fx_rate_on"] = fx_rates.of(bill.currency, customer.id)
         rows.append(row)
+    return customers, rows
+
+
+def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], rows: list[dict],
+                    customers: dict[int, Row], today: date, chosen: company.Billing,
+                    actor) -> tuple[list[Written], dict]:
+    """The chunk's invoices (`rows`, given their numbers here: as late as can be, for the numbers' row
+    lock is held to the commit), lines, postings, credit used and audit entries (not committed): the
+    invoices written (issued ones only) and {(service id, period start): (invoice id, line id)} for the
+    claims."""
+    if not bills:
+        return [], {}
+    issue = not chosen.drafts
+    if issue:
+        for row, number in zip(rows, invoices.next_numbers(session, len(bills))):
+            row["number"] = number
     invoice_ids = _insert_with_ids(session, Invoice.__table__, rows)
     line_rows, line_keys = [], []
     for bill, invoice_id in zip(bills, invoice_ids):
@@ -595,6 +715,7 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         (invoice_id, row["customer_id"], _created(row, billing_run.id)) for invoice_id, row in zip(invoice_ids, rows)])
     if not issue:
         return [], links
+    actor_id = getattr(actor, "id", None)
     ledger.post_many(session, [ledger.Posting(row["customer_id"], row["currency"], row["total"], "invoice", "invoice",
                                               invoice_id, today, actor_id)
                                for invoice_id, row in zip(invoice_ids, rows)])
