@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--email", action="store_true", help="billing_email on: each invoice's e-mail written too")
     p.add_argument("--profile", action="store_true", help="cProfile the first run (the 30 costliest calls)")
     p.add_argument("--chunk", type=int, default=None, help="customers a transaction (default recurring.CHUNK)")
+    p.add_argument("--lanes", type=int, default=None, help="connections billing at once (default recurring.LANES)")
     p.add_argument("--sql", action="store_true", help="the first run's statements: seconds by statement (not COPY)")
     p.add_argument("--keep", action="store_true", help="leave what the run wrote (to EXPLAIN it); put back by a run without")
     args = p.parse_args()
@@ -83,7 +84,8 @@ def main() -> None:
             timed = _time_statements(db.engine) if args.sql else None
             with bench.profiled(args.profile, 30):
                 t0, c0 = time.perf_counter(), time.process_time()
-                first = recurring.run(s, today, None, app.config, chunk=args.chunk or recurring.CHUNK)
+                first = recurring.run(s, today, None, app.config, chunk=args.chunk or recurring.CHUNK,
+                                      lanes=args.lanes or recurring.LANES)
                 t_first, c_first = time.perf_counter() - t0, time.process_time() - c0
             if timed is not None:
                 timed.pop("off")()

@@ -445,8 +445,6 @@ def test_lanes_bill_every_chunk_once_with_gap_free_numbers_one_report_and_the_ru
     assert len(lanes) == (2 if db.engine.dialect.name == "postgresql" else 1)
     made = [i for o in owners for i in invoices_of(o)]
     assert len(made) == 9 and sorted(int(i.number[4:]) for i in made) == list(range(1, 10))
-    # Numbers are taken in the order the chunks are written: by invoice id, they only go up.
-    assert [i.number for i in sorted(made, key=lambda i: i.id)] == [f"INV-{n}" for n in range(1, 10)]
     job = db.session.get(Job, job.id, populate_existing=True)
     assert (report.status, report.invoices, report.lines, report.totals) == ("finished", 9, 9, {"GBP": "270.00"})
     assert (job.status, job.done, job.total, job.result["invoices"]) == ("done", 9, 9, 9)

@@ -66,7 +66,7 @@ from functools import lru_cache, partial
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import Date, Integer, Row, column, func, insert, select
+from sqlalchemy import Date, Integer, Row, column, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -510,13 +510,14 @@ def _report(billing_run: BillingRun) -> dict:
 
 @dataclass
 class _Ready:
-    """A chunk prepared in its transaction (customers locked, services moved on), waiting to be written:
-    what is due (`found`), the bills without the periods billed before, the issued ones' invoice rows
-    (numbers not yet taken) and the customers as read."""
+    """A chunk prepared in its transaction (customers locked, services moved on, issued invoices' ledger
+    entries posted), waiting to be written: what is due (`found`), the bills without the periods billed
+    before, the invoices' rows (numbers not yet taken) and their ids (drawn), the customers as read."""
 
     found: Plan
     bills: list[Bill]
     rows: list[dict]
+    invoice_ids: list[int]
     customers: dict[int, Row]
 
 
@@ -533,7 +534,13 @@ def _prepare(session: Session, ids: list[int], today: date, chosen: company.Bill
     planned = {line.service_id for bill in found.bills for line in bill.lines + bill.free}
     _move(session, [m for m in found.moves if m.service_id in billed_services or m.service_id not in planned])
     customers, rows = _invoice_rows(session, [bill for bill in bills if bill.lines], today, chosen, actor, fx_rates)
-    return _Ready(found, bills, rows, customers)
+    invoice_ids = _new_ids(session, Invoice.__table__, len(rows))
+    if not chosen.drafts:  # the postings name their invoices by the ids drawn: both are written in this transaction
+        actor_id = getattr(actor, "id", None)
+        ledger.post_many(session, [ledger.Posting(row["customer_id"], row["currency"], row["total"], "invoice",
+                                                  "invoice", invoice_id, today, actor_id)
+                                   for invoice_id, row in zip(invoice_ids, rows)])
+    return _Ready(found, bills, rows, invoice_ids, customers)
 
 
 def _write(session: Session, billing_run: BillingRun, ready: _Ready, today: date, chosen: company.Billing,
@@ -542,7 +549,7 @@ def _write(session: Session, billing_run: BillingRun, ready: _Ready, today: date
     e-mails; adds to the run's report. Returns the ids of the e-mails written queued."""
     bills = ready.bills
     written, links = _write_invoices(session, billing_run, [bill for bill in bills if bill.lines], ready.rows,
-                                     ready.customers, today, chosen, actor)
+                                     ready.invoice_ids, ready.customers, chosen, actor)
     _claim(session, billing_run.id, bills, links)
     bills = [bill for bill in bills if bill.lines]
     queued = _email(session, written, config, started_by) if chosen.email and not chosen.drafts else []
@@ -621,16 +628,24 @@ def _move(session: Session, moves: list[Move]) -> None:
         for m in moves])
 
 
-def _insert_with_ids(session: Session, table, rows: list[dict]) -> list[int]:
-    """Insert `rows`; their ids in order (PostgreSQL: drawn from the sequence first, then COPY)."""
-    if not rows:
+def _new_ids(session: Session, table, count: int) -> list[int]:
+    """`count` ids for rows of `table` this transaction writes: PostgreSQL's drawn from its sequence;
+    SQLite's those after the largest (its one writer holds the database from the chunk's first write,
+    lock_many, to the commit)."""
+    if not count:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-                              .select_from(func.generate_series(1, len(rows)))).all()
-        insert_rows(session, table, [{"id": i, **row} for i, row in zip(ids, rows)])
-        return list(ids)
-    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+        return list(session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                                    .select_from(func.generate_series(1, count))))
+    first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(first, first + count))
+
+
+def _insert_with_ids(session: Session, table, rows: list[dict]) -> list[int]:
+    """Insert `rows` (COPY on PostgreSQL) with ids drawn first (_new_ids); their ids in order."""
+    ids = _new_ids(session, table, len(rows))
+    insert_rows(session, table, [{"id": i, **row} for i, row in zip(ids, rows)])
+    return ids
 
 
 @dataclass
@@ -688,19 +703,18 @@ def _invoice_rows(session: Session, bills: list[Bill], today: date, chosen: comp
 
 
 def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill], rows: list[dict],
-                    customers: dict[int, Row], today: date, chosen: company.Billing,
+                    invoice_ids: list[int], customers: dict[int, Row], chosen: company.Billing,
                     actor) -> tuple[list[Written], dict]:
     """The chunk's invoices (`rows`, given their numbers here: as late as can be, for the numbers' row
-    lock is held to the commit), lines, postings, credit used and audit entries (not committed): the
-    invoices written (issued ones only) and {(service id, period start): (invoice id, line id)} for the
-    claims."""
+    lock is held to the commit), lines, credit used and audit entries (not committed): the invoices
+    written (issued ones only) and {(service id, period start): (invoice id, line id)} for the claims."""
     if not bills:
         return [], {}
     issue = not chosen.drafts
     if issue:
         for row, number in zip(rows, invoices.next_numbers(session, len(bills))):
             row["number"] = number
-    invoice_ids = _insert_with_ids(session, Invoice.__table__, rows)
+    insert_rows(session, Invoice.__table__, [{"id": invoice_id, **row} for invoice_id, row in zip(invoice_ids, rows)])
     line_rows, line_keys = [], []
     for bill, invoice_id in zip(bills, invoice_ids):
         for position, line in enumerate(bill.lines):
@@ -715,10 +729,6 @@ def _write_invoices(session: Session, billing_run: BillingRun, bills: list[Bill]
         (invoice_id, row["customer_id"], _created(row, billing_run.id)) for invoice_id, row in zip(invoice_ids, rows)])
     if not issue:
         return [], links
-    actor_id = getattr(actor, "id", None)
-    ledger.post_many(session, [ledger.Posting(row["customer_id"], row["currency"], row["total"], "invoice", "invoice",
-                                              invoice_id, today, actor_id)
-                               for invoice_id, row in zip(invoice_ids, rows)])
     written = [Written(invoice_id, customers[row["customer_id"]], SimpleNamespace(**row))
                for invoice_id, row in zip(invoice_ids, rows)]
     _use_credit(session, actor, written)
