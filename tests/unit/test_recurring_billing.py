@@ -411,6 +411,15 @@ def test_a_run_writes_the_same_invoice_lines_ledger_entry_and_balance_as_issuing
     assert (ran.number, hand.number) == ("INV-1", "INV-2")
 
 
+def test_due_dates_follow_each_customers_creditor_days_else_the_companys(ctx):
+    settings(default_creditor_days=21)
+    own, none = customer(creditor_days=7), customer()
+    for owner in (own, none):
+        service(owner)
+    run(JAN)
+    assert [invoices_of(o)[0].due_date for o in (own, none)] == [date(2027, 1, 8), date(2027, 1, 22)]
+
+
 def test_numbers_are_gap_free_across_chunks(ctx):
     owners = [customer() for _ in range(5)]
     for owner in owners:

@@ -88,12 +88,21 @@ def check_currency(errors: FieldErrors, customer: Customer, data: dict) -> None:
                                f"{str(given).strip().upper()[:3]} cannot be added.")
 
 
-def due_date_default(session: Session, customer: Customer, issue_date: date) -> date | None:
-    """The issue date plus the customer's creditor days (else the company's); None past the calendar."""
+_READ = object()  # due_date_default's company_days: not read yet
+
+
+def default_creditor_days(session: Session) -> int | None:
+    """The company's creditor days, for the documents of customers without their own."""
+    settings = session.get(CompanySettings, 1)
+    return settings.default_creditor_days if settings is not None else None
+
+
+def due_date_default(session: Session, customer: Customer, issue_date: date, company_days=_READ) -> date | None:
+    """The issue date plus the customer's creditor days (else the company's: `company_days` when the caller
+    read them once for many documents, default_creditor_days); None past the calendar."""
     days = customer.creditor_days
     if days is None:
-        settings = session.get(CompanySettings, 1)
-        days = settings.default_creditor_days if settings is not None else None
+        days = default_creditor_days(session) if company_days is _READ else company_days
     try:
         return issue_date + timedelta(days=days or 0)
     except OverflowError:

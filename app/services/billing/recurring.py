@@ -682,13 +682,13 @@ def _invoice_rows(session: Session, bills: list[Bill], today: date, chosen: comp
     addresses = invoices.billing_addresses(session, list(customers.values()), made_out_to) if issue else {}
     if issue:
         fx_rates.with_own(customers)
-    issued_at = datetime.now(timezone.utc)
+    issued_at, company_days = datetime.now(timezone.utc), invoices.default_creditor_days(session)
     rows = []
     for bill in bills:
         customer = customers[bill.customer_id]
         row = {"customer_id": bill.customer_id, "currency": bill.currency, "number": None,
                "status": "issued" if issue else "draft", "issue_date": today,
-               "due_date": invoices.due_date_default(session, customer, today), "notes": None,
+               "due_date": invoices.due_date_default(session, customer, today, company_days), "notes": None,
                "billing_address": None, "invoice_address_id": None, "outstanding": bill.total if issue else ZERO,
                "disputed": False, "issued_at": None, "voided_at": None, "void_reason": None, "fx_rate": None,
                "fx_rate_on": None, "created_by_id": actor_id, "created_at": now, "net_total": bill.net_total,
