@@ -623,9 +623,11 @@ def _move(session: Session, moves: list[Move]) -> None:
     update_from_rows(session, table, {"sid": Integer(), "old": Date(), "new": Date()},
                      [(m.service_id, m.old, m.new) for m in moves], lambda v: {"next_billing_on": v.c.new},
                      lambda v: (table.c.id == v.c.sid) & (table.c.next_billing_on == v.c.old))
-    audit.record(session, "service", "update", [
-        (m.service_id, m.customer_id, {"next_billing_on": [m.old.isoformat(), m.new.isoformat() if m.new else None]})
-        for m in moves])
+    changes: dict[tuple, dict] = {}  # one object a move (the chunk's few): its JSON is written once (copy_rows)
+    for m in moves:
+        if (m.old, m.new) not in changes:
+            changes[m.old, m.new] = {"next_billing_on": [m.old.isoformat(), m.new.isoformat() if m.new else None]}
+    audit.record(session, "service", "update", [(m.service_id, m.customer_id, changes[m.old, m.new]) for m in moves])
 
 
 def _new_ids(session: Session, table, count: int) -> list[int]:
