@@ -107,13 +107,18 @@ class AppWorker(SimpleWorker):
             db.session.remove()
 
     def queue_due_work(self):
-        """One run_due job per queue waiting at a time (a second maintenance finds it queued)."""
+        """One run_due job per queue waiting at a time (a second maintenance finds it queued). A job marked
+        queued that is not in the queue (a worker killed after taking it and before marking it started)
+        waits for nothing: it is queued again."""
         from app.jobs import tasks
         queue = self.queues[0]
         job_id = f"run-due-{queue.name}"
         job = queue.fetch_job(job_id)
         if job is not None and job.get_status(refresh=False) in WAITING:
-            return
+            lost = job.get_status(refresh=False) == JobStatus.QUEUED and \
+                queue.connection.lpos(queue.key, job_id) is None
+            if not lost:
+                return
         queue.enqueue(tasks.run_due, job_id=job_id)
 
 

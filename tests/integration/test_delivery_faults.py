@@ -16,7 +16,8 @@
 - RQ's scheduler stops when its worker is killed, and another worker takes its lock over;
 - a soak: 10,000 messages through a killed worker, a stalling and late-answering server and an
   unsubscribe: nobody gets two copies, nothing is left queued or sending.
-- a worker killed while running due work does not keep the next from running it; a server that
+- a worker killed while running due work, or after taking it from the queue and before marking it
+  started, does not keep the next from running it; a server that
   stalls at QUIT holds a worker no longer than MAIL_TIMEOUT.
 """
 import os
@@ -420,6 +421,31 @@ def test_a_worker_killed_mid_batch_leaves_one_message_uncertain_and_the_next_wor
         assert smtp.copies() == {f"batch{i}@example.com": 1 for i in range(20) if i != 7}
         assert outcomes(queued[7]) == ["interrupted"]
         assert [m.attempts for m in messages(queued)] == [1] * 20
+
+
+def test_a_worker_killed_after_taking_due_work_from_the_queue_does_not_keep_the_next_from_queueing_it(
+        make_worker_app, workers, smtp):
+    worker_app = make_worker_app(DELIVERY_MAINTENANCE_SECONDS=1)
+    with worker_app.app_context():
+        queued = queue_email(worker_app, customers_with_email(2, "taken"))  # their job was lost: due work sends them
+        db.session.execute(update(Message).where(Message.id.in_(queued)).values(due_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        queue = get_queue()
+        queue.empty()
+        queue.enqueue(tasks.run_due, job_id=f"run-due-{queue.name}")
+        assert queue.connection.lpop(queue.key) is not None  # taken by a worker killed before it marked it started
+        # The killed worker held the periodic scheduler's lock too: no periodic due work for a while, only the
+        # next worker's maintenance is left to queue it.
+        lock = queue.connection.lock(f"rq:periodic-lock:{queue.name}", timeout=60, thread_local=False)
+        assert lock.acquire(blocking=False)
+        try:
+            second = workers.start(worker_app)
+            wait_for(lambda: statuses(queued) == ["sent", "sent"], timeout=20, what="the next worker to queue due work",
+                     show=lambda: f"{statuses(queued)}\n{workers.logs()}")
+            assert stop(second) == 0
+        finally:
+            lock.release()
+        assert smtp.copies() == {"taken0@example.com": 1, "taken1@example.com": 1}
 
 
 def test_a_worker_killed_while_running_due_work_does_not_keep_the_next_worker_from_running_it(
