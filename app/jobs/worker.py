@@ -114,11 +114,10 @@ class AppWorker(SimpleWorker):
         queue = self.queues[0]
         job_id = f"run-due-{queue.name}"
         job = queue.fetch_job(job_id)
-        if job is not None and job.get_status(refresh=False) in WAITING:
-            lost = job.get_status(refresh=False) == JobStatus.QUEUED and \
-                queue.connection.lpos(queue.key, job_id) is None
-            if not lost:
-                return
+        status = job.get_status(refresh=False) if job is not None else None
+        lost = status == JobStatus.QUEUED and queue.connection.lpos(queue.key, job_id) is None
+        if status in WAITING and not lost:
+            return
         queue.enqueue(tasks.run_due, job_id=job_id)
 
 

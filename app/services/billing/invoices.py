@@ -19,15 +19,16 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Allocation, CompanySettings, CreditNote, Customer, DocumentSequence, Invoice, InvoiceAddress, \
+from app.models import Allocation, CreditNote, Customer, DocumentSequence, Invoice, InvoiceAddress, \
     InvoiceLine, Payment, Quote
 from app.models.money import CATEGORIES, OPEN_STATUSES
-from app.services import fields, money, permissions
+from app.services import company, fields, money, permissions
 from app.services.billing import ALREADY_RECORDED, POST_MONEY, address_format, fx, ledger, tax
 from app.services.db import commit
 from app.services.errors import AlreadyDone, FieldErrors, Invalid, NotFound
 from app.services.forms import claim_form_key
 from app.services.scope import customer_scope, get_customer
+from app.services.transaction_cache import remembered
 
 MAX_LINES = 500
 MAX_QUANTITY = Decimal(10) ** 8
@@ -88,21 +89,17 @@ def check_currency(errors: FieldErrors, customer: Customer, data: dict) -> None:
                                f"{str(given).strip().upper()[:3]} cannot be added.")
 
 
-_READ = object()  # due_date_default's company_days: not read yet
-
-
 def default_creditor_days(session: Session) -> int | None:
-    """The company's creditor days, for the documents of customers without their own."""
-    settings = session.get(CompanySettings, 1)
-    return settings.default_creditor_days if settings is not None else None
+    """The company's creditor days, for the documents of customers without their own: read once a
+    transaction (a billing run's chunk asks for each of its hundreds of invoices)."""
+    return remembered(session, "default_creditor_days", lambda: company.stored(session).default_creditor_days)
 
 
-def due_date_default(session: Session, customer: Customer, issue_date: date, company_days=_READ) -> date | None:
-    """The issue date plus the customer's creditor days (else the company's: `company_days` when the caller
-    read them once for many documents, default_creditor_days); None past the calendar."""
+def due_date_default(session: Session, customer: Customer, issue_date: date) -> date | None:
+    """The issue date plus the customer's creditor days (else the company's); None past the calendar."""
     days = customer.creditor_days
     if days is None:
-        days = default_creditor_days(session) if company_days is _READ else company_days
+        days = default_creditor_days(session)
     try:
         return issue_date + timedelta(days=days or 0)
     except OverflowError:

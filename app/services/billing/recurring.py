@@ -446,9 +446,8 @@ def _in_lanes(session: Session, lane, chunks: list[list[int]], lanes: int) -> No
                         return
                     mine.bill(ids)
             except BaseException as e:  # noqa: BLE001  raised by the run once every lane has stopped
-                failures.append(e)
+                failures.append(e)  # (its chunk rolled back; the app context's end closes its session)
                 stop.set()
-                db.session.rollback()
     threads = [threading.Thread(target=work, name=f"billing-lane-{n}", daemon=True) for n in range(lanes)]
     for thread in threads:
         thread.start()
@@ -478,8 +477,8 @@ class _Lane:
             queued = self._bill(ids)
         except (IntegrityError, session.get_bind().dialect.dbapi.IntegrityError):  # (COPY's: the driver's)
             # A period of the chunk claimed meanwhile (by a writer that did not hold the customers'
-            # lock): nothing of the chunk was written; read again, it leaves that period out.
-            session.rollback()
+            # lock): nothing of the chunk was written (_bill rolled it back); read again, it leaves that
+            # period out.
             queued = self._bill(ids)
         tasks.queue_delivery(queued)
 
@@ -489,8 +488,7 @@ class _Lane:
             ready = _prepare(session, ids, self.today, self.chosen, self.actor, self.fx_rates)
             with self.turn:
                 billing_run = session.get(BillingRun, self.run_id, populate_existing=True)
-                queued = _write(session, billing_run, ready, self.today, self.chosen, self.config, self.actor,
-                                self.started_by)
+                queued = _write(session, billing_run, ready, self.chosen, self.config, self.actor, self.started_by)
                 if self.job_id is not None:
                     job = session.get(Job, self.job_id, populate_existing=True)
                     job.done += len(ids)
@@ -543,10 +541,10 @@ def _prepare(session: Session, ids: list[int], today: date, chosen: company.Bill
     return _Ready(found, bills, rows, invoice_ids, customers)
 
 
-def _write(session: Session, billing_run: BillingRun, ready: _Ready, today: date, chosen: company.Billing,
-           config: dict, actor, started_by: str | None) -> list[int]:
-    """Write a prepared chunk (not committed): its invoices with their numbers, lines, claims, postings,
-    e-mails; adds to the run's report. Returns the ids of the e-mails written queued."""
+def _write(session: Session, billing_run: BillingRun, ready: _Ready, chosen: company.Billing, config: dict, actor,
+           started_by: str | None) -> list[int]:
+    """Write a prepared chunk (not committed): its invoices with their numbers, lines, claims, credit used,
+    audit entries, e-mails; adds to the run's report. Returns the ids of the e-mails written queued."""
     bills = ready.bills
     written, links = _write_invoices(session, billing_run, [bill for bill in bills if bill.lines], ready.rows,
                                      ready.invoice_ids, ready.customers, chosen, actor)
@@ -684,13 +682,13 @@ def _invoice_rows(session: Session, bills: list[Bill], today: date, chosen: comp
     addresses = invoices.billing_addresses(session, list(customers.values()), made_out_to) if issue else {}
     if issue:
         fx_rates.with_own(customers)
-    issued_at, company_days = datetime.now(timezone.utc), invoices.default_creditor_days(session)
+    issued_at = datetime.now(timezone.utc)
     rows = []
     for bill in bills:
         customer = customers[bill.customer_id]
         row = {"customer_id": bill.customer_id, "currency": bill.currency, "number": None,
                "status": "issued" if issue else "draft", "issue_date": today,
-               "due_date": invoices.due_date_default(session, customer, today, company_days), "notes": None,
+               "due_date": invoices.due_date_default(session, customer, today), "notes": None,
                "billing_address": None, "invoice_address_id": None, "outstanding": bill.total if issue else ZERO,
                "disputed": False, "issued_at": None, "voided_at": None, "void_reason": None, "fx_rate": None,
                "fx_rate_on": None, "created_by_id": actor_id, "created_at": now, "net_total": bill.net_total,
